@@ -1,0 +1,36 @@
+/** One handler per contract method. Thin: argument shaping and service calls only. */
+import type { MethodName, ParsedRequest, Result } from '../../src-shared/contract.ts';
+import { ApiError } from '../../src-shared/errors.ts';
+import type { Workstation } from '../workstation.ts';
+
+type Handlers = { [M in MethodName]: (ws: Workstation, request: ParsedRequest<M>) => Result<M> | Promise<Result<M>> };
+
+const VERSION = '0.1.0';
+
+export const handlers: Handlers = {
+  'app.info': (ws) => ({ version: VERSION, transport: ws.options.transport, providers: ws.pool.provider }),
+  'projects.create': (ws, { path, name }) => ws.createProject(path, name),
+  'projects.open': (ws, { path }) => ws.openProject(path),
+  'projects.openDemo': (ws) => ws.openDemo(),
+  'projects.current': (ws) => (ws.hasProject ? ws.project.summary() : null),
+  'projects.recent': (ws) => ws.recent(),
+  'datasets.list': (ws) => ws.project.datasets.list(),
+  'datasets.import': (ws, request) => ({ jobId: ws.startImport(request).id }),
+  'datasets.issues': (ws, { datasetId }) => ws.project.datasets.issues(datasetId),
+  'images.list': (ws, query) => ws.project.images.query(query),
+  'images.get': (ws, { imageId, modelId }) => {
+    const detail = ws.project.images.detail(imageId);
+    if (!detail) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
+    const prediction = modelId === undefined ? null : ws.project.predictions.forImage(modelId, imageId, ws.model(modelId).manifest.classes);
+    return { ...detail, prediction };
+  },
+  'models.list': (ws) => ws.project.models.list(),
+  'models.add': (ws, { path, manifestPath }) => ws.addModel(path, manifestPath),
+  'inference.run': (ws, { modelId, datasetId, batchSize }) => ({ jobId: ws.startInference(modelId, datasetId, batchSize).id }),
+  'stats.confusion': (ws, { modelId, datasetId }) => {
+    const model = ws.model(modelId);
+    return ws.project.predictions.confusion(modelId, datasetId, model.manifest.classes, ws.project.datasets.classes(datasetId));
+  },
+  'jobs.list': (ws) => ws.jobs.list(),
+  'jobs.cancel': (ws, { jobId }) => ({ cancelled: ws.jobs.cancel(jobId) }),
+};

@@ -1,0 +1,29 @@
+/**
+ * The router: validates a call against the contract, runs its handler, validates the result, and
+ * wraps both outcomes in the envelope every transport sends. Handlers stay thin and call services.
+ */
+import { methods, type MethodName } from '../../src-shared/contract.ts';
+import { ApiError, toApiError, type Envelope } from '../../src-shared/errors.ts';
+import type { Workstation } from '../workstation.ts';
+import { handlers } from './handlers.ts';
+
+export type Dispatch = (method: string, request: unknown) => Promise<Envelope<unknown>>;
+
+export function createRouter(workstation: Workstation): Dispatch {
+  return async (method, request) => {
+    try {
+      if (!Object.hasOwn(methods, method)) throw new ApiError('unknown_method', `Unknown API method "${method}"`);
+      const name = method as MethodName;
+      const parsed = methods[name].request.safeParse(request ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ApiError('invalid_request', `${name}: ${issue.path.join('.') || 'request'} ${issue.message}`);
+      }
+      const handler = handlers[name] as (ws: Workstation, request: unknown) => unknown;
+      const value = await handler(workstation, parsed.data);
+      return { ok: true, value: methods[name].result.parse(value) };
+    } catch (error) {
+      return { ok: false, error: toApiError(error) };
+    }
+  };
+}

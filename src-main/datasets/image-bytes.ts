@@ -1,0 +1,35 @@
+/**
+ * Bytes of an image for display, by id: the cached thumbnail, or the full image as a format every
+ * browser shows (PNG for raw pixels and TIFF; the file itself for jpg, png, webp and gif).
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import sharp from 'sharp';
+import { ApiError } from '../../src-shared/errors.ts';
+import type { Project } from '../store/project.ts';
+
+const PASS_THROUGH: Record<string, string> = {
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif',
+};
+
+export async function imageBytes(project: Project, imageId: number, variant: 'thumb' | 'full'): Promise<{ bytes: Buffer; mime: string }> {
+  if (variant === 'thumb') {
+    const png = project.images.thumbnail(imageId);
+    if (!png) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
+    return { bytes: png, mime: 'image/png' };
+  }
+  const image = project.images.stored(imageId);
+  if (!image) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
+  if (image.pixels) {
+    const bytes = await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 } }).png().toBuffer();
+    return { bytes, mime: 'image/png' };
+  }
+  const path = image.filePath!;
+  const mime = PASS_THROUGH[extname(path).toLowerCase()];
+  try {
+    if (mime) return { bytes: await readFile(path), mime };
+    return { bytes: await sharp(path).rotate().png().toBuffer(), mime: 'image/png' };
+  } catch (error) {
+    throw new ApiError('image_not_found', `The file of image ${imageId} cannot be read any more: ${path} (${(error as Error).message})`);
+  }
+}

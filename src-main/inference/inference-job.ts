@@ -1,0 +1,67 @@
+/**
+ * The inference job: walks a dataset in batches, runs them in the inference pool (up to one batch in
+ * flight per worker plus one queued, so workers never wait on the main thread), and stores logits
+ * and probabilities per image. Cancel stops between batches; stored predictions stay.
+ */
+import type { Model } from '../../src-shared/contract.ts';
+import type { JobTask } from '../jobs/registry.ts';
+import type { Project } from '../store/project.ts';
+import type { NewPrediction } from '../store/predictions.ts';
+import type { InferencePool } from './pool.ts';
+import { softmax } from './preprocess.ts';
+
+export const DEFAULT_BATCH_SIZE = 256;
+
+export function inferenceTask(project: Project, pool: InferencePool, model: Model, datasetId: number, batchSize = DEFAULT_BATCH_SIZE): JobTask {
+  return async ({ signal, report }) => {
+    const total = project.images.count(datasetId);
+    const classes = model.manifest.classes;
+    const ref = { key: model.fileHash, path: model.path, manifest: model.manifest };
+    const started = performance.now();
+    let done = 0;
+    const inFlight = new Set<Promise<void>>();
+    report('running model', 0, total);
+    for (const ids of project.images.idsInPages(datasetId, batchSize)) {
+      if (signal.aborted) break;
+      const batch = pool.inferImages(ref, project.path, ids).then((reply) => {
+        project.predictions.upsertBatch(model.id, classes, toPredictions(ids, reply.output, classes.length, model.manifest.output.kind));
+        done += ids.length;
+        report('running model', done, total);
+      });
+      inFlight.add(batch);
+      batch.finally(() => inFlight.delete(batch)).catch(() => undefined);
+      if (inFlight.size >= 2) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    const seconds = (performance.now() - started) / 1000;
+    const confusion = project.predictions.confusion(model.id, datasetId, classes, project.datasets.classes(datasetId));
+    return {
+      cancelled: signal.aborted,
+      result: {
+        images: done,
+        seconds: Number(seconds.toFixed(3)),
+        imagesPerSecond: Math.round(done / Math.max(seconds, 1e-9)),
+        accuracy: confusion.accuracy,
+        provider: pool.provider.active,
+      },
+    };
+  };
+}
+
+export function toPredictions(ids: number[], output: Float32Array, classCount: number, kind: 'logits' | 'probabilities'): NewPrediction[] {
+  return ids.map((imageId, row) => {
+    const offset = row * classCount;
+    const probabilities = new Float32Array(classCount);
+    if (kind === 'logits') softmax(output, offset, classCount, probabilities);
+    else probabilities.set(output.subarray(offset, offset + classCount));
+    let best = 0;
+    for (let c = 1; c < classCount; c++) if (probabilities[c]! > probabilities[best]!) best = c;
+    return {
+      imageId,
+      predictedIndex: best,
+      confidence: probabilities[best]!,
+      logits: kind === 'logits' ? output.slice(offset, offset + classCount) : null,
+      probabilities,
+    };
+  });
+}

@@ -1,0 +1,177 @@
+import type { ImageDetail, ImageRow, ParsedRequest } from '../../src-shared/contract.ts';
+import type { Db } from './open.ts';
+
+export interface NewImage {
+  source: string;
+  className: string | null;
+  split: string | null;
+  width: number;
+  height: number;
+  channels: number;
+  contentHash: string;
+  byteSize: number;
+  filePath: string | null;
+  pixels: Uint8Array | null;
+  thumbnail: { size: number; png: Uint8Array };
+}
+
+export interface NewIssue {
+  source: string;
+  code: string;
+  message: string;
+}
+
+export interface StoredImage {
+  id: number;
+  width: number;
+  height: number;
+  channels: number;
+  filePath: string | null;
+  pixels: Buffer | null;
+  className: string | null;
+}
+
+type ImageQuery = ParsedRequest<'images.list'>;
+
+export class ImageRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Writes one chunk of an import in one transaction. A source already in the dataset is ignored,
+   * so re-importing the same source adds no duplicates; an issue for a source replaces the older one,
+   * and a source that now imports clears its old issue.
+   */
+  insertChunk(datasetId: number, images: readonly NewImage[], issues: readonly NewIssue[]): { added: number } {
+    const insertImage = this.db.prepare(
+      `INSERT OR IGNORE INTO images
+         (dataset_id, source, class_name, split, width, height, channels, content_hash, byte_size, file_path, pixels)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertThumb = this.db.prepare('INSERT OR REPLACE INTO thumbnails (image_id, size, png) VALUES (?, ?, ?)');
+    const insertIssue = this.db.prepare(
+      'INSERT OR REPLACE INTO import_issues (dataset_id, source, code, message, created_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    const clearIssue = this.db.prepare('DELETE FROM import_issues WHERE dataset_id = ? AND source = ?');
+    let added = 0;
+    this.db.transaction(() => {
+      for (const image of images) {
+        const info = insertImage.run(
+          datasetId, image.source, image.className, image.split, image.width, image.height, image.channels,
+          image.contentHash, image.byteSize, image.filePath, image.pixels,
+        );
+        if (info.changes === 0) continue;
+        added += 1;
+        insertThumb.run(info.lastInsertRowid, image.thumbnail.size, image.thumbnail.png);
+        clearIssue.run(datasetId, image.source);
+      }
+      const now = new Date().toISOString();
+      for (const issue of issues) insertIssue.run(datasetId, issue.source, issue.code, issue.message, now);
+    })();
+    return { added };
+  }
+
+  knownSources(datasetId: number): Set<string> {
+    const rows = this.db.prepare('SELECT source FROM images WHERE dataset_id = ?').raw().all(datasetId) as Array<[string]>;
+    return new Set(rows.map((row) => row[0]));
+  }
+
+  count(datasetId?: number): number {
+    const row = (datasetId === undefined
+      ? this.db.prepare('SELECT count(*) AS n FROM images').get()
+      : this.db.prepare('SELECT count(*) AS n FROM images WHERE dataset_id = ?').get(datasetId)) as { n: number };
+    return row.n;
+  }
+
+  thumbnail(imageId: number): Buffer | undefined {
+    const row = this.db.prepare('SELECT png FROM thumbnails WHERE image_id = ?').get(imageId) as { png: Buffer } | undefined;
+    return row?.png;
+  }
+
+  stored(imageId: number): StoredImage | undefined {
+    const row = this.db
+      .prepare(
+        'SELECT id, width, height, channels, file_path AS filePath, pixels, class_name AS className FROM images WHERE id = ?',
+      )
+      .get(imageId) as StoredImage | undefined;
+    return row;
+  }
+
+  /** Image ids of a dataset in id order, in pages, for jobs that walk a whole dataset. */
+  *idsInPages(datasetId: number, pageSize: number): Generator<number[]> {
+    const page = this.db.prepare('SELECT id FROM images WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?').pluck();
+    let after = 0;
+    for (;;) {
+      const ids = page.all(datasetId, after, pageSize) as number[];
+      if (ids.length === 0) return;
+      yield ids;
+      after = ids[ids.length - 1]!;
+    }
+  }
+
+  detail(imageId: number): Omit<ImageDetail, 'prediction'> | undefined {
+    return this.db
+      .prepare(
+        `SELECT id, dataset_id AS datasetId, source, class_name AS className, split, width, height, channels,
+                content_hash AS contentHash, byte_size AS byteSize
+         FROM images WHERE id = ?`,
+      )
+      .get(imageId) as Omit<ImageDetail, 'prediction'> | undefined;
+  }
+
+  /** The filtered, sorted page the dataset browser shows, and the total that matches. */
+  query(query: ImageQuery): { total: number; items: ImageRow[] } {
+    const where: string[] = ['i.dataset_id = @datasetId'];
+    const params: Record<string, unknown> = { datasetId: query.datasetId, modelId: query.modelId ?? -1 };
+    if (query.trueClass !== undefined) {
+      where.push('i.class_name = @trueClass');
+      params.trueClass = query.trueClass;
+    }
+    if (query.split !== undefined) {
+      where.push('i.split = @split');
+      params.split = query.split;
+    }
+    const usesPrediction =
+      query.predictedClass !== undefined ||
+      query.correctness !== 'all' ||
+      query.confidenceMin > 0 ||
+      query.confidenceMax < 1 ||
+      query.sort.startsWith('confidence');
+    if (usesPrediction && query.modelId === undefined) {
+      // Without a model there are no predictions to filter on: nothing matches a prediction filter.
+      if (query.predictedClass !== undefined || query.correctness !== 'all' || query.confidenceMin > 0 || query.confidenceMax < 1) {
+        return { total: 0, items: [] };
+      }
+    }
+    if (query.predictedClass !== undefined) {
+      where.push('p.predicted_class = @predictedClass');
+      params.predictedClass = query.predictedClass;
+    }
+    if (query.correctness === 'correct') where.push('p.predicted_class = i.class_name');
+    if (query.correctness === 'wrong') where.push('p.predicted_class <> i.class_name');
+    if (query.confidenceMin > 0) {
+      where.push('p.confidence >= @confidenceMin');
+      params.confidenceMin = query.confidenceMin;
+    }
+    if (query.confidenceMax < 1) {
+      where.push('p.confidence <= @confidenceMax');
+      params.confidenceMax = query.confidenceMax;
+    }
+    const filtersOnPrediction = where.some((clause) => clause.includes('p.'));
+    const join = `${filtersOnPrediction ? 'JOIN' : 'LEFT JOIN'} predictions p ON p.image_id = i.id AND p.model_id = @modelId`;
+    const order = {
+      id: 'i.id',
+      class: 'i.class_name, i.id',
+      'confidence-asc': 'p.confidence ASC, i.id',
+      'confidence-desc': 'p.confidence DESC, i.id',
+    }[query.sort];
+    const filter = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM images i ${join} WHERE ${filter}`).get(params) as { n: number }).n;
+    const items = this.db
+      .prepare(
+        `SELECT i.id, i.class_name AS className, p.predicted_class AS predictedClass, p.confidence
+         FROM images i ${join} WHERE ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset`,
+      )
+      .all({ ...params, limit: query.limit, offset: query.offset }) as ImageRow[];
+    return { total, items };
+  }
+}

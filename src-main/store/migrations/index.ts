@@ -1,0 +1,15 @@
+/**
+ * Numbered migrations. Each runs once, in order, inside one transaction together with the bump of
+ * `PRAGMA user_version`; a migration is never edited after it has shipped, only followed by a new one.
+ */
+import { initial } from './0001-initial.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [initial];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);

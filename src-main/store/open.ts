@@ -1,0 +1,93 @@
+/**
+ * Opening a project file. Policy: WAL journal with synchronous=FULL, so that a write the user was told
+ * succeeded survives a crash or kill a moment later; foreign keys on; a busy timeout because import
+ * workers write through their own connections. A file written by a newer version is refused before
+ * anything touches it; a file that is not a workstation project is refused by name.
+ */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import Database from 'better-sqlite3';
+import { ApiError } from '../../src-shared/errors.ts';
+import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations/index.ts';
+
+export type Db = Database.Database;
+
+const APPLICATION_ID = 0x78616977; // "xaiw"
+
+export interface OpenOptions {
+  create?: boolean;
+  migrations?: readonly Migration[];
+  readonly?: boolean;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): Db {
+  const exists = existsSync(path);
+  if (!exists && !options.create) {
+    throw new ApiError('project_not_found', `No project file at ${path}`);
+  }
+  if (exists && options.create) {
+    throw new ApiError('project_exists', `A file already exists at ${path}; open it instead of creating a project there`);
+  }
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: options.readonly ?? false });
+  } catch (error) {
+    throw new ApiError('project_corrupt', `Cannot open ${path} as a project: ${(error as Error).message}`);
+  }
+  try {
+    db.pragma('busy_timeout = 10000');
+    const applicationId = readPragmaNumber(db, 'application_id', path);
+    const version = readPragmaNumber(db, 'user_version', path);
+    if (exists && applicationId !== APPLICATION_ID && !(applicationId === 0 && version === 0 && isEmpty(db))) {
+      throw new ApiError('project_corrupt', `${path} is not an XAI Workstation project (application id ${applicationId})`);
+    }
+    const migrations = options.migrations ?? MIGRATIONS;
+    const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+    if (version > latest) {
+      throw new ApiError(
+        'project_too_new',
+        `${basename(path)} was written by a newer version of XAI Workstation (schema ${version}; this version knows up to ${latest}). Update the app to open it; the file was not changed.`,
+      );
+    }
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db, version, migrations);
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function readPragmaNumber(db: Db, name: string, path: string): number {
+  try {
+    return db.pragma(name, { simple: true }) as number;
+  } catch (error) {
+    throw new ApiError('project_corrupt', `${path} is not a readable project file: ${(error as Error).message}`);
+  }
+}
+
+function isEmpty(db: Db): boolean {
+  const row = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+  return row.n === 0;
+}
+
+function migrate(db: Db, from: number, migrations: readonly Migration[]): void {
+  const pending = migrations.filter((m) => m.version > from).sort((a, b) => a.version - b.version);
+  for (const migration of pending) {
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export { LATEST_VERSION };

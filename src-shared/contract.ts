@@ -1,0 +1,219 @@
+/**
+ * The one API contract. Every capability of the workstation is a method here with a zod schema for
+ * its request and its result, and every push from main to renderer is an event here. Main validates
+ * requests against it (src-main/api/router.ts), the preload exposes exactly these methods, and the
+ * renderer and CLI use the inferred types. Adding a method means adding it here first.
+ */
+import { z } from 'zod';
+
+const id = z.number().int().positive();
+
+export const ProjectSummary = z.object({
+  path: z.string(),
+  name: z.string(),
+  schemaVersion: z.number().int(),
+  datasets: z.number().int(),
+  images: z.number().int(),
+  models: z.number().int(),
+});
+
+export const RecentProject = z.object({ path: z.string(), name: z.string(), openedAt: z.string() });
+
+export const Dataset = z.object({
+  id,
+  name: z.string(),
+  source: z.string(),
+  kind: z.enum(['folder', 'idx', 'csv']),
+  images: z.number().int(),
+  issues: z.number().int(),
+  classes: z.array(z.string()),
+  splits: z.array(z.string()),
+});
+
+export const ImportIssue = z.object({
+  source: z.string(),
+  code: z.string(),
+  message: z.string(),
+});
+
+export const Manifest = z.object({
+  format: z.literal('xaiws.classifier/1'),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  file: z.string().min(1).optional(),
+  input: z.object({
+    name: z.string().min(1).optional(),
+    layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+    channels: z.union([z.literal(1), z.literal(3)]),
+    height: z.number().int().positive().max(4096),
+    width: z.number().int().positive().max(4096),
+  }),
+  output: z.object({
+    name: z.string().min(1).optional(),
+    kind: z.enum(['logits', 'probabilities']).default('logits'),
+  }),
+  preprocessing: z
+    .object({
+      scale: z.number().positive().default(255),
+      mean: z.array(z.number()).min(1).max(3).default([0]),
+      std: z.array(z.number().positive()).min(1).max(3).default([1]),
+      resize: z.enum(['stretch', 'contain', 'cover']).default('stretch'),
+    })
+    .default({ scale: 255, mean: [0], std: [1], resize: 'stretch' }),
+  classes: z.array(z.string().min(1)).min(2),
+  training: z.record(z.string(), z.unknown()).optional(),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+export const Model = z.object({
+  id,
+  name: z.string(),
+  path: z.string(),
+  fileHash: z.string(),
+  manifest: Manifest,
+  addedAt: z.string(),
+});
+
+export const Correctness = z.enum(['all', 'correct', 'wrong']);
+export const ImageSort = z.enum(['id', 'class', 'confidence-asc', 'confidence-desc']);
+
+export const ImageQuery = z.object({
+  datasetId: id,
+  modelId: id.optional(),
+  trueClass: z.string().optional(),
+  predictedClass: z.string().optional(),
+  correctness: Correctness.default('all'),
+  confidenceMin: z.number().min(0).max(1).default(0),
+  confidenceMax: z.number().min(0).max(1).default(1),
+  split: z.string().optional(),
+  sort: ImageSort.default('id'),
+  offset: z.number().int().min(0).default(0),
+  limit: z.number().int().min(1).max(5000).default(500),
+});
+
+export const ImageRow = z.object({
+  id,
+  className: z.string().nullable(),
+  predictedClass: z.string().nullable(),
+  confidence: z.number().nullable(),
+});
+
+export const ImageDetail = z.object({
+  id,
+  datasetId: id,
+  source: z.string(),
+  className: z.string().nullable(),
+  split: z.string().nullable(),
+  width: z.number().int(),
+  height: z.number().int(),
+  channels: z.number().int(),
+  contentHash: z.string(),
+  byteSize: z.number().int(),
+  prediction: z
+    .object({
+      modelId: id,
+      predictedClass: z.string(),
+      confidence: z.number(),
+      probabilities: z.array(z.object({ className: z.string(), probability: z.number() })),
+    })
+    .nullable(),
+});
+
+export const Confusion = z.object({
+  classes: z.array(z.string()),
+  matrix: z.array(z.array(z.number().int())),
+  total: z.number().int(),
+  correct: z.number().int(),
+  accuracy: z.number().nullable(),
+});
+
+export const JobKind = z.enum(['import', 'inference']);
+export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
+export const Job = z.object({
+  id: z.string(),
+  kind: JobKind,
+  status: JobStatus,
+  title: z.string(),
+  stage: z.string(),
+  done: z.number().int(),
+  total: z.number().int(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type Job = z.infer<typeof Job>;
+
+export const Providers = z.object({ available: z.array(z.string()), active: z.string() });
+
+const JobStarted = z.object({ jobId: z.string() });
+const Empty = z.object({}).default({});
+
+/** Every method: its request schema and its result schema. */
+export const methods = {
+  'app.info': {
+    request: Empty,
+    result: z.object({ version: z.string(), transport: z.enum(['ipc', 'host', 'cli']), providers: Providers }),
+  },
+  'projects.create': { request: z.object({ path: z.string().min(1), name: z.string().optional() }), result: ProjectSummary },
+  'projects.open': { request: z.object({ path: z.string().min(1) }), result: ProjectSummary },
+  'projects.openDemo': { request: Empty, result: ProjectSummary },
+  'projects.current': { request: Empty, result: ProjectSummary.nullable() },
+  'projects.recent': { request: Empty, result: z.array(RecentProject) },
+  'datasets.list': { request: Empty, result: z.array(Dataset) },
+  'datasets.import': {
+    request: z.object({
+      source: z.string().min(1),
+      name: z.string().optional(),
+      labels: z.string().optional(),
+      classes: z.array(z.string()).optional(),
+    }),
+    result: JobStarted,
+  },
+  'datasets.issues': { request: z.object({ datasetId: id }), result: z.array(ImportIssue) },
+  'images.list': { request: ImageQuery, result: z.object({ total: z.number().int(), items: z.array(ImageRow) }) },
+  'images.get': { request: z.object({ imageId: id, modelId: id.optional() }), result: ImageDetail },
+  'models.list': { request: Empty, result: z.array(Model) },
+  'models.add': { request: z.object({ path: z.string().min(1), manifestPath: z.string().optional() }), result: Model },
+  'inference.run': { request: z.object({ modelId: id, datasetId: id, batchSize: z.number().int().min(1).max(4096).optional() }), result: JobStarted },
+  'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
+  'jobs.list': { request: Empty, result: z.array(Job) },
+  'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },
+} as const;
+
+export type MethodName = keyof typeof methods;
+export const METHOD_NAMES = Object.keys(methods) as MethodName[];
+export type Request<M extends MethodName> = z.input<(typeof methods)[M]['request']>;
+export type ParsedRequest<M extends MethodName> = z.output<(typeof methods)[M]['request']>;
+export type Result<M extends MethodName> = z.output<(typeof methods)[M]['result']>;
+
+/** Events pushed from main to every client. */
+export const events = {
+  'job.updated': Job,
+  'project.changed': ProjectSummary.nullable(),
+} as const;
+export type EventName = keyof typeof events;
+export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;
+export const EVENT_NAMES = Object.keys(events) as EventName[];
+
+/** The client interface that both transports implement and the renderer uses. */
+export type XaiApi = {
+  call<M extends MethodName>(method: M, request?: Request<M>): Promise<Result<M>>;
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+  imageUrl(imageId: number, variant: 'thumb' | 'full'): string;
+};
+
+export type ProjectSummary = z.infer<typeof ProjectSummary>;
+export type Dataset = z.infer<typeof Dataset>;
+export type Model = z.infer<typeof Model>;
+export type ImageRow = z.infer<typeof ImageRow>;
+export type ImageDetail = z.infer<typeof ImageDetail>;
+export type ImageQuery = z.input<typeof ImageQuery>;
+export type Confusion = z.infer<typeof Confusion>;
+export type ImportIssue = z.infer<typeof ImportIssue>;
+export type RecentProject = z.infer<typeof RecentProject>;
+
+/** IPC channel names, one per method and event, all under one prefix the main process checks. */
+export const IPC_PREFIX = 'xai:';
+export const IMAGE_SCHEME = 'xai-image';
+export const APP_SCHEME = 'xai-app';

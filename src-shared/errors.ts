@@ -1,0 +1,67 @@
+/**
+ * Errors that cross the API boundary. Every failure a user can see carries a stable snake_case code
+ * (for programs and tests) and a sentence a person can act on that names the offending value.
+ */
+export const ERROR_CODES = [
+  'invalid_request',
+  'unknown_method',
+  'unauthorised',
+  'no_project',
+  'project_not_found',
+  'project_exists',
+  'project_too_new',
+  'project_corrupt',
+  'source_not_found',
+  'source_unsupported',
+  'image_not_found',
+  'dataset_not_found',
+  'model_not_found',
+  'model_invalid',
+  'manifest_invalid',
+  'model_shape_mismatch',
+  'model_changed',
+  'job_not_found',
+  'cancelled',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ApiErrorShape {
+  code: ErrorCode;
+  message: string;
+}
+
+export class ApiError extends Error implements ApiErrorShape {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toJSON(): ApiErrorShape {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Turns anything thrown into the {code, message} shape that crosses a transport. */
+export function toApiError(error: unknown): ApiErrorShape {
+  if (error instanceof ApiError) return { code: error.code, message: error.message };
+  if (isApiErrorShape(error)) return { code: error.code, message: error.message };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'internal', message: message || 'Unexpected internal error' };
+}
+
+export function isApiErrorShape(value: unknown): value is ApiErrorShape {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ApiErrorShape).message === 'string' &&
+    (ERROR_CODES as readonly string[]).includes((value as ApiErrorShape).code)
+  );
+}
+
+/** The envelope every call returns, whatever the transport. */
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: ApiErrorShape };
