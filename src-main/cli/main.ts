@@ -1,0 +1,143 @@
+/**
+ * The headless CLI: the same router and services as the app, JSON results on stdout, progress on
+ * stderr, exit code 1 with {ok: false, error: {code, message}} on stdout when something fails.
+ */
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Job, MethodName, Request, Result } from '../../src-shared/contract.ts';
+import { ApiError, toApiError } from '../../src-shared/errors.ts';
+import { createRouter, type Dispatch } from '../api/router.ts';
+import { Workstation } from '../workstation.ts';
+import { serve } from './serve.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const USAGE = `Usage: xaiws <command> [arguments]
+
+  project create PATH [--name NAME]              create a project file
+  project info PROJECT                           summary, datasets and models of a project
+  import PROJECT SOURCE [--name N] [--labels F] [--classes a,b,c]
+                                                 import a class-folder tree, IDX pair(s) or CSV
+  model add PROJECT MODEL.onnx [--manifest M]    register an ONNX classifier with its manifest
+  infer PROJECT --model ID [--dataset ID] [--batch N]
+                                                 classify a dataset (all datasets by default)
+  serve [PROJECT] [--demo] [--port N] [--host H] [--open]
+                                                 the workstation in a browser (local host)
+
+Results are JSON on stdout; progress goes to stderr.`;
+
+export function defaultWorkstation(transport: 'cli' | 'host'): Workstation {
+  return new Workstation({
+    dataDir: process.env.XAIWS_HOME ?? join(homedir(), '.xaiws'),
+    resourcesDir: join(ROOT, 'resources'),
+    transport,
+  });
+}
+
+class Client {
+  constructor(private readonly dispatch: Dispatch) {}
+
+  async call<M extends MethodName>(method: M, request: Request<M>): Promise<Result<M>> {
+    const envelope = await this.dispatch(method, request);
+    if (!envelope.ok) throw new ApiError(envelope.error.code, envelope.error.message);
+    return envelope.value as Result<M>;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' }, labels: { type: 'string' }, classes: { type: 'string' }, manifest: { type: 'string' },
+      model: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' }, port: { type: 'string' },
+      host: { type: 'string' }, demo: { type: 'boolean' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stderr.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  if (command === 'serve') return serve(defaultWorkstation('host'), { project: rest[0], demo: values.demo ?? !rest[0], port: values.port, host: values.host, open: values.open ?? false, rendererDir: join(ROOT, 'out', 'renderer') });
+
+  const workstation = defaultWorkstation('cli');
+  const client = new Client(createRouter(workstation));
+  workstation.onEvent((event, payload) => {
+    if (event !== 'job.updated') return;
+    const job = payload as Job;
+    if (job.status === 'running' && job.total > 0) process.stderr.write(`\r${job.title}: ${job.stage} ${job.done}/${job.total}   `);
+  });
+  try {
+    const output = await run(command, rest, values, client, workstation);
+    process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: toApiError(error) }, null, 2)}\n`);
+    process.stderr.write(`\nxaiws: ${toApiError(error).message}\n`);
+    return 1;
+  } finally {
+    process.stderr.write('');
+    await workstation.shutdown();
+  }
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+async function run(command: string, rest: string[], values: Values, client: Client, workstation: Workstation): Promise<unknown> {
+  const need = (value: string | undefined, what: string) => {
+    if (!value) throw new ApiError('invalid_request', `Missing ${what}\n\n${USAGE}`);
+    return value;
+  };
+  const number = (value: string | boolean | undefined, what: string) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new ApiError('invalid_request', `${what} must be a positive whole number (got "${value}")`);
+    return parsed;
+  };
+  const waitFor = async (jobId: string) => {
+    const job = await workstation.jobs.wait(jobId);
+    process.stderr.write('\n');
+    if (job.status === 'failed') throw new ApiError((job.error?.code ?? 'internal') as never, job.error?.message ?? 'job failed');
+    return job;
+  };
+  const subject = `${command} ${rest[0] ?? ''}`.trim();
+  if (subject === 'project create') {
+    return client.call('projects.create', { path: resolve(need(rest[1], 'PATH')), name: values.name as string | undefined });
+  }
+  if (subject === 'project info') {
+    const summary = await client.call('projects.open', { path: need(rest[1], 'PROJECT') });
+    return { ...summary, datasets: await client.call('datasets.list', {}), models: await client.call('models.list', {}) };
+  }
+  if (command === 'import') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    const classes = typeof values.classes === 'string' ? values.classes.split(',').map((name) => name.trim()) : undefined;
+    const { jobId } = await client.call('datasets.import', {
+      source: resolve(need(rest[1], 'SOURCE')), name: values.name as string | undefined,
+      labels: typeof values.labels === 'string' ? resolve(values.labels) : undefined, classes,
+    });
+    const job = await waitFor(jobId);
+    const datasetId = job.result?.datasetId as number | undefined;
+    const issues = datasetId ? await client.call('datasets.issues', { datasetId }) : [];
+    return { status: job.status, ...job.result, issues };
+  }
+  if (subject === 'model add') {
+    await client.call('projects.open', { path: need(rest[1], 'PROJECT') });
+    return client.call('models.add', { path: resolve(need(rest[2], 'MODEL.onnx')), manifestPath: typeof values.manifest === 'string' ? resolve(values.manifest) : undefined });
+  }
+  if (command === 'infer') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    const modelId = number(values.model, '--model');
+    const datasets = values.dataset ? [number(values.dataset, '--dataset')] : (await client.call('datasets.list', {})).map((d) => d.id);
+    if (datasets.length === 0) throw new ApiError('dataset_not_found', 'The project has no datasets; import one first');
+    const results = [];
+    for (const datasetId of datasets) {
+      const { jobId } = await client.call('inference.run', { modelId, datasetId, batchSize: values.batch ? number(values.batch, '--batch') : undefined });
+      const job = await waitFor(jobId);
+      results.push({ datasetId, status: job.status, ...job.result });
+    }
+    return results.length === 1 ? results[0] : results;
+  }
+  throw new ApiError('invalid_request', `Unknown command "${subject}"\n\n${USAGE}`);
+}
