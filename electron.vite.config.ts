@@ -15,6 +15,7 @@ export default defineConfig({
           'import-worker': resolve('src-main/datasets/import-worker.ts'),
           'inference-worker': resolve('src-main/inference/worker.ts'),
         },
+        output: { chunkFileNames: '[name]-[hash].js' },
       },
     },
   },

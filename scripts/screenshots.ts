@@ -1,0 +1,40 @@
+/**
+ * Screenshots of every view, in both themes, into docs/screenshots/ (run: npm run screenshots).
+ * Uses the demo project in a temporary home, the built renderer and Debian's Chromium.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchChromium } from '../test/support/browser.ts';
+import { ROOT, startTestHost } from '../test/support/host.ts';
+
+const out = process.argv[2] ?? join(ROOT, 'docs', 'screenshots');
+mkdirSync(out, { recursive: true });
+const testHost = await startTestHost();
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(testHost.host.url);
+  await page.screenshot({ path: join(out, 'start.png') });
+  await page.getByTestId('open-demo').click();
+  await page.getByTestId('toggle-jobs').click();
+  await page.locator('[data-testid=job][data-kind=inference][data-status=done]').waitFor({ timeout: 120_000 });
+  await page.screenshot({ path: join(out, 'jobs.png') });
+  await page.keyboard.press('Escape');
+  await page.getByTestId('cell').nth(0).click();
+  await page.getByTestId('probabilities').waitFor();
+  await page.screenshot({ path: join(out, 'browser.png') });
+  await page.keyboard.press('c');
+  await page.getByTestId('accuracy').waitFor();
+  await page.screenshot({ path: join(out, 'confusion.png') });
+  await page.getByTestId('cell-6-0').click();
+  await page.getByTestId('cell').nth(2).click();
+  await page.keyboard.press('t');
+  await page.getByTestId('probabilities').waitFor();
+  await page.screenshot({ path: join(out, 'filtered-dark.png') });
+  await page.keyboard.press('?');
+  await page.screenshot({ path: join(out, 'help-dark.png') });
+  console.log(`screenshots in ${out}`);
+} finally {
+  await browser.close();
+  await testHost.close();
+}

@@ -1,0 +1,194 @@
+/**
+ * The workstation's state in the renderer: the open project, its datasets, models and jobs, the
+ * browser's filters and selection, and which panel is open. Views read it; actions call the API and
+ * update it; job events from main keep it current.
+ */
+import type { Dataset, ImageQuery, Job, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
+import { api } from './api.ts';
+import { ImagePages } from './image-pages.svelte.ts';
+
+export type Correctness = 'all' | 'correct' | 'wrong';
+export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
+export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help';
+
+export interface Filters {
+  trueClass: string;
+  predictedClass: string;
+  split: string;
+  correctness: Correctness;
+  confidenceMin: number;
+  confidenceMax: number;
+  sort: Sort;
+}
+
+export const NO_FILTERS: Filters = { trueClass: '', predictedClass: '', split: '', correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' };
+
+export interface Toast {
+  id: number;
+  kind: 'error' | 'info';
+  text: string;
+}
+
+export class Workspace {
+  ready = $state(false);
+  project = $state.raw<ProjectSummary | null>(null);
+  recent = $state.raw<RecentProject[]>([]);
+  datasets = $state.raw<Dataset[]>([]);
+  models = $state.raw<Model[]>([]);
+  jobs = $state.raw<Job[]>([]);
+  provider = $state.raw({ available: [] as string[], active: '' });
+  datasetId = $state<number | null>(null);
+  modelId = $state<number | null>(null);
+  filters = $state<Filters>({ ...NO_FILTERS });
+  selectedIndex = $state(-1);
+  openImageId = $state<number | null>(null);
+  panel = $state<Panel>('none');
+  toasts = $state<Toast[]>([]);
+  readonly pages = new ImagePages();
+  private toastId = 0;
+  private lastGrowthRefresh = 0;
+
+  dataset = $derived(this.datasets.find((dataset) => dataset.id === this.datasetId) ?? null);
+  model = $derived(this.models.find((model) => model.id === this.modelId) ?? null);
+  runningJobs = $derived(this.jobs.filter((job) => job.status === 'running' || job.status === 'queued'));
+
+  query = $derived.by((): Omit<ImageQuery, 'offset' | 'limit'> | null => {
+    if (this.datasetId === null) return null;
+    const f = this.filters;
+    return {
+      datasetId: this.datasetId,
+      modelId: this.modelId ?? undefined,
+      trueClass: f.trueClass || undefined,
+      predictedClass: f.predictedClass || undefined,
+      split: f.split || undefined,
+      correctness: f.correctness,
+      confidenceMin: f.confidenceMin,
+      confidenceMax: f.confidenceMax,
+      sort: f.sort,
+    };
+  });
+
+  async init(): Promise<void> {
+    api.on('job.updated', (job) => this.onJob(job));
+    api.on('project.changed', (summary) => {
+      this.project = summary;
+      void this.refresh();
+    });
+    await this.attempt(async () => {
+      const [project, recent] = await Promise.all([api.call('projects.current'), api.call('projects.recent')]);
+      this.recent = recent;
+      this.project = project;
+      if (project) await this.refresh();
+    });
+    this.ready = true;
+  }
+
+  async refresh(): Promise<void> {
+    if (!this.project) return;
+    await this.attempt(async () => {
+      const [datasets, models, jobs, info, project] = await Promise.all([
+        api.call('datasets.list'), api.call('models.list'), api.call('jobs.list'), api.call('app.info'), api.call('projects.current'),
+      ]);
+      this.datasets = datasets;
+      this.models = models;
+      this.jobs = jobs;
+      this.provider = info.providers;
+      this.project = project;
+      if (this.datasetId === null || !datasets.some((d) => d.id === this.datasetId)) this.datasetId = datasets[0]?.id ?? null;
+      if (this.modelId === null || !models.some((m) => m.id === this.modelId)) this.modelId = models[0]?.id ?? null;
+    });
+  }
+
+  async openDemo(): Promise<void> {
+    await this.attempt(async () => this.switchTo(await api.call('projects.openDemo')));
+  }
+
+  async openProject(path: string): Promise<void> {
+    await this.attempt(async () => this.switchTo(await api.call('projects.open', { path })));
+  }
+
+  async createProject(path: string): Promise<void> {
+    await this.attempt(async () => this.switchTo(await api.call('projects.create', { path })));
+  }
+
+  async importSource(source: string): Promise<void> {
+    await this.attempt(async () => {
+      await api.call('datasets.import', { source });
+      this.panel = 'jobs';
+    });
+  }
+
+  async addModel(path: string, manifestPath?: string): Promise<void> {
+    await this.attempt(async () => {
+      const model = await api.call('models.add', { path, manifestPath: manifestPath || undefined });
+      this.notify('info', `Model "${model.name}" registered`);
+      await this.refresh();
+      this.modelId = model.id;
+    });
+  }
+
+  async runInference(): Promise<void> {
+    if (this.modelId === null || this.datasetId === null) return;
+    const [modelId, datasetId] = [this.modelId, this.datasetId];
+    await this.attempt(async () => {
+      await api.call('inference.run', { modelId, datasetId });
+      this.panel = 'jobs';
+    });
+  }
+
+  async cancelJob(jobId: string): Promise<void> {
+    await this.attempt(async () => void (await api.call('jobs.cancel', { jobId })));
+  }
+
+  /** A confusion-matrix cell: show the images of that true and predicted class. */
+  showCell(trueClass: string, predictedClass: string): void {
+    this.filters = { ...this.filters, trueClass, predictedClass, correctness: 'all' };
+    this.panel = 'none';
+    this.selectedIndex = 0;
+  }
+
+  resetFilters(): void {
+    this.filters = { ...NO_FILTERS };
+  }
+
+  notify(kind: Toast['kind'], text: string): void {
+    const toast = { id: ++this.toastId, kind, text };
+    this.toasts = [...this.toasts, toast];
+    setTimeout(() => this.dismiss(toast.id), kind === 'error' ? 12_000 : 4_000);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((toast) => toast.id !== id);
+  }
+
+  private async switchTo(project: ProjectSummary): Promise<void> {
+    this.project = project;
+    this.datasetId = null;
+    this.modelId = null;
+    this.filters = { ...NO_FILTERS };
+    this.openImageId = null;
+    await this.refresh();
+  }
+
+  private onJob(job: Job): void {
+    const others = this.jobs.filter((other) => other.id !== job.id);
+    this.jobs = [job, ...others].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const finished = job.status === 'done' || job.status === 'cancelled' || job.status === 'failed';
+    if (job.status === 'failed' && job.error) this.notify('error', `${job.title} failed: ${job.error.message}`);
+    const growing = job.kind === 'import' && job.status === 'running' && Date.now() - this.lastGrowthRefresh > 1500;
+    if (finished || growing) {
+      this.lastGrowthRefresh = Date.now();
+      void this.refresh().then(() => this.pages.reset(this.query));
+    }
+  }
+
+  private async attempt(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      this.notify('error', (error as Error).message);
+    }
+  }
+}
+
+export const workspace = new Workspace();
