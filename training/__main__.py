@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from . import classifier
+from . import classifier, fixtures
 
 
 def main(argv=None) -> int:
@@ -13,7 +13,11 @@ def main(argv=None) -> int:
     demo.add_argument("--epochs", type=int, default=6)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--threads", type=int, default=2)
+    fixture = sub.add_parser("fixtures", help="write the small known-weight ONNX models the tests use")
+    fixture.add_argument("--out", default="test/fixtures/models")
     args = parser.parse_args(argv)
+    if args.command == "fixtures":
+        fixtures.build(args.out)
     if args.command == "classifier":
         result = classifier.train(args.data, args.out, args.epochs, args.seed, args.threads)
         if result["testAccuracy"] < 0.90:

@@ -66,7 +66,11 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
 
   const server: Server = createServer((request, response) => {
     const path = authorise(request);
-    if (path === null) return sendJson(response, 403, { ok: false, error: { code: 'unauthorised', message: 'Missing or wrong session token' } });
+    if (path === null) {
+      request.resume(); // drain any body so the refusal reaches the client instead of a reset
+      response.setHeader('connection', 'close');
+      return sendJson(response, 403, { ok: false, error: { code: 'unauthorised', message: 'Missing or wrong session token' } });
+    }
     handle(path, request, response).catch((error: unknown) => sendJson(response, 500, { ok: false, error: toApiError(error) }));
   });
 
