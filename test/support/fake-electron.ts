@@ -1,0 +1,106 @@
+/**
+ * A small stand-in for the parts of `electron` the app uses, recording every call, so the
+ * Electron-only code runs in plain Node (no Electron binary here). Not a simulation of Electron:
+ * it only lets tests see what the app asked Electron to do.
+ */
+import { EventEmitter } from 'node:events';
+
+type Handler = (...args: any[]) => any;
+
+export const calls = {
+  ipcHandlers: new Map<string, Handler>(),
+  protocolHandlers: new Map<string, (request: Request) => Promise<Response> | Response>(),
+  privilegedSchemes: [] as unknown[],
+  windows: [] as FakeBrowserWindow[],
+  openedExternally: [] as string[],
+  permissionHandler: null as Handler | null,
+  permissionCheckHandler: null as Handler | null,
+  sandboxEnabled: false,
+  exposed: new Map<string, any>(),
+  invoked: [] as unknown[][],
+};
+
+export const ipcRenderer = Object.assign(new EventEmitter(), {
+  invoke: async (...args: unknown[]) => {
+    calls.invoked.push(args);
+    return { ok: true, value: null };
+  },
+});
+
+export const contextBridge = {
+  exposeInMainWorld: (key: string, api: unknown) => calls.exposed.set(key, api),
+};
+
+export function reset(): void {
+  calls.ipcHandlers.clear();
+  calls.protocolHandlers.clear();
+  calls.privilegedSchemes.length = 0;
+  calls.windows.length = 0;
+  calls.openedExternally.length = 0;
+  calls.permissionHandler = null;
+  calls.permissionCheckHandler = null;
+  calls.exposed.clear();
+  calls.invoked.length = 0;
+  ipcRenderer.removeAllListeners();
+  app.removeAllListeners();
+}
+
+export class FakeWebContents extends EventEmitter {
+  windowOpenHandler: Handler | null = null;
+  mainFrame = { url: 'xai-app://app/index.html' };
+  sent: unknown[][] = [];
+  setWindowOpenHandler(handler: Handler) {
+    this.windowOpenHandler = handler;
+  }
+  send(...args: unknown[]) {
+    this.sent.push(args);
+  }
+  isDestroyed() {
+    return false;
+  }
+}
+
+export class FakeBrowserWindow extends EventEmitter {
+  static getAllWindows = () => calls.windows;
+  webContents = new FakeWebContents();
+  loadedUrl = '';
+  constructor(readonly options: Record<string, any>) {
+    super();
+    calls.windows.push(this);
+  }
+  loadURL(url: string) {
+    this.loadedUrl = url;
+    return Promise.resolve();
+  }
+  show() {}
+}
+
+export const app = Object.assign(new EventEmitter(), {
+  isPackaged: false,
+  enableSandbox: () => (calls.sandboxEnabled = true),
+  getPath: () => '/tmp/xaiws-fake-electron',
+  whenReady: () => new Promise<void>(() => undefined),
+  quit: () => undefined,
+});
+
+export const ipcMain = {
+  handle: (channel: string, handler: Handler) => calls.ipcHandlers.set(channel, handler),
+  removeHandler: (channel: string) => calls.ipcHandlers.delete(channel),
+};
+
+export const protocol = {
+  registerSchemesAsPrivileged: (schemes: unknown[]) => calls.privilegedSchemes.push(...schemes),
+  handle: (scheme: string, handler: (request: Request) => Promise<Response>) => calls.protocolHandlers.set(scheme, handler),
+};
+
+export const session = {
+  defaultSession: {
+    setPermissionRequestHandler: (handler: Handler) => (calls.permissionHandler = handler),
+    setPermissionCheckHandler: (handler: Handler) => (calls.permissionCheckHandler = handler),
+  },
+};
+
+export const shell = { openExternal: async (url: string) => void calls.openedExternally.push(url) };
+export const nativeTheme = { shouldUseDarkColors: false };
+export const BrowserWindow = FakeBrowserWindow;
+export default { app, ipcMain, ipcRenderer, contextBridge, protocol, session, shell, nativeTheme, BrowserWindow };
