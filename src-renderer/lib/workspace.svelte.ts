@@ -144,7 +144,6 @@ export class Workspace {
   showCell(trueClass: string, predictedClass: string): void {
     this.filters = { ...this.filters, trueClass, predictedClass, correctness: 'all' };
     this.panel = 'none';
-    this.selectedIndex = 0;
   }
 
   resetFilters(): void {

@@ -1,0 +1,152 @@
+/**
+ * End to end in Debian's Chromium through the browser host: the real renderer, the real services,
+ * a real project file, the real Fashion-MNIST test set and the demo classifier.
+ */
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.ts';
+import { classFolderTree } from '../support/fixtures.ts';
+import { ROOT, startTestHost, type TestHost } from '../support/host.ts';
+
+let testHost: TestHost;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  testHost = await startTestHost();
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(testHost.host.url);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await testHost?.close();
+});
+
+const total = async () => Number((await page.getByTestId('total').innerText()).replace(/[^0-9]/g, ''));
+const waitForTotal = (expected: number) => expect.poll(total, { timeout: 20_000 }).toBe(expected);
+async function waitForJob(kind: string) {
+  await page.locator(`[data-testid=job][data-kind=${kind}][data-status=done]`).first().waitFor({ timeout: 120_000 });
+}
+
+describe('the workstation in Chromium', () => {
+  it('creates a project from the start view', async () => {
+    await page.getByTestId('project-path').fill(join(testHost.dir, 'study'));
+    await page.getByTestId('create-project').click();
+    await expect.poll(() => page.getByTestId('project-name').innerText()).toBe('study');
+  });
+
+  it('imports the Fashion-MNIST test set with progress in the jobs panel', async () => {
+    await page.getByTestId('import-source').fill(join(ROOT, 'resources/datasets/fashion-mnist'));
+    await page.getByTestId('import-button').click();
+    await page.getByTestId('jobs').waitFor();
+    await waitForJob('import');
+    await page.keyboard.press('Escape');
+    await waitForTotal(10_000);
+    await expect.poll(() => page.getByTestId('datasets').innerText()).toContain('10,000');
+    const sizes = await page.$$eval('[data-testid=cell] img', (images) => images.map((image) => (image as HTMLImageElement).naturalWidth));
+    expect(sizes.length).toBeGreaterThan(20);
+    await expect.poll(async () => (await page.$$eval('[data-testid=cell] img', (images) => images.filter((image) => (image as HTMLImageElement).naturalWidth === 28).length))).toBeGreaterThan(20);
+  });
+
+  it('registers the demo classifier and runs it over the dataset', async () => {
+    await page.getByTestId('model-path').fill(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'));
+    await page.getByTestId('add-model').click();
+    await expect.poll(() => page.getByTestId('models').innerText()).toContain('Fashion-MNIST demo CNN');
+    await page.getByTestId('run-inference').click();
+    await waitForJob('inference');
+    const summary = await page.locator('[data-testid=job][data-kind=inference]').first().innerText();
+    expect(summary).toContain('accuracy 92.95%');
+    expect(summary).toContain('CPU');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('provider').innerText()).toBe('CPU');
+  });
+
+  it('filters by correctness and confidence', async () => {
+    await page.getByTestId('filter-correctness').selectOption('wrong');
+    await waitForTotal(705);
+    await page.getByTestId('filter-confidence-max').fill('60');
+    await page.getByTestId('filter-confidence-max').press('Tab');
+    await expect.poll(total).toBeLessThan(705);
+    expect(await total()).toBeGreaterThan(0);
+    await page.getByTestId('sort').selectOption('confidence-asc');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('x');
+    await waitForTotal(10_000);
+  });
+
+  it('moves through the grid with the keyboard and opens an image with its probabilities', async () => {
+    await page.getByTestId('filter-correctness').selectOption('wrong');
+    await waitForTotal(705);
+    await page.keyboard.press('Escape');
+    for (let step = 0; step < 3; step++) await page.keyboard.press('ArrowRight'); // first key selects the first image
+    await page.keyboard.press('Enter');
+    const third = await page.getByTestId('cell').nth(2).getAttribute('data-image-id');
+    await expect.poll(() => page.getByTestId('image-panel').locator('h2').first().innerText()).toBe(`IMAGE ${third}`.toUpperCase());
+    await page.getByTestId('probabilities').waitFor();
+    const trueClass = await page.getByTestId('true-class').innerText();
+    const predicted = await page.getByTestId('predicted-class').innerText();
+    expect(predicted.startsWith(trueClass)).toBe(false);
+    const bars = await page.getByTestId('probabilities').locator('li').count();
+    expect(bars).toBe(10);
+    await page.keyboard.press('ArrowDown');
+    const below = await page.getByTestId('cell').nth(2 + (await columns())).getAttribute('data-image-id');
+    await expect.poll(() => page.getByTestId('image-panel').locator('h2').first().innerText()).toBe(`IMAGE ${below}`);
+  });
+
+  it('opens the images of a confusion-matrix cell', async () => {
+    await page.keyboard.press('x');
+    await page.keyboard.press('c');
+    await page.getByTestId('accuracy').waitFor();
+    expect(await page.getByTestId('accuracy').innerText()).toContain('92.95%');
+    const cell = page.getByTestId('cell-6-0'); // true Shirt, predicted T-shirt/top
+    const count = Number(await cell.innerText());
+    expect(count).toBeGreaterThan(0);
+    await cell.click();
+    await waitForTotal(count);
+    expect(await page.getByTestId('filter-true-class').inputValue()).toBe('Shirt');
+    expect(await page.getByTestId('filter-predicted-class').inputValue()).toBe('T-shirt/top');
+  });
+
+  it('switches between light and dark themes with T', async () => {
+    const before = await page.evaluate(() => document.documentElement.dataset.theme);
+    await page.keyboard.press('t');
+    const after = await page.evaluate(() => document.documentElement.dataset.theme);
+    expect(new Set([before, after])).toEqual(new Set(['light', 'dark']));
+  });
+
+  it('shows the files an import skipped, with their reasons', async () => {
+    const tree = await classFolderTree();
+    await page.getByTestId('import-source').fill(tree.root);
+    await page.getByTestId('import-button').click();
+    await expect.poll(async () => page.locator('[data-testid=job][data-kind=import][data-status=done]').count(), { timeout: 60_000 }).toBe(2);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('datasets').getByText(tree.root.split('/').pop()!).click();
+    await page.getByTestId('show-issues').click();
+    await page.getByTestId('issue').first().waitFor();
+    const codes = await page.getByTestId('issue').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-code')).sort());
+    // huge.png (400x300) imports here: the default pixel limit is far above it.
+    const expected = Object.entries(tree.bad).filter(([source]) => source !== 'dog/huge.png').map(([, code]) => code).sort();
+    expect(codes).toEqual(expected);
+  });
+
+  it('shows a readable error that names the offending path', async () => {
+    await page.keyboard.press('Escape');
+    await page.getByTestId('import-source').fill('/no/such/folder');
+    await page.getByTestId('import-button').click();
+    await expect.poll(() => page.getByTestId('toast-error').last().innerText()).toContain('/no/such/folder');
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+async function columns(): Promise<number> {
+  return page.evaluate(() => {
+    const cells = [...document.querySelectorAll('[data-testid=cell]')] as HTMLElement[];
+    const top = cells[0]!.getBoundingClientRect().top;
+    return cells.filter((cell) => cell.getBoundingClientRect().top === top).length;
+  });
+}
