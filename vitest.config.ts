@@ -1,7 +1,9 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         test: {
@@ -9,6 +11,14 @@ export default defineConfig({
           environment: 'node',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 60_000,
+        },
+      },
+      {
+        plugins: [svelte()],
+        test: {
+          name: 'renderer',
+          environment: 'node',
+          include: ['test/renderer/**/*.svelte.test.ts'],
         },
       },
       {

@@ -3,6 +3,7 @@
  * a new generation; answers to an older generation are dropped, so fast filter changes never show
  * stale images.
  */
+import { SvelteMap } from 'svelte/reactivity';
 import type { ImageQuery, ImageRow } from '../../src-shared/contract.ts';
 import { api } from './api.ts';
 
@@ -12,7 +13,8 @@ export class ImagePages {
   total = $state(0);
   loading = $state(false);
   error = $state<string | null>(null);
-  private pages = $state.raw(new Map<number, ImageRow[]>());
+  // One signal per page: a page arriving re-renders only the cells that show it.
+  private pages = new SvelteMap<number, ImageRow[]>();
   private inFlight = new Set<number>();
   private generation = 0;
   private query: Omit<ImageQuery, 'offset' | 'limit'> | null = null;
@@ -21,7 +23,7 @@ export class ImagePages {
     this.generation += 1;
     this.query = query;
     this.inFlight.clear();
-    this.pages = new Map();
+    this.pages.clear();
     this.error = null;
     if (!query) {
       this.total = 0;
@@ -49,9 +51,7 @@ export class ImagePages {
       const result = await api.call('images.list', { ...this.query, offset: page * PAGE_SIZE, limit: PAGE_SIZE });
       if (generation !== this.generation) return;
       this.total = result.total;
-      const next = new Map(this.pages);
-      next.set(page, result.items);
-      this.pages = next;
+      this.pages.set(page, result.items);
     } catch (error) {
       if (generation === this.generation) this.error = (error as Error).message;
     } finally {
