@@ -22,8 +22,8 @@ try {
   const navigationStarted = Date.now();
   await page.goto(testHost.host.url);
   await page.waitForFunction(() => {
-    const images = [...document.querySelectorAll('[data-testid=cell] img')] as HTMLImageElement[];
-    return images.length > 50 && images.every((image) => image.complete && image.naturalWidth > 0);
+    const rows = [...document.querySelectorAll('[role=row]')];
+    return rows.length > 5 && rows.every((row) => row.querySelector('canvas')?.dataset.drawn === String(row.querySelectorAll('[data-testid=cell]').length));
   }, undefined, { polling: 'raf', timeout: 60_000 });
   const firstThumbnailsMs = Date.now() - navigationStarted;
   const total = await page.getByTestId('total').innerText();
@@ -58,11 +58,11 @@ try {
     const scroller = document.querySelector('[data-testid=grid]') as HTMLElement;
     for (;;) {
       const box = scroller.getBoundingClientRect();
-      const visible = [...scroller.querySelectorAll('[data-testid=cell]')].filter((cell) => {
-        const rect = cell.getBoundingClientRect();
+      const visible = [...scroller.querySelectorAll('[role=row]')].filter((row) => {
+        const rect = row.getBoundingClientRect();
         return rect.bottom > box.top && rect.top < box.bottom;
       });
-      if (visible.length > 0 && visible.every((cell) => { const image = cell.querySelector('img'); return image?.complete && image.naturalWidth > 0; })) {
+      if (visible.length > 0 && visible.every((row) => row.querySelector('canvas')?.dataset.drawn === String(row.querySelectorAll('[data-testid=cell]').length))) {
         return Math.round(performance.now() - started);
       }
       await new Promise(requestAnimationFrame);

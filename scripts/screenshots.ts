@@ -20,6 +20,7 @@ try {
   await page.locator('[data-testid=job][data-kind=inference][data-status=done]').waitFor({ timeout: 120_000 });
   await page.screenshot({ path: join(out, 'jobs.png') });
   await page.keyboard.press('Escape');
+  await page.locator('[data-testid=row-thumbnails][data-drawn]').first().waitFor();
   await page.getByTestId('cell').nth(0).click();
   await page.getByTestId('probabilities').waitFor();
   await page.screenshot({ path: join(out, 'browser.png') });
@@ -30,7 +31,12 @@ try {
   await page.getByTestId('cell').nth(2).click();
   await page.keyboard.press('t');
   await page.getByTestId('probabilities').waitFor();
+  await page.waitForTimeout(500); // the panel's full image and the row canvases settle
   await page.screenshot({ path: join(out, 'filtered-dark.png') });
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('j');
+  await page.screenshot({ path: join(out, 'jobs-dark.png') });
+  await page.keyboard.press('Escape');
   await page.keyboard.press('?');
   await page.screenshot({ path: join(out, 'help-dark.png') });
   console.log(`screenshots in ${out}`);

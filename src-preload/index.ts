@@ -23,4 +23,7 @@ contextBridge.exposeInMainWorld('xai', {
   imageUrl(imageId: number, variant: 'thumb' | 'full'): string {
     return `${IMAGE_SCHEME}://${variant}/${Math.trunc(imageId)}`;
   },
+  thumbnailBatchUrl(imageIds: readonly number[]): string {
+    return `${IMAGE_SCHEME}://batch/thumbs?ids=${imageIds.map((id) => Math.trunc(id)).join(',')}`;
+  },
 });

@@ -201,6 +201,8 @@ export type XaiApi = {
   call<M extends MethodName>(method: M, request?: Request<M>): Promise<Result<M>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
   imageUrl(imageId: number, variant: 'thumb' | 'full'): string;
+  /** A URL answering many thumbnails at once (see src-main/datasets/image-bytes.ts thumbnailBatch). */
+  thumbnailBatchUrl(imageIds: readonly number[]): string;
 };
 
 export type ProjectSummary = z.infer<typeof ProjectSummary>;

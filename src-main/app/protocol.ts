@@ -1,12 +1,13 @@
 /**
  * The app's custom schemes. xai-app:// serves the built renderer (never file://), with a strict CSP;
- * xai-image:// serves project images by opaque id (xai-image://thumb/42), never by path.
+ * xai-image:// serves project images by opaque id (xai-image://thumb/42, and thumbnails in batches:
+ * xai-image://batch/thumbs?ids=1,2,3), never by path.
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { protocol } from 'electron';
 import { APP_SCHEME, IMAGE_SCHEME } from '../../src-shared/contract.ts';
-import { imageBytes } from '../datasets/image-bytes.ts';
+import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/image-bytes.ts';
 import type { Workstation } from '../workstation.ts';
 
 const MIME: Record<string, string> = {
@@ -16,7 +17,7 @@ const MIME: Record<string, string> = {
 
 export const APP_CSP = [
   "default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", `img-src 'self' ${IMAGE_SCHEME}: data: blob:`,
-  "font-src 'self'", "connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+  "font-src 'self'", `connect-src 'self' ${IMAGE_SCHEME}:`, "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
 /** Must run before the app is ready. */
@@ -47,6 +48,15 @@ export function handleAppProtocol(rendererDir: string): void {
 export function handleImageProtocol(workstation: Workstation): void {
   protocol.handle(IMAGE_SCHEME, async (request) => {
     const url = new URL(request.url);
+    if (url.host === 'batch' && url.pathname === '/thumbs') {
+      const ids = parseIdList(url.searchParams.get('ids'));
+      if (!ids) return new Response('Bad request', { status: 400 });
+      try {
+        return new Response(new Uint8Array(thumbnailBatch(workstation.project, ids)), { headers: { 'content-type': 'application/octet-stream' } });
+      } catch {
+        return new Response('Not found', { status: 404 });
+      }
+    }
     const match = /^\/(\d+)$/.exec(url.pathname);
     if ((url.host !== 'thumb' && url.host !== 'full') || !match) return new Response('Not found', { status: 404 });
     try {

@@ -33,3 +33,31 @@ export async function imageBytes(project: Project, imageId: number, variant: 'th
     throw new ApiError('image_not_found', `The file of image ${imageId} cannot be read any more: ${path} (${(error as Error).message})`);
   }
 }
+
+export const MAX_BATCH = 1000;
+
+/** The ids of a batch request ("1,2,3"), or null when the list is empty, too long or not all ids. */
+export function parseIdList(text: string | null): number[] | null {
+  if (!text) return null;
+  const ids = text.split(',').map(Number);
+  if (ids.length > MAX_BATCH || !ids.every((id) => Number.isInteger(id) && id > 0)) return null;
+  return ids;
+}
+
+/**
+ * Many thumbnails in one response, so a scrolling grid makes one request per batch instead of one per
+ * image. Layout (little-endian): u32 count; count x (u32 id, u32 byte length); then the PNGs in that
+ * order. An id without a thumbnail has length 0.
+ */
+export function thumbnailBatch(project: Project, ids: readonly number[]): Buffer {
+  const pngs = project.images.thumbnails(ids);
+  const header = Buffer.alloc(4 + 8 * ids.length);
+  header.writeUInt32LE(ids.length, 0);
+  const bodies = ids.map((id, index) => {
+    const png = pngs.get(id) ?? Buffer.alloc(0);
+    header.writeUInt32LE(id, 4 + 8 * index);
+    header.writeUInt32LE(png.length, 8 + 8 * index);
+    return png;
+  });
+  return Buffer.concat([header, ...bodies]);
+}

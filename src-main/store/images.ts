@@ -87,6 +87,14 @@ export class ImageRepository {
     return row?.png;
   }
 
+  /** Thumbnails of many images in one query; ids without one are absent from the map. */
+  thumbnails(imageIds: readonly number[]): Map<number, Buffer> {
+    const rows = this.db
+      .prepare('SELECT image_id AS id, png FROM thumbnails WHERE image_id IN (SELECT value FROM json_each(?))')
+      .all(JSON.stringify(imageIds)) as Array<{ id: number; png: Buffer }>;
+    return new Map(rows.map((row) => [row.id, row.png]));
+  }
+
   stored(imageId: number): StoredImage | undefined {
     const row = this.db
       .prepare(

@@ -13,7 +13,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { toApiError } from '../../src-shared/errors.ts';
 import type { Dispatch } from '../api/router.ts';
-import { imageBytes } from '../datasets/image-bytes.ts';
+import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/image-bytes.ts';
 import type { Workstation } from '../workstation.ts';
 
 export interface HostOptions {
@@ -61,7 +61,7 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
     if (!hostAllowed(request.headers.host)) return null;
     const url = new URL(request.url ?? '/', 'http://placeholder');
     const [, first, ...rest] = url.pathname.split('/');
-    return tokenMatches(first) ? `/${rest.join('/')}` : null;
+    return tokenMatches(first) ? `/${rest.join('/')}${url.search}` : null;
   };
 
   const server: Server = createServer((request, response) => {
@@ -74,7 +74,8 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
     handle(path, request, response).catch((error: unknown) => sendJson(response, 500, { ok: false, error: toApiError(error) }));
   });
 
-  async function handle(path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async function handle(pathAndQuery: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { pathname: path, searchParams } = new URL(pathAndQuery, 'http://placeholder');
     if (path.startsWith('/api/')) {
       if (request.method !== 'POST') return sendJson(response, 405, { ok: false, error: { code: 'invalid_request', message: 'API calls are POST' } });
       let body: unknown;
@@ -84,6 +85,12 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
         return sendJson(response, 400, { ok: false, error: { code: 'invalid_request', message: `Request body is not JSON: ${(error as Error).message}` } });
       }
       return sendJson(response, 200, await dispatch(decodeURIComponent(path.slice('/api/'.length)), body));
+    }
+    if (path === '/thumbs') {
+      const ids = parseIdList(searchParams.get('ids'));
+      if (!ids) return sendJson(response, 400, { ok: false, error: { code: 'invalid_request', message: 'ids must be 1 to 1000 positive whole numbers' } });
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      return void response.end(thumbnailBatch(workstation.project, ids));
     }
     const image = /^\/image\/(thumb|full)\/(\d+)$/.exec(path);
     if (image) {

@@ -19,6 +19,7 @@ interface PreloadApi {
   methods: Record<string, (request?: unknown) => Promise<Envelope<unknown>>>;
   on(event: string, listener: (payload: unknown) => void): () => void;
   imageUrl(imageId: number, variant: 'thumb' | 'full'): string;
+  thumbnailBatchUrl(imageIds: readonly number[]): string;
 }
 
 declare global {
@@ -41,6 +42,7 @@ function ipcClient(preload: PreloadApi): XaiApi {
     },
     on: (event, listener) => preload.on(event, listener as (payload: unknown) => void),
     imageUrl: (imageId, variant) => preload.imageUrl(imageId, variant),
+    thumbnailBatchUrl: (imageIds) => preload.thumbnailBatchUrl(imageIds),
   };
 }
 
@@ -84,6 +86,7 @@ function hostClient(): XaiApi {
       return () => set.delete(listener as (payload: unknown) => void);
     },
     imageUrl: (imageId, variant) => `${base}/image/${variant}/${Math.trunc(imageId)}`,
+    thumbnailBatchUrl: (imageIds) => `${base}/thumbs?ids=${imageIds.map((id) => Math.trunc(id)).join(',')}`,
   };
 }
 

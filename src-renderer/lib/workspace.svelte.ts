@@ -6,6 +6,7 @@
 import type { Dataset, ImageQuery, Job, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
 import { api } from './api.ts';
 import { ImagePages } from './image-pages.svelte.ts';
+import { thumbnails } from './thumbnails.svelte.ts';
 
 export type Correctness = 'all' | 'correct' | 'wrong';
 export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
@@ -71,6 +72,7 @@ export class Workspace {
   async init(): Promise<void> {
     api.on('job.updated', (job) => this.onJob(job));
     api.on('project.changed', (summary) => {
+      if (summary?.path !== this.project?.path) thumbnails.clear();
       this.project = summary;
       void this.refresh();
     });
@@ -161,6 +163,7 @@ export class Workspace {
   }
 
   private async switchTo(project: ProjectSummary): Promise<void> {
+    thumbnails.clear(); // image ids belong to a project
     this.project = project;
     this.datasetId = null;
     this.modelId = null;

@@ -48,9 +48,21 @@ describe('the workstation in Chromium', () => {
     await page.keyboard.press('Escape');
     await waitForTotal(10_000);
     await expect.poll(() => page.getByTestId('datasets').innerText()).toContain('10,000');
-    const sizes = await page.$$eval('[data-testid=cell] img', (images) => images.map((image) => (image as HTMLImageElement).naturalWidth));
-    expect(sizes.length).toBeGreaterThan(20);
-    await expect.poll(async () => (await page.$$eval('[data-testid=cell] img', (images) => images.filter((image) => (image as HTMLImageElement).naturalWidth === 28).length))).toBeGreaterThan(20);
+    // Thumbnails arrive in batches and are drawn into one canvas per row: every slot of the first
+    // rows holds an image (lit pixels inside its 68 px square).
+    await expect.poll(() => page.locator('[data-testid=row-thumbnails][data-drawn]').count()).toBeGreaterThan(3);
+    const litPerSlot = await page.$$eval('[data-testid=row-thumbnails]', (canvases) => canvases.slice(0, 3).flatMap((canvas) => {
+      const element = canvas as HTMLCanvasElement;
+      const context = element.getContext('2d')!;
+      return Array.from({ length: element.width / 80 }, (_, slot) => {
+        const { data } = context.getImageData(slot * 80 + 6, 6, 68, 68);
+        let lit = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i]! > 40) lit++;
+        return lit;
+      });
+    }));
+    expect(litPerSlot.length).toBeGreaterThan(20);
+    for (const lit of litPerSlot) expect(lit).toBeGreaterThan(200);
   });
 
   it('registers the demo classifier and runs it over the dataset', async () => {

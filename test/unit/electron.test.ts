@@ -118,5 +118,9 @@ describe('custom protocols', () => {
     expect(thumb.headers.get('content-type')).toBe('image/png');
     const bytes = new Uint8Array(await thumb.arrayBuffer());
     expect(Array.from(bytes.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    const batch = await serve(new Request('xai-image://batch/thumbs?ids=2,1'));
+    expect(batch.status).toBe(200);
+    expect(new DataView(await batch.arrayBuffer()).getUint32(0, true)).toBe(2);
+    expect((await serve(new Request('xai-image://batch/thumbs?ids=..%2F1'))).status).toBe(400);
   });
 });

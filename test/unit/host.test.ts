@@ -1,7 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startTestHost, type TestHost } from '../support/host.ts';
+import { parseThumbnailBatch } from '../../src-renderer/lib/thumbnail-batch.ts';
+import { ROOT, startTestHost, type TestHost } from '../support/host.ts';
 
 let testHost: TestHost;
 beforeAll(async () => {
@@ -18,6 +19,16 @@ function get(path: string, headers: Record<string, string> = {}, method = 'GET',
     });
     request.on('error', reject);
     request.end(body);
+  });
+}
+
+function getBytes(path: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port: testHost.host.port, path }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    }).on('error', reject).end();
   });
 }
 
@@ -60,6 +71,22 @@ describe('browser host', () => {
     expect((await get(`/${token}/..%2f..%2fpackage.json`)).status).toBe(404);
     expect((await get(`/${token}/image/thumb/..%2f1`)).status).toBe(404);
     expect((await get(`/${token}/image/thumb/1`)).status).toBe(404); // no project open yet
+  });
+
+  it('answers thumbnails in batches and refuses malformed id lists', async () => {
+    const { token } = testHost.host;
+    await testHost.workstation.createProject(`${testHost.dir}/thumbs.xaiws`);
+    const job = testHost.workstation.startImport({ source: `${ROOT}/resources/datasets/fashion-mnist` });
+    await testHost.workstation.jobs.wait(job.id);
+    const batch = await getBytes(`/${token}/thumbs?ids=3,1,99999`);
+    expect(batch.status).toBe(200);
+    const entries = parseThumbnailBatch(batch.body.buffer.slice(batch.body.byteOffset, batch.body.byteOffset + batch.body.byteLength) as ArrayBuffer);
+    expect(entries.map((entry) => entry.id)).toEqual([3, 1]);
+    for (const entry of entries) expect(Array.from(entry.png.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    for (const ids of ['', 'a,b', '1,-2', '1.5', Array.from({ length: 1001 }, (_, i) => i + 1).join(',')]) {
+      expect((await get(`/${token}/thumbs?ids=${ids}`)).status, ids.slice(0, 20)).toBe(400);
+    }
+    expect((await get(`/thumbs?ids=1`)).status).toBe(403);
   });
 
   it('accepts event sockets only with the token, and pushes events', async () => {
