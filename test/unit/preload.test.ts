@@ -15,7 +15,7 @@ beforeAll(async () => {
 describe('preload', () => {
   it('exposes window.xai with one function per contract method and nothing of Electron', () => {
     expect([...calls.exposed.keys()]).toEqual(['xai']);
-    expect(Object.keys(xai).sort()).toEqual(['imageUrl', 'methods', 'on']);
+    expect(Object.keys(xai).sort()).toEqual(['imageUrl', 'methods', 'on', 'thumbnailBatchUrl']);
     expect(Object.keys(xai.methods).sort()).toEqual([...METHOD_NAMES].sort());
     for (const fn of Object.values(xai.methods)) expect(typeof fn).toBe('function');
   });
@@ -39,5 +39,6 @@ describe('preload', () => {
   it('builds image URLs from numeric ids only', () => {
     expect(xai.imageUrl(42, 'thumb')).toBe('xai-image://thumb/42');
     expect(xai.imageUrl('../../etc' as never, 'full')).toBe('xai-image://full/NaN');
+    expect(xai.thumbnailBatchUrl([3, 1.7, 2])).toBe('xai-image://batch/thumbs?ids=3,1,2');
   });
 });
