@@ -31,6 +31,8 @@ function buildIfStale() {
 }
 
 function electronBinary() {
+  // Without better-sqlite3 built for Electron (npm run electron:fetch) the window could not open a project.
+  if (!existsSync(join(root, 'native', 'electron', 'better_sqlite3.node'))) return null;
   try {
     const pathFile = join(root, 'node_modules', 'electron', 'path.txt');
     const binary = join(root, 'node_modules', 'electron', 'dist', readFileSync(pathFile, 'utf8').trim());

@@ -2,6 +2,7 @@
  * Electron entry: registers the schemes and guards, opens the demo project (or the one on the command
  * line), wires the router to IPC, and opens the window.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow } from 'electron';
@@ -17,6 +18,10 @@ const root = join(here, '..', '..');
 
 registerSchemes();
 app.enableSandbox();
+
+// better-sqlite3 built for Electron's ABI by npm run electron:fetch (worker threads inherit the env).
+const electronSqlite = join(root, 'native', 'electron', 'better_sqlite3.node');
+if (existsSync(electronSqlite)) process.env.XAIWS_SQLITE_BINDING = electronSqlite;
 
 const workstation = new Workstation({
   dataDir: process.env.XAIWS_HOME ?? app.getPath('userData'),

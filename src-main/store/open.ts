@@ -30,9 +30,16 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   }
   let db: Db;
   try {
-    db = new Database(path, { readonly: options.readonly ?? false });
+    // Under Electron, better-sqlite3 needs a build for Electron's ABI (scripts/fetch-electron.mjs makes
+    // one); app/main.ts names it here. Node (CLI, host, tests) uses the package's own build.
+    const nativeBinding = process.env.XAIWS_SQLITE_BINDING || undefined;
+    db = new Database(path, { readonly: options.readonly ?? false, nativeBinding });
   } catch (error) {
-    throw new ApiError('project_corrupt', `Cannot open ${path} as a project: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    if (/NODE_MODULE_VERSION|was compiled against a different/.test(message)) {
+      throw new ApiError('internal', `better-sqlite3 is built for another runtime than this one (${message.split('\n')[0]}). For the Electron window run npm run electron:fetch, which builds it for Electron.`);
+    }
+    throw new ApiError('project_corrupt', `Cannot open ${path} as a project: ${message}`);
   }
   try {
     db.pragma('busy_timeout = 10000');
