@@ -81,6 +81,26 @@ describe('project store', () => {
     expect(project.images.count()).toBe(0);
   });
 
+  it('answers image queries from a cached id order that any write invalidates, own or another connection\'s', () => {
+    const path = join(tempDir(), 'cache.xaiws');
+    const project = track(Project.create(path));
+    const datasetId = project.datasets.ensure('/data/c', 'folder', 'c');
+    const image = (source: string, className: string) => ({
+      source, className, split: null, width: 1, height: 1, channels: 1, contentHash: source, byteSize: 1,
+      filePath: `/data/c/${source}`, pixels: null, thumbnail: { size: 64, png: new Uint8Array([1]) },
+    });
+    const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'class' as const, offset: 0, limit: 2 };
+    project.images.insertChunk(datasetId, [image('a', 'zebra'), image('b', 'ant'), image('c', 'moth')], []);
+    expect(project.images.query(query)).toMatchObject({ total: 3, items: [{ className: 'ant' }, { className: 'moth' }] });
+    expect(project.images.query({ ...query, offset: 2 }).items.map((row) => row.className)).toEqual(['zebra']);
+    project.images.insertChunk(datasetId, [image('d', 'bee')], []); // this connection
+    expect(project.images.query(query)).toMatchObject({ total: 4, items: [{ className: 'ant' }, { className: 'bee' }] });
+    const other = Project.open(path); // another connection, as the import worker has
+    other.images.insertChunk(datasetId, [image('e', 'aardvark')], []);
+    other.close();
+    expect(project.images.query(query)).toMatchObject({ total: 5, items: [{ className: 'aardvark' }, { className: 'ant' }] });
+  });
+
   it('marks jobs a killed process left running as interrupted', () => {
     const path = join(tempDir(), 'jobs.xaiws');
     const project = Project.create(path);
