@@ -39,6 +39,10 @@ try {
   await page.keyboard.press('Escape');
   await page.keyboard.press('?');
   await page.screenshot({ path: join(out, 'help-dark.png') });
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('o');
+  await page.getByTestId('back-to-project').waitFor();
+  await page.screenshot({ path: join(out, 'projects-dark.png') });
   console.log(`screenshots in ${out}`);
 } finally {
   await browser.close();

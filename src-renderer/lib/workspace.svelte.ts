@@ -44,6 +44,8 @@ export class Workspace {
   selectedIndex = $state(-1);
   openImageId = $state<number | null>(null);
   panel = $state<Panel>('none');
+  /** The start view over an open project: create, open or pick a recent one, or go back. */
+  choosingProject = $state(false);
   toasts = $state<Toast[]>([]);
   readonly pages = new ImagePages();
   private toastId = 0;
@@ -162,8 +164,16 @@ export class Workspace {
     this.toasts = this.toasts.filter((toast) => toast.id !== id);
   }
 
+  async chooseProject(): Promise<void> {
+    await this.attempt(async () => {
+      this.recent = await api.call('projects.recent');
+      this.choosingProject = true;
+    });
+  }
+
   private async switchTo(project: ProjectSummary): Promise<void> {
     thumbnails.clear(); // image ids belong to a project
+    this.choosingProject = false;
     this.project = project;
     this.datasetId = null;
     this.modelId = null;

@@ -146,6 +146,32 @@ describe('the workstation in Chromium', () => {
     expect(codes).toEqual(expected);
   });
 
+  it('cancels a running import from the jobs panel and keeps what was imported', async () => {
+    await page.keyboard.press('Escape');
+    await page.getByTestId('import-source').fill('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
+    await page.getByTestId('import-button').click();
+    const running = page.locator('[data-testid=job][data-kind=import][data-status=running]');
+    await running.locator('progress').waitFor();
+    await running.getByTestId('cancel-job').click();
+    await page.locator('[data-testid=job][data-kind=import][data-status=cancelled]').waitFor({ timeout: 30_000 });
+    const dataset = testHost.workstation.project.datasets.list().find((d) => d.source.endsWith('train-images-idx3-ubyte.gz'))!;
+    expect(dataset.images).toBeGreaterThan(0);
+    expect(dataset.images).toBeLessThan(60_000);
+    await page.keyboard.press('Escape');
+  });
+
+  it('switches to another project and back through the recent list', async () => {
+    await page.keyboard.press('o');
+    await page.getByTestId('project-path').fill(join(testHost.dir, 'second'));
+    await page.getByTestId('create-project').click();
+    await expect.poll(() => page.getByTestId('project-name').innerText()).toBe('second');
+    await waitForTotal(0);
+    await page.getByTestId('choose-project').click();
+    await page.getByTestId('recent-project').filter({ hasText: 'study' }).click();
+    await expect.poll(() => page.getByTestId('project-name').innerText()).toBe('study');
+    await waitForTotal(10_000);
+  });
+
   it('shows a readable error that names the offending path', async () => {
     await page.keyboard.press('Escape');
     await page.getByTestId('import-source').fill('/no/such/folder');
