@@ -6,15 +6,14 @@
  * it serves only the built renderer, API calls, and images by opaque id.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { toApiError } from '../../src-shared/errors.ts';
 import type { Dispatch } from '../api/router.ts';
 import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/image-bytes.ts';
 import type { Workstation } from '../workstation.ts';
+import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
 
 export interface HostOptions {
   rendererDir: string;
@@ -30,18 +29,7 @@ export interface RunningHost {
   close(): Promise<void>;
 }
 
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.json': 'application/json',
-};
 const MAX_BODY = 1 << 20;
-
-export function contentSecurityPolicy(connect: string): string {
-  return [
-    "default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
-    "font-src 'self'", `connect-src 'self' ${connect}`, "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-  ].join('; ');
-}
 
 export async function startHost(workstation: Workstation, dispatch: Dispatch, options: HostOptions): Promise<RunningHost> {
   const token = options.token ?? randomBytes(24).toString('base64url');
@@ -102,26 +90,16 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
         return sendJson(response, 404, { ok: false, error: toApiError(error) });
       }
     }
-    return serveStatic(path === '/' ? '/index.html' : path, response);
-  }
-
-  async function serveStatic(path: string, response: ServerResponse): Promise<void> {
-    const file = normalize(join(options.rendererDir, decodeURIComponent(path)));
-    if (!file.startsWith(normalize(options.rendererDir) + sep)) return sendJson(response, 404, { ok: false, error: { code: 'invalid_request', message: 'Not found' } });
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch {
-      return sendJson(response, 404, { ok: false, error: { code: 'invalid_request', message: `Not found: ${path}` } });
-    }
+    const file = await readRendererFile(options.rendererDir, path);
+    if (!file) return sendJson(response, 404, { ok: false, error: { code: 'invalid_request', message: `Not found: ${path}` } });
     response.writeHead(200, {
-      'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-      'content-security-policy': contentSecurityPolicy(`ws://${hostname}:${port} ws://localhost:${port}`),
+      'content-type': file.mime,
+      'content-security-policy': contentSecurityPolicy({ connect: `ws://${hostname}:${port} ws://localhost:${port}` }),
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-cache',
     });
-    response.end(bytes);
+    response.end(file.bytes);
   }
 
   const wss = new WebSocketServer({ noServer: true });
