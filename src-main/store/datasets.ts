@@ -17,19 +17,27 @@ export class DatasetRepository {
   }
 
   list(): Dataset[] {
-    const rows = this.db
+    return this.rows().map((row) => ({ ...row, classes: this.classes(row.id), splits: this.splits(row.id) }));
+  }
+
+  get(id: number): Dataset | undefined {
+    const row = this.rows(id)[0];
+    return row && { ...row, classes: this.classes(row.id), splits: this.splits(row.id) };
+  }
+
+  count(): number {
+    return this.db.prepare('SELECT count(*) FROM datasets').pluck().get() as number;
+  }
+
+  private rows(id?: number): Array<Omit<Dataset, 'classes' | 'splits'>> {
+    return this.db
       .prepare(
         `SELECT d.id, d.name, d.source, d.kind,
                 (SELECT count(*) FROM images i WHERE i.dataset_id = d.id) AS images,
                 (SELECT count(*) FROM import_issues x WHERE x.dataset_id = d.id) AS issues
-         FROM datasets d ORDER BY d.id`,
+         FROM datasets d WHERE @id IS NULL OR d.id = @id ORDER BY d.id`,
       )
-      .all() as Array<Omit<Dataset, 'classes' | 'splits'>>;
-    return rows.map((row) => ({ ...row, classes: this.classes(row.id), splits: this.splits(row.id) }));
-  }
-
-  get(id: number): Dataset | undefined {
-    return this.list().find((dataset) => dataset.id === id);
+      .all({ id: id ?? null }) as Array<Omit<Dataset, 'classes' | 'splits'>>;
   }
 
   /** The dataset's classes: in the source's order where it has one, else naturally sorted. */

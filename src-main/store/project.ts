@@ -58,7 +58,7 @@ export class Project {
       path: this.path,
       name: this.name,
       schemaVersion: schemaVersion(this.db),
-      datasets: this.datasets.list().length,
+      datasets: this.datasets.count(),
       images: this.images.count(),
       models: this.models.count(),
     };
