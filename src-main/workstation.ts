@@ -5,12 +5,13 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { EventName, EventPayload, Model, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
+import type { BundleSummary, EventName, EventPayload, Model, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask, importTitle } from './datasets/import-job.ts';
 import type { ImportRequest } from './datasets/importer.ts';
 import { inferenceTask } from './inference/inference-job.ts';
 import { InferencePool } from './inference/pool.ts';
+import { loadBundle } from './models/bundle.ts';
 import { JobRegistry } from './jobs/registry.ts';
 import { registerModel } from './models/register.ts';
 import { Project } from './store/project.ts';
@@ -109,6 +110,17 @@ export class Workstation {
     const dataset = project.datasets.get(datasetId);
     if (!dataset) throw new ApiError('dataset_not_found', `No dataset with id ${datasetId} in this project`);
     return this.jobs.start('inference', `Classify ${dataset.name} with ${model.name}`, { modelId, datasetId }, inferenceTask(project, this.pool, model, datasetId, batchSize));
+  }
+
+  /** Validate a model bundle folder (hashes, tensor shapes, data files) without changing the project. */
+  async checkBundle(path: string): Promise<BundleSummary> {
+    const loaded = await loadBundle(path, (file, sha256) => this.pool.inspect(sha256, file));
+    return {
+      path: loaded.dir,
+      name: loaded.bundle.name,
+      classes: loaded.bundle.classes,
+      models: Object.entries(loaded.models).map(([role, model]) => ({ role, file: model.spec.file, sha256: model.sha256, quality: model.spec.quality })),
+    };
   }
 
   async addModel(path: string, manifestPath?: string): Promise<Model> {

@@ -74,6 +74,13 @@ export const Model = z.object({
   addedAt: z.string(),
 });
 
+export const BundleSummary = z.object({
+  path: z.string(),
+  name: z.string(),
+  classes: z.array(z.string()),
+  models: z.array(z.object({ role: z.string(), file: z.string(), sha256: z.string(), quality: z.record(z.string(), z.unknown()) })),
+});
+
 export const Correctness = z.enum(['all', 'correct', 'wrong']);
 export const ImageSort = z.enum(['id', 'class', 'confidence-asc', 'confidence-desc']);
 
@@ -175,6 +182,7 @@ export const methods = {
   'images.get': { request: z.object({ imageId: id, modelId: id.optional() }), result: ImageDetail },
   'models.list': { request: Empty, result: z.array(Model) },
   'models.add': { request: z.object({ path: z.string().min(1), manifestPath: z.string().optional() }), result: Model },
+  'bundles.check': { request: z.object({ path: z.string().min(1) }), result: BundleSummary },
   'inference.run': { request: z.object({ modelId: id, datasetId: id, batchSize: z.number().int().min(1).max(4096).optional() }), result: JobStarted },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
@@ -208,6 +216,7 @@ export type XaiApi = {
 export type ProjectSummary = z.infer<typeof ProjectSummary>;
 export type Dataset = z.infer<typeof Dataset>;
 export type Model = z.infer<typeof Model>;
+export type BundleSummary = z.infer<typeof BundleSummary>;
 export type ImageRow = z.infer<typeof ImageRow>;
 export type ImageDetail = z.infer<typeof ImageDetail>;
 export type ImageQuery = z.input<typeof ImageQuery>;

@@ -1,28 +1,57 @@
+"""Train and export the demo classifier and the explainer models, and pack them into a bundle."""
 import argparse
 import sys
+import time
 
 from . import classifier, fixtures
 
 
+def _common(parser, steps=False, epochs=False):
+    parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="folder with the IDX files")
+    parser.add_argument("--out", default="resources/models/fashion-mnist-cnn", help="the bundle folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    if steps:
+        parser.add_argument("--steps", type=int, default=0, help="training steps (0: the documented default)")
+    if epochs:
+        parser.add_argument("--epochs", type=int, default=0, help="training epochs (0: the documented default)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m training", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command")
+    _common(sub.add_parser("all", help="everything below in order (the default command)"))
     demo = sub.add_parser("classifier", help="train and export the demo CNN classifier")
-    demo.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="folder with the IDX files")
-    demo.add_argument("--out", default="resources/models/fashion-mnist-cnn")
+    _common(demo)
     demo.add_argument("--epochs", type=int, default=6)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--threads", type=int, default=2)
+    _common(sub.add_parser("dxai", help="train the DXAI decomposer for the bundle's classifier"), steps=True)
+    _common(sub.add_parser("cae", help="train the CAE class-association encoder and decoder"), steps=True)
+    _common(sub.add_parser("infodisent", help="train the InfoDisent head on the classifier's last feature map"),
+            epochs=True)
+    _common(sub.add_parser("bundle", help="hash the trained files and write bundle.json and reference.json"))
     fixture = sub.add_parser("fixtures", help="write the small known-weight ONNX models the tests use")
     fixture.add_argument("--out", default="test/fixtures/models")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["all"]))
+
+    from . import bundle, pipeline  # torch-heavy imports only when a training command runs
+
+    started = time.time()
     if args.command == "fixtures":
         fixtures.build(args.out)
-    if args.command == "classifier":
-        result = classifier.train(args.data, args.out, args.epochs, args.seed, args.threads)
+        return 0
+    if args.command in ("classifier", "all"):
+        result = classifier.train(args.data, args.out, getattr(args, "epochs", 6) or 6, args.seed, args.threads)
         if result["testAccuracy"] < 0.90:
             print(f"test accuracy {result['testAccuracy']:.4f} is below the 0.90 target", file=sys.stderr)
             return 1
+    if args.command == "all":
+        args.steps, args.epochs = 0, 0
+    for name, step in (("dxai", pipeline.run_dxai), ("cae", pipeline.run_cae), ("infodisent", pipeline.run_infodisent)):
+        if args.command in (name, "all"):
+            step(args)
+    if args.command in ("bundle", "all"):
+        bundle.write(args.out, args.data)
+    print(f"done in {time.time() - started:.0f} s", flush=True)
     return 0
 
 

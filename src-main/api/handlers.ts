@@ -26,6 +26,7 @@ export const handlers: Handlers = {
   },
   'models.list': (ws) => ws.project.models.list(),
   'models.add': (ws, { path, manifestPath }) => ws.addModel(path, manifestPath),
+  'bundles.check': (ws, { path }) => ws.checkBundle(path),
   'inference.run': (ws, { modelId, datasetId, batchSize }) => ({ jobId: ws.startInference(modelId, datasetId, batchSize).id }),
   'stats.confusion': (ws, { modelId, datasetId }) => {
     const model = ws.model(modelId);

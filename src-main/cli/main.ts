@@ -21,6 +21,7 @@ export const USAGE = `Usage: xaiws <command> [arguments]
   import PROJECT SOURCE [--name N] [--labels F] [--classes a,b,c]
                                                  import a class-folder tree, IDX pair(s) or CSV
   model add PROJECT MODEL.onnx [--manifest M]    register an ONNX classifier with its manifest
+  bundle check FOLDER                            validate a model bundle (hashes, shapes, data files)
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -125,6 +126,9 @@ async function run(command: string, rest: string[], values: Values, client: Clie
   if (subject === 'model add') {
     await client.call('projects.open', { path: need(rest[1], 'PROJECT') });
     return client.call('models.add', { path: resolve(need(rest[2], 'MODEL.onnx')), manifestPath: typeof values.manifest === 'string' ? resolve(values.manifest) : undefined });
+  }
+  if (subject === 'bundle check') {
+    return client.call('bundles.check', { path: resolve(need(rest[1], 'FOLDER')) });
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });

@@ -3,6 +3,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import type { z } from 'zod';
 import { Manifest } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 
@@ -18,7 +19,12 @@ export function parseManifest(value: unknown, label: string): Manifest {
     }
     return parsed.data;
   }
-  const issue = parsed.error.issues[0]!;
+  throw new ApiError('manifest_invalid', describeIssue(value, parsed.error, label));
+}
+
+/** "label: field "a.b" is wrong: message (got value)" for the first issue zod found. */
+export function describeIssue(value: unknown, error: z.ZodError, label: string): string {
+  const issue = error.issues[0]!;
   const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
   let received = '';
   if (issue.path.length > 0) {
@@ -26,7 +32,7 @@ export function parseManifest(value: unknown, label: string): Manifest {
     for (const key of issue.path) current = (current as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
     received = current === undefined ? ' (missing)' : ` (got ${JSON.stringify(current)?.slice(0, 80)})`;
   }
-  throw new ApiError('manifest_invalid', `${label}: field "${field}" is wrong: ${issue.message}${received}`);
+  return `${label}: field "${field}" is wrong: ${issue.message}${received}`;
 }
 
 /** The manifest of a model file: given, or <model>.manifest.json / manifest.json beside it. */

@@ -1,0 +1,145 @@
+"""One short training step of every explainer model and its ONNX export, on a slice of Fashion-MNIST.
+
+Run with Debian's interpreter: /usr/bin/python3 -m pytest test/python
+"""
+import copy
+import json
+import os
+
+import onnx
+import pytest
+import torch
+
+from training import bundle, cae, dxai, infodisent
+from training.common import ClassifierInPixelSpace, Dataset, Split, load_idx_dataset, seed_everything
+from training.classifier import SmallCnn
+
+DATA = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.fixture(scope="module")
+def data():
+    full = load_idx_dataset(DATA)
+    return Dataset(full.name, full.classes, Split(full.train.pixels[:512], full.train.labels[:512]),
+                   Split(full.test.pixels[:64], full.test.labels[:64]), full.mean, full.std)
+
+
+@pytest.fixture(scope="module")
+def classifier(data):
+    torch.manual_seed(0)
+    return ClassifierInPixelSpace(SmallCnn(len(data.classes)).eval(), data.mean, data.std)
+
+
+def changed(before: torch.nn.Module, after: torch.nn.Module) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
+
+
+def graph_io(path: str):
+    model = onnx.load(path)
+    onnx.checker.check_model(model)
+
+    def describe(values):
+        return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
+
+    return describe(model.graph.input), describe(model.graph.output)
+
+
+def test_dxai_step_and_export(data, classifier, tmp_path):
+    generator = seed_everything(0, 1)
+    initial = dxai.BranchedGenerator(len(data.classes))
+    result = dxai.train(data, classifier, generator, steps=2, batch=16)
+    assert changed(initial, result["model"])
+    assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in result["history"])
+    branches = result["model"](data.test.pixels[:4], data.test.labels[:4])
+    assert branches.shape == (4, 5, 28, 28)
+    # Grouped convolutions keep branches apart: a branch's output does not depend on another's weights.
+    with torch.no_grad():
+        head = result["model"].head[2]
+        altered = copy.deepcopy(result["model"])
+        altered.head[2].weight[1:] += 1.0
+        again = altered(data.test.pixels[:4], data.test.labels[:4])
+    assert torch.allclose(again[:, 0], branches[:, 0]) and not torch.allclose(again[:, 1], branches[:, 1])
+    assert head.groups == 5
+    path = tmp_path / "dxai.onnx"
+    dxai.export(result["model"], str(path))
+    inputs, outputs = graph_io(str(path))
+    assert inputs == {"image": ["batch", 1, 28, 28], "class": ["batch"]}
+    assert outputs == {"branches": ["batch", 5, 1, 28, 28]}
+
+
+def test_dxai_metrics(data, classifier):
+    removal = torch.zeros_like(data.test.pixels)
+    flat = dxai.global_beta(classifier, data.test.pixels, data.test.labels, removal)
+    assert flat["auc"] == pytest.approx(1.0)  # removing nothing keeps the accuracy at every beta
+    whole = dxai.global_beta(classifier, data.test.pixels, data.test.labels, data.test.pixels)
+    assert whole["accuracy"][-1] <= whole["accuracy"][0] or whole["accuracy"][0] == 0
+    cam = dxai.grad_cam(classifier, data.test.pixels[:8], data.test.labels[:8], classifier.model.features[8])
+    assert cam.shape == (8, 1, 28, 28) and (cam >= 0).all()
+
+
+def test_cae_step_and_export(data, classifier, tmp_path):
+    generator = seed_everything(0, 1)
+    initial = cae.Cae()
+    result = cae.train(data, generator, steps=2, batch=16)
+    model = result["model"]
+    assert changed(initial, model)
+    code, individual = model.encode(data.test.pixels[:4])
+    assert code.shape == (4, cae.CODE_DIM) and individual.shape == (4, 64, 7, 7)
+    image = model.decoder(individual, code)
+    assert image.shape == (4, 1, 28, 28) and (image >= 0).all() and (image <= 1).all()
+    prototypes = cae.prototypes(model, data, generator, per_class=2)
+    assert prototypes.shape == (len(data.classes), 2, cae.CODE_DIM)
+    flip, flipped_to, target = cae.straight_paths(model, classifier, data.test.pixels[:16], prototypes, steps=4)
+    assert ((flip >= 0) & (flip <= 4)).all()
+    assert ((flip == 0) == (flipped_to == -1)).all()
+    cae.export(model, str(tmp_path))
+    cae.write_prototypes(prototypes, data.classes, str(tmp_path))
+    inputs, outputs = graph_io(str(tmp_path / "cae-encoder.onnx"))
+    assert inputs == {"image": ["batch", 1, 28, 28]}
+    assert outputs == {"class_code": ["batch", 8], "individual_code": ["batch", 64, 7, 7]}
+    inputs, outputs = graph_io(str(tmp_path / "cae-decoder.onnx"))
+    assert inputs == {"individual_code": ["batch", 64, 7, 7], "class_code": ["batch", 8]}
+    assert outputs == {"image": ["batch", 1, 28, 28]}
+    stored = json.loads((tmp_path / "cae-prototypes.json").read_text())
+    assert len(stored["classes"]) == 10 and len(stored["classes"][0]["prototypes"]) == 2
+
+
+def test_kmeans_finds_separated_clusters():
+    generator = torch.Generator().manual_seed(0)
+    points = torch.cat([torch.randn(50, 2, generator=generator) * 0.1 + c for c in (torch.tensor([5.0, 0]), torch.tensor([-5.0, 0]))])
+    centres = cae.kmeans(points, 2, generator)
+    assert sorted(round(float(c[0])) for c in centres) == [-5, 5]
+
+
+def test_infodisent_head(data, classifier, tmp_path):
+    generator = seed_everything(0, 1)
+    result = infodisent.train(data, classifier, generator, epochs=1, batch=64)
+    head = result["model"]
+    rotation = head.rotation()
+    assert torch.allclose(rotation @ rotation.t(), torch.eye(64), atol=1e-5)
+    assert not torch.allclose(rotation, torch.eye(64))  # the mixing trained
+    assert (head.weight >= 0).all()
+    features = infodisent.features_of(classifier, data.test.pixels[:4])
+    logits, maps, evidence = head(features)
+    flat = maps.flatten(2)
+    assert torch.allclose(evidence, flat.clamp(min=0).amax(2) - (-flat).clamp(min=0).amax(2))
+    # The straight-through Gumbel pooling has the hard max as its forward value.
+    assert torch.allclose(head.pool(maps, tau=0.5, generator=generator), evidence, atol=1e-6)
+    infodisent.write_prototypes(head, classifier, data, str(tmp_path), k=3)
+    stored = json.loads((tmp_path / "infodisent-prototypes.json").read_text())
+    assert len(stored["channels"]) == 64 and len(stored["channels"][5]["patches"]) == 3
+    assert (tmp_path / "infodisent-prototypes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    infodisent.export(head, classifier, str(tmp_path / "infodisent.onnx"))
+    inputs, outputs = graph_io(str(tmp_path / "infodisent.onnx"))
+    assert inputs == {"input": ["batch", 1, 28, 28]}
+    assert outputs == {"logits": ["batch", 10], "channel_maps": ["batch", 64, 7, 7], "evidence": ["batch", 64]}
+
+
+def test_committed_bundle_hashes_match():
+    folder = "resources/models/fashion-mnist-cnn"
+    manifest = json.load(open(os.path.join(folder, "bundle.json")))
+    assert manifest["format"] == bundle.FORMAT
+    for entry in manifest["files"]:
+        assert bundle.sha256(os.path.join(folder, entry["path"])) == entry["sha256"], entry["path"]
+    total = sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder))
+    assert total < 40 * 1024 * 1024

@@ -1,0 +1,277 @@
+"""CAE: class association embedding (Xie et al.).
+
+Two encoders split an image into a low-dimensional class-associated code (8-d) and a spatial
+individual code; an AdaIN decoder, whose norm parameters come from an MLP of the class code,
+rebuilds an image from the pair. Swapping class codes between images of two classes must give
+realistic images of the donor class (adversarial and class heads), and encoding the swapped images
+again must give back both codes and, after a second swap, both originals (cycle).
+"""
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import ClassDiscriminator, ResBlock
+from .common import Clock, batches, device, export_onnx, predict, write_json
+
+CODE_DIM = 8
+
+
+class ClassEncoder(nn.Module):
+    def __init__(self, code_dim: int = CODE_DIM, width: int = 16):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),              # 14
+            nn.Conv2d(width, width * 2, 4, 2, 1), nn.LeakyReLU(0.2),      # 7
+            nn.Conv2d(width * 2, width * 4, 3, 1, 1), nn.LeakyReLU(0.2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width * 4, code_dim),
+        )
+
+    def forward(self, pixels):
+        return self.net(pixels * 2 - 1)
+
+
+class IndividualEncoder(nn.Module):
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 3, 1, 1), nn.InstanceNorm2d(width, affine=True), nn.ReLU(),
+            nn.Conv2d(width, width * 2, 4, 2, 1), nn.InstanceNorm2d(width * 2, affine=True), nn.ReLU(),   # 14
+            nn.Conv2d(width * 2, width * 2, 4, 2, 1), nn.InstanceNorm2d(width * 2, affine=True), nn.ReLU(),  # 7
+        )
+        self.res = ResBlock(width * 2, width * 2)
+
+    def forward(self, pixels):
+        return self.res(self.net(pixels * 2 - 1))
+
+
+class Decoder(nn.Module):
+    def __init__(self, code_dim: int = CODE_DIM, width: int = 32, style_dim: int = 64):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(code_dim, style_dim), nn.ReLU(), nn.Linear(style_dim, style_dim), nn.ReLU())
+        self.blocks = nn.ModuleList([
+            ResBlock(width * 2, width * 2, style_dim=style_dim),
+            ResBlock(width * 2, width * 2, style_dim=style_dim),
+            ResBlock(width * 2, width, style_dim=style_dim, resample="up"),        # 14
+            ResBlock(width, width // 2, style_dim=style_dim, resample="up"),       # 28
+        ])
+        self.out = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width // 2, 1, 3, 1, 1), nn.Sigmoid())
+
+    def forward(self, individual, class_code):
+        style = self.mlp(class_code)
+        h = individual
+        for block in self.blocks:
+            h = block(h, style)
+        return self.out(h)
+
+
+class Cae(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.class_encoder = ClassEncoder()
+        self.individual_encoder = IndividualEncoder()
+        self.decoder = Decoder()
+
+    def encode(self, pixels):
+        return self.class_encoder(pixels), self.individual_encoder(pixels)
+
+    def forward(self, pixels):
+        class_code, individual = self.encode(pixels)
+        return self.decoder(individual, class_code)
+
+
+class EncoderExport(nn.Module):
+    """ONNX face: image [N,1,H,W] in [0,1] -> class_code [N,8], individual_code [N,64,7,7]."""
+
+    def __init__(self, cae: Cae):
+        super().__init__()
+        self.cae = cae
+
+    def forward(self, image):
+        return self.cae.encode(image)
+
+
+class DecoderExport(nn.Module):
+    """ONNX face: individual_code [N,64,7,7] + class_code [N,8] -> image [N,1,H,W] in [0,1]."""
+
+    def __init__(self, cae: Cae):
+        super().__init__()
+        self.decoder = cae.decoder
+
+    def forward(self, individual_code, class_code):
+        return self.decoder(individual_code, class_code)
+
+
+DEFAULTS = dict(steps=3000, batch=32, lr=2e-4, betas=(0.5, 0.999), w_rec=10.0, w_cycle=10.0,
+                w_individual=1.0, w_class_code=1.0, w_adv=1.0, w_cls=1.0, w_cls_d=2.0)
+
+
+def partners(labels: torch.Tensor, by_class: list, num_classes: int, generator: torch.Generator) -> torch.Tensor:
+    """For each label, the index of a random training image of a different class."""
+    other = (labels + torch.randint(1, num_classes, labels.shape, generator=generator)) % num_classes
+    picks = torch.empty_like(labels)
+    for i, cls in enumerate(other.tolist()):
+        pool = by_class[cls]
+        picks[i] = pool[torch.randint(len(pool), (1,), generator=generator)]
+    return picks
+
+
+def train(data, seed_generator: torch.Generator, **options) -> dict:
+    cfg = {**DEFAULTS, **options}
+    dev = device()
+    num_classes = len(data.classes)
+    model, disc = Cae().to(dev), ClassDiscriminator(num_classes, class_head=True).to(dev)
+    opt_g = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=cfg["betas"])
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["lr"], betas=cfg["betas"])
+    x_all, y_all = data.train.pixels, data.train.labels
+    by_class = [torch.nonzero(y_all == c).squeeze(1) for c in range(num_classes)]
+    clock = Clock("cae")
+    step, history = 0, []
+    while step < cfg["steps"]:
+        for index in batches(len(x_all), cfg["batch"], seed_generator):
+            if step >= cfg["steps"]:
+                break
+            other = partners(y_all[index], by_class, num_classes, seed_generator)
+            x1, y1, x2, y2 = x_all[index].to(dev), y_all[index].to(dev), x_all[other].to(dev), y_all[other].to(dev)
+            # s: class-associated code, c: individual code. One direction per pair: the batches are random,
+            # so the mirror-image terms of the paper's symmetric losses come from other pairs.
+            s1, c1 = model.encode(x1)
+            s2, c2 = model.encode(x2)
+            rec = (model.decoder(c1, s1) - x1).abs().mean()
+            x12, x21 = model.decoder(c1, s2), model.decoder(c2, s1)  # individual of one, class code of the other
+            s12, c12 = model.encode(x12)
+            s21, c21 = model.encode(x21)
+            individual = (c12 - c1).abs().mean() + (c21 - c2).abs().mean()
+            class_code = (s12 - s2).abs().mean() + (s21 - s1).abs().mean()
+            cycle = (model.decoder(c12, s21) - x1).abs().mean()
+            rf12, cls12 = disc(x12)
+            rf21, cls21 = disc(x21)
+            adv = F.softplus(-rf12).mean() + F.softplus(-rf21).mean()
+            cls = F.cross_entropy(cls12, y2) + F.cross_entropy(cls21, y1)
+            loss_g = (cfg["w_rec"] * rec + cfg["w_cycle"] * cycle + cfg["w_individual"] * individual
+                      + cfg["w_class_code"] * class_code + cfg["w_adv"] * adv + cfg["w_cls"] * cls)
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            real = torch.cat([x1, x2])
+            rf_real, cls_real = disc(real)
+            rf_fake, _ = disc(torch.cat([x12, x21]).detach())
+            loss_d = (F.softplus(-rf_real).mean() + F.softplus(rf_fake).mean()
+                      + cfg["w_cls_d"] * F.cross_entropy(cls_real, torch.cat([y1, y2])))
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            step += 1
+            if step % 100 == 0 or step == cfg["steps"]:
+                entry = dict(step=step, d=loss_d.item(), rec=rec.item(), cycle=cycle.item(), adv=adv.item(),
+                             cls=cls.item(), individual=individual.item(), class_code=class_code.item())
+                history.append(entry)
+                clock.log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()))
+    return dict(model=model.cpu().eval(), seconds=clock.seconds, config=cfg, history=history)
+
+
+@torch.no_grad()
+def encode_all(model: Cae, pixels: torch.Tensor, batch: int = 1000):
+    codes, individuals = [], []
+    for s in range(0, len(pixels), batch):
+        code, individual = model.encode(pixels[s : s + batch])
+        codes.append(code)
+        individuals.append(individual)
+    return torch.cat(codes), torch.cat(individuals)
+
+
+@torch.no_grad()
+def decode_all(model: Cae, individuals: torch.Tensor, codes: torch.Tensor, batch: int = 1000):
+    return torch.cat([model.decoder(individuals[s : s + batch], codes[s : s + batch])
+                      for s in range(0, len(codes), batch)])
+
+
+def kmeans(points: torch.Tensor, k: int, generator: torch.Generator, iterations: int = 50) -> torch.Tensor:
+    centres = points[torch.randperm(len(points), generator=generator)[:k]].clone()
+    for _ in range(iterations):
+        nearest = torch.cdist(points, centres).argmin(1)
+        for j in range(k):
+            members = points[nearest == j]
+            if len(members):
+                centres[j] = members.mean(0)
+    return centres
+
+
+def prototypes(model: Cae, data, generator: torch.Generator, per_class: int = 4) -> torch.Tensor:
+    """Class prototypes in class-code space: k-means centres of each class's training codes, [C, K, 8]."""
+    codes, _ = encode_all(model, data.train.pixels)
+    return torch.stack([kmeans(codes[data.train.labels == c], per_class, generator)
+                        for c in range(len(data.classes))])
+
+
+def straight_paths(model: Cae, classifier, pixels, prototypes_: torch.Tensor, steps: int = 10):
+    """For each image: the path from its class code to the nearest prototype of another class
+    (another than the classifier's prediction); returns the first flipping step (0 = none), the target."""
+    predicted = predict(classifier, pixels).argmax(1)
+    codes, individuals = encode_all(model, pixels)
+    num_classes, per_class, dim = prototypes_.shape
+    flat = prototypes_.reshape(-1, dim)
+    owner = torch.arange(num_classes).repeat_interleave(per_class)
+    distances = torch.cdist(codes, flat)
+    distances[owner.unsqueeze(0) == predicted.unsqueeze(1)] = float("inf")
+    nearest = distances.argmin(1)
+    target_codes, target_class = flat[nearest], owner[nearest]
+    flip = torch.zeros(len(pixels), dtype=torch.int64)
+    flipped_to = torch.full((len(pixels),), -1, dtype=torch.int64)
+    for step in range(1, steps + 1):
+        k = step / steps
+        images = decode_all(model, individuals, codes + k * (target_codes - codes))
+        now = predict(classifier, images).argmax(1)
+        fresh = (flip == 0) & (now != predicted)
+        flip[fresh] = step
+        flipped_to[fresh] = now[fresh]
+    return flip, flipped_to, target_class
+
+
+def evaluate(model: Cae, classifier, data, prototypes_: torch.Tensor, steps: int = 10) -> dict:
+    x, y = data.test.pixels, data.test.labels
+    codes, individuals = encode_all(model, x)
+    recon = decode_all(model, individuals, codes)
+    mse = float((recon - x).pow(2).mean())
+    generator = torch.Generator().manual_seed(1)
+    by_class = [torch.nonzero(y == c).squeeze(1) for c in range(len(data.classes))]
+    donors = partners(y, by_class, len(data.classes), generator)
+    swapped = decode_all(model, individuals, codes[donors])
+    swap_predicted = predict(classifier, swapped).argmax(1)
+    flip, flipped_to, target = straight_paths(model, classifier, x, prototypes_, steps)
+    flipped = flip > 0
+    return {
+        "reconstructionPsnr": round(float(10 * np.log10(1.0 / mse)), 2),
+        "reconstructionClassifierAgreement": round(float((predict(classifier, recon).argmax(1) ==
+                                                          predict(classifier, x).argmax(1)).float().mean()), 4),
+        "swapDonorClassShare": round(float((swap_predicted == y[donors]).float().mean()), 4),
+        "swapKeepsOwnClassShare": round(float((swap_predicted == y).float().mean()), 4),
+        "pathSteps": steps,
+        "pathFlipShare": round(float(flipped.float().mean()), 4),
+        "pathFlipToTargetShare": round(float((flipped_to == target).float().mean()), 4),
+        "pathMeanFlipStep": round(float(flip[flipped].float().mean()), 2) if flipped.any() else None,
+        "pathMeanFlipFraction": round(float(flip[flipped].float().mean() / steps), 3) if flipped.any() else None,
+    }
+
+
+def export(model: Cae, out_dir: str) -> None:
+    model.eval()
+    export_onnx(EncoderExport(model), (torch.zeros(1, 1, 28, 28),), os.path.join(out_dir, "cae-encoder.onnx"),
+                ["image"], ["class_code", "individual_code"],
+                {"image": {0: "batch"}, "class_code": {0: "batch"}, "individual_code": {0: "batch"}})
+    export_onnx(DecoderExport(model), (torch.zeros(1, 64, 7, 7), torch.zeros(1, CODE_DIM)),
+                os.path.join(out_dir, "cae-decoder.onnx"), ["individual_code", "class_code"], ["image"],
+                {"individual_code": {0: "batch"}, "class_code": {0: "batch"}, "image": {0: "batch"}})
+
+
+def write_prototypes(prototypes_: torch.Tensor, classes: list, out_dir: str) -> None:
+    write_json(os.path.join(out_dir, "cae-prototypes.json"), {
+        "format": "xaiws.cae-prototypes/1",
+        "codeDim": CODE_DIM,
+        "perClass": prototypes_.shape[1],
+        "method": "k-means centres of each class's training-set class codes",
+        "classes": [{"name": name, "prototypes": [[round(float(v), 6) for v in p] for p in prototypes_[c]]}
+                    for c, name in enumerate(classes)],
+    })
