@@ -8,7 +8,7 @@ import os
 import torch
 
 from . import cae, dxai, infodisent
-from .common import ClassifierInPixelSpace, load_classifier, load_idx_dataset, write_json
+from .common import load_idx_dataset, write_json
 
 FORMAT = "xaiws.bundle/1"
 REFERENCE_IMAGES = [0, 1, 2]  # test-split indices: an ankle boot, a pullover, a trouser
@@ -32,7 +32,9 @@ def _read(out_dir: str, name: str) -> dict:
 
 
 def load_models(out_dir: str, data):
-    classifier = ClassifierInPixelSpace(load_classifier(out_dir, len(data.classes)), data.mean, data.std)
+    from .pipeline import classifier_of
+
+    classifier = classifier_of(out_dir, data)
     generator = dxai.BranchedGenerator(len(data.classes))
     generator.load_state_dict(torch.load(os.path.join(out_dir, "dxai.pt")))
     autoencoder = cae.Cae()

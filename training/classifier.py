@@ -38,6 +38,15 @@ class SmallCnn(nn.Module):
         return self.head(self.features(x))
 
 
+def class_names(data_dir: str) -> list:
+    """Class names from classes.txt in the data folder (one per line), else Fashion-MNIST's."""
+    path = os.path.join(data_dir, "classes.txt")
+    if os.path.exists(path):
+        with open(path) as handle:
+            return [line.strip() for line in handle if line.strip()]
+    return list(FASHION_MNIST_CLASSES)
+
+
 def load_split(data_dir: str, split: str):
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"))
@@ -62,7 +71,8 @@ def train(data_dir: str, out_dir: str, epochs: int, seed: int, threads: int) -> 
     torch.use_deterministic_algorithms(True)
     x_train, y_train = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
-    model = SmallCnn(len(FASHION_MNIST_CLASSES))
+    classes = class_names(data_dir)
+    model = SmallCnn(len(classes))
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
     generator = torch.Generator().manual_seed(seed)
@@ -86,14 +96,14 @@ def train(data_dir: str, out_dir: str, epochs: int, seed: int, threads: int) -> 
     accuracy = evaluate(model, x_test, y_test)
     os.makedirs(out_dir, exist_ok=True)
     torch.save(model.state_dict(), os.path.join(out_dir, "classifier.pt"))
-    export(model, out_dir, {
+    export(model, out_dir, classes, {
         "testAccuracy": round(accuracy, 4), "epochs": epochs, "seed": seed,
         "trainSeconds": round(time.time() - started, 1), "torch": torch.__version__,
     })
     return {"testAccuracy": accuracy}
 
 
-def export(model: nn.Module, out_dir: str, training: dict) -> None:
+def export(model: nn.Module, out_dir: str, classes: list, training: dict) -> None:
     model.eval()
     path = os.path.join(out_dir, "classifier.onnx")
     torch.onnx.export(
@@ -109,7 +119,7 @@ def export(model: nn.Module, out_dir: str, training: dict) -> None:
         "input": {"name": "input", "layout": "NCHW", "channels": 1, "height": 28, "width": 28},
         "output": {"name": "logits", "kind": "logits"},
         "preprocessing": {"scale": 255, "mean": [MEAN], "std": [STD], "resize": "stretch"},
-        "classes": FASHION_MNIST_CLASSES,
+        "classes": classes,
         "training": training,
     }
     with open(os.path.join(out_dir, "classifier.manifest.json"), "w") as handle:

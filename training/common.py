@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .classifier import FASHION_MNIST_CLASSES, MEAN, STD, SmallCnn
+from .classifier import MEAN, STD, SmallCnn, class_names
 from .idx import read_idx
 
 
@@ -55,7 +55,7 @@ def load_idx_dataset(data_dir: str, name: str = "Fashion-MNIST", classes=None) -
         pixels = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
         return Split(pixels, torch.from_numpy(labels.astype(np.int64)))
 
-    return Dataset(name, list(classes or FASHION_MNIST_CLASSES), split("train"), split("t10k"), [MEAN], [STD])
+    return Dataset(name, list(classes or class_names(data_dir)), split("train"), split("t10k"), [MEAN], [STD])
 
 
 class ClassifierInPixelSpace(nn.Module):

@@ -20,8 +20,19 @@ def machine() -> str:
 def _context(args):
     generator = seed_everything(args.seed, args.threads)
     data = load_idx_dataset(args.data)
-    model = load_classifier(args.out, len(data.classes))
-    return generator, data, ClassifierInPixelSpace(model, data.mean, data.std)
+    return generator, data, classifier_of(args.out, data)
+
+
+def classifier_of(out_dir: str, data) -> ClassifierInPixelSpace:
+    """The bundle's classifier with the normalisation its manifest names, in pixel space."""
+    with open(os.path.join(out_dir, "classifier.manifest.json")) as handle:
+        manifest = json.load(handle)
+    if manifest["classes"] != data.classes:
+        raise SystemExit(f"{out_dir}/classifier.manifest.json lists classes {manifest['classes']} "
+                         f"but the dataset's are {data.classes}")
+    model = load_classifier(out_dir, len(data.classes))
+    pre = manifest["preprocessing"]
+    return ClassifierInPixelSpace(model, pre["mean"], pre["std"])
 
 
 def _report(args, role: str, result: dict, quality: dict, started: float) -> dict:
