@@ -1,5 +1,6 @@
-"""Steps of `python3 -m training`: each trains one model, saves its weights, exports ONNX and writes a
-report (`<role>.report.json`) with its quality figures; `bundle` then hashes everything into bundle.json."""
+"""Steps of `python3 -m training`: each trains one model, saves its weights (`<role>.pt`) and its data
+files, and writes a report (`<role>.report.json`) with its quality figures; `bundle` then exports the
+ONNX files from the weights and hashes everything into bundle.json."""
 import json
 import os
 import platform
