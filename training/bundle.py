@@ -39,8 +39,9 @@ def load_models(out_dir: str, data):
     generator.load_state_dict(torch.load(os.path.join(out_dir, "dxai.pt")))
     autoencoder = cae.Cae()
     autoencoder.load_state_dict(torch.load(os.path.join(out_dir, "cae.pt")))
-    head = infodisent.InfoDisentHead(64, len(data.classes))
-    head.load_state_dict(torch.load(os.path.join(out_dir, "infodisent.pt")))
+    state = torch.load(os.path.join(out_dir, "infodisent.pt"))
+    head = infodisent.InfoDisentHead(state["skew"].shape[0], len(data.classes))
+    head.load_state_dict(state)
     return classifier, generator.eval(), autoencoder.eval(), head.eval()
 
 

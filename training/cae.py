@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ClassDiscriminator, ResBlock
-from .common import Clock, batches, device, export_onnx, predict, write_json
+from .common import Clock, device, export_onnx, predict, step_batches, write_json
 
 CODE_DIM = 8
 
@@ -130,54 +130,47 @@ def train(data, seed_generator: torch.Generator, **options) -> dict:
     x_all, y_all = data.train.pixels, data.train.labels
     by_class = [torch.nonzero(y_all == c).squeeze(1) for c in range(num_classes)]
     clock = Clock("cae")
-    step, history = 0, []
-    while step < cfg["steps"]:
-        for index in batches(len(x_all), cfg["batch"], seed_generator):
-            if step >= cfg["steps"]:
-                break
-            other = partners(y_all[index], by_class, num_classes, seed_generator)
-            x1, y1, x2, y2 = x_all[index].to(dev), y_all[index].to(dev), x_all[other].to(dev), y_all[other].to(dev)
-            # s: class-associated code, c: individual code. One direction per pair: the batches are random,
-            # so the mirror-image terms of the paper's symmetric losses come from other pairs.
-            s1, c1 = model.encode(x1)
-            if step < cfg["warmup"]:  # plain auto-encoding first: encoders and decoder agree before the swaps
-                rec = (model.decoder(c1, s1) - x1).abs().mean()
-                opt_g.zero_grad()
-                (cfg["w_rec"] * rec).backward()
-                opt_g.step()
-                step += 1
-                continue
-            s2, c2 = model.encode(x2)
+    history = []
+    for step, index in step_batches(len(x_all), cfg["batch"], cfg["steps"], seed_generator):
+        other = partners(y_all[index], by_class, num_classes, seed_generator)
+        x1, y1, x2, y2 = x_all[index].to(dev), y_all[index].to(dev), x_all[other].to(dev), y_all[other].to(dev)
+        # s: class-associated code, c: individual code. One direction per pair: the batches are random,
+        # so the mirror-image terms of the paper's symmetric losses come from other pairs.
+        s1, c1 = model.encode(x1)
+        if step < cfg["warmup"]:  # plain auto-encoding first: encoders and decoder agree before the swaps
             rec = (model.decoder(c1, s1) - x1).abs().mean()
-            x12, x21 = model.decoder(c1, s2), model.decoder(c2, s1)  # individual of one, class code of the other
-            s12, c12 = model.encode(x12)
-            s21, c21 = model.encode(x21)
-            individual = (c12 - c1).abs().mean() + (c21 - c2).abs().mean()
-            class_code = (s12 - s2).abs().mean() + (s21 - s1).abs().mean()
-            cycle = (model.decoder(c12, s21) - x1).abs().mean()
-            rf12, cls12 = disc(x12)
-            rf21, cls21 = disc(x21)
-            adv = F.softplus(-rf12).mean() + F.softplus(-rf21).mean()
-            cls = F.cross_entropy(cls12, y2) + F.cross_entropy(cls21, y1)
-            loss_g = (cfg["w_rec"] * rec + cfg["w_cycle"] * cycle + cfg["w_individual"] * individual
-                      + cfg["w_class_code"] * class_code + cfg["w_adv"] * adv + cfg["w_cls"] * cls)
             opt_g.zero_grad()
-            loss_g.backward()
+            (cfg["w_rec"] * rec).backward()
             opt_g.step()
-            real = torch.cat([x1, x2])
-            rf_real, cls_real = disc(real)
-            rf_fake, _ = disc(torch.cat([x12, x21]).detach())
-            loss_d = (F.softplus(-rf_real).mean() + F.softplus(rf_fake).mean()
-                      + cfg["w_cls_d"] * F.cross_entropy(cls_real, torch.cat([y1, y2])))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            step += 1
-            if step % 100 == 0 or step == cfg["steps"]:
-                entry = dict(step=step, d=loss_d.item(), rec=rec.item(), cycle=cycle.item(), adv=adv.item(),
-                             cls=cls.item(), individual=individual.item(), class_code=class_code.item())
-                history.append(entry)
-                clock.log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()))
+            continue
+        s2, c2 = model.encode(x2)
+        rec = (model.decoder(c1, s1) - x1).abs().mean()
+        x12, x21 = model.decoder(c1, s2), model.decoder(c2, s1)  # individual of one, class code of the other
+        s12, c12 = model.encode(x12)
+        s21, c21 = model.encode(x21)
+        individual = (c12 - c1).abs().mean() + (c21 - c2).abs().mean()
+        class_code = (s12 - s2).abs().mean() + (s21 - s1).abs().mean()
+        cycle = (model.decoder(c12, s21) - x1).abs().mean()
+        rf12, cls12 = disc(x12)
+        rf21, cls21 = disc(x21)
+        adv = F.softplus(-rf12).mean() + F.softplus(-rf21).mean()
+        cls = F.cross_entropy(cls12, y2) + F.cross_entropy(cls21, y1)
+        loss_g = (cfg["w_rec"] * rec + cfg["w_cycle"] * cycle + cfg["w_individual"] * individual
+                  + cfg["w_class_code"] * class_code + cfg["w_adv"] * adv + cfg["w_cls"] * cls)
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        real = torch.cat([x1, x2])
+        rf_real, cls_real = disc(real)
+        rf_fake, _ = disc(torch.cat([x12, x21]).detach())
+        loss_d = (F.softplus(-rf_real).mean() + F.softplus(rf_fake).mean()
+                  + cfg["w_cls_d"] * F.cross_entropy(cls_real, torch.cat([y1, y2])))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        if (step + 1) % 100 == 0 or step + 1 == cfg["steps"]:
+            clock.record(history, step + 1, d=loss_d, rec=rec, cycle=cycle, adv=adv, cls=cls,
+                         individual=individual, class_code=class_code)
     return dict(model=model.cpu().eval(), seconds=clock.seconds, config=cfg, history=history)
 
 

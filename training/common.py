@@ -94,6 +94,17 @@ def batches(count: int, size: int, generator: torch.Generator = None, shuffle: b
         yield order[start : start + size]
 
 
+def step_batches(count: int, size: int, steps: int, generator: torch.Generator):
+    """(step, index batch) for `steps` steps, reshuffling at every pass over the split."""
+    step = 0
+    while step < steps:
+        for index in batches(count, size, generator):
+            if step >= steps:
+                return
+            yield step, index
+            step += 1
+
+
 @torch.no_grad()
 def predict(model: nn.Module, pixels: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     """Softmax probabilities of a pixel-space classifier over a whole split."""
@@ -137,6 +148,12 @@ class Clock:
 
     def log(self, message: str):
         print(f"[{self.label} {self.seconds:6.0f} s] {message}", flush=True)
+
+    def record(self, history: list, step: int, **losses: torch.Tensor) -> None:
+        """Every 100 steps: append the losses to `history` and print them."""
+        entry = dict(step=step, **{name: value.item() for name, value in losses.items()})
+        history.append(entry)
+        self.log(" ".join([f"step {step}"] + [f"{name} {value:.4f}" for name, value in entry.items() if name != "step"]))
 
 
 def write_json(path: str, value) -> None:

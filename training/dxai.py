@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ClassDiscriminator, ResBlock, r1_penalty
-from .common import Clock, Ema, batches, device, export_onnx, predict
+from .common import Clock, Ema, device, export_onnx, predict, step_batches
 
 
 class BranchedGenerator(nn.Module):
@@ -86,40 +86,33 @@ def train(data, classifier, seed_generator: torch.Generator, **options) -> dict:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["lr"], betas=cfg["betas"])
     x_all, y_all = data.train.pixels, data.train.labels
     clock = Clock("dxai")
-    step, history = 0, []
-    while step < cfg["steps"]:
-        for index in batches(len(x_all), cfg["batch"], seed_generator):
-            if step >= cfg["steps"]:
-                break
-            x, y = x_all[index].to(dev), y_all[index].to(dev)
-            t = random_other_class(y, num_classes, seed_generator)
-            # Generator: adversarial + classifier CE on the blend (towards t) + reconstruction + distinct term.
-            own, other = gen(x, y), gen(x, t)
-            fake = blend(own, other, seed_generator)
-            adv = F.softplus(-disc(fake, t)).mean()
-            cls = F.cross_entropy(classifier(fake), t)
-            error = (own.sum(1, keepdim=True) - x) * 2  # in [-1, 1] units, as the reference trains
-            rec = error.abs().mean() + error.pow(2).mean()
-            distinct = (own[:, 0] * 2).abs().mean()
-            loss_g = cfg["w_adv"] * adv + cfg["w_cls"] * cls + cfg["w_rec"] * rec + cfg["w_distinct"] * distinct
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            # Discriminator: real images of their class vs the same blended fakes, R1 on the reals.
-            x.requires_grad_(True)
-            out_real = disc(x, y)
-            loss_d = (F.softplus(-out_real).mean() + F.softplus(disc(fake.detach(), t)).mean()
-                      + cfg["r1"] * r1_penalty(out_real, x))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            ema.update(gen)
-            step += 1
-            if step % 100 == 0 or step == cfg["steps"]:
-                entry = dict(step=step, d=loss_d.item(), adv=adv.item(), cls=cls.item(), rec=rec.item(),
-                             distinct=distinct.item())
-                history.append(entry)
-                clock.log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()))
+    history = []
+    for step, index in step_batches(len(x_all), cfg["batch"], cfg["steps"], seed_generator):
+        x, y = x_all[index].to(dev), y_all[index].to(dev)
+        t = random_other_class(y, num_classes, seed_generator)
+        # Generator: adversarial + classifier CE on the blend (towards t) + reconstruction + distinct term.
+        own, other = gen(x, y), gen(x, t)
+        fake = blend(own, other, seed_generator)
+        adv = F.softplus(-disc(fake, t)).mean()
+        cls = F.cross_entropy(classifier(fake), t)
+        error = (own.sum(1, keepdim=True) - x) * 2  # in [-1, 1] units, as the reference trains
+        rec = error.abs().mean() + error.pow(2).mean()
+        distinct = (own[:, 0] * 2).abs().mean()
+        loss_g = cfg["w_adv"] * adv + cfg["w_cls"] * cls + cfg["w_rec"] * rec + cfg["w_distinct"] * distinct
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        # Discriminator: real images of their class vs the same blended fakes, R1 on the reals.
+        x.requires_grad_(True)
+        out_real = disc(x, y)
+        loss_d = (F.softplus(-out_real).mean() + F.softplus(disc(fake.detach(), t)).mean()
+                  + cfg["r1"] * r1_penalty(out_real, x))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        ema.update(gen)
+        if (step + 1) % 100 == 0 or step + 1 == cfg["steps"]:
+            clock.record(history, step + 1, d=loss_d, adv=adv, cls=cls, rec=rec, distinct=distinct)
     classifier.cpu()
     return dict(model=ema.shadow.cpu().eval(), seconds=clock.seconds, config=cfg, history=history)
 

@@ -65,12 +65,7 @@ export async function loadBundle(dir: string, inspect: Inspect): Promise<LoadedB
 export function readBundleJson(root: string): Bundle {
   const path = join(root, 'bundle.json');
   if (!existsSync(path)) throw new ApiError('bundle_file_missing', `${root} is not a model bundle: it has no bundle.json`);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ApiError('bundle_invalid', `${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const value = readJson(path);
   const format = (value as { format?: unknown } | null)?.format;
   if (typeof format === 'string' && /^xaiws\.bundle\/\d+$/.test(format) && format !== BUNDLE_FORMAT) {
     const version = Number(format.split('/')[1]);
@@ -82,6 +77,14 @@ export function readBundleJson(root: string): Bundle {
   if (!parsed.success) throw new ApiError('bundle_invalid', describeIssue(value, parsed.error, path));
   if (parsed.data.format !== BUNDLE_FORMAT) throw new ApiError('bundle_invalid', `${path}: format ${parsed.data.format} is not ${BUNDLE_FORMAT}`);
   return parsed.data;
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ApiError('bundle_invalid', `${path} is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 /** A path from bundle.json, refused if it climbs out of the bundle folder. */
@@ -158,12 +161,7 @@ function readData<T>(root: string, bundle: Bundle, key: string, schema: z.ZodTyp
   const relative = bundle.data[key]!;
   if (!bundle.files.some((file) => file.path === relative)) throw new ApiError('bundle_invalid', `${root}: data.${key} is ${relative}, which is not listed in "files"`);
   const path = inside(root, relative);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ApiError('bundle_invalid', `${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const value = readJson(path);
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ApiError('bundle_invalid', describeIssue(value, parsed.error, path));
   return parsed.data;
