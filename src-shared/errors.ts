@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'manifest_invalid',
   'model_shape_mismatch',
   'model_changed',
+  'model_unsupported_op',
+  'layer_not_found',
   'bundle_invalid',
   'bundle_too_new',
   'bundle_file_missing',
