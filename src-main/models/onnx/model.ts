@@ -28,7 +28,7 @@ export class OnnxModel {
     } catch (error) {
       throw new ApiError('model_invalid', `${label} is not an ONNX model: ${(error as Error).message}`);
     }
-    if (!proto.graph || proto.graph.node.length === 0) throw new ApiError('model_invalid', `${label} has no graph nodes`);
+    if (!proto.graph?.node?.length) throw new ApiError('model_invalid', `${label} has no graph nodes`);
     return new OnnxModel(proto);
   }
 
@@ -56,11 +56,11 @@ export class OnnxModel {
 
   inputNames(): string[] {
     const initializers = new Set(this.graph.initializer.map((t) => t.name));
-    return this.graph.input.map((i) => i.name).filter((name) => !initializers.has(name));
+    return this.graph.input.map((i) => i.name ?? '').filter((name) => name && !initializers.has(name));
   }
 
   outputNames(): string[] {
-    return this.graph.output.map((o) => o.name);
+    return this.graph.output.map((o) => o.name ?? '');
   }
 
   initializer(name: string): TensorProto | undefined {

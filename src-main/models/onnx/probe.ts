@@ -47,7 +47,7 @@ export async function probeShapes(model: OnnxModel, inputDims: number[], threads
     types.set(name, tensor.type);
     tensor.dispose?.();
   }
-  for (const init of model.graph.initializer) shapes.set(init.name, tensorDims(init));
+  for (const init of model.graph.initializer) if (init.name) shapes.set(init.name, tensorDims(init));
   await session.release();
   return { shapes, types };
 }
