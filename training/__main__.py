@@ -31,6 +31,11 @@ def main(argv=None) -> int:
     _common(sub.add_parser("bundle", help="hash the trained files and write bundle.json and reference.json"))
     fixture = sub.add_parser("fixtures", help="write the small known-weight ONNX models the tests use")
     fixture.add_argument("--out", default="test/fixtures/models")
+    cams = sub.add_parser("cam-reference", help="train three small CNNs briefly and write PyTorch reference CAM maps")
+    cams.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    cams.add_argument("--out", default="test/fixtures/cam")
+    cams.add_argument("--seed", type=int, default=0)
+    cams.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["all"]))
 
     from . import bundle, pipeline  # torch-heavy imports only when a training command runs
@@ -38,6 +43,11 @@ def main(argv=None) -> int:
     started = time.time()
     if args.command == "fixtures":
         fixtures.build(args.out)
+        return 0
+    if args.command == "cam-reference":
+        from . import cam_reference
+        cam_reference.build(args.out, args.data, args.seed, args.threads)
+        print(f"done in {time.time() - started:.0f} s", flush=True)
         return 0
     if args.command in ("classifier", "all"):
         result = classifier.train(args.data, args.out, getattr(args, "epochs", 6) or 6, args.seed, args.threads)

@@ -143,3 +143,26 @@ def test_committed_bundle_hashes_match():
         assert bundle.sha256(os.path.join(folder, entry["path"])) == entry["sha256"], entry["path"]
     total = sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder))
     assert total < 40 * 1024 * 1024
+
+
+def test_cam_reference_reproduces_the_committed_fixture(tmp_path):
+    """The reference maps the TypeScript engine is tested against come from this script, bit for bit
+    reproducible (seeded, deterministic algorithms): regenerate them and compare."""
+    import base64
+    import json
+    import numpy as np
+    from training import cam_reference
+
+    fresh = cam_reference.build(str(tmp_path), DATA)
+    with open("test/fixtures/cam/reference.json") as handle:
+        committed = json.load(handle)
+    decode = lambda text: np.frombuffer(base64.b64decode(text), dtype="<f4")
+    assert [m["name"] for m in fresh["models"]] == [m["name"] for m in committed["models"]]
+    for new, old in zip(fresh["models"], committed["models"]):
+        assert [layer["tensor"] for layer in new["layers"]] == [layer["tensor"] for layer in old["layers"]]
+        for new_layer, old_layer in zip(new["layers"], old["layers"]):
+            for new_case, old_case in zip(new_layer["cases"], old_layer["cases"]):
+                assert new_case["chosen"] == old_case["chosen"]
+                for method in cam_reference.METHODS:
+                    np.testing.assert_allclose(decode(new_case["maps"][method]), decode(old_case["maps"][method]),
+                                               rtol=1e-4, atol=1e-5)

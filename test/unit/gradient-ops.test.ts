@@ -181,6 +181,13 @@ const cases: Case[] = [
     result: 'y',
   },
   {
+    title: 'Pad (constant, as torch writes before a padded max pool)',
+    inputShape: [2, 4, 3],
+    nodes: [node('Pad', ['x', 'pads', 'value'], 'p'), node('MaxPool', ['p'], 'y', [ints('kernel_shape', [3, 3]), ints('strides', [2, 2])])],
+    initializers: [int64Tensor('pads', [8], [0, 0, 1, 2, 0, 0, 1, 0]), floatTensor('value', [], [-Infinity])],
+    result: 'y',
+  },
+  {
     title: 'GlobalAveragePool',
     inputShape: [C, 4, 3],
     nodes: [node('Mul', ['x', 'x'], 'sq'), node('GlobalAveragePool', ['sq'], 'y')],

@@ -37,7 +37,7 @@ export const GRADIENT_OPS = [
   'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'Clip',
   'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'BatchNormalization', 'MaxPool', 'AveragePool',
   'GlobalAveragePool', 'Flatten', 'Reshape', 'Transpose', 'Concat', 'Identity', 'Dropout', 'Softmax',
-  'Squeeze', 'Unsqueeze',
+  'Squeeze', 'Unsqueeze', 'Pad',
 ] as const;
 const SUPPORTED = new Set<string>(GRADIENT_OPS);
 
@@ -231,6 +231,19 @@ class Builder {
       case 'Unsqueeze':
         if (wants(0)) emit(0, this.node('Reshape', [g, this.node('Shape', [x])]));
         return;
+      case 'Pad': {
+        if (attrString(node, 'mode', 'constant') !== 'constant') throw new ApiError('model_unsupported_op', `${label}: only constant padding is supported`);
+        const padsTensor = inputs[1] ? this.model.constant(inputs[1]) : undefined;
+        const pads = padsTensor ? Array.from(tensorValues(padsTensor)) : attrInts(node, 'pads');
+        if (!pads) throw new ApiError('model_unsupported_op', `${label}: its pads must be constant`);
+        if (pads.some((p) => p < 0)) throw new ApiError('model_unsupported_op', `${label}: negative (cropping) pads are not supported`);
+        const shape = this.shapeOf(x);
+        const axes = shape.map((_, axis) => axis).filter((axis) => pads[axis]! > 0 || pads[axis + shape.length]! > 0);
+        if (wants(0)) {
+          emit(0, axes.length === 0 ? g : this.node('Slice', [g, this.ints(axes.map((a) => pads[a]!)), this.ints(axes.map((a) => pads[a]! + shape[a]!)), this.ints(axes)]));
+        }
+        return;
+      }
       case 'Transpose': {
         const rank = this.shapeOf(x).length;
         const perm = attrInts(node, 'perm') ?? [...Array(rank).keys()].reverse();

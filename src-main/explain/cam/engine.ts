@@ -1,0 +1,273 @@
+/**
+ * The CAM engine for one ONNX classifier: it measures the model's tensor shapes once, builds the models
+ * each method needs (gradient graph per layer; head with the layer as an output and tail from the layer
+ * on, for the gradient-free methods), keeps their sessions, and turns a batch of preprocessed images
+ * into maps. It runs wherever onnxruntime may block: an inference worker, a CLI process, a test.
+ */
+import * as ort from 'onnxruntime-node';
+import { ApiError } from '../../../src-shared/errors.ts';
+import { buildGradientModel, TARGET_INPUT } from '../../models/onnx/gradient.ts';
+import { candidateLayers, tailFrom, type LayerInfo } from '../../models/onnx/layers.ts';
+import { OnnxModel } from '../../models/onnx/model.ts';
+import { probeShapes } from '../../models/onnx/probe.ts';
+import type { ShapeTable } from '../../models/onnx/gradient.ts';
+import { eigenMap, GRADIENT_METHODS, gradientMap, resizeBilinearAligned, softmax64, weightedSum, type CamMethod, type FeatureMaps } from './maps.ts';
+
+export type SessionFactory = (bytes: Uint8Array) => Promise<ort.InferenceSession>;
+
+export interface InputSpec {
+  /** Without the batch axis, in the model's layout. */
+  dims: number[];
+  layout: 'NCHW' | 'NHWC';
+}
+
+export interface CamRequest {
+  method: CamMethod;
+  layer: string;
+  /** Per image: a class index, or -1 for the predicted class. */
+  targets: number[];
+}
+
+export interface CamResult {
+  target: number;
+  logits: Float32Array;
+  layerShape: [number, number];
+  map: Float32Array;
+}
+
+export interface RunHooks {
+  signal?: AbortSignal;
+  /** Called after every model run with the images (or, inside one image, channel batches) done so far. */
+  progress?: (done: number, total: number) => void;
+}
+
+export const SCORE_CAM_BATCH = 64;
+export const ABLATION_BATCH = 64;
+
+export class CamEngine {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly tails = new Map<string, string[]>();
+  private layerList?: LayerInfo[];
+
+  private constructor(
+    readonly model: OnnxModel,
+    readonly input: InputSpec,
+    readonly shapes: ShapeTable,
+    readonly types: Map<string, string>,
+    private readonly createSession: SessionFactory,
+    readonly inputName: string,
+    readonly outputName: string,
+  ) {}
+
+  static async create(bytes: Uint8Array, input: InputSpec, createSession: SessionFactory, names: { input?: string; output?: string } = {}): Promise<CamEngine> {
+    const model = OnnxModel.read(bytes);
+    const { shapes, types } = await probeShapes(model, input.dims);
+    return new CamEngine(model, input, shapes, types, createSession, names.input ?? model.inputNames()[0]!, names.output ?? model.outputNames()[0]!);
+  }
+
+  layers(): LayerInfo[] {
+    this.layerList ??= candidateLayers(this.model, this.shapes, this.types, this.outputName);
+    return this.layerList;
+  }
+
+  layer(name: string): LayerInfo {
+    const layer = this.layers().find((l) => l.name === name);
+    if (!layer) {
+      const names = this.layers().map((l) => l.name);
+      throw new ApiError('layer_not_found', `"${name}" is not a feature map of this model; candidates: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', …' : ''}`);
+    }
+    return layer;
+  }
+
+  private session(key: string, build: () => OnnxModel): Promise<ort.InferenceSession> {
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = Promise.resolve().then(() => this.createSession(build().encode()));
+      session.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  private forwardSession() {
+    return this.session('forward', () => this.model);
+  }
+
+  private gradientSession(layer: string) {
+    return this.session(`gradient:${layer}`, () => buildGradientModel(this.model, this.shapes, { targets: [layer], output: this.outputName }).model);
+  }
+
+  private headSession(layer: string) {
+    return this.session(`head:${layer}`, () => {
+      const head = this.model.clone();
+      head.setOutputs([this.outputName, layer, ...this.frontier(layer)]);
+      return head;
+    });
+  }
+
+  private frontier(layer: string): string[] {
+    let frontier = this.tails.get(layer);
+    if (!frontier) {
+      frontier = tailFrom(this.model, layer, this.shapes, this.types, this.outputName).frontier;
+      this.tails.set(layer, frontier);
+    }
+    return frontier;
+  }
+
+  private tailSession(layer: string) {
+    return this.session(`tail:${layer}`, () => tailFrom(this.model, layer, this.shapes, this.types, this.outputName).model);
+  }
+
+  private inputTensor(data: Float32Array, count: number) {
+    return new ort.Tensor('float32', data, [count, ...this.input.dims]);
+  }
+
+  async explain(data: Float32Array, count: number, request: CamRequest, hooks: RunHooks = {}): Promise<CamResult[]> {
+    const layer = this.layer(request.layer);
+    if (request.targets.length !== count) throw new ApiError('invalid_request', `${request.targets.length} targets for ${count} images`);
+    const classes = this.shapes.get(this.outputName)![1]!;
+    for (const target of request.targets) {
+      if (!Number.isInteger(target) || target < -1 || target >= classes) throw new ApiError('invalid_request', `Target class ${target} is not in 0..${classes - 1}`);
+    }
+    const [channels, height, width] = layer.shape as [number, number, number];
+    const plane = channels * height * width;
+    const featureMaps = (values: Float32Array, i: number): FeatureMaps => ({ channels, height, width, values: values.subarray(i * plane, (i + 1) * plane) });
+
+    if (GRADIENT_METHODS.has(request.method)) {
+      if (!layer.gradients) throw new ApiError('model_unsupported_op', `${request.method} needs gradients at "${layer.name}", but ${layer.note}`);
+      const session = await this.gradientSession(layer.name);
+      const outputs = await session.run({
+        [this.inputName]: this.inputTensor(data, count),
+        [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from(request.targets, (t) => BigInt(t)), [count]),
+      });
+      const logits = outputs[this.outputName]!.data as Float32Array;
+      const chosen = outputs['xaiws_target_used']!.data as BigInt64Array;
+      const activations = outputs[layer.name]!.data as Float32Array;
+      const gradients = outputs[`xaiws_gradient:${layer.name}`]!.data as Float32Array;
+      hooks.progress?.(count, count);
+      return Array.from({ length: count }, (_, i) => ({
+        target: Number(chosen[i]),
+        logits: logits.slice(i * classes, (i + 1) * classes),
+        layerShape: [height, width],
+        map: gradientMap(request.method, featureMaps(activations, i), gradients.subarray(i * plane, (i + 1) * plane)),
+      }));
+    }
+
+    const head = await this.headSession(layer.name);
+    const frontier = request.method === 'ablationcam' ? this.frontier(layer.name) : [];
+    const outputs = await head.run({ [this.inputName]: this.inputTensor(data, count) });
+    const logits = outputs[this.outputName]!.data as Float32Array;
+    const activations = outputs[layer.name]!.data as Float32Array;
+    const results: CamResult[] = [];
+    for (let i = 0; i < count; i++) {
+      throwIfCancelled(hooks.signal);
+      const ownLogits = logits.slice(i * classes, (i + 1) * classes);
+      const target = request.targets[i]! >= 0 ? request.targets[i]! : argmax(ownLogits);
+      const a = featureMaps(activations, i);
+      let map: Float32Array;
+      if (request.method === 'eigencam') map = eigenMap(a);
+      else if (request.method === 'scorecam') map = weightedSum(a, await this.scoreWeights(data, i, a, target, hooks.signal));
+      else {
+        const extra = frontier.map((name) => ({ name, tensor: outputs[name]! }));
+        map = weightedSum(a, await this.ablationWeights(layer.name, a, extra, i, ownLogits[target]!, target, hooks.signal));
+      }
+      results.push({ target, logits: ownLogits, layerShape: [height, width], map });
+      hooks.progress?.(i + 1, count);
+    }
+    return results;
+  }
+
+  /** Score-CAM: softmax over channels of the class score on the input masked by each upsampled channel. */
+  private async scoreWeights(data: Float32Array, index: number, a: FeatureMaps, target: number, signal?: AbortSignal): Promise<Float64Array> {
+    const session = await this.forwardSession();
+    const nchw = this.input.layout === 'NCHW';
+    const [inChannels, inHeight, inWidth] = (nchw ? this.input.dims : [this.input.dims[2]!, this.input.dims[0]!, this.input.dims[1]!]) as [number, number, number];
+    const size = inChannels * inHeight * inWidth;
+    const image = data.subarray(index * size, (index + 1) * size);
+    const plane = a.height * a.width;
+    const pixels = inHeight * inWidth;
+    const mask = new Float32Array(pixels);
+    const scores = new Float64Array(a.channels);
+    for (let start = 0; start < a.channels; start += SCORE_CAM_BATCH) {
+      throwIfCancelled(signal);
+      const batch = Math.min(SCORE_CAM_BATCH, a.channels - start);
+      const masked = new Float32Array(batch * size);
+      for (let b = 0; b < batch; b++) {
+        resizeBilinearAligned(a.values.subarray((start + b) * plane, (start + b + 1) * plane), a.height, a.width, inHeight, inWidth, mask);
+        let low = Infinity;
+        let high = -Infinity;
+        for (const v of mask) {
+          low = Math.min(low, v);
+          high = Math.max(high, v);
+        }
+        const scale = 1 / (high - low + 1e-8);
+        const out = masked.subarray(b * size, (b + 1) * size);
+        for (let p = 0; p < pixels; p++) {
+          const m = (mask[p]! - low) * scale;
+          for (let c = 0; c < inChannels; c++) {
+            const at = nchw ? c * pixels + p : p * inChannels + c;
+            out[at] = image[at]! * m;
+          }
+        }
+      }
+      const result = await session.run({ [this.inputName]: this.inputTensor(masked, batch) });
+      const logits = result[this.outputName]!.data as Float32Array;
+      const classes = logits.length / batch;
+      for (let b = 0; b < batch; b++) scores[start + b] = logits[b * classes + target]!;
+    }
+    return softmax64(scores);
+  }
+
+  /**
+   * Ablation-CAM: (y_c - y_c with channel k ablated) / y_c, re-running only the tail after the layer.
+   * An ablated channel is 0 where the layer's smallest activation is 0, else that minimum - 1e7.
+   */
+  private async ablationWeights(layer: string, a: FeatureMaps, frontier: { name: string; tensor: ort.Tensor }[], index: number, original: number, target: number, signal?: AbortSignal): Promise<Float64Array> {
+    const session = await this.tailSession(layer);
+    const plane = a.height * a.width;
+    const size = a.channels * plane;
+    let min = Infinity;
+    for (const v of a.values) min = Math.min(min, v);
+    const fill = min === 0 ? 0 : min - 1e7;
+    const weights = new Float64Array(a.channels);
+    for (let start = 0; start < a.channels; start += ABLATION_BATCH) {
+      throwIfCancelled(signal);
+      const batch = Math.min(ABLATION_BATCH, a.channels - start);
+      const ablated = new Float32Array(batch * size);
+      for (let b = 0; b < batch; b++) {
+        ablated.set(a.values, b * size);
+        ablated.fill(fill, b * size + (start + b) * plane, b * size + (start + b + 1) * plane);
+      }
+      const feeds: Record<string, ort.Tensor> = { [layer]: new ort.Tensor('float32', ablated, [batch, a.channels, a.height, a.width]) };
+      for (const { name, tensor } of frontier) {
+        const dims = tensor.dims as number[];
+        const one = dims.slice(1).reduce((x, y) => x * y, 1);
+        const source = (tensor.data as Float32Array).subarray(index * one, (index + 1) * one);
+        const repeated = new Float32Array(batch * one);
+        for (let b = 0; b < batch; b++) repeated.set(source, b * one);
+        feeds[name] = new ort.Tensor('float32', repeated, [batch, ...dims.slice(1)]);
+      }
+      const result = await session.run(feeds);
+      const logits = result[this.outputName]!.data as Float32Array;
+      const classes = logits.length / batch;
+      for (let b = 0; b < batch; b++) weights[start + b] = (original - logits[b * classes + target]!) / original;
+    }
+    return weights;
+  }
+
+  async release(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(sessions.map(async (s) => (await s.catch(() => undefined))?.release()));
+  }
+}
+
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+function throwIfCancelled(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new ApiError('cancelled', 'The explanation was cancelled');
+}
