@@ -10,6 +10,8 @@ import type { Job, MethodName, Request, Result } from '../../src-shared/contract
 import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import { createRouter, type Dispatch } from '../api/router.ts';
 import { Workstation } from '../workstation.ts';
+import { CAM_METHODS } from '../explain/cam/maps.ts';
+import { explainImages, listLayers, modelRef, parseMethod, parseTarget } from './explain.ts';
 import { serve } from './serve.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -22,6 +24,10 @@ export const USAGE = `Usage: xaiws <command> [arguments]
                                                  import a class-folder tree, IDX pair(s) or CSV
   model add PROJECT MODEL.onnx [--manifest M]    register an ONNX classifier with its manifest
   bundle check FOLDER                            validate a model bundle (hashes, shapes, data files)
+  layers --model M.onnx [--manifest M.json]      the model's candidate target layers (JSON Lines)
+  explain --model M.onnx [--manifest M.json] --method NAME --layer TENSOR [--target pred|INDEX] IMAGE...
+                                                 CAM maps at layer resolution, one JSON line per image;
+                                                 NAME: ${CAM_METHODS.join(', ')}
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -54,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       name: { type: 'string' }, labels: { type: 'string' }, classes: { type: 'string' }, manifest: { type: 'string' },
       model: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' }, port: { type: 'string' },
-      host: { type: 'string' }, demo: { type: 'boolean' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      host: { type: 'string' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
@@ -63,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (command === 'serve') return serve(defaultWorkstation('host'), { project: rest[0], demo: values.demo ?? !rest[0], port: values.port, host: values.host, open: values.open ?? false, rendererDir: join(ROOT, 'out', 'renderer') });
+
+  if (command === 'explain' || command === 'layers') return modelCommand(command, rest, values);
 
   const workstation = defaultWorkstation('cli');
   const client = new Client(createRouter(workstation));
@@ -86,6 +94,27 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 type Values = Record<string, string | boolean | undefined>;
+
+/** Project-free commands on one model file; their output is JSON Lines. */
+async function modelCommand(command: 'explain' | 'layers', images: string[], values: Values): Promise<number> {
+  const workstation = defaultWorkstation('cli');
+  const write = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
+  try {
+    const model = await modelRef(text(values.model), text(values.manifest));
+    if (command === 'layers') return await listLayers(workstation.pool, model, write);
+    const method = parseMethod(text(values.method));
+    if (!values.layer) throw new ApiError('invalid_request', 'Missing --layer TENSOR (list them with `xaiws layers --model M.onnx`)');
+    const target = parseTarget(text(values.target), model.manifest.classes.length);
+    return await explainImages(workstation.pool, model, { method, layer: text(values.layer)!, target }, images, write);
+  } catch (error) {
+    write({ ok: false, error: toApiError(error) });
+    process.stderr.write(`xaiws: ${toApiError(error).message}\n`);
+    return 1;
+  } finally {
+    await workstation.shutdown();
+  }
+}
 
 async function run(command: string, rest: string[], values: Values, client: Client, workstation: Workstation): Promise<unknown> {
   const need = (value: string | undefined, what: string) => {

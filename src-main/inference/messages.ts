@@ -1,5 +1,7 @@
 import type { Manifest } from '../../src-shared/contract.ts';
 import type { ApiErrorShape } from '../../src-shared/errors.ts';
+import type { CamRequest, CamResult } from '../explain/cam/engine.ts';
+import type { LayerInfo } from '../models/onnx/layers.ts';
 
 export interface TensorInfo {
   name: string;
@@ -7,12 +9,22 @@ export interface TensorInfo {
   type: string;
 }
 
+/** Where a batch's pixels come from: a ready tensor, or images of a project file. */
+export type BatchSource = { tensor: Float32Array; count: number } | { projectPath: string; imageIds: number[] };
+
 export type WorkerRequest =
   | { type: 'inspect'; id: number; key: string; path: string }
   | { type: 'infer-images'; id: number; key: string; path: string; manifest: Manifest; projectPath: string; imageIds: number[] }
-  | { type: 'infer-tensor'; id: number; key: string; path: string; manifest: Manifest; tensor: Float32Array; count: number };
+  | { type: 'infer-tensor'; id: number; key: string; path: string; manifest: Manifest; tensor: Float32Array; count: number }
+  | { type: 'cam-layers'; id: number; key: string; path: string; manifest: Manifest }
+  | { type: 'cam'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: CamRequest };
+
+export type WorkerControl = { type: 'cancel'; id: number };
 
 export type WorkerReply =
   | { type: 'inspected'; id: number; provider: string; inputs: TensorInfo[]; outputs: TensorInfo[] }
   | { type: 'inferred'; id: number; output: Float32Array; dims: number[]; provider: string }
+  | { type: 'cam-layers'; id: number; layers: LayerInfo[] }
+  | { type: 'cam'; id: number; results: CamResult[]; provider: string }
+  | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'failed'; id: number; error: ApiErrorShape };

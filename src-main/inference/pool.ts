@@ -8,10 +8,16 @@ import type { Worker } from 'node:worker_threads';
 import type { Manifest } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { startWorker } from '../workers.ts';
-import type { WorkerReply, WorkerRequest } from './messages.ts';
+import type { CamRequest } from '../explain/cam/engine.ts';
+import type { BatchSource, WorkerReply, WorkerRequest } from './messages.ts';
 import { availableProviders } from './providers.ts';
 
-type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void };
+type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void; progress?: (done: number, total: number) => void };
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  progress?: (done: number, total: number) => void;
+}
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 interface Slot {
@@ -61,21 +67,39 @@ export class InferencePool {
     return reply;
   }
 
+  async camLayers(model: ModelRef) {
+    const reply = await this.send({ type: 'cam-layers', ...model });
+    if (reply.type !== 'cam-layers') throw new Error('unexpected reply');
+    return reply.layers;
+  }
+
+  /** CAM maps for a batch; `signal` cancels between the model runs inside the worker. */
+  async cam(model: ModelRef, source: BatchSource, request: CamRequest, options: CallOptions = {}) {
+    const transfer = 'tensor' in source ? [source.tensor.buffer as ArrayBuffer] : [];
+    const reply = await this.send({ type: 'cam', ...model, source, request }, transfer, options);
+    if (reply.type !== 'cam') throw new Error('unexpected reply');
+    this.activeProvider = reply.provider;
+    return reply.results;
+  }
+
   async close(): Promise<void> {
     const slots = this.slots;
     this.slots = [];
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
-  private send(request: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+  private send(request: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = [], options: CallOptions = {}): Promise<WorkerReply> {
     const slot = this.pickSlot();
     const id = this.nextId++;
+    const cancel = () => slot.worker.postMessage({ type: 'cancel', id });
+    options.signal?.addEventListener('abort', cancel, { once: true });
     return new Promise<WorkerReply>((resolve, reject) => {
       slot.busy += 1;
       if (slot.busy === 1) slot.worker.ref(); // a pending request keeps the process alive
-      slot.pending.set(id, { resolve, reject });
+      slot.pending.set(id, { resolve, reject, progress: options.progress });
       slot.worker.postMessage({ ...request, id }, transfer);
     }).then((reply) => {
+      options.signal?.removeEventListener('abort', cancel);
       if (reply.type === 'failed') throw new ApiError(reply.error.code, reply.error.message);
       return reply;
     });
@@ -92,6 +116,10 @@ export class InferencePool {
     worker.on('message', (reply: WorkerReply) => {
       const pending = slot.pending.get(reply.id);
       if (!pending) return;
+      if (reply.type === 'progress') {
+        pending.progress?.(reply.done, reply.total);
+        return;
+      }
       slot.pending.delete(reply.id);
       slot.busy -= 1;
       if (slot.busy === 0) worker.unref(); // an idle pool never holds the process open

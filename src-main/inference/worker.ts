@@ -3,6 +3,7 @@
  * thread). It reads the batch's pixels from the project file through its own read-only connection,
  * preprocesses them, runs the model, and sends the raw output back; the main thread stores it.
  */
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Manifest } from '../../src-shared/contract.ts';
@@ -10,32 +11,69 @@ import { toApiError } from '../../src-shared/errors.ts';
 import { Project } from '../store/project.ts';
 import { candidateProviders } from './providers.ts';
 import { pixelsForModel, tensorSize, writeNormalised } from './preprocess.ts';
-import type { WorkerReply, WorkerRequest } from './messages.ts';
+import { CamEngine } from '../explain/cam/engine.ts';
+import type { BatchSource, WorkerControl, WorkerReply, WorkerRequest } from './messages.ts';
 
 const { threads } = workerData as { threads: number };
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
 const projects = new Map<string, Project>();
+const engines = new Map<string, Promise<CamEngine>>();
+const running = new Map<number, AbortController>();
+let lastProvider = 'not loaded';
 
-async function loadSession(key: string, path: string) {
-  const cached = sessions.get(key);
-  if (cached) return cached;
+/** A session on the first execution provider that loads the model (CUDA before CPU where present). */
+async function createSession(model: string | Uint8Array, label: string) {
   const errors: string[] = [];
   for (const provider of candidateProviders()) {
     try {
-      const session = await ort.InferenceSession.create(path, {
-        executionProviders: [provider],
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-      });
-      const entry = { session, provider };
-      sessions.set(key, entry);
-      return entry;
+      const options = { executionProviders: [provider], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      lastProvider = provider;
+      return { session, provider };
     } catch (error) {
       errors.push(`${provider}: ${(error as Error).message}`);
     }
   }
-  throw new Error(`No execution provider could load ${path}: ${errors.join('; ')}`);
+  throw new Error(`No execution provider could load ${label}: ${errors.join('; ')}`);
+}
+
+async function loadSession(key: string, path: string) {
+  const cached = sessions.get(key);
+  if (cached) return cached;
+  const entry = await createSession(path, path);
+  sessions.set(key, entry);
+  return entry;
+}
+
+function engineFor(key: string, path: string, manifest: Manifest): Promise<CamEngine> {
+  let engine = engines.get(key);
+  if (!engine) {
+    const { channels, height, width, layout } = manifest.input;
+    const dims = layout === 'NCHW' ? [channels, height, width] : [height, width, channels];
+    engine = CamEngine.create(readFileSync(path), { dims, layout }, async (bytes) => (await createSession(bytes, path)).session, {
+      input: manifest.input.name,
+      output: manifest.output.name,
+    });
+    engine.catch(() => engines.delete(key));
+    engines.set(key, engine);
+  }
+  return engine;
+}
+
+async function batchTensor(source: BatchSource, manifest: Manifest): Promise<{ tensor: Float32Array; count: number }> {
+  if ('tensor' in source) return source;
+  const project = projectFor(source.projectPath);
+  const size = tensorSize(manifest);
+  const tensor = new Float32Array(size * source.imageIds.length);
+  const pixels = await Promise.all(
+    source.imageIds.map(async (imageId) => {
+      const image = project.images.stored(imageId);
+      if (!image) throw new Error(`image ${imageId} is not in the project`);
+      return pixelsForModel(image, manifest);
+    }),
+  );
+  pixels.forEach((values, index) => writeNormalised(values, manifest, tensor, index));
+  return { tensor, count: source.imageIds.length };
 }
 
 function projectFor(path: string): Project {
@@ -76,30 +114,49 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       return { type: 'inspected', id: request.id, provider, ...describe(session) };
     }
     case 'infer-images': {
-      const project = projectFor(request.projectPath);
-      const size = tensorSize(request.manifest);
-      const tensor = new Float32Array(size * request.imageIds.length);
-      const pixels = await Promise.all(
-        request.imageIds.map(async (imageId) => {
-          const image = project.images.stored(imageId);
-          if (!image) throw new Error(`image ${imageId} is not in the project`);
-          return pixelsForModel(image, request.manifest);
-        }),
-      );
-      pixels.forEach((values, index) => writeNormalised(values, request.manifest, tensor, index));
-      const result = await runBatch(request.key, request.path, request.manifest, tensor, request.imageIds.length);
+      const { tensor, count } = await batchTensor(request, request.manifest);
+      const result = await runBatch(request.key, request.path, request.manifest, tensor, count);
       return { type: 'inferred', id: request.id, ...result };
     }
     case 'infer-tensor': {
       const result = await runBatch(request.key, request.path, request.manifest, request.tensor, request.count);
       return { type: 'inferred', id: request.id, ...result };
     }
+    case 'cam-layers': {
+      const engine = await engineFor(request.key, request.path, request.manifest);
+      return { type: 'cam-layers', id: request.id, layers: engine.layers() };
+    }
+    case 'cam': {
+      const engine = await engineFor(request.key, request.path, request.manifest);
+      const { tensor, count } = await batchTensor(request.source, request.manifest);
+      const controller = new AbortController();
+      running.set(request.id, controller);
+      try {
+        const results = await engine.explain(tensor, count, request.request, {
+          signal: controller.signal,
+          progress: (done, total) => parentPort!.postMessage({ type: 'progress', id: request.id, done, total } satisfies WorkerReply),
+        });
+        return { type: 'cam', id: request.id, results, provider: lastProvider };
+      } finally {
+        running.delete(request.id);
+      }
+    }
   }
 }
 
-parentPort!.on('message', (request: WorkerRequest) => {
+parentPort!.on('message', (request: WorkerRequest | WorkerControl) => {
+  if (request.type === 'cancel') {
+    running.get(request.id)?.abort();
+    return;
+  }
   handle(request).then(
-    (reply) => parentPort!.postMessage(reply, reply.type === 'inferred' ? [reply.output.buffer as ArrayBuffer] : []),
+    (reply) => parentPort!.postMessage(reply, transferables(reply)),
     (error: unknown) => parentPort!.postMessage({ type: 'failed', id: request.id, error: toApiError(error) } satisfies WorkerReply),
   );
 });
+
+function transferables(reply: WorkerReply): ArrayBuffer[] {
+  if (reply.type === 'inferred') return [reply.output.buffer as ArrayBuffer];
+  if (reply.type === 'cam') return reply.results.flatMap((r) => [r.map.buffer as ArrayBuffer, r.logits.buffer as ArrayBuffer]);
+  return [];
+}

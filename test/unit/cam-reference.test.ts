@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import { CAM_METHODS } from '../../src-main/explain/cam/maps.ts';
+import { pearson } from '../support/stats.ts';
 
 const folder = 'test/fixtures/cam';
 const reference = JSON.parse(readFileSync(join(folder, 'reference.json'), 'utf8'));
@@ -21,26 +22,6 @@ const input = decode(reference.input);
 const [count = 0, ...dims] = reference.inputShape as number[];
 const factory = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, graphOptimizationLevel: 'all' });
 
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i]! - ma) * (b[i]! - mb);
-    saa += (a[i]! - ma) ** 2;
-    sbb += (b[i]! - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 const engines: CamEngine[] = [];
 const worst: Record<string, number> = {};

@@ -1,0 +1,91 @@
+/**
+ * `xaiws explain` and `xaiws layers`: CAM maps of any ONNX classifier for image files, without a
+ * project, as JSON Lines on stdout (one object per image or layer), for automation and for checking the
+ * workstation against other tools. Images are preprocessed as the manifest says; an image that cannot
+ * be read gets a line with its error and the exit code becomes 1, the others are still explained.
+ */
+import { resolve } from 'node:path';
+import { ApiError, toApiError } from '../../src-shared/errors.ts';
+import { CAM_METHODS, type CamMethod } from '../explain/cam/maps.ts';
+import type { InferencePool, ModelRef } from '../inference/pool.ts';
+import { pixelsForModel, tensorSize, writeNormalised } from '../inference/preprocess.ts';
+import { readManifest } from '../models/manifest.ts';
+import { hashFile } from '../models/register.ts';
+
+export const EXPLAIN_BATCH = 32;
+
+type Write = (line: unknown) => void;
+
+export async function modelRef(modelPath: string | undefined, manifestPath: string | undefined): Promise<ModelRef> {
+  if (!modelPath) throw new ApiError('invalid_request', 'Missing --model M.onnx');
+  const path = resolve(modelPath);
+  const { manifest } = readManifest(path, manifestPath && resolve(manifestPath));
+  return { key: await hashFile(path), path, manifest };
+}
+
+export async function listLayers(pool: InferencePool, model: ModelRef, write: Write): Promise<number> {
+  for (const layer of await pool.camLayers(model)) write(layer);
+  return 0;
+}
+
+export function parseTarget(value: string | undefined, classes: number): number {
+  if (value === undefined || value === 'pred') return -1;
+  const index = Number(value);
+  if (!Number.isInteger(index) || index < 0 || index >= classes) {
+    throw new ApiError('invalid_request', `--target must be "pred" or a class index in 0..${classes - 1} (got "${value}")`);
+  }
+  return index;
+}
+
+export function parseMethod(value: string | undefined): CamMethod {
+  if (!CAM_METHODS.includes(value as CamMethod)) {
+    throw new ApiError('invalid_request', `--method must be one of ${CAM_METHODS.join(', ')} (got "${value ?? ''}")`);
+  }
+  return value as CamMethod;
+}
+
+export async function explainImages(
+  pool: InferencePool,
+  model: ModelRef,
+  options: { method: CamMethod; layer: string; target: number },
+  images: string[],
+  write: Write,
+): Promise<number> {
+  if (images.length === 0) throw new ApiError('invalid_request', 'Give at least one IMAGE to explain');
+  let failures = 0;
+  const size = tensorSize(model.manifest);
+  for (let start = 0; start < images.length; start += EXPLAIN_BATCH) {
+    const paths = images.slice(start, start + EXPLAIN_BATCH);
+    const readable: string[] = [];
+    const lines = new Map<string, unknown>();
+    const pixels: Uint8Array[] = [];
+    for (const path of paths) {
+      try {
+        const { manifest } = model;
+        pixels.push(await pixelsForModel({ id: 0, width: 0, height: 0, channels: 0, filePath: resolve(path), pixels: null, className: null }, manifest));
+        readable.push(path);
+      } catch (error) {
+        failures++;
+        lines.set(path, { image: path, error: { code: 'source_unsupported', message: `${path} cannot be read as an image: ${toApiError(error).message}` } });
+      }
+    }
+    if (readable.length > 0) {
+      const tensor = new Float32Array(size * readable.length);
+      pixels.forEach((values, index) => writeNormalised(values, model.manifest, tensor, index));
+      const results = await pool.cam(model, { tensor, count: readable.length }, { method: options.method, layer: options.layer, targets: readable.map(() => options.target) });
+      results.forEach((result, i) => {
+        lines.set(readable[i]!, {
+          image: readable[i],
+          target: result.target,
+          logits: Array.from(result.logits, round),
+          layer_shape: result.layerShape,
+          map: Array.from(result.map, round),
+        });
+      });
+    }
+    for (const path of paths) write(lines.get(path));
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+const round = (value: number) => Number(value.toPrecision(8));
