@@ -5,9 +5,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { BundleSummary, EventName, EventPayload, Model, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
+import type { BundleSummary, EventName, EventPayload, Explanation, LayerInfo, Model, ParsedRequest, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask, importTitle } from './datasets/import-job.ts';
+import { explainImage, explainSelectionTask, modelLayers } from './explain/service.ts';
 import type { ImportRequest } from './datasets/importer.ts';
 import { inferenceTask } from './inference/inference-job.ts';
 import { InferencePool } from './inference/pool.ts';
@@ -110,6 +111,21 @@ export class Workstation {
     const dataset = project.datasets.get(datasetId);
     if (!dataset) throw new ApiError('dataset_not_found', `No dataset with id ${datasetId} in this project`);
     return this.jobs.start('inference', `Classify ${dataset.name} with ${model.name}`, { modelId, datasetId }, inferenceTask(project, this.pool, model, datasetId, batchSize));
+  }
+
+  layers(modelId: number): Promise<LayerInfo[]> {
+    return modelLayers(this.pool, this.model(modelId));
+  }
+
+  explainImage(request: ParsedRequest<'explain.image'>): Promise<Explanation> {
+    return explainImage(this.project, this.pool, this.model(request.modelId), request);
+  }
+
+  startExplain(request: ParsedRequest<'explain.selection'>) {
+    const project = this.project;
+    const model = this.model(request.modelId);
+    const task = explainSelectionTask(project, this.pool, model, request);
+    return this.jobs.start('explain', `${request.method} of a selection with ${model.name}`, request, task);
   }
 
   /** Validate a model bundle folder (hashes, tensor shapes, data files) without changing the project. */

@@ -134,7 +134,39 @@ export const Confusion = z.object({
   accuracy: z.number().nullable(),
 });
 
-export const JobKind = z.enum(['import', 'inference']);
+export const CAM_METHOD_NAMES = ['gradcam', 'hirescam', 'xgradcam', 'gradcam++', 'layercam', 'scorecam', 'ablationcam', 'eigencam'] as const;
+export const CamMethodName = z.enum(CAM_METHOD_NAMES);
+
+export const LayerInfo = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int()),
+  op: z.string(),
+  gradients: z.boolean(),
+  note: z.string().optional(),
+});
+
+export const ExplainRequest = z.object({
+  modelId: id,
+  method: CamMethodName,
+  layer: z.string().min(1),
+  /** A class index, or -1 for the predicted class. */
+  target: z.number().int().min(-1).default(-1),
+});
+
+export const Explanation = z.object({
+  imageId: id,
+  method: CamMethodName,
+  layer: z.string(),
+  target: z.number().int(),
+  targetClass: z.string(),
+  layerShape: z.tuple([z.number().int(), z.number().int()]),
+  /** Row-major, layer resolution, after the method's ReLU, not scaled. */
+  map: z.array(z.number()),
+  logits: z.array(z.number()),
+  cached: z.boolean(),
+});
+
+export const JobKind = z.enum(['import', 'inference', 'explain']);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({
   id: z.string(),
@@ -184,6 +216,9 @@ export const methods = {
   'models.add': { request: z.object({ path: z.string().min(1), manifestPath: z.string().optional() }), result: Model },
   'bundles.check': { request: z.object({ path: z.string().min(1) }), result: BundleSummary },
   'inference.run': { request: z.object({ modelId: id, datasetId: id, batchSize: z.number().int().min(1).max(4096).optional() }), result: JobStarted },
+  'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
+  'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
+  'explain.selection': { request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }) }), result: JobStarted },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
   'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },
@@ -223,6 +258,9 @@ export type ImageQuery = z.input<typeof ImageQuery>;
 export type Confusion = z.infer<typeof Confusion>;
 export type ImportIssue = z.infer<typeof ImportIssue>;
 export type RecentProject = z.infer<typeof RecentProject>;
+export type LayerInfo = z.infer<typeof LayerInfo>;
+export type Explanation = z.infer<typeof Explanation>;
+export type CamMethodName = z.infer<typeof CamMethodName>;
 
 /** IPC channel names, one per method and event, all under one prefix the main process checks. */
 export const IPC_PREFIX = 'xai:';

@@ -28,6 +28,9 @@ export const handlers: Handlers = {
   'models.add': (ws, { path, manifestPath }) => ws.addModel(path, manifestPath),
   'bundles.check': (ws, { path }) => ws.checkBundle(path),
   'inference.run': (ws, { modelId, datasetId, batchSize }) => ({ jobId: ws.startInference(modelId, datasetId, batchSize).id }),
+  'explain.layers': (ws, { modelId }) => ws.layers(modelId),
+  'explain.image': (ws, request) => ws.explainImage(request),
+  'explain.selection': (ws, request) => ({ jobId: ws.startExplain(request).id }),
   'stats.confusion': (ws, { modelId, datasetId }) => {
     const model = ws.model(modelId);
     return ws.project.predictions.confusion(modelId, datasetId, model.manifest.classes, ws.project.datasets.classes(datasetId));

@@ -149,6 +149,11 @@ export class ImageRepository {
 
   private readonly idCache = new Map<string, Int32Array>();
 
+  /** Every id the query matches, in its order (a selection to work on as one job). */
+  matchingIds(query: Omit<ImageQuery, 'offset' | 'limit'>): Int32Array {
+    return this.orderedIds({ ...query, offset: 0, limit: 1 });
+  }
+
   private orderedIds(query: ImageQuery): Int32Array {
     const { offset: _offset, limit: _limit, ...filters } = query;
     const version = `${this.db.pragma('data_version', { simple: true })}/${(this.db.prepare('SELECT total_changes()').pluck().get() as number)}`;

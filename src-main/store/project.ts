@@ -5,6 +5,7 @@
 import { basename, extname } from 'node:path';
 import type { ProjectSummary } from '../../src-shared/contract.ts';
 import { DatasetRepository } from './datasets.ts';
+import { ExplanationRepository } from './explanations.ts';
 import { ImageRepository } from './images.ts';
 import { JobRepository } from './jobs.ts';
 import { ModelRepository } from './models.ts';
@@ -17,6 +18,7 @@ export class Project {
   readonly models: ModelRepository;
   readonly predictions: PredictionRepository;
   readonly jobs: JobRepository;
+  readonly explanations: ExplanationRepository;
 
   private constructor(
     readonly path: string,
@@ -27,6 +29,7 @@ export class Project {
     this.models = new ModelRepository(db);
     this.predictions = new PredictionRepository(db);
     this.jobs = new JobRepository(db);
+    this.explanations = new ExplanationRepository(db);
   }
 
   static create(path: string, name?: string): Project {

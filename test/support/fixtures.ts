@@ -2,10 +2,10 @@
  * Real image files for import tests, written with sharp into a temporary folder: every supported
  * format in grey and colour, and every kind of bad file the importer must skip.
  */
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 
 export function tempDir(prefix = 'xaiws-test-'): string {
@@ -79,4 +79,20 @@ export function idxPair(folder: string, n: number, gzip: boolean): { images: str
   writeFileSync(imagesPath, gzip ? gzipSync(images) : images);
   writeFileSync(labelsPath, gzip ? gzipSync(labels) : labels);
   return { images: imagesPath, labels: labelsPath };
+}
+
+/** The first n Fashion-MNIST test images and labels as an IDX pair (with the dataset's classes.txt). */
+export function fashionMnistSubset(folder: string, n: number): string {
+  const source = '/usr/share/datasets/fashion-mnist';
+  const images = gunzipSync(readFileSync(join(source, 't10k-images-idx3-ubyte.gz')));
+  const labels = gunzipSync(readFileSync(join(source, 't10k-labels-idx1-ubyte.gz')));
+  const imageHeader = Buffer.from(images.subarray(0, 16));
+  imageHeader.writeUInt32BE(n, 4);
+  const labelHeader = Buffer.from(labels.subarray(0, 8));
+  labelHeader.writeUInt32BE(n, 4);
+  mkdirSync(folder, { recursive: true });
+  copyFileSync('resources/datasets/fashion-mnist/classes.txt', join(folder, 'classes.txt'));
+  writeFileSync(join(folder, 't10k-images-idx3-ubyte'), Buffer.concat([imageHeader, images.subarray(16, 16 + n * 784)]));
+  writeFileSync(join(folder, 't10k-labels-idx1-ubyte'), Buffer.concat([labelHeader, labels.subarray(8, 8 + n)]));
+  return folder;
 }

@@ -4,8 +4,9 @@
  * ReLU-ed and returned at layer resolution; upsampling and scaling are the viewer's business.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { CAM_METHOD_NAMES } from '../../../src-shared/contract.ts';
 
-export const CAM_METHODS = ['gradcam', 'hirescam', 'xgradcam', 'gradcam++', 'layercam', 'scorecam', 'ablationcam', 'eigencam'] as const;
+export const CAM_METHODS = CAM_METHOD_NAMES;
 export type CamMethod = (typeof CAM_METHODS)[number];
 export const GRADIENT_METHODS: ReadonlySet<CamMethod> = new Set(['gradcam', 'hirescam', 'xgradcam', 'gradcam++', 'layercam']);
 

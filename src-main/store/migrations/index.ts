@@ -3,6 +3,7 @@
  * `PRAGMA user_version`; a migration is never edited after it has shipped, only followed by a new one.
  */
 import { initial } from './0001-initial.ts';
+import { explanations } from './0002-explanations.ts';
 
 export interface Migration {
   version: number;
@@ -10,6 +11,6 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, explanations];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);

@@ -1,0 +1,113 @@
+/**
+ * Explanations for a project: maps of one image (served from the project's cache when there), the
+ * layers a model offers, and a whole filtered selection as one cancellable job. Every call first makes
+ * sure the model file is still the one registered (same hash), so cached maps never describe another
+ * model and a changed file is reported instead of silently explained.
+ */
+import { statSync } from 'node:fs';
+import type { Explanation, LayerInfo, Model, ParsedRequest } from '../../src-shared/contract.ts';
+import { ApiError } from '../../src-shared/errors.ts';
+import type { JobTask } from '../jobs/registry.ts';
+import type { InferencePool, ModelRef } from '../inference/pool.ts';
+import { hashFile } from '../models/register.ts';
+import type { StoredExplanation } from '../store/explanations.ts';
+import type { Project } from '../store/project.ts';
+
+export const EXPLAIN_JOB_BATCH = 32;
+/** The CAM methods have no tunable parameters yet; the key keeps room for them. */
+const NO_PARAMS = '{}';
+
+const hashes = new Map<string, { stamp: string; hash: string }>();
+
+/** The model as a worker reference, after checking that its file still has the registered hash. */
+export async function verifiedModel(model: Model): Promise<ModelRef> {
+  let stamp: string;
+  try {
+    const stat = statSync(model.path);
+    stamp = `${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    throw new ApiError('model_not_found', `The file of model "${model.name}" is gone: ${model.path}`);
+  }
+  let known = hashes.get(model.path);
+  if (known?.stamp !== stamp) {
+    known = { stamp, hash: await hashFile(model.path) };
+    hashes.set(model.path, known);
+  }
+  if (known.hash !== model.fileHash) {
+    throw new ApiError('model_changed', `The file of model "${model.name}" (${model.path}) changed since it was registered (sha256 ${model.fileHash.slice(0, 12)}… now ${known.hash.slice(0, 12)}…); add it again to explain the new file`);
+  }
+  return { key: model.fileHash, path: model.path, manifest: model.manifest };
+}
+
+export async function modelLayers(pool: InferencePool, model: Model): Promise<LayerInfo[]> {
+  return pool.camLayers(await verifiedModel(model));
+}
+
+type ImageRequest = ParsedRequest<'explain.image'>;
+
+function checkTarget(model: Model, target: number): void {
+  if (target >= model.manifest.classes.length) {
+    throw new ApiError('invalid_request', `Target class ${target} is not one of the model's ${model.manifest.classes.length} classes (0..${model.manifest.classes.length - 1})`);
+  }
+}
+
+function toExplanation(model: Model, stored: StoredExplanation, cached: boolean): Explanation {
+  return {
+    imageId: stored.imageId,
+    method: stored.method as Explanation['method'],
+    layer: stored.layer,
+    target: stored.targetClass,
+    targetClass: model.manifest.classes[stored.targetClass] ?? String(stored.targetClass),
+    layerShape: [stored.height, stored.width],
+    map: Array.from(stored.map),
+    logits: Array.from(stored.logits),
+    cached,
+  };
+}
+
+export async function explainImage(project: Project, pool: InferencePool, model: Model, request: ImageRequest): Promise<Explanation> {
+  checkTarget(model, request.target);
+  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
+  const ref = await verifiedModel(model);
+  const key = { modelHash: model.fileHash, imageId: request.imageId, method: request.method, layer: request.layer, requestedClass: request.target, params: NO_PARAMS };
+  const cached = project.explanations.get(key);
+  if (cached) return toExplanation(model, cached, true);
+  const [result] = await pool.cam(ref, { projectPath: project.path, imageIds: [request.imageId] }, { method: request.method, layer: request.layer, targets: [request.target] });
+  const stored: StoredExplanation = { ...key, targetClass: result!.target, height: result!.layerShape[0], width: result!.layerShape[1], map: result!.map, logits: result!.logits };
+  project.explanations.putMany([stored]);
+  return toExplanation(model, stored, false);
+}
+
+export function explainSelectionTask(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.selection'>): JobTask {
+  checkTarget(model, request.target);
+  return async ({ signal, report }) => {
+    const ref = await verifiedModel(model);
+    const ids = Array.from(project.images.matchingIds(request.query));
+    const base = { modelHash: model.fileHash, method: request.method, layer: request.layer, requestedClass: request.target, params: NO_PARAMS };
+    const todo = project.explanations.missing(base, ids);
+    const started = performance.now();
+    let done = ids.length - todo.length;
+    report(`${request.method} at ${request.layer}`, done, ids.length);
+    for (let start = 0; start < todo.length && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
+      const batch = todo.slice(start, start + EXPLAIN_JOB_BATCH);
+      let results;
+      try {
+        results = await pool.cam(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, targets: batch.map(() => request.target) }, {
+          signal,
+          progress: (inner, total) => report(`${request.method} at ${request.layer}`, done + Math.round((inner / total) * batch.length), ids.length),
+        });
+      } catch (error) {
+        if (signal.aborted && error instanceof ApiError && error.code === 'cancelled') break;
+        throw error;
+      }
+      project.explanations.putMany(results.map((r, i) => ({ ...base, imageId: batch[i]!, targetClass: r.target, height: r.layerShape[0], width: r.layerShape[1], map: r.map, logits: r.logits })));
+      done += batch.length;
+      report(`${request.method} at ${request.layer}`, done, ids.length);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      cancelled: signal.aborted,
+      result: { images: ids.length, computed: done - (ids.length - todo.length), cached: ids.length - todo.length, seconds: Number(seconds.toFixed(3)), provider: pool.provider.active },
+    };
+  };
+}

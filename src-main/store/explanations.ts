@@ -1,0 +1,71 @@
+/** Cached explanation maps (see migration 0002). Writes go in one transaction per batch. */
+import type { Db } from './open.ts';
+
+export interface ExplanationKey {
+  modelHash: string;
+  imageId: number;
+  method: string;
+  layer: string;
+  requestedClass: number;
+  params: string;
+}
+
+export interface StoredExplanation extends ExplanationKey {
+  targetClass: number;
+  height: number;
+  width: number;
+  map: Float32Array;
+  logits: Float32Array;
+}
+
+const toBlob = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+const fromBlob = (blob: Buffer) => new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+
+interface Row {
+  targetClass: number;
+  height: number;
+  width: number;
+  map: Buffer;
+  logits: Buffer;
+}
+
+export class ExplanationRepository {
+  constructor(private readonly db: Db) {}
+
+  get(key: ExplanationKey): StoredExplanation | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT target_class AS targetClass, height, width, map, logits FROM explanations
+         WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = ?`,
+      )
+      .get(key.modelHash, key.imageId, key.method, key.layer, key.requestedClass, key.params) as Row | undefined;
+    return row && { ...key, targetClass: row.targetClass, height: row.height, width: row.width, map: fromBlob(row.map), logits: fromBlob(row.logits) };
+  }
+
+  /** Image ids among `imageIds` that have no cached map for this key (without its image id). */
+  missing(key: Omit<ExplanationKey, 'imageId'>, imageIds: number[]): number[] {
+    const has = this.db.prepare(
+      'SELECT 1 FROM explanations WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = ?',
+    );
+    return imageIds.filter((imageId) => !has.get(key.modelHash, imageId, key.method, key.layer, key.requestedClass, key.params));
+  }
+
+  putMany(rows: StoredExplanation[]): void {
+    const insert = this.db.prepare(
+      `INSERT OR REPLACE INTO explanations
+       (model_hash, image_id, method, layer, requested_class, params, target_class, height, width, map, logits, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const now = new Date().toISOString();
+    this.db.transaction(() => {
+      for (const r of rows) insert.run(r.modelHash, r.imageId, r.method, r.layer, r.requestedClass, r.params, r.targetClass, r.height, r.width, toBlob(r.map), toBlob(r.logits), now);
+    })();
+  }
+
+  count(modelHash?: string): number {
+    const row = (modelHash
+      ? this.db.prepare('SELECT count(*) AS n FROM explanations WHERE model_hash = ?').get(modelHash)
+      : this.db.prepare('SELECT count(*) AS n FROM explanations').get()) as { n: number };
+    return row.n;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Explanations inside a project: layers of a registered model, one image's map (computed once, then
+ * served from the project's cache), a filtered selection as a job with progress and cancel, and the
+ * refusal to explain a model file that changed after it was registered.
+ */
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workstation } from '../../src-main/workstation.ts';
+import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
+import { ROOT } from '../support/host.ts';
+
+const LAYER = '/features/features.10/Relu_output_0';
+let ws: Workstation;
+let dir: string;
+let modelId: number;
+let datasetId: number;
+
+beforeAll(async () => {
+  dir = tempDir();
+  ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
+  await ws.createProject(join(dir, 'explain.xaiws'));
+  const model = join(dir, 'classifier.onnx');
+  copyFileSync(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'), model);
+  modelId = (await ws.addModel(model, join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.manifest.json'))).id;
+  const job = await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(join(dir, 'data'), 48) }).id);
+  datasetId = job.result!.datasetId as number;
+  await ws.jobs.wait(ws.startInference(modelId, datasetId).id);
+});
+afterAll(() => ws.shutdown());
+
+describe('explanations in a project', () => {
+  it('lists the model layers', async () => {
+    const layers = await ws.layers(modelId);
+    expect(layers.find((l) => l.name === LAYER)).toMatchObject({ shape: [64, 7, 7], op: 'Relu', gradients: true });
+  });
+
+  it('computes a map once and serves it from the cache after', async () => {
+    const imageId = ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' })[0]!;
+    const first = await ws.explainImage({ modelId, imageId, method: 'gradcam', layer: LAYER, target: -1 });
+    expect(first.cached).toBe(false);
+    expect(first.layerShape).toEqual([7, 7]);
+    expect(first.map).toHaveLength(49);
+    expect(Math.max(...first.map)).toBeGreaterThan(0);
+    const detail = await ws.project.predictions.forImage(modelId, imageId, ws.model(modelId).manifest.classes);
+    expect(first.targetClass).toBe(detail!.predictedClass);
+    const second = await ws.explainImage({ modelId, imageId, method: 'gradcam', layer: LAYER, target: -1 });
+    expect(second.cached).toBe(true);
+    expect(second.map).toEqual(first.map);
+    const other = await ws.explainImage({ modelId, imageId, method: 'gradcam', layer: LAYER, target: 1 });
+    expect(other.cached).toBe(false);
+    expect(other.target).toBe(1);
+    expect(other.targetClass).toBe('Trouser');
+    await expect(ws.explainImage({ modelId, imageId, method: 'gradcam', layer: LAYER, target: 10 })).rejects.toThrow(/Target class 10 is not one of the model's 10 classes/);
+    await expect(ws.explainImage({ modelId, imageId, method: 'gradcam', layer: 'nope', target: -1 })).rejects.toMatchObject({ code: 'layer_not_found' });
+  });
+
+  it('explains a filtered selection as one job, then finds it all cached', async () => {
+    const query = { datasetId, modelId, trueClass: 'Trouser', correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
+    const expected = ws.project.images.matchingIds(query).length;
+    expect(expected).toBeGreaterThan(0);
+    const job = await ws.jobs.wait(ws.startExplain({ modelId, method: 'layercam', layer: LAYER, target: -1, query }).id);
+    expect(job.status).toBe('done');
+    expect(job.result).toMatchObject({ images: expected, computed: expected, cached: 0 });
+    expect(job.done).toBe(expected);
+    const again = await ws.jobs.wait(ws.startExplain({ modelId, method: 'layercam', layer: LAYER, target: -1, query }).id);
+    expect(again.result).toMatchObject({ images: expected, computed: 0, cached: expected });
+  });
+
+  it('cancels a long selection between model runs and keeps what was stored', async () => {
+    const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
+    const started = ws.startExplain({ modelId, method: 'ablationcam', layer: LAYER, target: -1, query });
+    ws.jobs.cancel(started.id);
+    const job = await ws.jobs.wait(started.id);
+    expect(job.status).toBe('cancelled');
+    const ids = Array.from(ws.project.images.matchingIds(query));
+    const base = { modelHash: ws.model(modelId).fileHash, method: 'ablationcam', layer: LAYER, requestedClass: -1, params: '{}' };
+    // Jobs check the signal before each batch of 32 (and the worker between channel batches): at most one batch got stored.
+    expect(ws.project.explanations.missing(base, ids).length).toBeGreaterThanOrEqual(48 - 32);
+  });
+
+  it('refuses to explain a model file that changed after registration', async () => {
+    const path = ws.model(modelId).path;
+    const bytes = readFileSync(path);
+    writeFileSync(path, Buffer.concat([bytes, Buffer.from([0])]));
+    try {
+      const imageId = ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' })[1]!;
+      await expect(ws.explainImage({ modelId, imageId, method: 'eigencam', layer: LAYER, target: -1 })).rejects.toMatchObject({ code: 'model_changed' });
+      await expect(ws.explainImage({ modelId, imageId, method: 'eigencam', layer: LAYER, target: -1 })).rejects.toThrow(/changed since it was registered/);
+    } finally {
+      writeFileSync(path, bytes);
+    }
+  });
+});
