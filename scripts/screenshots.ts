@@ -23,7 +23,16 @@ try {
   await page.locator('[data-testid=row-thumbnails][data-drawn]').first().waitFor();
   await page.getByTestId('cell').nth(0).click();
   await page.getByTestId('probabilities').waitFor();
+  await page.locator('[data-testid=explanation-status]', { hasText: 'layer 7×7' }).waitFor();
   await page.screenshot({ path: join(out, 'browser.png') });
+  await page.getByTestId('explain-method').selectOption('scorecam');
+  await page.getByTestId('explain-colormap').selectOption('inferno');
+  await page.locator('[data-testid=explanation-status]', { hasText: 'Score-CAM for' }).waitFor();
+  await page.getByTestId('image-panel').screenshot({ path: join(out, 'explanation-panel.png') });
+  await page.keyboard.press('g');
+  await page.locator('[data-testid=method-grid] [data-testid=heatmap-canvas]').nth(7).waitFor();
+  await page.screenshot({ path: join(out, 'methods.png') });
+  await page.keyboard.press('Escape');
   await page.keyboard.press('c');
   await page.getByTestId('accuracy').waitFor();
   await page.screenshot({ path: join(out, 'confusion.png') });

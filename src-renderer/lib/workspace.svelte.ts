@@ -3,14 +3,14 @@
  * browser's filters and selection, and which panel is open. Views read it; actions call the API and
  * update it; job events from main keep it current.
  */
-import type { Dataset, ImageQuery, Job, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
+import type { CamMethodName, Dataset, ImageQuery, Job, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
 import { api } from './api.ts';
 import { ImagePages } from './image-pages.svelte.ts';
 import { thumbnails } from './thumbnails.svelte.ts';
 
 export type Correctness = 'all' | 'correct' | 'wrong';
 export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
-export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help';
+export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods';
 
 export interface Filters {
   trueClass: string;
@@ -136,6 +136,17 @@ export class Workspace {
     const [modelId, datasetId] = [this.modelId, this.datasetId];
     await this.attempt(async () => {
       await api.call('inference.run', { modelId, datasetId });
+      this.panel = 'jobs';
+    });
+  }
+
+  /** Every image the current filters match, explained with one method as one job. */
+  async explainSelection(method: CamMethodName, layer: string, target: number): Promise<void> {
+    const query = this.query;
+    if (this.modelId === null || !query || !layer) return;
+    const modelId = this.modelId;
+    await this.attempt(async () => {
+      await api.call('explain.selection', { modelId, method, layer, target, query });
       this.panel = 'jobs';
     });
   }

@@ -124,6 +124,51 @@ describe('the workstation in Chromium', () => {
     expect(await page.getByTestId('filter-predicted-class').inputValue()).toBe('T-shirt/top');
   });
 
+  it('explains the open image: methods and layers switch by key and menu, all methods side by side', async () => {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('x');
+    await waitForTotal(10_000);
+    await page.getByTestId('cell').nth(0).click();
+    const status = page.getByTestId('explanation-status');
+    await expect.poll(() => status.innerText(), { timeout: 30_000 }).toMatch(/^Grad-CAM for Ankle boot, layer 7×7/);
+    const painted = () => page.getByTestId('heatmap-canvas').evaluate((canvas) => {
+      const element = canvas as HTMLCanvasElement;
+      const { data } = element.getContext('2d')!.getImageData(0, 0, element.width, element.height);
+      const colours = new Set<number>();
+      for (let i = 0; i < data.length; i += 4) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+      return { width: element.width, colours: colours.size };
+    });
+    expect(await painted()).toMatchObject({ width: 7 });
+    expect((await painted()).colours).toBeGreaterThan(5);
+    await page.getByTestId('grid').focus();
+    await page.keyboard.press('m');
+    await expect.poll(() => status.innerText()).toMatch(/^HiResCAM for Ankle boot/);
+    await page.getByTestId('explain-method').selectOption('ablationcam');
+    await expect.poll(() => status.innerText(), { timeout: 30_000 }).toMatch(/^Ablation-CAM for Ankle boot, layer 7×7/);
+    await page.getByTestId('explain-target').selectOption({ label: 'Sneaker' });
+    await expect.poll(() => status.innerText(), { timeout: 30_000 }).toMatch(/^Ablation-CAM for Sneaker/);
+    await page.getByTestId('grid').focus();
+    await page.keyboard.press('l'); // from the last layer, L wraps round to the first: 32 x 28 x 28
+    await expect.poll(() => status.innerText(), { timeout: 30_000 }).toMatch(/layer 28×28/);
+    expect(await painted()).toMatchObject({ width: 28 });
+    await page.keyboard.press('g');
+    await expect.poll(() => page.locator('[data-testid=method-grid] [data-testid=heatmap-canvas]').count(), { timeout: 60_000 }).toBe(8);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('explain-target').selectOption({ label: 'predicted' });
+    await page.getByTestId('explain-method').selectOption('gradcam');
+  });
+
+  it('explains every filtered image as one job', async () => {
+    await page.getByTestId('filter-true-class').selectOption('Bag');
+    await waitForTotal(1000);
+    await page.getByTestId('explain-selection').click();
+    await page.locator('[data-testid=job][data-kind=explain][data-status=done]').first().waitFor({ timeout: 120_000 });
+    expect(await page.locator('[data-testid=job][data-kind=explain]').first().innerText()).toMatch(/gradcam/);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('x');
+    await waitForTotal(10_000);
+  });
+
   it('switches between light and dark themes with T', async () => {
     const before = await page.evaluate(() => document.documentElement.dataset.theme);
     await page.keyboard.press('t');

@@ -1,0 +1,66 @@
+/**
+ * The explanation panel's settings (method, layer, target class, overlay look), shared by the panel,
+ * the all-methods grid and the keyboard shortcuts, and the layers of the current model.
+ */
+import { CAM_METHOD_NAMES, type CamMethodName, type LayerInfo } from '../../src-shared/contract.ts';
+import { api } from './api.ts';
+import type { Colormap } from './colormaps.ts';
+
+export const METHOD_LABELS: Record<CamMethodName, string> = {
+  gradcam: 'Grad-CAM',
+  hirescam: 'HiResCAM',
+  xgradcam: 'XGrad-CAM',
+  'gradcam++': 'Grad-CAM++',
+  layercam: 'LayerCAM',
+  scorecam: 'Score-CAM',
+  ablationcam: 'Ablation-CAM',
+  eigencam: 'Eigen-CAM',
+};
+
+export class ExplanationSettings {
+  method = $state<CamMethodName>('gradcam');
+  layer = $state('');
+  /** -1: the predicted class. */
+  target = $state(-1);
+  opacity = $state(0.55);
+  colormap = $state<Colormap>('jet');
+  smooth = $state(true);
+  visible = $state(true);
+  layers = $state.raw<LayerInfo[]>([]);
+  layersError = $state<string | null>(null);
+  private layersOf: number | null = null;
+
+  async loadLayers(modelId: number): Promise<void> {
+    if (this.layersOf === modelId) return;
+    this.layersOf = modelId;
+    this.layers = [];
+    this.layersError = null;
+    try {
+      const layers = await api.call('explain.layers', { modelId });
+      if (this.layersOf !== modelId) return;
+      this.layers = layers;
+      if (!layers.some((l) => l.name === this.layer)) this.layer = defaultLayer(layers);
+    } catch (error) {
+      this.layersError = (error as Error).message;
+    }
+  }
+
+  cycleMethod(step = 1): void {
+    const i = CAM_METHOD_NAMES.indexOf(this.method);
+    this.method = CAM_METHOD_NAMES[(i + step + CAM_METHOD_NAMES.length) % CAM_METHOD_NAMES.length]!;
+  }
+
+  cycleLayer(step = 1): void {
+    if (this.layers.length === 0) return;
+    const i = this.layers.findIndex((l) => l.name === this.layer);
+    this.layer = this.layers[(i + step + this.layers.length) % this.layers.length]!.name;
+  }
+}
+
+/** The deepest feature map that has gradients, as Grad-CAM's authors recommend; else the deepest. */
+function defaultLayer(layers: LayerInfo[]): string {
+  const withGradients = layers.filter((l) => l.gradients);
+  return (withGradients.at(-1) ?? layers.at(-1))?.name ?? '';
+}
+
+export const explanation = new ExplanationSettings();
