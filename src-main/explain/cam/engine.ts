@@ -7,7 +7,8 @@
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../src-shared/errors.ts';
 import { buildGradientModel, TARGET_INPUT } from '../../models/onnx/gradient.ts';
-import { candidateLayers, tailFrom, type LayerInfo } from '../../models/onnx/layers.ts';
+import { candidateLayers, convBlockOutputs, tailFrom, type LayerInfo } from '../../models/onnx/layers.ts';
+import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
 import { probeShapes } from '../../models/onnx/probe.ts';
 import type { ShapeTable } from '../../models/onnx/gradient.ts';
@@ -39,6 +40,12 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Called after every model run with the images (or, inside one image, channel batches) done so far. */
   progress?: (done: number, total: number) => void;
+}
+
+export interface LayerwiseResult {
+  target: number;
+  logits: Float32Array;
+  layers: { layer: LayerInfo; clusters: LayerClusters }[];
 }
 
 export const SCORE_CAM_BATCH = 64;
@@ -253,6 +260,36 @@ export class CamEngine {
       for (let b = 0; b < batch; b++) weights[start + b] = (original - logits[b * classes + target]!) / original;
     }
     return weights;
+  }
+
+  /** Conv block outputs that gradients reach: the layers of the layer-wise view. */
+  convLayers(): LayerInfo[] {
+    return convBlockOutputs(this.model, this.layers()).filter((l) => l.gradients);
+  }
+
+  /** Clustered feature maps of every conv layer for one image, from one guided-backprop run. */
+  async layerwise(data: Float32Array, target: number, hooks: RunHooks = {}): Promise<LayerwiseResult> {
+    const layers = this.convLayers();
+    if (layers.length === 0) throw new ApiError('layer_not_found', 'The model has no convolution layer that gradients reach');
+    const session = await this.session('guided:conv', () => buildGradientModel(this.model, this.shapes, { targets: layers.map((l) => l.name), output: this.outputName, guidedRelu: true }).model);
+    const outputs = await session.run({
+      [this.inputName]: this.inputTensor(data.subarray(0, this.input.dims.reduce((a, b) => a * b, 1)), 1),
+      [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),
+    });
+    const result: LayerwiseResult = {
+      target: Number((outputs['xaiws_target_used']!.data as BigInt64Array)[0]),
+      logits: new Float32Array(outputs[this.outputName]!.data as Float32Array),
+      layers: [],
+    };
+    for (const [index, layer] of layers.entries()) {
+      throwIfCancelled(hooks.signal);
+      const [channels, height, width] = layer.shape as [number, number, number];
+      const activations = outputs[layer.name]!.data as Float32Array;
+      const gradients = outputs[`xaiws_gradient:${layer.name}`]!.data as Float32Array;
+      result.layers.push({ layer, clusters: clusterLayer({ channels, height, width, activations, gradients }) });
+      hooks.progress?.(index + 1, layers.length);
+    }
+    return result;
   }
 
   async release(): Promise<void> {

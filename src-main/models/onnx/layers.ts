@@ -73,3 +73,27 @@ export function tailFrom(model: OnnxModel, layer: string, shapes: ShapeTable, ty
   tail.setOutputs([output]);
   return { model: tail, frontier };
 }
+
+const BLOCK_OPS = new Set(['BatchNormalization', 'Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh']);
+
+/**
+ * The feature map that ends each convolution block: a Conv's output followed, while it has a single
+ * consumer, through batch norm and activation ops. These are the "conv layers" of layer-wise views.
+ */
+export function convBlockOutputs(model: OnnxModel, layers: LayerInfo[]): LayerInfo[] {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const consumers = (tensor: string) => model.nodes.filter((n) => n.input?.includes(tensor));
+  const outputs: LayerInfo[] = [];
+  for (const node of model.nodes) {
+    if (node.opType !== 'Conv') continue;
+    let tensor = node.output![0]!;
+    for (;;) {
+      const next = consumers(tensor);
+      if (next.length !== 1 || !BLOCK_OPS.has(next[0]!.opType ?? '')) break;
+      tensor = next[0]!.output![0]!;
+    }
+    const layer = byName.get(tensor);
+    if (layer && !outputs.includes(layer)) outputs.push(layer);
+  }
+  return outputs;
+}
