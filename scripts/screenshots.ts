@@ -33,6 +33,11 @@ try {
   await page.locator('[data-testid=method-grid] [data-testid=heatmap-canvas]').nth(7).waitFor();
   await page.screenshot({ path: join(out, 'methods.png') });
   await page.keyboard.press('Escape');
+  await page.keyboard.press('k');
+  await page.locator('[data-testid=cluster-layer]').nth(2).waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(out, 'layers.png') });
+  await page.keyboard.press('Escape');
   await page.keyboard.press('c');
   await page.getByTestId('accuracy').waitFor();
   await page.screenshot({ path: join(out, 'confusion.png') });

@@ -5,10 +5,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { BundleSummary, EventName, EventPayload, Explanation, LayerInfo, Model, ParsedRequest, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
+import type { BundleSummary, EventName, EventPayload, Explanation, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask, importTitle } from './datasets/import-job.ts';
-import { explainImage, explainSelectionTask, modelLayers } from './explain/service.ts';
+import { explainImage, explainLayerwise, explainSelectionTask, modelLayers } from './explain/service.ts';
 import type { ImportRequest } from './datasets/importer.ts';
 import { inferenceTask } from './inference/inference-job.ts';
 import { InferencePool } from './inference/pool.ts';
@@ -119,6 +119,10 @@ export class Workstation {
 
   explainImage(request: ParsedRequest<'explain.image'>): Promise<Explanation> {
     return explainImage(this.project, this.pool, this.model(request.modelId), request);
+  }
+
+  explainLayerwise(request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
+    return explainLayerwise(this.project, this.pool, this.model(request.modelId), request);
   }
 
   startExplain(request: ParsedRequest<'explain.selection'>) {

@@ -166,6 +166,36 @@ export const Explanation = z.object({
   cached: z.boolean(),
 });
 
+export const FeatureCluster = z.object({
+  /** Stable id: labels refer to a cluster by it. */
+  id,
+  index: z.number().int(),
+  weight: z.number(),
+  kept: z.boolean(),
+  channels: z.array(z.number().int()),
+  map: z.array(z.number()),
+});
+
+export const ClusteredLayer = z.object({
+  layer: z.string(),
+  shape: z.array(z.number().int()),
+  thresholdPercent: z.number(),
+  keptMaps: z.number().int(),
+  k: z.number().int(),
+  silhouette: z.number().nullable(),
+  points: z.array(z.object({ channel: z.number().int(), x: z.number(), y: z.number(), cluster: z.number().int() })),
+  clusters: z.array(FeatureCluster),
+});
+
+export const LayerwiseExplanation = z.object({
+  runId: id,
+  imageId: id,
+  target: z.number().int(),
+  targetClass: z.string(),
+  layers: z.array(ClusteredLayer),
+  cached: z.boolean(),
+});
+
 export const JobKind = z.enum(['import', 'inference', 'explain']);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({
@@ -218,6 +248,7 @@ export const methods = {
   'inference.run': { request: z.object({ modelId: id, datasetId: id, batchSize: z.number().int().min(1).max(4096).optional() }), result: JobStarted },
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
+  'explain.layerwise': { request: z.object({ modelId: id, imageId: id, target: z.number().int().min(-1).default(-1) }), result: LayerwiseExplanation },
   'explain.selection': { request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }) }), result: JobStarted },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
@@ -261,6 +292,8 @@ export type RecentProject = z.infer<typeof RecentProject>;
 export type LayerInfo = z.infer<typeof LayerInfo>;
 export type Explanation = z.infer<typeof Explanation>;
 export type CamMethodName = z.infer<typeof CamMethodName>;
+export type LayerwiseExplanation = z.infer<typeof LayerwiseExplanation>;
+export type ClusteredLayer = z.infer<typeof ClusteredLayer>;
 
 /** IPC channel names, one per method and event, all under one prefix the main process checks. */
 export const IPC_PREFIX = 'xai:';

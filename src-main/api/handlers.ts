@@ -30,6 +30,7 @@ export const handlers: Handlers = {
   'inference.run': (ws, { modelId, datasetId, batchSize }) => ({ jobId: ws.startInference(modelId, datasetId, batchSize).id }),
   'explain.layers': (ws, { modelId }) => ws.layers(modelId),
   'explain.image': (ws, request) => ws.explainImage(request),
+  'explain.layerwise': (ws, request) => ws.explainLayerwise(request),
   'explain.selection': (ws, request) => ({ jobId: ws.startExplain(request).id }),
   'stats.confusion': (ws, { modelId, datasetId }) => {
     const model = ws.model(modelId);

@@ -5,7 +5,7 @@
  * model and a changed file is reported instead of silently explained.
  */
 import { statSync } from 'node:fs';
-import type { Explanation, LayerInfo, Model, ParsedRequest } from '../../src-shared/contract.ts';
+import type { Explanation, LayerInfo, LayerwiseExplanation, Model, ParsedRequest } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { JobTask } from '../jobs/registry.ts';
 import type { InferencePool, ModelRef } from '../inference/pool.ts';
@@ -110,4 +110,20 @@ export function explainSelectionTask(project: Project, pool: InferencePool, mode
       result: { images: ids.length, computed: done - (ids.length - todo.length), cached: ids.length - todo.length, seconds: Number(seconds.toFixed(3)), provider: pool.provider.active },
     };
   };
+}
+
+/** Clustered feature maps of every conv layer for one image, stored once per model file, image and class. */
+export async function explainLayerwise(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
+  checkTarget(model, request.target);
+  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
+  const ref = await verifiedModel(model);
+  const key = { modelHash: model.fileHash, imageId: request.imageId, requestedClass: request.target, params: NO_PARAMS };
+  let stored = project.layerClusters.find(key);
+  const cached = stored !== undefined;
+  if (!stored) {
+    const result = await pool.layerwise(ref, { projectPath: project.path, imageIds: [request.imageId] }, request.target);
+    project.layerClusters.save(key, result);
+    stored = project.layerClusters.find(key)!;
+  }
+  return { ...stored, targetClass: model.manifest.classes[stored.target] ?? String(stored.target), cached };
 }

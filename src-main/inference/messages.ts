@@ -1,6 +1,6 @@
 import type { Manifest } from '../../src-shared/contract.ts';
 import type { ApiErrorShape } from '../../src-shared/errors.ts';
-import type { CamRequest, CamResult } from '../explain/cam/engine.ts';
+import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
 import type { LayerInfo } from '../models/onnx/layers.ts';
 
 export interface TensorInfo {
@@ -17,7 +17,8 @@ export type WorkerRequest =
   | { type: 'infer-images'; id: number; key: string; path: string; manifest: Manifest; projectPath: string; imageIds: number[] }
   | { type: 'infer-tensor'; id: number; key: string; path: string; manifest: Manifest; tensor: Float32Array; count: number }
   | { type: 'cam-layers'; id: number; key: string; path: string; manifest: Manifest }
-  | { type: 'cam'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: CamRequest };
+  | { type: 'cam'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: CamRequest }
+  | { type: 'layerwise'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; target: number };
 
 export type WorkerControl = { type: 'cancel'; id: number };
 
@@ -26,5 +27,6 @@ export type WorkerReply =
   | { type: 'inferred'; id: number; output: Float32Array; dims: number[]; provider: string }
   | { type: 'cam-layers'; id: number; layers: LayerInfo[] }
   | { type: 'cam'; id: number; results: CamResult[]; provider: string }
+  | { type: 'layerwise'; id: number; result: LayerwiseResult }
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'failed'; id: number; error: ApiErrorShape };

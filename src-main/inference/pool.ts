@@ -82,6 +82,13 @@ export class InferencePool {
     return reply.results;
   }
 
+  /** Clustered feature maps of every conv layer for one image. */
+  async layerwise(model: ModelRef, source: BatchSource, target: number) {
+    const reply = await this.send({ type: 'layerwise', ...model, source, target });
+    if (reply.type !== 'layerwise') throw new Error('unexpected reply');
+    return reply.result;
+  }
+
   async close(): Promise<void> {
     const slots = this.slots;
     this.slots = [];

@@ -126,6 +126,12 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       const engine = await engineFor(request.key, request.path, request.manifest);
       return { type: 'cam-layers', id: request.id, layers: engine.layers() };
     }
+    case 'layerwise': {
+      const engine = await engineFor(request.key, request.path, request.manifest);
+      const { tensor } = await batchTensor(request.source, request.manifest);
+      const result = await engine.layerwise(tensor, request.target);
+      return { type: 'layerwise', id: request.id, result };
+    }
     case 'cam': {
       const engine = await engineFor(request.key, request.path, request.manifest);
       const { tensor, count } = await batchTensor(request.source, request.manifest);

@@ -7,6 +7,7 @@ import type { ProjectSummary } from '../../src-shared/contract.ts';
 import { DatasetRepository } from './datasets.ts';
 import { ExplanationRepository } from './explanations.ts';
 import { ImageRepository } from './images.ts';
+import { LayerClusterRepository } from './layer-clusters.ts';
 import { JobRepository } from './jobs.ts';
 import { ModelRepository } from './models.ts';
 import { openDatabase, schemaVersion, type Db, type OpenOptions } from './open.ts';
@@ -19,6 +20,7 @@ export class Project {
   readonly predictions: PredictionRepository;
   readonly jobs: JobRepository;
   readonly explanations: ExplanationRepository;
+  readonly layerClusters: LayerClusterRepository;
 
   private constructor(
     readonly path: string,
@@ -30,6 +32,7 @@ export class Project {
     this.predictions = new PredictionRepository(db);
     this.jobs = new JobRepository(db);
     this.explanations = new ExplanationRepository(db);
+    this.layerClusters = new LayerClusterRepository(db);
   }
 
   static create(path: string, name?: string): Project {

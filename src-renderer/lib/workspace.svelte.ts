@@ -10,7 +10,7 @@ import { thumbnails } from './thumbnails.svelte.ts';
 
 export type Correctness = 'all' | 'correct' | 'wrong';
 export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
-export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods';
+export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers';
 
 export interface Filters {
   trueClass: string;

@@ -154,6 +154,13 @@ describe('the workstation in Chromium', () => {
     await page.keyboard.press('g');
     await expect.poll(() => page.locator('[data-testid=method-grid] [data-testid=heatmap-canvas]').count(), { timeout: 60_000 }).toBe(8);
     await page.keyboard.press('Escape');
+    await page.keyboard.press('k');
+    await expect.poll(() => page.locator('[data-testid=cluster-layer]').count(), { timeout: 60_000 }).toBe(3);
+    expect(await page.getByTestId('layers-class').innerText()).toBe('Sneaker');
+    const weights = await page.getByTestId('cluster-weight').allInnerTexts();
+    expect(weights.length).toBeGreaterThanOrEqual(9); // k >= 3 per layer
+    for (const weight of weights) expect(Number(weight.replace('%', ''))).toBeGreaterThan(0);
+    await page.keyboard.press('Escape');
     await page.getByTestId('explain-target').selectOption({ label: 'predicted' });
     await page.getByTestId('explain-method').selectOption('gradcam');
   });

@@ -79,6 +79,23 @@ describe('explanations in a project', () => {
     expect(ws.project.explanations.missing(base, ids).length).toBeGreaterThanOrEqual(48 - 32);
   });
 
+  it('stores the clustered feature maps of every conv layer with stable cluster ids', async () => {
+    const imageId = ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' })[2]!;
+    const first = await ws.explainLayerwise({ modelId, imageId, target: -1 });
+    expect(first.cached).toBe(false);
+    expect(first.layers.map((l) => l.shape)).toEqual([[32, 28, 28], [64, 14, 14], [64, 7, 7]]);
+    for (const layer of first.layers) {
+      expect(layer.clusters.length).toBe(layer.k);
+      expect(layer.points).toHaveLength(layer.keptMaps);
+      expect(layer.clusters.flatMap((c) => c.channels).sort((a, b) => a - b)).toEqual(layer.points.map((p) => p.channel).sort((a, b) => a - b));
+      expect(layer.clusters[0]!.map).toHaveLength(layer.shape[1]! * layer.shape[2]!);
+    }
+    const second = await ws.explainLayerwise({ modelId, imageId, target: -1 });
+    expect(second.cached).toBe(true);
+    expect(second.layers.flatMap((l) => l.clusters.map((c) => c.id))).toEqual(first.layers.flatMap((l) => l.clusters.map((c) => c.id)));
+    expect(second.layers[2]!.clusters[0]!.map).toEqual(first.layers[2]!.clusters[0]!.map);
+  });
+
   it('refuses to explain a model file that changed after registration', async () => {
     const path = ws.model(modelId).path;
     const bytes = readFileSync(path);
