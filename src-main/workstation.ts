@@ -5,10 +5,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { BundleSummary, EventName, EventPayload, Explanation, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
+import type { BundleSummary, EventName, EventPayload, Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, Model, SanityCheck, ParsedRequest, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask, importTitle } from './datasets/import-job.ts';
-import { explainImage, explainLayerwise, explainSelectionTask, modelLayers } from './explain/service.ts';
+import { explainImage, explainLayerwise, explainSelectionTask, imageMetrics, metricsSelectionTask, modelLayers, sanityCheck } from './explain/service.ts';
 import type { ImportRequest } from './datasets/importer.ts';
 import { inferenceTask } from './inference/inference-job.ts';
 import { InferencePool } from './inference/pool.ts';
@@ -123,6 +123,21 @@ export class Workstation {
 
   explainLayerwise(request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
     return explainLayerwise(this.project, this.pool, this.model(request.modelId), request);
+  }
+
+  imageMetrics(request: ParsedRequest<'explain.metrics'>): Promise<ImageMetrics> {
+    return imageMetrics(this.project, this.pool, this.model(request.modelId), request);
+  }
+
+  sanityCheck(request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
+    return sanityCheck(this.project, this.pool, this.model(request.modelId), request);
+  }
+
+  startMetrics(request: ParsedRequest<'explain.metricsSelection'>) {
+    const project = this.project;
+    const model = this.model(request.modelId);
+    const task = metricsSelectionTask(project, this.pool, model, request);
+    return this.jobs.start('metrics', `${request.method} metrics of a selection with ${model.name}`, request, task);
   }
 
   startExplain(request: ParsedRequest<'explain.selection'>) {

@@ -196,7 +196,40 @@ export const LayerwiseExplanation = z.object({
   cached: z.boolean(),
 });
 
-export const JobKind = z.enum(['import', 'inference', 'explain']);
+const MetricCurve = z.object({ x: z.array(z.number()), y: z.array(z.number()), auc: z.number() });
+
+export const ImageMetrics = z.object({
+  imageId: id,
+  method: CamMethodName,
+  layer: z.string(),
+  target: z.number().int(),
+  targetClass: z.string(),
+  layerShape: z.tuple([z.number().int(), z.number().int()]),
+  map: z.array(z.number()),
+  steps: z.number().int(),
+  /** Class probability while the most salient pixels turn black, step by step; lower area is better. */
+  deletion: MetricCurve,
+  /** Class probability while they appear on a black image; higher area is better. */
+  insertion: MetricCurve,
+  road: z.object({
+    percentiles: z.array(z.number()),
+    original: z.number(),
+    morf: z.array(z.number()),
+    lerf: z.array(z.number()),
+    combined: z.number(),
+  }),
+});
+
+export const SanityCheck = z.object({
+  imageId: id,
+  method: CamMethodName,
+  layer: z.string(),
+  target: z.number().int(),
+  targetClass: z.string(),
+  steps: z.array(z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() })),
+});
+
+export const JobKind = z.enum(['import', 'inference', 'explain', 'metrics']);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({
   id: z.string(),
@@ -249,6 +282,12 @@ export const methods = {
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
   'explain.layerwise': { request: z.object({ modelId: id, imageId: id, target: z.number().int().min(-1).default(-1) }), result: LayerwiseExplanation },
+  'explain.metrics': { request: ExplainRequest.extend({ imageId: id, steps: z.number().int().min(2).max(1000).default(50) }), result: ImageMetrics },
+  'explain.sanity': { request: ExplainRequest.extend({ imageId: id }), result: SanityCheck },
+  'explain.metricsSelection': {
+    request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }), steps: z.number().int().min(2).max(1000).default(50) }),
+    result: JobStarted,
+  },
   'explain.selection': { request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }) }), result: JobStarted },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
@@ -294,6 +333,8 @@ export type Explanation = z.infer<typeof Explanation>;
 export type CamMethodName = z.infer<typeof CamMethodName>;
 export type LayerwiseExplanation = z.infer<typeof LayerwiseExplanation>;
 export type ClusteredLayer = z.infer<typeof ClusteredLayer>;
+export type ImageMetrics = z.infer<typeof ImageMetrics>;
+export type SanityCheck = z.infer<typeof SanityCheck>;
 
 /** IPC channel names, one per method and event, all under one prefix the main process checks. */
 export const IPC_PREFIX = 'xai:';

@@ -5,7 +5,7 @@
  * model and a changed file is reported instead of silently explained.
  */
 import { statSync } from 'node:fs';
-import type { Explanation, LayerInfo, LayerwiseExplanation, Model, ParsedRequest } from '../../src-shared/contract.ts';
+import type { Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, SanityCheck } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { JobTask } from '../jobs/registry.ts';
 import type { InferencePool, ModelRef } from '../inference/pool.ts';
@@ -126,4 +126,78 @@ export async function explainLayerwise(project: Project, pool: InferencePool, mo
     stored = project.layerClusters.find(key)!;
   }
   return { ...stored, targetClass: model.manifest.classes[stored.target] ?? String(stored.target), cached };
+}
+
+export async function imageMetrics(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.metrics'>): Promise<ImageMetrics> {
+  checkTarget(model, request.target);
+  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
+  const ref = await verifiedModel(model);
+  const [result] = await pool.metrics(ref, { projectPath: project.path, imageIds: [request.imageId] }, { method: request.method, layer: request.layer, target: request.target }, request.steps);
+  const { explanation, deletion, insertion, road } = result!;
+  return {
+    imageId: request.imageId,
+    method: request.method,
+    layer: request.layer,
+    target: explanation.target,
+    targetClass: model.manifest.classes[explanation.target] ?? String(explanation.target),
+    layerShape: explanation.layerShape,
+    map: Array.from(explanation.map),
+    steps: request.steps,
+    deletion,
+    insertion,
+    road,
+  };
+}
+
+export async function sanityCheck(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
+  checkTarget(model, request.target);
+  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
+  const ref = await verifiedModel(model);
+  const { original, steps } = await pool.sanity(ref, { projectPath: project.path, imageIds: [request.imageId] }, { method: request.method, layer: request.layer, target: request.target });
+  return {
+    imageId: request.imageId,
+    method: request.method,
+    layer: request.layer,
+    target: original.target,
+    targetClass: model.manifest.classes[original.target] ?? String(original.target),
+    steps,
+  };
+}
+
+/** Deletion, insertion and ROAD over a filtered selection, averaged; one job, cancellable between batches. */
+export function metricsSelectionTask(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.metricsSelection'>): JobTask {
+  checkTarget(model, request.target);
+  return async ({ signal, report }) => {
+    const ref = await verifiedModel(model);
+    const ids = Array.from(project.images.matchingIds(request.query));
+    const stage = `${request.method} metrics`;
+    const sums = { deletion: 0, insertion: 0, road: 0 };
+    let done = 0;
+    report(stage, 0, ids.length);
+    for (let start = 0; start < ids.length && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
+      const batch = ids.slice(start, start + EXPLAIN_JOB_BATCH);
+      let results;
+      try {
+        results = await pool.metrics(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, target: request.target }, request.steps, {
+          signal,
+          progress: (inner) => report(stage, done + inner, ids.length),
+        });
+      } catch (error) {
+        if (signal.aborted && error instanceof ApiError && error.code === 'cancelled') break;
+        throw error;
+      }
+      for (const r of results) {
+        sums.deletion += r.deletion.auc;
+        sums.insertion += r.insertion.auc;
+        sums.road += r.road.combined;
+      }
+      done += results.length;
+      report(stage, done, ids.length);
+    }
+    const mean = (value: number) => (done > 0 ? Number((value / done).toFixed(4)) : null);
+    return {
+      cancelled: signal.aborted,
+      result: { method: request.method, layer: request.layer, images: done, deletionAuc: mean(sums.deletion), insertionAuc: mean(sums.insertion), roadCombined: mean(sums.road) },
+    };
+  };
 }

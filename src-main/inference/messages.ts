@@ -2,6 +2,7 @@ import type { Manifest } from '../../src-shared/contract.ts';
 import type { ApiErrorShape } from '../../src-shared/errors.ts';
 import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
 import type { LayerInfo } from '../models/onnx/layers.ts';
+import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
 
 export interface TensorInfo {
   name: string;
@@ -18,7 +19,15 @@ export type WorkerRequest =
   | { type: 'infer-tensor'; id: number; key: string; path: string; manifest: Manifest; tensor: Float32Array; count: number }
   | { type: 'cam-layers'; id: number; key: string; path: string; manifest: Manifest }
   | { type: 'cam'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: CamRequest }
-  | { type: 'layerwise'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; target: number };
+  | { type: 'layerwise'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; target: number }
+  | { type: 'metrics'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest; steps: number }
+  | { type: 'sanity'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest };
+
+export interface MetricRequest {
+  method: CamRequest['method'];
+  layer: string;
+  target: number;
+}
 
 export type WorkerControl = { type: 'cancel'; id: number };
 
@@ -28,5 +37,7 @@ export type WorkerReply =
   | { type: 'cam-layers'; id: number; layers: LayerInfo[] }
   | { type: 'cam'; id: number; results: CamResult[]; provider: string }
   | { type: 'layerwise'; id: number; result: LayerwiseResult }
+  | { type: 'metrics'; id: number; results: MetricsResult[] }
+  | { type: 'sanity'; id: number; original: CamResult; steps: SanityStep[] }
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'failed'; id: number; error: ApiErrorShape };

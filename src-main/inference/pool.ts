@@ -9,7 +9,7 @@ import type { Manifest } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { startWorker } from '../workers.ts';
 import type { CamRequest } from '../explain/cam/engine.ts';
-import type { BatchSource, WorkerReply, WorkerRequest } from './messages.ts';
+import type { BatchSource, MetricRequest, WorkerReply, WorkerRequest } from './messages.ts';
 import { availableProviders } from './providers.ts';
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void; progress?: (done: number, total: number) => void };
@@ -87,6 +87,20 @@ export class InferencePool {
     const reply = await this.send({ type: 'layerwise', ...model, source, target });
     if (reply.type !== 'layerwise') throw new Error('unexpected reply');
     return reply.result;
+  }
+
+  /** Deletion, insertion and ROAD for each image of the batch. */
+  async metrics(model: ModelRef, source: BatchSource, request: MetricRequest, steps: number, options: CallOptions = {}) {
+    const reply = await this.send({ type: 'metrics', ...model, source, request, steps }, [], options);
+    if (reply.type !== 'metrics') throw new Error('unexpected reply');
+    return reply.results;
+  }
+
+  /** The model-randomisation sanity check for one image. */
+  async sanity(model: ModelRef, source: BatchSource, request: MetricRequest, options: CallOptions = {}) {
+    const reply = await this.send({ type: 'sanity', ...model, source, request }, [], options);
+    if (reply.type !== 'sanity') throw new Error('unexpected reply');
+    return reply;
   }
 
   async close(): Promise<void> {

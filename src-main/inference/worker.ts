@@ -12,6 +12,7 @@ import { Project } from '../store/project.ts';
 import { candidateProviders } from './providers.ts';
 import { pixelsForModel, tensorSize, writeNormalised } from './preprocess.ts';
 import { CamEngine } from '../explain/cam/engine.ts';
+import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
 import type { BatchSource, WorkerControl, WorkerReply, WorkerRequest } from './messages.ts';
 
 const { threads } = workerData as { threads: number };
@@ -53,6 +54,7 @@ function engineFor(key: string, path: string, manifest: Manifest): Promise<CamEn
     engine = CamEngine.create(readFileSync(path), { dims, layout }, async (bytes) => (await createSession(bytes, path)).session, {
       input: manifest.input.name,
       output: manifest.output.name,
+      outputKind: manifest.output.kind,
     });
     engine.catch(() => engines.delete(key));
     engines.set(key, engine);
@@ -131,6 +133,33 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       const { tensor } = await batchTensor(request.source, request.manifest);
       const result = await engine.layerwise(tensor, request.target);
       return { type: 'layerwise', id: request.id, result };
+    }
+    case 'metrics': {
+      const engine = await engineFor(request.key, request.path, request.manifest);
+      const { tensor, count } = await batchTensor(request.source, request.manifest);
+      const size = tensorSize(request.manifest);
+      const baseline = new Float32Array(size);
+      writeNormalised(new Uint8Array(size), request.manifest, baseline, 0); // the black image
+      const controller = new AbortController();
+      running.set(request.id, controller);
+      try {
+        const results = [];
+        for (let i = 0; i < count && !controller.signal.aborted; i++) {
+          results.push(await imageMetrics(engine, tensor.subarray(i * size, (i + 1) * size), baseline, request.request, request.steps, { signal: controller.signal }));
+          parentPort!.postMessage({ type: 'progress', id: request.id, done: i + 1, total: count } satisfies WorkerReply);
+        }
+        return { type: 'metrics', id: request.id, results };
+      } finally {
+        running.delete(request.id);
+      }
+    }
+    case 'sanity': {
+      const engine = await engineFor(request.key, request.path, request.manifest);
+      const { tensor } = await batchTensor(request.source, request.manifest);
+      const { original, steps } = await sanityCheck(engine, tensor.subarray(0, tensorSize(request.manifest)), request.request, {
+        progress: (done, total) => parentPort!.postMessage({ type: 'progress', id: request.id, done, total } satisfies WorkerReply),
+      });
+      return { type: 'sanity', id: request.id, original, steps };
     }
     case 'cam': {
       const engine = await engineFor(request.key, request.path, request.manifest);

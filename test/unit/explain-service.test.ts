@@ -96,6 +96,33 @@ describe('explanations in a project', () => {
     expect(second.layers[2]!.clusters[0]!.map).toEqual(first.layers[2]!.clusters[0]!.map);
   });
 
+  it('measures deletion, insertion and ROAD of one map, and runs the sanity check', async () => {
+    const imageId = ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' })[0]!;
+    const metrics = await ws.imageMetrics({ modelId, imageId, method: 'gradcam', layer: LAYER, target: -1, steps: 20 });
+    expect(metrics.targetClass).toBe('Ankle boot');
+    expect(metrics.deletion.x).toHaveLength(21);
+    expect(metrics.deletion.y[0]).toBeCloseTo(metrics.road.original, 6);
+    expect(metrics.insertion.y[20]).toBeCloseTo(metrics.road.original, 6);
+    expect(metrics.deletion.y[20]).toBeCloseTo(metrics.insertion.y[0]!, 6); // both the black image
+    for (const auc of [metrics.deletion.auc, metrics.insertion.auc]) expect(auc).toBeGreaterThan(0), expect(auc).toBeLessThan(1);
+    expect(metrics.road.morf).toHaveLength(9);
+    expect(metrics.insertion.auc).toBeGreaterThan(metrics.deletion.auc); // a useful map for a confident prediction
+
+    const sanity = await ws.sanityCheck({ modelId, imageId, method: 'gradcam', layer: LAYER, target: -1 });
+    expect(sanity.steps.map((s) => s.op)).toEqual(['Gemm', 'Gemm', 'Conv', 'Conv', 'Conv']);
+    for (const step of sanity.steps) expect(Math.abs(step.spearman)).toBeLessThanOrEqual(1);
+  });
+
+  it('averages the metrics of a filtered selection in one job', async () => {
+    const query = { datasetId, modelId, trueClass: 'Trouser', correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
+    const expected = ws.project.images.matchingIds(query).length;
+    const job = await ws.jobs.wait(ws.startMetrics({ modelId, method: 'gradcam', layer: LAYER, target: -1, query, steps: 10 }).id);
+    expect(job.status).toBe('done');
+    expect(job.result).toMatchObject({ images: expected, method: 'gradcam' });
+    for (const key of ['deletionAuc', 'insertionAuc']) expect(job.result![key] as number).toBeGreaterThan(0);
+    expect(typeof job.result!.roadCombined).toBe('number');
+  });
+
   it('refuses to explain a model file that changed after registration', async () => {
     const path = ws.model(modelId).path;
     const bytes = readFileSync(path);

@@ -64,12 +64,31 @@ export class CamEngine {
     private readonly createSession: SessionFactory,
     readonly inputName: string,
     readonly outputName: string,
+    /** Whether the output holds logits (class scores for metrics go through a softmax) or probabilities. */
+    readonly outputKind: 'logits' | 'probabilities',
   ) {}
 
-  static async create(bytes: Uint8Array, input: InputSpec, createSession: SessionFactory, names: { input?: string; output?: string } = {}): Promise<CamEngine> {
+  static async create(bytes: Uint8Array, input: InputSpec, createSession: SessionFactory, names: { input?: string; output?: string; outputKind?: 'logits' | 'probabilities' } = {}): Promise<CamEngine> {
     const model = OnnxModel.read(bytes);
     const { shapes, types } = await probeShapes(model, input.dims);
-    return new CamEngine(model, input, shapes, types, createSession, names.input ?? model.inputNames()[0]!, names.output ?? model.outputNames()[0]!);
+    return new CamEngine(model, input, shapes, types, createSession, names.input ?? model.inputNames()[0]!, names.output ?? model.outputNames()[0]!, names.outputKind ?? 'logits');
+  }
+
+  /** An engine for an edited copy of this model (same input, names and sessions factory). */
+  derive(model: OnnxModel): Promise<CamEngine> {
+    return CamEngine.create(model.encode(), this.input, this.createSession, { input: this.inputName, output: this.outputName, outputKind: this.outputKind });
+  }
+
+  /** The probability of class `target` for each of `count` inputs. */
+  async classProbabilities(batch: Float32Array, count: number, target: number): Promise<Float64Array> {
+    const session = await this.forwardSession();
+    const outputs = await session.run({ [this.inputName]: this.inputTensor(batch, count) });
+    const values = outputs[this.outputName]!.data as Float32Array;
+    const classes = values.length / count;
+    return Float64Array.from({ length: count }, (_, i) => {
+      const row = values.subarray(i * classes, (i + 1) * classes);
+      return this.outputKind === 'probabilities' ? row[target]! : softmax64(row)[target]!;
+    });
   }
 
   layers(): LayerInfo[] {

@@ -5,6 +5,7 @@
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { CAM_METHOD_NAMES } from '../../../src-shared/contract.ts';
+export { resizeBilinearAligned } from '../../../src-shared/saliency.ts';
 
 export const CAM_METHODS = CAM_METHOD_NAMES;
 export type CamMethod = (typeof CAM_METHODS)[number];
@@ -128,28 +129,6 @@ function topEigen(symmetric: Matrix): { vector: number[]; value: number } {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return { vector: decomposition.eigenvectorMatrix.getColumn(best), value: values[best]! };
-}
-
-/** Bilinear resize with corners aligned (torch.nn.UpsamplingBilinear2d), one plane. */
-export function resizeBilinearAligned(source: ArrayLike<number>, height: number, width: number, outHeight: number, outWidth: number, out = new Float32Array(outHeight * outWidth)): Float32Array {
-  const sy = outHeight > 1 ? (height - 1) / (outHeight - 1) : 0;
-  const sx = outWidth > 1 ? (width - 1) / (outWidth - 1) : 0;
-  for (let y = 0; y < outHeight; y++) {
-    const fy = y * sy;
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, height - 1);
-    const dy = fy - y0;
-    for (let x = 0; x < outWidth; x++) {
-      const fx = x * sx;
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const dx = fx - x0;
-      const top = source[y0 * width + x0]! * (1 - dx) + source[y0 * width + x1]! * dx;
-      const bottom = source[y1 * width + x0]! * (1 - dx) + source[y1 * width + x1]! * dx;
-      out[y * outWidth + x] = top * (1 - dy) + bottom * dy;
-    }
-  }
-  return out;
 }
 
 export function softmax64(values: ArrayLike<number>): Float64Array {

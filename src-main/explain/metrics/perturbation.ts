@@ -5,7 +5,10 @@
  * imputation, the class probability after each; combined = mean over p of (LeRF change - MoRF change) / 2.
  * The model is a callback that scores a batch of inputs, so the arithmetic is testable on its own.
  */
+import { pixelsAtStep, rankPixels } from '../../../src-shared/saliency.ts';
 import { imputeLinear } from './imputation.ts';
+
+export { rankPixels };
 
 /** Scores the class of interest for `count` inputs laid out back to back. */
 export type Scorer = (batch: Float32Array, count: number) => Promise<Float64Array>;
@@ -29,12 +32,6 @@ export function trapezoid(x: number[], y: number[]): number {
   let area = 0;
   for (let i = 1; i < x.length; i++) area += ((x[i]! - x[i - 1]!) * (y[i]! + y[i - 1]!)) / 2;
   return area;
-}
-
-/** Pixel indices, most salient first (ties by position, so the order is reproducible). */
-export function rankPixels(saliency: ArrayLike<number>): Int32Array {
-  const order = Int32Array.from({ length: saliency.length }, (_, i) => i);
-  return order.sort((a, b) => saliency[b]! - saliency[a]! || a - b);
 }
 
 function setPixel(target: Float32Array, source: Float32Array, pixel: number, image: ImageLayout): void {
@@ -63,7 +60,7 @@ export async function perturbationCurve(kind: 'deletion' | 'insertion', input: F
     const batch = new Float32Array(count * size);
     for (let b = 0; b < count; b++) {
       const step = start + b;
-      const target = Math.round((step / steps) * pixels);
+      const target = pixelsAtStep(step, steps, pixels);
       while (changed < target) setPixel(current, to, order[changed++]!, image);
       batch.set(current, b * size);
       x.push(step / steps);
