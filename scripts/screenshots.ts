@@ -38,6 +38,13 @@ try {
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(out, 'layers.png') });
   await page.keyboard.press('Escape');
+  await page.keyboard.press('q');
+  await page.getByTestId('deletion-auc').waitFor({ timeout: 60_000 });
+  await page.getByTestId('run-sanity').click();
+  await page.getByTestId('sanity-steps').waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(out, 'metrics.png') });
+  await page.keyboard.press('Escape');
   await page.keyboard.press('c');
   await page.getByTestId('accuracy').waitFor();
   await page.screenshot({ path: join(out, 'confusion.png') });

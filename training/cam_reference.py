@@ -275,4 +275,72 @@ def build(out: str, data: str, seed: int = 0, threads: int = 2, steps: int = 300
         print(f"{name}: loss {loss:.3f}, accuracy on 1000 test images {accuracy:.3f}, ops {entry['ops']}", flush=True)
     with open(os.path.join(out, "reference.json"), "w") as handle:
         json.dump(reference, handle, indent=1)
+    with open(os.path.join(out, "ops.json"), "w") as handle:
+        json.dump(op_fixtures(out), handle, indent=1)
     return reference
+
+
+# Single-op (or few-op) modules for the op-by-op gradient check against autograd; each output is
+# flattened to [N, D] so that any entry can serve as the "class score".
+class _Op(nn.Module):
+    def __init__(self, fn, **modules):
+        super().__init__()
+        self.fn = fn
+        for name, module in modules.items():
+            setattr(self, name, module)
+
+    def forward(self, x):
+        return torch.flatten(self.fn(self, x), 1)
+
+
+def _op_cases():
+    torch.manual_seed(0)
+    return {
+        "conv_transpose": ([3, 4, 3], _Op(lambda m, x: m.up(x), up=nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1,
+                                                                                       output_padding=1)), 13),
+        "conv_grouped_dilated": ([4, 7, 6], _Op(lambda m, x: m.conv(x), conv=nn.Conv2d(4, 4, 3, padding=2, dilation=2,
+                                                                                        groups=2)), 13),
+        "matmul": ([3, 4], _Op(lambda m, x: torch.matmul(x, m.w), w=nn.Parameter(torch.randn(4, 5))), 13),
+        "sub_div_tanh": ([2, 3, 3], _Op(lambda m, x: (x - torch.tanh(x)) / (1 + x * x)), 13),
+        "sigmoid_mul": ([2, 3, 3], _Op(lambda m, x: torch.sigmoid(x) * x)),
+        "softmax": ([6], _Op(lambda m, x: torch.softmax(m.fc(x), dim=-1), fc=nn.Linear(6, 4)), 13),
+        "transpose_reshape": ([2, 3, 4], _Op(lambda m, x: x.permute(0, 2, 3, 1).reshape(x.shape[0], -1) @ m.w,
+                                             w=nn.Parameter(torch.randn(24, 5))), 13),
+        "maxpool_ceil": ([2, 7, 7], _Op(lambda m, x: F.max_pool2d(x, 3, 2, ceil_mode=True)), 13),
+        "avgpool_padded": ([2, 6, 5], _Op(lambda m, x: F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False)), 13),
+        "batchnorm1d": ([6], _Op(lambda m, x: m.bn(m.fc(x)), fc=nn.Linear(6, 5), bn=nn.BatchNorm1d(5)), 13),
+        "squeeze_unsqueeze_concat": ([2, 3, 3], _Op(lambda m, x: torch.cat([x.unsqueeze(1).squeeze(1), F.relu6(x)], 1))),
+        "hardswish_hardsigmoid": ([2, 3, 3], _Op(lambda m, x: F.hardswish(x * 3) + F.hardsigmoid(x * 3)), 14),
+        "leaky_gap": ([3, 4, 4], _Op(lambda m, x: F.adaptive_avg_pool2d(F.leaky_relu(x, 0.2), 1))),
+    }
+
+
+def op_fixtures(out: str) -> dict:
+    """Export each op module, and the gradient of two output entries w.r.t. the input by autograd."""
+    folder = os.path.join(out, "ops")
+    os.makedirs(folder, exist_ok=True)
+    cases = []
+    for name, spec in _op_cases().items():
+        shape, module, opset = spec if len(spec) == 3 else (*spec, 13)
+        module.eval()
+        if isinstance(getattr(module, "bn", None), nn.BatchNorm1d):
+            with torch.no_grad():
+                module.bn.running_mean.uniform_(-0.5, 0.5)
+                module.bn.running_var.uniform_(0.5, 2.0)
+                module.bn.weight.uniform_(0.5, 1.5)
+        generator = torch.Generator().manual_seed(len(name))
+        x = (torch.rand([1, *shape], generator=generator) * 4 - 2)
+        path = os.path.join(folder, f"{name}.onnx")
+        torch.onnx.export(module, x, path, opset_version=opset, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, do_constant_folding=True)
+        outputs = module(x)
+        width = outputs.shape[1]
+        targets = [0, width - 1]
+        gradients = []
+        for target in targets:
+            xg = x.clone().requires_grad_(True)
+            module(xg)[0, target].backward()
+            gradients.append(encode(xg.grad.numpy()))
+        cases.append({"name": name, "file": f"ops/{name}.onnx", "shape": shape, "input": encode(x.numpy()),
+                      "targets": targets, "gradients": gradients})
+    return {"format": "xaiws.op-gradients/1", "cases": cases}

@@ -10,7 +10,7 @@ import { thumbnails } from './thumbnails.svelte.ts';
 
 export type Correctness = 'all' | 'correct' | 'wrong';
 export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
-export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers';
+export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics';
 
 export interface Filters {
   trueClass: string;
@@ -147,6 +147,17 @@ export class Workspace {
     const modelId = this.modelId;
     await this.attempt(async () => {
       await api.call('explain.selection', { modelId, method, layer, target, query });
+      this.panel = 'jobs';
+    });
+  }
+
+  /** Deletion, insertion and ROAD averaged over every image the filters match, as one job. */
+  async metricsSelection(method: CamMethodName, layer: string, target: number): Promise<void> {
+    const query = this.query;
+    if (this.modelId === null || !query || !layer) return;
+    const modelId = this.modelId;
+    await this.attempt(async () => {
+      await api.call('explain.metricsSelection', { modelId, method, layer, target, query });
       this.panel = 'jobs';
     });
   }

@@ -161,6 +161,28 @@ describe('the workstation in Chromium', () => {
     expect(weights.length).toBeGreaterThanOrEqual(9); // k >= 3 per layer
     for (const weight of weights) expect(Number(weight.replace('%', ''))).toBeGreaterThan(0);
     await page.keyboard.press('Escape');
+    await page.keyboard.press('q');
+    await page.getByTestId('deletion-auc').waitFor({ timeout: 60_000 });
+    for (const metric of ['deletion-auc', 'insertion-auc']) {
+      const value = Number(await page.getByTestId(metric).innerText());
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+    expect(Number.isFinite(Number(await page.getByTestId('road-combined').innerText()))).toBe(true);
+    const blackPixels = () => page.getByTestId('perturbed-deletion').evaluate((canvas) => {
+      const element = canvas as HTMLCanvasElement;
+      const { data } = element.getContext('2d')!.getImageData(0, 0, element.width, element.height);
+      let black = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 0) black++;
+      return black;
+    });
+    await page.getByTestId('metric-scrubber').fill('0');
+    const before = await blackPixels();
+    await page.getByTestId('metric-scrubber').fill('40');
+    await expect.poll(blackPixels).toBeGreaterThan(before); // 80% of the pixels deleted
+    await page.getByTestId('run-sanity').click();
+    await expect.poll(() => page.getByTestId('sanity-steps').locator('li').count(), { timeout: 60_000 }).toBe(5);
+    await page.keyboard.press('Escape');
     await page.getByTestId('explain-target').selectOption({ label: 'predicted' });
     await page.getByTestId('explain-method').selectOption('gradcam');
   });

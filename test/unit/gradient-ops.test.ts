@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { buildGradientModel, gradientOutputName, TARGET_INPUT, unsupportedOps } from '../../src-main/models/onnx/gradient.ts';
 import type { OnnxModel } from '../../src-main/models/onnx/model.ts';
 import { probeShapes } from '../../src-main/models/onnx/probe.ts';
+import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import { float, floatTensor, int, int64Tensor, ints, makeModel, node, seeded, session, str, type ModelSpec } from '../support/onnx-builder.ts';
 
 const STEP = 1e-2;
@@ -243,6 +244,28 @@ describe('gradient graph refusals', () => {
     const { shapes } = await probeShapes(model, [4]);
     expect(unsupportedOps(model, ['x'], 'score').map((n) => n.opType)).toEqual(['Exp']);
     expect(() => buildGradientModel(model, shapes, { targets: ['x'] })).toThrow(/Op Exp \(node "e"\).*gradient-free methods/);
+  });
+
+  it('keeps the gradient-free methods working on a model the gradient builder cannot cross', async () => {
+    const c = conv('features', 'x', 4, 2, [3, 3], [ints('pads', [1, 1, 1, 1])], 3);
+    const model = makeModel({
+      inputShape: [2, 5, 5],
+      nodes: [c.node, node('Relu', ['features'], 'act'), node('Exp', ['act'], 'e'), node('Flatten', ['e'], 'flat', [int('axis', 1)]), node('Gemm', ['flat', 'w'], 'y', [int('transB', 1)])],
+      initializers: [...c.inits, floatTensor('w', [3, 100], seeded(300, 4, -0.1, 0.1))],
+      result: 'y',
+    });
+    const engine = await CamEngine.create(model.encode(), { dims: [2, 5, 5], layout: 'NCHW' }, (bytes) => ort.InferenceSession.create(bytes));
+    const layer = engine.layer('act');
+    expect(layer.gradients).toBe(false);
+    expect(layer.note).toMatch(/op Exp \(node "e"\)/);
+    const x = seeded(50, 8);
+    for (const method of ['scorecam', 'ablationcam', 'eigencam'] as const) {
+      const [result] = await engine.explain(x, 1, { method, layer: 'act', targets: [-1] });
+      expect(result!.map).toHaveLength(25);
+      expect(Math.max(...result!.map)).toBeGreaterThan(0);
+    }
+    await expect(engine.explain(x, 1, { method: 'gradcam', layer: 'act', targets: [-1] })).rejects.toMatchObject({ code: 'model_unsupported_op' });
+    await engine.release();
   });
 
   it('refuses a tensor that does not lead to the score, and one that does not exist', async () => {

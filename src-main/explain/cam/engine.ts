@@ -120,7 +120,7 @@ export class CamEngine {
   }
 
   private gradientSession(layer: string) {
-    return this.session(`gradient:${layer}`, () => buildGradientModel(this.model, this.shapes, { targets: [layer], output: this.outputName }).model);
+    return this.session(`gradient:${layer}`, () => buildGradientModel(this.model, this.shapes, { targets: [layer], output: this.outputName, types: this.types }).model);
   }
 
   private headSession(layer: string) {
@@ -290,7 +290,7 @@ export class CamEngine {
   async layerwise(data: Float32Array, target: number, hooks: RunHooks = {}): Promise<LayerwiseResult> {
     const layers = this.convLayers();
     if (layers.length === 0) throw new ApiError('layer_not_found', 'The model has no convolution layer that gradients reach');
-    const session = await this.session('guided:conv', () => buildGradientModel(this.model, this.shapes, { targets: layers.map((l) => l.name), output: this.outputName, guidedRelu: true }).model);
+    const session = await this.session('guided:conv', () => buildGradientModel(this.model, this.shapes, { targets: layers.map((l) => l.name), output: this.outputName, guidedRelu: true, types: this.types }).model);
     const outputs = await session.run({
       [this.inputName]: this.inputTensor(data.subarray(0, this.input.dims.reduce((a, b) => a * b, 1)), 1),
       [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),

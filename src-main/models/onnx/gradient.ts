@@ -52,6 +52,8 @@ export interface GradientOptions {
   output?: string;
   /** Guided backpropagation: every ReLU also drops negative incoming gradients. */
   guidedRelu?: boolean;
+  /** Element types from the probe; integer tensors are kept off the gradient path. */
+  types?: Map<string, string>;
 }
 
 export interface GradientModel {
@@ -63,10 +65,20 @@ export interface GradientModel {
   gradients: Record<string, string>;
 }
 
-/** Ops on the way from `targets` to `output`, and the tensors between them. */
-export function pathBetween(model: OnnxModel, targets: string[], output: string) {
+/** Ops whose outputs carry no gradient (shapes, indices, comparisons). */
+const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'IsNaN', 'IsInf', 'ConstantOfShape', 'TopK']);
+
+/**
+ * Ops on the way from `targets` to `output`, and the float tensors between them. Integer tensors (a
+ * Shape feeding a Reshape, as `x.view(x.size(0), -1)` exports) carry no gradient and stay off the path;
+ * `types` (from the probe) marks them where known.
+ */
+export function pathBetween(model: OnnxModel, targets: string[], output: string, types?: Map<string, string>) {
   const forward = new Set(targets);
-  for (const node of model.nodes) if (node.input?.some((i) => forward.has(i))) for (const o of node.output ?? []) forward.add(o);
+  for (const node of model.nodes) {
+    if (NON_DIFFERENTIABLE.has(node.opType ?? '') || !node.input?.some((i) => forward.has(i))) continue;
+    for (const o of node.output ?? []) if (!types || types.get(o) === undefined || types.get(o) === 'float32') forward.add(o);
+  }
   const backward = new Set([output]);
   for (const node of [...model.nodes].reverse()) if (node.output?.some((o) => backward.has(o))) for (const i of node.input ?? []) backward.add(i);
   const tensors = new Set([...forward].filter((t) => backward.has(t)));
@@ -74,8 +86,8 @@ export function pathBetween(model: OnnxModel, targets: string[], output: string)
   return { tensors, nodes };
 }
 
-export function unsupportedOps(model: OnnxModel, targets: string[], output: string): NodeProto[] {
-  return pathBetween(model, targets, output).nodes.filter((n) => !SUPPORTED.has(n.opType ?? ''));
+export function unsupportedOps(model: OnnxModel, targets: string[], output: string, types?: Map<string, string>): NodeProto[] {
+  return pathBetween(model, targets, output, types).nodes.filter((n) => !SUPPORTED.has(n.opType ?? ''));
 }
 
 export function buildGradientModel(source: OnnxModel, shapes: ShapeTable, options: GradientOptions): GradientModel {
@@ -91,7 +103,7 @@ export function buildGradientModel(source: OnnxModel, shapes: ShapeTable, option
   for (const target of options.targets) {
     if (!shapes.has(target)) throw new ApiError('layer_not_found', `The model has no tensor named "${target}"`);
   }
-  const { tensors, nodes } = pathBetween(model, options.targets, output);
+  const { tensors, nodes } = pathBetween(model, options.targets, output, options.types);
   for (const target of options.targets) {
     if (!tensors.has(target)) throw new ApiError('layer_not_found', `Tensor "${target}" does not lead to the output "${output}", so the class score has no gradient there`);
   }

@@ -24,7 +24,7 @@ export function candidateLayers(model: OnnxModel, shapes: ShapeTable, types: Map
     for (const name of node.output ?? []) {
       const shape = shapes.get(name);
       if (!shape || shape.length !== 4 || types.get(name) !== 'float32' || shape[2]! * shape[3]! < 2) continue;
-      const blocked = unsupportedOps(model, [name], output);
+      const blocked = unsupportedOps(model, [name], output, types);
       const info: LayerInfo = { name, shape: shape.slice(1), op: node.opType ?? '', gradients: blocked.length === 0 };
       if (blocked.length) info.note = `no gradient: op ${blocked[0]!.opType} (node "${blocked[0]!.name || blocked[0]!.output?.[0]}") is not supported`;
       layers.push(info);
