@@ -1,4 +1,5 @@
 /** Cached explanation maps (see migration 0002). Writes go in one transaction per batch. */
+import { fromBlob, toBlob } from './blobs.ts';
 import type { Db } from './open.ts';
 
 export interface ExplanationKey {
@@ -18,8 +19,6 @@ export interface StoredExplanation extends ExplanationKey {
   logits: Float32Array;
 }
 
-const toBlob = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-const fromBlob = (blob: Buffer) => new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
 interface Row {
   targetClass: number;

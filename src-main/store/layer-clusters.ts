@@ -1,10 +1,9 @@
 /** Layer-wise clustered feature maps (migration 0003): one run per image, model file and class. */
 import type { ClusteredLayer, LayerwiseExplanation } from '../../src-shared/contract.ts';
 import type { LayerwiseResult } from '../explain/cam/engine.ts';
+import { fromBlob, toBlob } from './blobs.ts';
 import type { Db } from './open.ts';
 
-const toBlob = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-const fromBlob = (blob: Buffer) => new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
 export interface RunKey {
   modelHash: string;

@@ -10,14 +10,11 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import { CAM_METHODS } from '../../src-main/explain/cam/maps.ts';
-import { pearson } from '../support/stats.ts';
+import { decodeFloats, pearson } from '../support/stats.ts';
 
 const folder = 'test/fixtures/cam';
 const reference = JSON.parse(readFileSync(join(folder, 'reference.json'), 'utf8'));
-const decode = (text: string) => {
-  const bytes = Buffer.from(text, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-};
+const decode = decodeFloats;
 const input = decode(reference.input);
 const [count = 0, ...dims] = reference.inputShape as number[];
 const factory = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, graphOptimizationLevel: 'all' });

@@ -12,15 +12,12 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
-import { pearson } from '../support/stats.ts';
+import { decodeFloats, pearson } from '../support/stats.ts';
 
 const run = promisify(execFile);
 const reference = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/cam/reference.json'), 'utf8'));
 const plain = reference.models.find((m: { name: string }) => m.name === 'plain');
-const decode = (text: string) => {
-  const bytes = Buffer.from(text, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-};
+const decode = decodeFloats;
 
 let dir: string;
 let images: string[];

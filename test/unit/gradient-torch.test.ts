@@ -9,14 +9,12 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildGradientModel, GRADIENT_OPS, gradientOutputName, TARGET_INPUT } from '../../src-main/models/onnx/gradient.ts';
 import { OnnxModel } from '../../src-main/models/onnx/model.ts';
+import { decodeFloats } from '../support/stats.ts';
 import { probeShapes } from '../../src-main/models/onnx/probe.ts';
 
 const folder = 'test/fixtures/cam';
 const fixture = JSON.parse(readFileSync(join(folder, 'ops.json'), 'utf8')) as { cases: { name: string; file: string; shape: number[]; input: string; targets: number[]; gradients: string[] }[] };
-const decode = (text: string) => {
-  const bytes = Buffer.from(text, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-};
+const decode = decodeFloats;
 const seen = new Set<string>();
 
 describe('gradient graph against PyTorch autograd, op by op', () => {

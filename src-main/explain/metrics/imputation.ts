@@ -7,6 +7,7 @@
  * one, so conjugate gradients solve it. A region with no kept pixel around it (only possible when
  * almost everything is removed) is filled with the mean of the kept pixels first.
  */
+import { seededGaussian } from '../../../src-shared/random.ts';
 
 const NEIGHBOURS: [number, number, number][] = [
   [1, 1, 1 / 12], [0, 1, 1 / 6], [-1, 1, 1 / 12], [1, -1, 1 / 12],
@@ -18,22 +19,12 @@ export interface ImputationOptions {
   seed: number;
 }
 
-function gaussian(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) + 0.5) / 2 ** 32;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
 
 export function imputeLinear(input: Float32Array, removed: Uint8Array, image: { channels: number; height: number; width: number; layout: 'NCHW' | 'NHWC' }, options: ImputationOptions): Float32Array {
   const { channels, height, width, layout } = image;
   const plane = height * width;
   const at = (c: number, p: number) => (layout === 'NCHW' ? c * plane + p : p * channels + c);
-  const noise = gaussian(options.seed);
+  const noise = seededGaussian(options.seed);
   const isolated = isolatedPixels(removed, height, width);
   if (isolated.length > 0) {
     const filled = Float32Array.from(input);

@@ -5,6 +5,7 @@
  * batch-norm scales by ones). The graph and its tensor names stay the same, so any layer can still be
  * explained in the randomised copy.
  */
+import { seededGaussian } from '../../../src-shared/random.ts';
 import { DataType, OnnxModel, floatTensor, tensorDims, tensorValues, type NodeProto } from './model.ts';
 
 const PARAMETER_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'BatchNormalization']);
@@ -28,22 +29,12 @@ export function parameterLayers(model: OnnxModel): ParameterLayer[] {
     .filter((layer) => layer.initializers.length > 0);
 }
 
-function gaussian(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) + 0.5) / 2 ** 32;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
 
 /** A copy with the top `count` parameter layers re-initialised. */
 export function randomiseTop(model: OnnxModel, count: number, seed = 42): OnnxModel {
   const copy = model.clone();
   const layers = parameterLayers(copy);
-  const random = gaussian(seed);
+  const random = seededGaussian(seed);
   for (const layer of layers.slice(Math.max(0, layers.length - count))) {
     layer.initializers.forEach((name, position) => {
       const index = copy.graph.initializer.findIndex((t) => t.name === name);
