@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from training.classifier import SmallCnn, load_split  # noqa: E402
+from training.classifier import load_split  # noqa: E402
+from training.common import load_classifier  # noqa: E402
 
 
 class Cam:
@@ -62,9 +63,7 @@ def main() -> None:
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = SmallCnn()
-    model.load_state_dict(torch.load("resources/models/fashion-mnist-cnn/classifier.pt"))
-    model.eval()
+    model = load_classifier("resources/models/fashion-mnist-cnn", 10)
     x, _ = load_split(args.data, "test")
     x = x[: args.images]
     cam = Cam(model, model.features[10])

@@ -153,15 +153,22 @@ export const ExplainRequest = z.object({
   target: z.number().int().min(-1).default(-1),
 });
 
-export const Explanation = z.object({
+/** Which map of which image: the method, layer and class it explains. */
+const ExplainedImage = z.object({
   imageId: id,
   method: CamMethodName,
   layer: z.string(),
   target: z.number().int(),
   targetClass: z.string(),
+});
+
+const LayerMap = ExplainedImage.extend({
   layerShape: z.tuple([z.number().int(), z.number().int()]),
   /** Row-major, layer resolution, after the method's ReLU, not scaled. */
   map: z.array(z.number()),
+});
+
+export const Explanation = LayerMap.extend({
   logits: z.array(z.number()),
   cached: z.boolean(),
 });
@@ -198,14 +205,7 @@ export const LayerwiseExplanation = z.object({
 
 const MetricCurve = z.object({ x: z.array(z.number()), y: z.array(z.number()), auc: z.number() });
 
-export const ImageMetrics = z.object({
-  imageId: id,
-  method: CamMethodName,
-  layer: z.string(),
-  target: z.number().int(),
-  targetClass: z.string(),
-  layerShape: z.tuple([z.number().int(), z.number().int()]),
-  map: z.array(z.number()),
+export const ImageMetrics = LayerMap.extend({
   steps: z.number().int(),
   /** Class probability while the most salient pixels turn black, step by step; lower area is better. */
   deletion: MetricCurve,
@@ -220,12 +220,7 @@ export const ImageMetrics = z.object({
   }),
 });
 
-export const SanityCheck = z.object({
-  imageId: id,
-  method: CamMethodName,
-  layer: z.string(),
-  target: z.number().int(),
-  targetClass: z.string(),
+export const SanityCheck = ExplainedImage.extend({
   steps: z.array(z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() })),
 });
 

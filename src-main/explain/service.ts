@@ -51,13 +51,40 @@ function checkTarget(model: Model, target: number): void {
   }
 }
 
+const className = (model: Model, index: number) => model.manifest.classes[index] ?? String(index);
+
+/** The checks every one-image request shares: a class the model has, an image the project has, an unchanged model file. */
+async function oneImage(project: Project, model: Model, request: { imageId: number; target: number }) {
+  checkTarget(model, request.target);
+  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
+  return { ref: await verifiedModel(model), source: { projectPath: project.path, imageIds: [request.imageId] } };
+}
+
+/**
+ * Walks `ids` in batches of EXPLAIN_JOB_BATCH until done or cancelled; a run cancelled inside the
+ * worker ends the walk like a cancel between batches, and what earlier batches produced stays.
+ */
+async function inBatches<T>(ids: number[], signal: AbortSignal, run: (batch: number[]) => Promise<T[]>, use: (batch: number[], results: T[]) => void): Promise<void> {
+  for (let start = 0; start < ids.length && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
+    const batch = ids.slice(start, start + EXPLAIN_JOB_BATCH);
+    let results: T[];
+    try {
+      results = await run(batch);
+    } catch (error) {
+      if (signal.aborted && error instanceof ApiError && error.code === 'cancelled') return;
+      throw error;
+    }
+    use(batch, results);
+  }
+}
+
 function toExplanation(model: Model, stored: StoredExplanation, cached: boolean): Explanation {
   return {
     imageId: stored.imageId,
     method: stored.method as Explanation['method'],
     layer: stored.layer,
     target: stored.targetClass,
-    targetClass: model.manifest.classes[stored.targetClass] ?? String(stored.targetClass),
+    targetClass: className(model, stored.targetClass),
     layerShape: [stored.height, stored.width],
     map: Array.from(stored.map),
     logits: Array.from(stored.logits),
@@ -66,13 +93,11 @@ function toExplanation(model: Model, stored: StoredExplanation, cached: boolean)
 }
 
 export async function explainImage(project: Project, pool: InferencePool, model: Model, request: ImageRequest): Promise<Explanation> {
-  checkTarget(model, request.target);
-  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
-  const ref = await verifiedModel(model);
+  const { ref, source } = await oneImage(project, model, request);
   const key = { modelHash: model.fileHash, imageId: request.imageId, method: request.method, layer: request.layer, requestedClass: request.target, params: NO_PARAMS };
   const cached = project.explanations.get(key);
   if (cached) return toExplanation(model, cached, true);
-  const [result] = await pool.cam(ref, { projectPath: project.path, imageIds: [request.imageId] }, { method: request.method, layer: request.layer, targets: [request.target] });
+  const [result] = await pool.cam(ref, source, { method: request.method, layer: request.layer, targets: [request.target] });
   const stored: StoredExplanation = { ...key, targetClass: result!.target, height: result!.layerShape[0], width: result!.layerShape[1], map: result!.map, logits: result!.logits };
   project.explanations.putMany([stored]);
   return toExplanation(model, stored, false);
@@ -88,22 +113,21 @@ export function explainSelectionTask(project: Project, pool: InferencePool, mode
     const started = performance.now();
     let done = ids.length - todo.length;
     report(`${request.method} at ${request.layer}`, done, ids.length);
-    for (let start = 0; start < todo.length && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
-      const batch = todo.slice(start, start + EXPLAIN_JOB_BATCH);
-      let results;
-      try {
-        results = await pool.cam(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, targets: batch.map(() => request.target) }, {
+    const stage = `${request.method} at ${request.layer}`;
+    await inBatches(
+      todo,
+      signal,
+      (batch) =>
+        pool.cam(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, targets: batch.map(() => request.target) }, {
           signal,
-          progress: (inner, total) => report(`${request.method} at ${request.layer}`, done + Math.round((inner / total) * batch.length), ids.length),
-        });
-      } catch (error) {
-        if (signal.aborted && error instanceof ApiError && error.code === 'cancelled') break;
-        throw error;
-      }
-      project.explanations.putMany(results.map((r, i) => ({ ...base, imageId: batch[i]!, targetClass: r.target, height: r.layerShape[0], width: r.layerShape[1], map: r.map, logits: r.logits })));
-      done += batch.length;
-      report(`${request.method} at ${request.layer}`, done, ids.length);
-    }
+          progress: (inner, total) => report(stage, done + Math.round((inner / total) * batch.length), ids.length),
+        }),
+      (batch, results) => {
+        project.explanations.putMany(results.map((r, i) => ({ ...base, imageId: batch[i]!, targetClass: r.target, height: r.layerShape[0], width: r.layerShape[1], map: r.map, logits: r.logits })));
+        done += batch.length;
+        report(stage, done, ids.length);
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
     return {
       cancelled: signal.aborted,
@@ -114,32 +138,28 @@ export function explainSelectionTask(project: Project, pool: InferencePool, mode
 
 /** Clustered feature maps of every conv layer for one image, stored once per model file, image and class. */
 export async function explainLayerwise(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
-  checkTarget(model, request.target);
-  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
-  const ref = await verifiedModel(model);
+  const { ref, source } = await oneImage(project, model, request);
   const key = { modelHash: model.fileHash, imageId: request.imageId, requestedClass: request.target, params: NO_PARAMS };
   let stored = project.layerClusters.find(key);
   const cached = stored !== undefined;
   if (!stored) {
-    const result = await pool.layerwise(ref, { projectPath: project.path, imageIds: [request.imageId] }, request.target);
+    const result = await pool.layerwise(ref, source, request.target);
     project.layerClusters.save(key, result);
     stored = project.layerClusters.find(key)!;
   }
-  return { ...stored, targetClass: model.manifest.classes[stored.target] ?? String(stored.target), cached };
+  return { ...stored, targetClass: className(model, stored.target), cached };
 }
 
 export async function imageMetrics(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.metrics'>): Promise<ImageMetrics> {
-  checkTarget(model, request.target);
-  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
-  const ref = await verifiedModel(model);
-  const [result] = await pool.metrics(ref, { projectPath: project.path, imageIds: [request.imageId] }, { method: request.method, layer: request.layer, target: request.target }, request.steps);
+  const { ref, source } = await oneImage(project, model, request);
+  const [result] = await pool.metrics(ref, source, { method: request.method, layer: request.layer, target: request.target }, request.steps);
   const { explanation, deletion, insertion, road } = result!;
   return {
     imageId: request.imageId,
     method: request.method,
     layer: request.layer,
     target: explanation.target,
-    targetClass: model.manifest.classes[explanation.target] ?? String(explanation.target),
+    targetClass: className(model, explanation.target),
     layerShape: explanation.layerShape,
     map: Array.from(explanation.map),
     steps: request.steps,
@@ -150,16 +170,14 @@ export async function imageMetrics(project: Project, pool: InferencePool, model:
 }
 
 export async function sanityCheck(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
-  checkTarget(model, request.target);
-  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
-  const ref = await verifiedModel(model);
-  const { original, steps } = await pool.sanity(ref, { projectPath: project.path, imageIds: [request.imageId] }, { method: request.method, layer: request.layer, target: request.target });
+  const { ref, source } = await oneImage(project, model, request);
+  const { original, steps } = await pool.sanity(ref, source, { method: request.method, layer: request.layer, target: request.target });
   return {
     imageId: request.imageId,
     method: request.method,
     layer: request.layer,
     target: original.target,
-    targetClass: model.manifest.classes[original.target] ?? String(original.target),
+    targetClass: className(model, original.target),
     steps,
   };
 }
@@ -174,26 +192,24 @@ export function metricsSelectionTask(project: Project, pool: InferencePool, mode
     const sums = { deletion: 0, insertion: 0, road: 0 };
     let done = 0;
     report(stage, 0, ids.length);
-    for (let start = 0; start < ids.length && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
-      const batch = ids.slice(start, start + EXPLAIN_JOB_BATCH);
-      let results;
-      try {
-        results = await pool.metrics(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, target: request.target }, request.steps, {
+    await inBatches(
+      ids,
+      signal,
+      (batch) =>
+        pool.metrics(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, target: request.target }, request.steps, {
           signal,
           progress: (inner) => report(stage, done + inner, ids.length),
-        });
-      } catch (error) {
-        if (signal.aborted && error instanceof ApiError && error.code === 'cancelled') break;
-        throw error;
-      }
-      for (const r of results) {
-        sums.deletion += r.deletion.auc;
-        sums.insertion += r.insertion.auc;
-        sums.road += r.road.combined;
-      }
-      done += results.length;
-      report(stage, done, ids.length);
-    }
+        }),
+      (_, results) => {
+        for (const r of results) {
+          sums.deletion += r.deletion.auc;
+          sums.insertion += r.insertion.auc;
+          sums.road += r.road.combined;
+        }
+        done += results.length;
+        report(stage, done, ids.length);
+      },
+    );
     const mean = (value: number) => (done > 0 ? Number((value / done).toFixed(4)) : null);
     return {
       cancelled: signal.aborted,

@@ -140,24 +140,16 @@ export class Workspace {
     });
   }
 
-  /** Every image the current filters match, explained with one method as one job. */
-  async explainSelection(method: CamMethodName, layer: string, target: number): Promise<void> {
+  /**
+   * Every image the current filters match as one job: explained with one method ('explain.selection')
+   * or, for 'explain.metricsSelection', its deletion, insertion and ROAD averaged.
+   */
+  async startSelectionJob(kind: 'explain.selection' | 'explain.metricsSelection', method: CamMethodName, layer: string, target: number): Promise<void> {
     const query = this.query;
     if (this.modelId === null || !query || !layer) return;
     const modelId = this.modelId;
     await this.attempt(async () => {
-      await api.call('explain.selection', { modelId, method, layer, target, query });
-      this.panel = 'jobs';
-    });
-  }
-
-  /** Deletion, insertion and ROAD averaged over every image the filters match, as one job. */
-  async metricsSelection(method: CamMethodName, layer: string, target: number): Promise<void> {
-    const query = this.query;
-    if (this.modelId === null || !query || !layer) return;
-    const modelId = this.modelId;
-    await this.attempt(async () => {
-      await api.call('explain.metricsSelection', { modelId, method, layer, target, query });
+      await api.call(kind, { modelId, method, layer, target, query });
       this.panel = 'jobs';
     });
   }

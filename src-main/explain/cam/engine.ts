@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../src-shared/errors.ts';
 import { buildGradientModel, TARGET_INPUT } from '../../models/onnx/gradient.ts';
-import { candidateLayers, convBlockOutputs, tailFrom, type LayerInfo } from '../../models/onnx/layers.ts';
+import { candidateLayers, convBlockOutputs, tailFrom, type LayerInfo, type TailModel } from '../../models/onnx/layers.ts';
 import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
 import { probeShapes } from '../../models/onnx/probe.ts';
@@ -53,7 +53,7 @@ export const ABLATION_BATCH = 64;
 
 export class CamEngine {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
-  private readonly tails = new Map<string, string[]>();
+  private readonly tails = new Map<string, TailModel>();
   private layerList?: LayerInfo[];
 
   private constructor(
@@ -74,9 +74,12 @@ export class CamEngine {
     return new CamEngine(model, input, shapes, types, createSession, names.input ?? model.inputNames()[0]!, names.output ?? model.outputNames()[0]!, names.outputKind ?? 'logits');
   }
 
-  /** An engine for an edited copy of this model (same input, names and sessions factory). */
-  derive(model: OnnxModel): Promise<CamEngine> {
-    return CamEngine.create(model.encode(), this.input, this.createSession, { input: this.inputName, output: this.outputName, outputKind: this.outputKind });
+  /**
+   * An engine for a copy of this model with other weights but the same graph (the sanity check's
+   * re-initialised models): same input, names and session factory, and the same measured shapes.
+   */
+  derive(model: OnnxModel): CamEngine {
+    return new CamEngine(model, this.input, this.shapes, this.types, this.createSession, this.inputName, this.outputName, this.outputKind);
   }
 
   /** The probability of class `target` for each of `count` inputs. */
@@ -131,17 +134,22 @@ export class CamEngine {
     });
   }
 
-  private frontier(layer: string): string[] {
-    let frontier = this.tails.get(layer);
-    if (!frontier) {
-      frontier = tailFrom(this.model, layer, this.shapes, this.types, this.outputName).frontier;
-      this.tails.set(layer, frontier);
+  /** The model after `layer`, cut once per layer (the head needs its frontier, Ablation-CAM its graph). */
+  private tail(layer: string): TailModel {
+    let tail = this.tails.get(layer);
+    if (!tail) {
+      tail = tailFrom(this.model, layer, this.shapes, this.types, this.outputName);
+      this.tails.set(layer, tail);
     }
-    return frontier;
+    return tail;
+  }
+
+  private frontier(layer: string): string[] {
+    return this.tail(layer).frontier;
   }
 
   private tailSession(layer: string) {
-    return this.session(`tail:${layer}`, () => tailFrom(this.model, layer, this.shapes, this.types, this.outputName).model);
+    return this.session(`tail:${layer}`, () => this.tail(layer).model);
   }
 
   private inputTensor(data: Float32Array, count: number) {

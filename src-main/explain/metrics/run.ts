@@ -52,7 +52,7 @@ export async function sanityCheck(engine: CamEngine, image: Float32Array, reques
   const steps: SanityStep[] = [];
   for (let count = 1; count <= layers.length; count++) {
     if (hooks.signal?.aborted) break;
-    const randomised = await engine.derive(randomiseTop(engine.model, count));
+    const randomised = engine.derive(randomiseTop(engine.model, count));
     try {
       const [result] = await randomised.explain(image, 1, { method: request.method, layer: request.layer, targets: [original!.target] });
       const lowest = layers[layers.length - count]!;
