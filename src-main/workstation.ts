@@ -13,6 +13,8 @@ import type { ImportRequest } from './datasets/importer.ts';
 import { inferenceTask } from './inference/inference-job.ts';
 import { InferencePool } from './inference/pool.ts';
 import { loadBundle } from './models/bundle.ts';
+import { indexTask } from './explain/generative/dataset-index.ts';
+import { selectionTask } from './explain/generative/service.ts';
 import { JobRegistry } from './jobs/registry.ts';
 import { registerModel } from './models/register.ts';
 import { Project } from './store/project.ts';
@@ -145,6 +147,37 @@ export class Workstation {
     const model = this.model(request.modelId);
     const task = explainSelectionTask(project, this.pool, model, request);
     return this.jobs.start('explain', `${request.method} of a selection with ${model.name}`, request, task);
+  }
+
+  /** What the generative explainers need of the open project and one of its models. */
+  generativeContext(modelId: number) {
+    return { project: this.project, pool: this.pool, model: this.model(modelId) };
+  }
+
+  cachedExplanations(modelId: number, imageId: number): Explanation[] {
+    const model = this.model(modelId);
+    return this.project.explanations.forImage(model.fileHash, imageId).filter((e) => e.params === '{}').map((e) => ({
+      imageId,
+      method: e.method as Explanation['method'],
+      layer: e.layer,
+      target: e.targetClass,
+      targetClass: model.manifest.classes[e.targetClass] ?? String(e.targetClass),
+      layerShape: [e.height, e.width] as [number, number],
+      map: Array.from(e.map),
+      logits: Array.from(e.logits),
+      cached: true,
+    }));
+  }
+
+  startGenerative(request: ParsedRequest<'generative.selection'>) {
+    const context = this.generativeContext(request.modelId);
+    return this.jobs.start('generative', `${request.kinds.join(', ')} of a selection with ${context.model.name}`, request, selectionTask(context, request));
+  }
+
+  startIndex(request: ParsedRequest<'generative.index'>) {
+    const context = this.generativeContext(request.modelId);
+    const task = indexTask(context, request);
+    return this.jobs.start('index', `Index ${this.project.datasets.get(request.datasetId)?.name} for ${context.model.name}'s explainers (${request.projection.toUpperCase()})`, request, task);
   }
 
   /** Validate a model bundle folder (hashes, tensor shapes, data files) without changing the project. */

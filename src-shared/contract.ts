@@ -5,6 +5,7 @@
  * renderer and CLI use the inferred types. Adding a method means adding it here first.
  */
 import { z } from 'zod';
+import { ClassChoice, ClassCodeMap, Components, Counterfactual, CounterfactualRequest, Decomposition, GenerativeKind, OverlayChoice, OverlayMap, OverlaySource, Projection } from './generative.ts';
 
 const id = z.number().int().positive();
 
@@ -224,7 +225,7 @@ export const SanityCheck = ExplainedImage.extend({
   steps: z.array(z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() })),
 });
 
-export const JobKind = z.enum(['import', 'inference', 'explain', 'metrics']);
+export const JobKind = z.enum(['import', 'inference', 'explain', 'metrics', 'generative', 'index']);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({
   id: z.string(),
@@ -284,6 +285,29 @@ export const methods = {
     result: JobStarted,
   },
   'explain.selection': { request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }) }), result: JobStarted },
+  /** Every cached CAM map of one image under the model (the comparison panel shows them). */
+  'explain.cached': { request: z.object({ modelId: id, imageId: id }), result: z.array(Explanation) },
+  'generative.decompose': { request: z.object({ modelId: id, imageId: id, target: ClassChoice }), result: Decomposition },
+  'generative.counterfactual': { request: CounterfactualRequest, result: Counterfactual },
+  'generative.components': { request: z.object({ modelId: id, imageId: id, target: ClassChoice, top: z.number().int().min(1).max(64).default(8) }), result: Components },
+  'generative.selection': {
+    request: z.object({
+      modelId: id,
+      kinds: z.array(GenerativeKind).min(1),
+      query: ImageQuery.omit({ offset: true, limit: true }),
+      target: ClassChoice,
+      steps: z.number().int().min(2).max(64).default(10),
+    }),
+    result: JobStarted,
+  },
+  /** One pass over a dataset: the class-code map (PCA or UMAP) and InfoDisent prototypes from its images. */
+  'generative.index': { request: z.object({ modelId: id, datasetId: id, projection: Projection.default('pca') }), result: JobStarted },
+  'generative.codeMap': {
+    request: z.object({ modelId: id, datasetId: id, projection: Projection.optional(), codes: z.array(z.array(z.number())).max(256).optional() }),
+    result: ClassCodeMap.extend({ path: z.array(z.object({ x: z.number(), y: z.number() })) }),
+  },
+  'overlays.choices': { request: z.object({ modelId: id }), result: z.array(OverlayChoice) },
+  'overlays.maps': { request: z.object({ modelId: id, source: OverlaySource, imageIds: z.array(id).max(1000) }), result: z.array(OverlayMap) },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
   'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },

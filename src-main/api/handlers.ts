@@ -2,6 +2,8 @@
 import type { MethodName, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { Workstation } from '../workstation.ts';
+import { classCodeMap } from '../explain/generative/dataset-index.ts';
+import { components, counterfactual, decompose, overlayChoices, overlays } from '../explain/generative/service.ts';
 
 type Handlers = { [M in MethodName]: (ws: Workstation, request: ParsedRequest<M>) => Result<M> | Promise<Result<M>> };
 
@@ -35,6 +37,15 @@ export const handlers: Handlers = {
   'explain.sanity': (ws, request) => ws.sanityCheck(request),
   'explain.metricsSelection': (ws, request) => ({ jobId: ws.startMetrics(request).id }),
   'explain.selection': (ws, request) => ({ jobId: ws.startExplain(request).id }),
+  'explain.cached': (ws, { modelId, imageId }) => ws.cachedExplanations(modelId, imageId),
+  'generative.decompose': (ws, request) => decompose(ws.generativeContext(request.modelId), request),
+  'generative.counterfactual': (ws, request) => counterfactual(ws.generativeContext(request.modelId), request),
+  'generative.components': (ws, request) => components(ws.generativeContext(request.modelId), request),
+  'generative.selection': (ws, request) => ({ jobId: ws.startGenerative(request).id }),
+  'generative.index': (ws, request) => ({ jobId: ws.startIndex(request).id }),
+  'generative.codeMap': (ws, request) => classCodeMap(ws.generativeContext(request.modelId), request),
+  'overlays.choices': (ws, { modelId }) => overlayChoices(ws.generativeContext(modelId)),
+  'overlays.maps': (ws, { modelId, source, imageIds }) => overlays(ws.generativeContext(modelId), source, imageIds),
   'stats.confusion': (ws, { modelId, datasetId }) => {
     const model = ws.model(modelId);
     return ws.project.predictions.confusion(modelId, datasetId, model.manifest.classes, ws.project.datasets.classes(datasetId));

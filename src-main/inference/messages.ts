@@ -3,6 +3,7 @@ import type { ApiErrorShape } from '../../src-shared/errors.ts';
 import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
 import type { LayerInfo } from '../models/onnx/layers.ts';
 import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
+import type { BundleRef, ComponentsResult, DecompositionResult, IndexResult, PathResult } from '../explain/generative/engine.ts';
 
 export interface TensorInfo {
   name: string;
@@ -21,7 +22,22 @@ export type WorkerRequest =
   | { type: 'cam'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: CamRequest }
   | { type: 'layerwise'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; target: number }
   | { type: 'metrics'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest; steps: number }
-  | { type: 'sanity'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest };
+  | { type: 'sanity'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest }
+  | { type: 'generative'; id: number; bundle: BundleRef; manifest: Manifest; projectPath: string; imageIds: number[]; op: GenerativeOp };
+
+/** One generative explainer over a batch of project images (the manifest says how to size them). */
+export type GenerativeOp =
+  | { kind: 'decompose'; targets: number[] }
+  | { kind: 'paths'; requests: { target: number; steps: number; referenceImageId?: number }[] }
+  | { kind: 'components'; targets: number[] }
+  | { kind: 'index' };
+
+export type GenerativeOutput = {
+  decompose: DecompositionResult[];
+  paths: PathResult[];
+  components: ComponentsResult[];
+  index: IndexResult;
+};
 
 export interface MetricRequest {
   method: CamRequest['method'];
@@ -39,5 +55,6 @@ export type WorkerReply =
   | { type: 'layerwise'; id: number; result: LayerwiseResult }
   | { type: 'metrics'; id: number; results: MetricsResult[] }
   | { type: 'sanity'; id: number; original: CamResult; steps: SanityStep[] }
+  | { type: 'generative'; id: number; output: GenerativeOutput[GenerativeOp['kind']] }
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'failed'; id: number; error: ApiErrorShape };

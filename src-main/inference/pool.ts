@@ -9,7 +9,8 @@ import type { Manifest } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { startWorker } from '../workers.ts';
 import type { CamRequest } from '../explain/cam/engine.ts';
-import type { BatchSource, MetricRequest, WorkerReply, WorkerRequest } from './messages.ts';
+import type { BatchSource, GenerativeOp, GenerativeOutput, MetricRequest, WorkerReply, WorkerRequest } from './messages.ts';
+import type { BundleRef } from '../explain/generative/engine.ts';
 import { availableProviders } from './providers.ts';
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void; progress?: (done: number, total: number) => void };
@@ -101,6 +102,13 @@ export class InferencePool {
     const reply = await this.send({ type: 'sanity', ...model, source, request }, [], options);
     if (reply.type !== 'sanity') throw new Error('unexpected reply');
     return reply;
+  }
+
+  /** A generative explainer of a bundle over project images. */
+  async generative<K extends GenerativeOp['kind']>(bundle: BundleRef, manifest: Manifest, projectPath: string, imageIds: number[], op: Extract<GenerativeOp, { kind: K }>): Promise<GenerativeOutput[K]> {
+    const reply = await this.send({ type: 'generative', bundle, manifest, projectPath, imageIds, op });
+    if (reply.type !== 'generative') throw new Error('unexpected reply');
+    return reply.output as GenerativeOutput[K];
   }
 
   async close(): Promise<void> {

@@ -13,12 +13,14 @@ import { candidateProviders } from './providers.ts';
 import { pixelsForModel, tensorSize, writeNormalised } from './preprocess.ts';
 import { CamEngine } from '../explain/cam/engine.ts';
 import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
-import type { BatchSource, WorkerControl, WorkerReply, WorkerRequest } from './messages.ts';
+import { GenerativeEngine, type BundleRef } from '../explain/generative/engine.ts';
+import type { BatchSource, GenerativeOp, GenerativeOutput, WorkerControl, WorkerReply, WorkerRequest } from './messages.ts';
 
 const { threads } = workerData as { threads: number };
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
 const projects = new Map<string, Project>();
 const engines = new Map<string, Promise<CamEngine>>();
+const generativeEngines = new Map<string, GenerativeEngine>();
 const running = new Map<number, AbortController>();
 let lastProvider = 'not loaded';
 
@@ -76,6 +78,59 @@ async function batchTensor(source: BatchSource, manifest: Manifest): Promise<{ t
   );
   pixels.forEach((values, index) => writeNormalised(values, manifest, tensor, index));
   return { tensor, count: source.imageIds.length };
+}
+
+/** Pixel-space images ([0, 1], NCHW planes) of project images, sized as the manifest says. */
+async function pixelSpace(projectPath: string, imageIds: number[], manifest: Manifest): Promise<Float32Array> {
+  const project = projectFor(projectPath);
+  const { channels, height, width } = manifest.input;
+  const plane = height * width;
+  const out = new Float32Array(imageIds.length * channels * plane);
+  const all = await Promise.all(
+    imageIds.map((imageId) => {
+      const image = project.images.stored(imageId);
+      if (!image) throw new Error(`image ${imageId} is not in the project`);
+      return pixelsForModel(image, manifest);
+    }),
+  );
+  all.forEach((pixels, i) => {
+    for (let c = 0; c < channels; c++) {
+      for (let p = 0; p < plane; p++) out[(i * channels + c) * plane + p] = pixels[p * channels + c]! / manifest.preprocessing.scale;
+    }
+  });
+  return out;
+}
+
+function generativeEngine(bundle: BundleRef): GenerativeEngine {
+  let engine = generativeEngines.get(bundle.key);
+  if (!engine) {
+    engine = new GenerativeEngine(bundle, async (path) => (await createSession(path, path)).session);
+    generativeEngines.set(bundle.key, engine);
+  }
+  return engine;
+}
+
+async function generative(request: Extract<WorkerRequest, { type: 'generative' }>): Promise<GenerativeOutput[GenerativeOp['kind']]> {
+  const engine = generativeEngine(request.bundle);
+  const pixels = await pixelSpace(request.projectPath, request.imageIds, request.manifest);
+  const count = request.imageIds.length;
+  const { op } = request;
+  switch (op.kind) {
+    case 'decompose':
+      return engine.decompose(pixels, count, op.targets);
+    case 'components':
+      return engine.components(pixels, count, op.targets);
+    case 'index':
+      return engine.index(pixels, count);
+    case 'paths': {
+      const requests = await Promise.all(
+        op.requests.map(async ({ referenceImageId, ...rest }) =>
+          referenceImageId === undefined ? rest : { ...rest, reference: await pixelSpace(request.projectPath, [referenceImageId], request.manifest) },
+        ),
+      );
+      return engine.paths(pixels, count, requests);
+    }
+  }
 }
 
 function projectFor(path: string): Project {
@@ -161,6 +216,8 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       });
       return { type: 'sanity', id: request.id, original, steps };
     }
+    case 'generative':
+      return { type: 'generative', id: request.id, output: await generative(request) };
     case 'cam': {
       const engine = await engineFor(request.key, request.path, request.manifest);
       const { tensor, count } = await batchTensor(request.source, request.manifest);

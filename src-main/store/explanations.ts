@@ -67,4 +67,33 @@ export class ExplanationRepository {
       : this.db.prepare('SELECT count(*) AS n FROM explanations').get()) as { n: number };
     return row.n;
   }
+
+  /** Method, layer and requested class of the maps cached for a model file, with how many images each covers. */
+  variants(modelHash: string): { method: string; layer: string; requestedClass: number; count: number }[] {
+    return this.db
+      .prepare(
+        `SELECT method, layer, requested_class AS requestedClass, count(*) AS count FROM explanations WHERE model_hash = ? AND params = '{}'
+         GROUP BY method, layer, requested_class ORDER BY method, layer, requested_class`,
+      )
+      .all(modelHash) as { method: string; layer: string; requestedClass: number; count: number }[];
+  }
+
+  /** The cached maps of one variant for the given images (those that have one). */
+  maps(modelHash: string, variant: { method: string; layer: string; requestedClass: number }, imageIds: number[]): { imageId: number; width: number; height: number; map: Float32Array }[] {
+    const get = this.db.prepare(
+      `SELECT width, height, map FROM explanations WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}'`,
+    );
+    return imageIds.flatMap((imageId) => {
+      const row = get.get(modelHash, imageId, variant.method, variant.layer, variant.requestedClass) as { width: number; height: number; map: Buffer } | undefined;
+      return row ? [{ imageId, width: row.width, height: row.height, map: fromBlob(row.map) }] : [];
+    });
+  }
+
+  /** Every cached map of one image under a model file. */
+  forImage(modelHash: string, imageId: number): StoredExplanation[] {
+    const rows = this.db
+      .prepare(`SELECT method, layer, requested_class AS requestedClass, params, target_class AS targetClass, height, width, map, logits FROM explanations WHERE model_hash = ? AND image_id = ? ORDER BY method, layer`)
+      .all(modelHash, imageId) as (Row & { method: string; layer: string; requestedClass: number; params: string })[];
+    return rows.map((row) => ({ ...row, modelHash, imageId, map: fromBlob(row.map), logits: fromBlob(row.logits) }));
+  }
 }

@@ -104,6 +104,12 @@ export class ImageRepository {
     return row;
   }
 
+  /** Every image of a dataset in id order with its class name (null when unlabelled). */
+  classNames(datasetId: number): { ids: number[]; names: (string | null)[] } {
+    const rows = this.db.prepare('SELECT id, class_name AS name FROM images WHERE dataset_id = ? ORDER BY id').all(datasetId) as { id: number; name: string | null }[];
+    return { ids: rows.map((row) => row.id), names: rows.map((row) => row.name) };
+  }
+
   /** Image ids of a dataset in id order, in pages, for jobs that walk a whole dataset. */
   *idsInPages(datasetId: number, pageSize: number): Generator<number[]> {
     const page = this.db.prepare('SELECT id FROM images WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?').pluck();

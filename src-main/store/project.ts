@@ -6,6 +6,7 @@ import { basename, extname } from 'node:path';
 import type { ProjectSummary } from '../../src-shared/contract.ts';
 import { DatasetRepository } from './datasets.ts';
 import { ExplanationRepository } from './explanations.ts';
+import { GenerativeRepository } from './generative.ts';
 import { ImageRepository } from './images.ts';
 import { LayerClusterRepository } from './layer-clusters.ts';
 import { JobRepository } from './jobs.ts';
@@ -21,6 +22,7 @@ export class Project {
   readonly jobs: JobRepository;
   readonly explanations: ExplanationRepository;
   readonly layerClusters: LayerClusterRepository;
+  readonly generative: GenerativeRepository;
 
   private constructor(
     readonly path: string,
@@ -33,6 +35,7 @@ export class Project {
     this.jobs = new JobRepository(db);
     this.explanations = new ExplanationRepository(db);
     this.layerClusters = new LayerClusterRepository(db);
+    this.generative = new GenerativeRepository(db);
   }
 
   static create(path: string, name?: string): Project {
