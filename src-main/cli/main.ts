@@ -13,6 +13,7 @@ import { Workstation } from '../workstation.ts';
 import { CAM_METHODS } from '../explain/cam/maps.ts';
 import { explainImages, listLayers, modelRef, parseMethod, parseTarget } from './explain.ts';
 import { serve } from './serve.ts';
+import { generativeCommand } from './generative.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -28,6 +29,12 @@ export const USAGE = `Usage: xaiws <command> [arguments]
   explain --model M.onnx [--manifest M.json] --method NAME --layer TENSOR [--target pred|INDEX] IMAGE...
                                                  CAM maps at layer resolution, one JSON line per image;
                                                  NAME: ${CAM_METHODS.join(', ')}
+  decompose PROJECT --image ID [--model ID] [--class pred|INDEX] [--full]
+                                                 DXAI parts of an image and the classifier on each
+  counterfactual PROJECT --image ID [--model ID] [--target nearest|INDEX] [--reference IMAGE_ID] [--steps K] [--full]
+                                                 CAE path: probabilities per step and the flip step
+  components PROJECT --image ID [--model ID] [--class pred|INDEX] [--top K] [--full]
+                                                 InfoDisent channels and their contributions to the logit
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -60,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       name: { type: 'string' }, labels: { type: 'string' }, classes: { type: 'string' }, manifest: { type: 'string' },
       model: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' }, port: { type: 'string' },
-      host: { type: 'string' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      host: { type: 'string' }, image: { type: 'string' }, class: { type: 'string' }, reference: { type: 'string' }, steps: { type: 'string' },
+      top: { type: 'string' }, full: { type: 'boolean' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
@@ -158,6 +166,13 @@ async function run(command: string, rest: string[], values: Values, client: Clie
   }
   if (subject === 'bundle check') {
     return client.call('bundles.check', { path: resolve(need(rest[1], 'FOLDER')) });
+  }
+  if (command === 'decompose' || command === 'counterfactual' || command === 'components') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    const models = await client.call('models.list', {});
+    const modelId = values.model ? number(values.model, '--model') : models[0]?.id;
+    if (!modelId) throw new ApiError('model_not_found', 'The project has no models; add one with `xaiws model add`');
+    return generativeCommand(client, command, { modelId, imageId: number(values.image, '--image'), values, number });
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
