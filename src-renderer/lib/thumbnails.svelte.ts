@@ -80,10 +80,12 @@ export class Thumbnails {
 export const thumbnails = new Thumbnails();
 
 /** Draws a bitmap whole and centred in the square at (x, y); small images are enlarged without smoothing. */
-export function drawContained(context: CanvasRenderingContext2D, bitmap: ImageBitmap, x: number, y: number, size: number): void {
+export function drawContained(context: CanvasRenderingContext2D, bitmap: ImageBitmap, x: number, y: number, size: number): { x: number; y: number; width: number; height: number } {
   const scale = Math.min(size / bitmap.width, size / bitmap.height);
   const width = bitmap.width * scale;
   const height = bitmap.height * scale;
+  const rect = { x: x + (size - width) / 2, y: y + (size - height) / 2, width, height };
   context.imageSmoothingEnabled = scale < 1;
-  context.drawImage(bitmap, x + (size - width) / 2, y + (size - height) / 2, width, height);
+  context.drawImage(bitmap, rect.x, rect.y, width, height);
+  return rect;
 }

@@ -3,6 +3,7 @@
  * browser's filters and selection, and which panel is open. Views read it; actions call the API and
  * update it; job events from main keep it current.
  */
+import type { GenerativeKind } from '../../src-shared/generative.ts';
 import type { CamMethodName, Dataset, ImageQuery, Job, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
 import { api } from './api.ts';
 import { ImagePages } from './image-pages.svelte.ts';
@@ -10,7 +11,7 @@ import { thumbnails } from './thumbnails.svelte.ts';
 
 export type Correctness = 'all' | 'correct' | 'wrong';
 export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
-export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics';
+export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics' | 'decomposition' | 'counterfactual' | 'components' | 'compare';
 
 export interface Filters {
   trueClass: string;
@@ -151,6 +152,27 @@ export class Workspace {
     await this.attempt(async () => {
       await api.call(kind, { modelId, method, layer, target, query });
       this.panel = 'jobs';
+    });
+  }
+
+  /** Decompositions, paths or components of every image the current filters match, as one job. */
+  async startGenerativeJob(kinds: GenerativeKind[], target: number, steps?: number): Promise<void> {
+    const query = this.query;
+    if (this.modelId === null || !query) return;
+    const modelId = this.modelId;
+    await this.attempt(async () => {
+      await api.call('generative.selection', { modelId, kinds, target, steps, query });
+      this.panel = 'jobs';
+    });
+  }
+
+  /** One pass of the bundle's encoders over the current dataset: class-code map and prototypes. */
+  async startIndexJob(projection: 'pca' | 'umap'): Promise<void> {
+    if (this.modelId === null || this.datasetId === null) return;
+    const [modelId, datasetId] = [this.modelId, this.datasetId];
+    await this.attempt(async () => {
+      await api.call('generative.index', { modelId, datasetId, projection });
+      this.notify('info', `Indexing the dataset (${projection.toUpperCase()}); the views update when it is done`);
     });
   }
 
