@@ -8,14 +8,18 @@ export class Loaded<T> {
   loading = $state(false);
   private generation = 0;
 
-  async run(call: () => Promise<T>, { keep = false } = {}): Promise<void> {
+  /** `onValue` runs in the same turn as the value lands, before anything can react to it. */
+  async run(call: () => Promise<T>, { keep = false, onValue }: { keep?: boolean; onValue?: (value: T) => void } = {}): Promise<void> {
     const generation = ++this.generation;
     this.loading = true;
     this.error = null;
     if (!keep) this.value = null;
     try {
       const value = await call();
-      if (generation === this.generation) this.value = value;
+      if (generation === this.generation) {
+        onValue?.(value);
+        this.value = value;
+      }
     } catch (error) {
       if (generation === this.generation) this.error = (error as Error).message;
     } finally {

@@ -2,6 +2,7 @@
  * End to end in Debian's Chromium through the browser host: the real renderer, the real services,
  * a real project file, the real Fashion-MNIST test set and the demo classifier.
  */
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +197,123 @@ describe('the workstation in Chromium', () => {
     await page.keyboard.press('Escape');
     await page.keyboard.press('x');
     await waitForTotal(10_000);
+  });
+
+  describe('generative explanations of the demo bundle', () => {
+    const heading = async () => (await page.getByTestId('image-panel').locator('h2').first().textContent())!.trim();
+
+    it('decomposes the open image (D): parts, branches, beta slider, another class', async () => {
+      await page.getByTestId('cell').nth(0).click();
+      await page.keyboard.press('d');
+      await page.getByTestId('part-distinct').waitFor({ timeout: 60_000 });
+      expect(await page.getByTestId('branch').count()).toBe(6); // reconstruction and five branches
+      expect(Number(await page.getByTestId('reconstruction-error').innerText())).toBeGreaterThan(0);
+      expect(await page.locator('.caption:has([data-testid=beta-probability])').innerText()).toContain('β = 0.50');
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => page.locator('.caption:has([data-testid=beta-probability])').innerText()).toContain('β = 0.55');
+      await page.getByTestId('decomposition-class').selectOption({ label: 'Bag' });
+      await expect.poll(() => page.getByTestId('part-distinct').innerText()).toContain('class-distinct (Bag)');
+      await page.keyboard.press('Escape');
+    });
+
+    it('steps through a counterfactual path (P), plays it, exports it and maps it over the class codes', async () => {
+      await page.keyboard.press('p');
+      await page.getByTestId('path-strip').waitFor({ timeout: 60_000 });
+      expect(await page.getByTestId('path-step').count()).toBe(11);
+      const step = () => page.getByTestId('path-caption').getAttribute('data-step');
+      await page.keyboard.press('Home');
+      await expect.poll(step).toBe('0');
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(step).toBe('1');
+      await page.keyboard.press('End');
+      await expect.poll(step).toBe('10');
+      await page.getByTestId('path-step').nth(3).click();
+      await expect.poll(step).toBe('3');
+      await page.getByTestId('path-play').click();
+      await expect.poll(step, { timeout: 10_000 }).toBe('10');
+      if ((await page.getByTestId('flip-summary').innerText()).includes('flips')) await page.getByTestId('chart-flag').waitFor({ state: 'attached' });
+      for (const [button, signature] of [['export-png', [0x89, 0x50, 0x4e, 0x47]], ['export-gif', [0x47, 0x49, 0x46, 0x38]]] as const) {
+        const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(button).click()]);
+        const file = join(testHost.dir, download.suggestedFilename());
+        await download.saveAs(file);
+        expect([...readFileSync(file).subarray(0, 4)]).toEqual([...signature]);
+      }
+      await page.getByTestId('index-pca').click();
+      await expect.poll(() => page.getByTestId('code-map-canvas').getAttribute('data-points'), { timeout: 120_000 }).toBe('10000');
+      // A click on the map opens the image whose point is under it.
+      const opened = await heading();
+      const box = (await page.getByTestId('code-map-canvas').boundingBox())!;
+      for (const [fx, fy] of [[0.5, 0.5], [0.4, 0.6], [0.6, 0.4], [0.5, 0.7], [0.3, 0.5]]) {
+        await page.mouse.click(box.x + fx * box.width, box.y + fy * box.height);
+        if ((await heading()) !== opened) break;
+      }
+      expect(await heading()).not.toBe(opened);
+      await page.keyboard.press('Escape');
+    });
+
+    it('shows components (I) whose bars add up to the logit, with prototypes that open their image', async () => {
+      await page.keyboard.press('i');
+      await expect.poll(() => page.getByTestId('component').count(), { timeout: 60_000 }).toBe(6);
+      const summary = await page.getByTestId('components-summary').innerText();
+      const logit = Number(/logit (-?[0-9.]+)/.exec(summary)![1]);
+      expect(Math.abs(Number(await page.getByTestId('contribution-total').textContent()) - logit)).toBeLessThan(2e-3);
+      // The dataset index built above supplies the prototypes: project images, clickable.
+      expect(await page.getByTestId('prototype-source').count()).toBe(0);
+      const prototype = page.locator('button[data-testid=prototype]').first();
+      const target = /image (\d+)/.exec((await prototype.getAttribute('aria-label'))!)![1];
+      await prototype.click();
+      await expect.poll(heading).toBe(`Image ${target}`);
+      await page.keyboard.press('Escape');
+    });
+
+    it('compares every explanation of one image (E)', async () => {
+      await page.keyboard.press('e');
+      await page.locator('[data-testid=compare-distinct] canvas').waitFor({ timeout: 60_000 });
+      await page.locator('[data-testid=compare-difference] canvas').waitFor({ timeout: 60_000 });
+      await expect.poll(() => page.getByTestId('compare-component').count(), { timeout: 60_000 }).toBe(3);
+      await page.keyboard.press('Escape');
+    });
+
+    it('decomposes the filtered images as a job and draws the maps over the grid', async () => {
+      await page.getByTestId('filter-true-class').selectOption('Bag');
+      await waitForTotal(1000);
+      await page.getByTestId('cell').nth(0).click();
+      await page.getByTestId('open-decomposition').click();
+      await page.getByTestId('part-distinct').waitFor({ timeout: 60_000 });
+      await page.getByRole('button', { name: 'Decompose filtered' }).click();
+      await page.locator('[data-testid=job][data-kind=generative][data-status=done]').first().waitFor({ timeout: 180_000 });
+      await page.keyboard.press('Escape');
+      for (const label of ['DXAI', 'gradcam']) {
+        const option = page.locator('[data-testid=grid-overlay] option', { hasText: label }).first();
+        await option.waitFor({ state: 'attached', timeout: 30_000 });
+        await page.getByTestId('grid-overlay').selectOption((await option.getAttribute('value'))!);
+        await expect.poll(() => page.locator('[data-testid=row-thumbnails]').first().getAttribute('data-overlays'), { timeout: 30_000 }).not.toBe('0');
+      }
+      await page.getByTestId('grid-overlay').selectOption('');
+      await page.keyboard.press('x');
+      await waitForTotal(10_000);
+    });
+
+    it('names the missing file of a broken bundle in the view', async () => {
+      const broken = join(testHost.dir, 'broken-bundle');
+      cpSync(join(ROOT, 'resources/models/fashion-mnist-cnn'), broken, { recursive: true });
+      rmSync(join(broken, 'dxai.onnx'));
+      // The same classifier file from another folder: the registration moves there, with its bundle.
+      const addModel = async (path: string) => {
+        await page.getByTestId('model-path').fill(path);
+        await page.getByTestId('add-model').click();
+        await expect.poll(() => page.getByTestId('models').locator('button').first().getAttribute('title')).toBe(path);
+      };
+      await addModel(join(broken, 'classifier.onnx'));
+      await page.getByTestId('cell').nth(0).click();
+      await page.keyboard.press('d');
+      await expect.poll(() => page.getByTestId('generative-error').innerText(), { timeout: 30_000 }).toMatch(/lists dxai\.onnx but there is no such file/);
+      await page.keyboard.press('Escape');
+      await addModel(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'));
+      await page.keyboard.press('d');
+      await page.getByTestId('part-distinct').waitFor({ timeout: 30_000 });
+      await page.keyboard.press('Escape');
+    });
   });
 
   it('switches between light and dark themes with T', async () => {

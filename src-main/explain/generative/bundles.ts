@@ -50,12 +50,12 @@ export async function bundleForModel(model: Model, pool: InferencePool): Promise
   if (classifier?.sha256 !== model.fileHash) {
     throw new ApiError('bundle_invalid', `The bundle in ${dir} explains another classifier: its ${classifier?.spec.file ?? 'classifier'} has sha256 ${classifier?.sha256.slice(0, 12)}…, model "${model.name}" ${model.fileHash.slice(0, 12)}…`);
   }
-  const resolved = resolve(loaded);
+  const resolved = resolveBundle(loaded);
   cache.set(dir, { stamp: stampOf(dir, ['bundle.json', ...loaded.bundle.files.map((file) => file.path)]), resolved });
   return resolved;
 }
 
-function resolve(loaded: LoadedBundle): ResolvedBundle {
+export function resolveBundle(loaded: LoadedBundle): ResolvedBundle {
   const { bundle } = loaded;
   const models: BundleRef['models'] = {};
   for (const [role, model] of Object.entries(loaded.models) as [ExplainerRole, NonNullable<LoadedBundle['models'][ExplainerRole]>][]) {

@@ -1,0 +1,49 @@
+/**
+ * Stepping through a computed counterfactual path in Debian's Chromium: for 60 arrow-key presses in
+ * the counterfactual view, the time from the key event to the DOM showing the new step, and to the
+ * second animation frame after it (the frame that shows the new image on screen).
+ * Run: node --import tsx bench/path-steps.ts   (needs npm run build first)
+ */
+import { join } from 'node:path';
+import { launchChromium } from '../test/support/browser.ts';
+import { ROOT, startTestHost } from '../test/support/host.ts';
+
+const testHost = await startTestHost();
+const { workstation } = testHost;
+await workstation.createProject(join(testHost.dir, 'steps.xaiws'));
+await workstation.addModel(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'));
+const datasetId = (await workstation.jobs.wait(workstation.startImport({ source: join(ROOT, 'resources/datasets/fashion-mnist') }).id)).result!.datasetId as number;
+void datasetId;
+
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(testHost.host.url);
+  await page.getByTestId('cell').nth(0).click();
+  await page.keyboard.press('p');
+  await page.getByTestId('path-strip').waitFor({ timeout: 60_000 });
+  const samples = await page.evaluate(async () => {
+    const caption = document.querySelector<HTMLElement>('[data-testid=path-caption]')!;
+    const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+    const dom: number[] = [];
+    const painted: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const key = Math.floor(i / 10) % 2 === 0 ? 'ArrowRight' : 'ArrowLeft';
+      const before = caption.dataset.step;
+      const started = performance.now();
+      window.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
+      while (caption.dataset.step === before) await Promise.resolve();
+      dom.push(performance.now() - started);
+      await frame();
+      await frame();
+      painted.push(performance.now() - started);
+    }
+    return { dom, painted };
+  });
+  const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+  const summary = (values: number[]) => ({ median: Number(percentile(values, 50).toFixed(2)), p95: Number(percentile(values, 95).toFixed(2)), max: Number(Math.max(...values).toFixed(2)) });
+  console.log(JSON.stringify({ steps: samples.dom.length, keyToDomMs: summary(samples.dom), keyToSecondFrameMs: summary(samples.painted) }, null, 2));
+} finally {
+  await browser.close();
+  await testHost.close();
+}
