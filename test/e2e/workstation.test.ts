@@ -243,7 +243,7 @@ describe('the workstation in Chromium', () => {
       // A click on the map opens the image whose point is under it.
       const opened = await heading();
       const box = (await page.getByTestId('code-map-canvas').boundingBox())!;
-      for (const [fx, fy] of [[0.5, 0.5], [0.4, 0.6], [0.6, 0.4], [0.5, 0.7], [0.3, 0.5]]) {
+      for (const [fx, fy] of [[0.5, 0.5], [0.4, 0.6], [0.6, 0.4], [0.5, 0.7], [0.3, 0.5]] as const) {
         await page.mouse.click(box.x + fx * box.width, box.y + fy * box.height);
         if ((await heading()) !== opened) break;
       }
