@@ -80,25 +80,10 @@ async function batchTensor(source: BatchSource, manifest: Manifest): Promise<{ t
   return { tensor, count: source.imageIds.length };
 }
 
-/** Pixel-space images ([0, 1], NCHW planes) of project images, sized as the manifest says. */
-async function pixelSpace(projectPath: string, imageIds: number[], manifest: Manifest): Promise<Float32Array> {
-  const project = projectFor(projectPath);
-  const { channels, height, width } = manifest.input;
-  const plane = height * width;
-  const out = new Float32Array(imageIds.length * channels * plane);
-  const all = await Promise.all(
-    imageIds.map((imageId) => {
-      const image = project.images.stored(imageId);
-      if (!image) throw new Error(`image ${imageId} is not in the project`);
-      return pixelsForModel(image, manifest);
-    }),
-  );
-  all.forEach((pixels, i) => {
-    for (let c = 0; c < channels; c++) {
-      for (let p = 0; p < plane; p++) out[(i * channels + c) * plane + p] = pixels[p * channels + c]! / manifest.preprocessing.scale;
-    }
-  });
-  return out;
+/** Pixel-space images ([0, 1], NCHW planes) of project images: the manifest's resizing and channels, no normalisation. */
+function pixelSpace(projectPath: string, imageIds: number[], manifest: Manifest): Promise<Float32Array> {
+  const raw: Manifest = { ...manifest, input: { ...manifest.input, layout: 'NCHW' }, preprocessing: { ...manifest.preprocessing, mean: [0], std: [1] } };
+  return batchTensor({ projectPath, imageIds }, raw).then(({ tensor }) => tensor);
 }
 
 function generativeEngine(bundle: BundleRef): GenerativeEngine {

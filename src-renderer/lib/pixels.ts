@@ -55,9 +55,4 @@ export function paintCanvas(canvas: HTMLCanvasElement, pixels: ArrayLike<number>
   canvas.getContext('2d')!.putImageData(new ImageData(toRgba(pixels, shape, mode, options), width, height), 0, 0);
 }
 
-/** The index of the largest value. */
-export function argmax(values: readonly number[]): number {
-  return values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
-}
-
 export const percent = (p: number) => `${(p * 100).toFixed(1)}%`;

@@ -12,6 +12,7 @@ import { ApiError } from '../../../src-shared/errors.ts';
 import { betaImages, normalisedArea, splitBranches, type BranchRoles } from '../dxai/decompose.ts';
 import { absoluteDifference, argmax, flipStep, interpolate, nearestPrototype, type PrototypeSet } from '../cae/path.ts';
 import { contributions, linearHead, type LinearHead } from '../infodisent/components.ts';
+import { softmax } from '../../inference/preprocess.ts';
 
 export type ExplainerRole = 'classifier' | 'dxai' | 'cae-encoder' | 'cae-decoder' | 'infodisent';
 
@@ -123,7 +124,7 @@ export class GenerativeEngine {
     for (let start = 0; start < count; start += CLASSIFY_BATCH) {
       const n = Math.min(CLASSIFY_BATCH, count - start);
       const [logits] = await this.run('classifier', [this.input('classifier', pixels.subarray(start * this.size, (start + n) * this.size), n)]);
-      for (let i = 0; i < n; i++) softmaxInto(logits!, i * classes, classes, out, (start + i) * classes);
+      for (let i = 0; i < n; i++) softmax(logits!, i * classes, classes, out.subarray((start + i) * classes, (start + i + 1) * classes));
     }
     return out;
   }
@@ -375,12 +376,4 @@ export function normalise(pixels: Float32Array, bundle: Pick<BundleRef, 'shape' 
     }
   }
   return out;
-}
-
-function softmaxInto(logits: Float32Array, offset: number, count: number, out: Float32Array, at: number): void {
-  let max = -Infinity;
-  for (let i = 0; i < count; i++) max = Math.max(max, logits[offset + i]!);
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += Math.exp(logits[offset + i]! - max);
-  for (let i = 0; i < count; i++) out[at + i] = Math.exp(logits[offset + i]! - max) / sum;
 }

@@ -94,6 +94,8 @@ async function cachedOrComputed<K extends GenerativeKind>(context: Context, kind
 }
 
 const numbers = (values: ArrayLike<number>) => Array.from(values, (v) => Number(v.toPrecision(7)));
+/** Back-to-back rows of `width` values as arrays. */
+const rows = (values: Float32Array, width: number) => Array.from({ length: values.length / width }, (_, k) => numbers(values.subarray(k * width, (k + 1) * width)));
 
 function range(values: ArrayLike<number>): { min: number; max: number } {
   let min = Infinity;
@@ -106,9 +108,9 @@ export async function decompose(context: Context, request: ParsedRequest<'genera
   const { bundle, result, cached } = await cachedOrComputed(context, 'decomposition', request);
   const { classes, shape, branches: roles } = bundle.ref;
   const size = shape[0] * shape[1] * shape[2];
-  const probabilities = (row: number) => numbers(result.partProbabilities.subarray(row * classes.length, (row + 1) * classes.length));
+  const probabilities = rows(result.partProbabilities, classes.length);
   const image = result.agnostic.map((value, i) => value + result.distinct[i]!);
-  const part = (name: string, role: Decomposition['parts'][number]['role'], pixels: Float32Array, row: number, extra: object = {}) => ({ name, role, pixels: numbers(pixels), ...range(pixels), probabilities: probabilities(row), ...extra });
+  const part = (name: string, role: Decomposition['parts'][number]['role'], pixels: Float32Array, row: number, extra: object = {}) => ({ name, role, pixels: numbers(pixels), ...range(pixels), probabilities: probabilities[row]!, ...extra });
   const branchCount = result.branches.length / size;
   return {
     imageId: request.imageId,
@@ -129,7 +131,7 @@ export async function decompose(context: Context, request: ParsedRequest<'genera
     reconstructionError: { mae: Number(result.error.mae.toPrecision(6)), max: Number(result.error.max.toPrecision(6)) },
     beta: {
       betas: [...BETAS],
-      probabilities: BETAS.map((_, k) => numbers(result.betaProbabilities.subarray(k * classes.length, (k + 1) * classes.length))),
+      probabilities: rows(result.betaProbabilities, classes.length),
       auc: Number(result.betaAuc.toFixed(5)),
     },
     cached,
@@ -141,7 +143,6 @@ export async function counterfactual(context: Context, request: ParsedRequest<'g
   const { classes, shape } = bundle.ref;
   const size = shape[0] * shape[1] * shape[2];
   const steps = result.predictions.length;
-  const codeDim = result.codes.length / steps;
   return {
     imageId: request.imageId,
     predicted: result.predicted,
@@ -153,9 +154,9 @@ export async function counterfactual(context: Context, request: ParsedRequest<'g
     shape,
     original: numbers(result.original),
     alphas: Array.from({ length: steps }, (_, k) => k / (steps - 1)),
-    images: Array.from({ length: steps }, (_, k) => numbers(result.images.subarray(k * size, (k + 1) * size))),
-    codes: Array.from({ length: steps }, (_, k) => numbers(result.codes.subarray(k * codeDim, (k + 1) * codeDim))),
-    probabilities: Array.from({ length: steps }, (_, k) => numbers(result.probabilities.subarray(k * classes.length, (k + 1) * classes.length))),
+    images: rows(result.images, size),
+    codes: rows(result.codes, result.codes.length / steps),
+    probabilities: rows(result.probabilities, classes.length),
     predictions: result.predictions,
     flipStep: result.flipStep,
     flipClass: result.flipStep === null ? null : classes[result.predictions[result.flipStep]!]!,
