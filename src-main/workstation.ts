@@ -18,6 +18,7 @@ import { selectionTask } from './explain/generative/service.ts';
 import { JobRegistry } from './jobs/registry.ts';
 import { registerModel } from './models/register.ts';
 import { Project } from './store/project.ts';
+import { LabelsHub } from './labels/hub.ts';
 
 export interface WorkstationOptions {
   /** Where recent.json and the demo project live (Electron: userData; otherwise ~/.xaiws). */
@@ -26,6 +27,8 @@ export interface WorkstationOptions {
   resourcesDir: string;
   transport: 'ipc' | 'host' | 'cli';
   poolSize?: number;
+  /** The built renderer (the crowd host serves its participant page); default: out/renderer beside resources. */
+  rendererDir?: string;
 }
 
 type Listener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -35,11 +38,14 @@ export const DEMO_MODEL = 'models/fashion-mnist-cnn/classifier.onnx';
 
 export class Workstation {
   readonly pool: InferencePool;
+  readonly labels: LabelsHub;
   private current: { project: Project; jobs: JobRegistry } | null = null;
   private readonly listeners = new Set<Listener>();
 
   constructor(readonly options: WorkstationOptions) {
     this.pool = new InferencePool(options.poolSize ?? 1);
+    const rendererDir = options.rendererDir ?? join(dirname(resolve(options.resourcesDir)), 'out', 'renderer');
+    this.labels = new LabelsHub(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }));
   }
 
   onEvent(listener: Listener): () => void {
@@ -205,6 +211,7 @@ export class Workstation {
     if (!this.current) return;
     const { project, jobs } = this.current;
     this.current = null;
+    await this.labels.closeAll();
     await jobs.cancelAll();
     project.close();
   }

@@ -5,6 +5,7 @@
  * renderer and CLI use the inferred types. Adding a method means adding it here first.
  */
 import { z } from 'zod';
+import { AgreementReport, Annotator, Answer, AnnotatorRole, AnswerAck, HistoryEntry, LabelSourceChoice, Leaderboard, MergeReport, NextTask, SessionDetail, SessionRequest, SessionState, SessionSummary, TaskView } from './labels.ts';
 import { ClassChoice, ClassCodeMap, Components, Counterfactual, CounterfactualRequest, Decomposition, GenerativeKind, OverlayChoice, OverlayMap, OverlaySource, Projection } from './generative.ts';
 
 const id = z.number().int().positive();
@@ -308,6 +309,29 @@ export const methods = {
   },
   'overlays.choices': { request: z.object({ modelId: id }), result: z.array(OverlayChoice) },
   'overlays.maps': { request: z.object({ modelId: id, source: OverlaySource, imageIds: z.array(id).max(1000) }), result: z.array(OverlayMap) },
+  'annotators.list': { request: Empty, result: z.array(Annotator) },
+  'annotators.add': { request: z.object({ name: z.string().trim().min(1).max(60), role: AnnotatorRole.default('analyst') }), result: Annotator },
+  /** Explanation sources a session can label: every cached kind of map under the model. */
+  'labels.sources': { request: z.object({ modelId: id }), result: z.array(LabelSourceChoice) },
+  'labels.create': { request: SessionRequest, result: SessionDetail },
+  'labels.sessions': { request: Empty, result: z.array(SessionSummary) },
+  'labels.session': { request: z.object({ sessionId: id }), result: SessionDetail },
+  'labels.setState': { request: z.object({ sessionId: id, state: SessionState }), result: SessionDetail },
+  'labels.removeSeat': { request: z.object({ sessionId: id, seatId: id }), result: SessionDetail },
+  /** An annotator's next task; takes a free seat for an annotator who has none yet. */
+  'labels.next': { request: z.object({ sessionId: id, annotatorId: id }), result: NextTask },
+  'labels.answer': { request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200), answer: Answer, shownAt: z.string().max(40).nullable().default(null) }), result: AnswerAck },
+  'labels.task': { request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200) }), result: TaskView },
+  'labels.history': { request: z.object({ sessionId: id, annotatorId: id }), result: z.array(HistoryEntry) },
+  'labels.reveal': { request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200), step: z.number().int() }), result: z.object({ src: z.string(), step: z.number().int(), percent: z.number() }) },
+  'labels.leaderboard': { request: z.object({ sessionId: id, annotatorId: id }), result: Leaderboard },
+  'labels.agreement': { request: z.object({ sessionId: id, samples: z.number().int().min(0).max(10000).default(1000) }), result: AgreementReport },
+  'labels.export': { request: z.object({ sessionId: id, format: z.enum(['csv', 'jsonl']) }), result: z.object({ filename: z.string(), text: z.string(), answers: z.number().int() }) },
+  'labels.exportPack': { request: z.object({ sessionId: id, path: z.string().min(1) }), result: z.object({ path: z.string(), pack: z.string(), seats: z.number().int(), tasks: z.number().int(), answers: z.number().int() }) },
+  'labels.mergePack': { request: z.object({ path: z.string().min(1) }), result: MergeReport },
+  /** Opens the session to the lab network: a join code, a URL and its QR code. */
+  'labels.openCrowd': { request: z.object({ sessionId: id, host: z.string().max(100).optional(), port: z.number().int().min(0).max(65535).optional() }), result: z.object({ url: z.string(), code: z.string(), qrSvg: z.string() }) },
+  'labels.closeCrowd': { request: z.object({ sessionId: id }), result: z.object({ closed: z.boolean() }) },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
   'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },
@@ -323,6 +347,8 @@ export type Result<M extends MethodName> = z.output<(typeof methods)[M]['result'
 export const events = {
   'job.updated': Job,
   'project.changed': ProjectSummary.nullable(),
+  /** A labelling session changed: an answer, a join, a state change. */
+  'labels.changed': z.object({ sessionId: id }),
 } as const;
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;

@@ -3,6 +3,11 @@ import type { MethodName, ParsedRequest, Result } from '../../src-shared/contrac
 import { ApiError } from '../../src-shared/errors.ts';
 import type { Workstation } from '../workstation.ts';
 import { classCodeMap } from '../explain/generative/dataset-index.ts';
+import { createSession } from '../labels/sessions.ts';
+import { sourceChoices } from '../labels/sources.ts';
+import { answer, history, leaderboard, next, reopen, reveal } from '../labels/tasks.ts';
+import { exportAnswers, sessionAgreement } from '../labels/report.ts';
+import { exportPack, mergePack } from '../labels/packs.ts';
 import { components, counterfactual, decompose, overlayChoices, overlays } from '../explain/generative/service.ts';
 
 type Handlers = { [M in MethodName]: (ws: Workstation, request: ParsedRequest<M>) => Result<M> | Promise<Result<M>> };
@@ -46,6 +51,44 @@ export const handlers: Handlers = {
   'generative.codeMap': (ws, request) => classCodeMap(ws.generativeContext(request.modelId), request),
   'overlays.choices': (ws, { modelId }) => overlayChoices(ws.generativeContext(modelId)),
   'overlays.maps': (ws, { modelId, source, imageIds }) => overlays(ws.generativeContext(modelId), source, imageIds),
+  'annotators.list': (ws) => ws.project.labels.annotators(),
+  'annotators.add': (ws, { name, role }) => ws.project.labels.addAnnotator(name, role),
+  'labels.sources': (ws, { modelId }) => sourceChoices(ws.generativeContext(modelId)),
+  'labels.create': async (ws, request) => {
+    const sessionId = await createSession(ws.generativeContext(request.modelId), request);
+    ws.emit('labels.changed', { sessionId });
+    return ws.labels.detail(sessionId);
+  },
+  'labels.sessions': (ws) => ws.labels.summaries(),
+  'labels.session': (ws, { sessionId }) => ws.labels.detail(sessionId),
+  'labels.setState': (ws, { sessionId, state }) => ws.labels.setState(sessionId, state),
+  'labels.removeSeat': (ws, { sessionId, seatId }) => ws.labels.removeSeat(sessionId, seatId),
+  'labels.next': (ws, { sessionId, annotatorId }) => next(ws.project, ws.labels.seat(sessionId, annotatorId), ws.labels.inlineImage),
+  'labels.answer': (ws, { sessionId, annotatorId, taskId, answer: given, shownAt }) => {
+    const ack = answer(ws.project, ws.labels.seat(sessionId, annotatorId), taskId, given, 'local', ws.labels.inlineImage, shownAt);
+    ws.emit('labels.changed', { sessionId });
+    return ack;
+  },
+  'labels.task': (ws, { sessionId, annotatorId, taskId }) => reopen(ws.project, ws.labels.seat(sessionId, annotatorId), taskId, ws.labels.inlineImage),
+  'labels.history': (ws, { sessionId, annotatorId }) => history(ws.project, ws.labels.seat(sessionId, annotatorId)),
+  'labels.reveal': (ws, { sessionId, annotatorId, taskId, step }) => reveal(ws.project, ws.labels.seat(sessionId, annotatorId), taskId, step),
+  'labels.leaderboard': (ws, { sessionId, annotatorId }) => leaderboard(ws.project, ws.labels.seat(sessionId, annotatorId)),
+  'labels.agreement': (ws, { sessionId, samples }) => sessionAgreement(ws.project, sessionId, samples),
+  'labels.export': (ws, { sessionId, format }) => {
+    const session = ws.labels.session(sessionId);
+    const text = exportAnswers(ws.project, sessionId, format);
+    const answers = ws.project.labels.counts(sessionId).answered;
+    return { filename: `${session.name.replace(/[^\w.-]+/g, '_')}-answers.${format}`, text, answers };
+  },
+  'labels.exportPack': (ws, { sessionId, path }) => exportPack(ws.project, sessionId, path),
+  'labels.mergePack': (ws, { path }) => {
+    const report = mergePack(ws.project, path);
+    const session = ws.project.labels.sessionByUuid(report.session);
+    if (session) ws.emit('labels.changed', { sessionId: session.id });
+    return report;
+  },
+  'labels.openCrowd': (ws, { sessionId, host, port }) => ws.labels.openCrowd(sessionId, host, port),
+  'labels.closeCrowd': async (ws, { sessionId }) => ({ closed: await ws.labels.closeCrowd(sessionId) }),
   'stats.confusion': (ws, { modelId, datasetId }) => {
     const model = ws.model(modelId);
     return ws.project.predictions.confusion(modelId, datasetId, model.manifest.classes, ws.project.datasets.classes(datasetId));

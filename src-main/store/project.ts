@@ -10,6 +10,7 @@ import { GenerativeRepository } from './generative.ts';
 import { ImageRepository } from './images.ts';
 import { LayerClusterRepository } from './layer-clusters.ts';
 import { JobRepository } from './jobs.ts';
+import { LabelRepository } from './labels.ts';
 import { ModelRepository } from './models.ts';
 import { openDatabase, schemaVersion, type Db, type OpenOptions } from './open.ts';
 import { PredictionRepository } from './predictions.ts';
@@ -23,6 +24,7 @@ export class Project {
   readonly explanations: ExplanationRepository;
   readonly layerClusters: LayerClusterRepository;
   readonly generative: GenerativeRepository;
+  readonly labels: LabelRepository;
 
   private constructor(
     readonly path: string,
@@ -36,6 +38,7 @@ export class Project {
     this.explanations = new ExplanationRepository(db);
     this.layerClusters = new LayerClusterRepository(db);
     this.generative = new GenerativeRepository(db);
+    this.labels = new LabelRepository(db);
   }
 
   static create(path: string, name?: string): Project {

@@ -6,6 +6,7 @@ import { initial } from './0001-initial.ts';
 import { explanations } from './0002-explanations.ts';
 import { layerClusters } from './0003-layer-clusters.ts';
 import { generative } from './0004-generative.ts';
+import { labels } from './0005-labels.ts';
 
 export interface Migration {
   version: number;
@@ -13,6 +14,6 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative];
+export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative, labels];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);

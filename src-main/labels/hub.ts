@@ -1,0 +1,108 @@
+/**
+ * Labelling in the workstation: the local annotator's calls (by session and annotator), the session
+ * owner's controls, and the crowd hosts of the open project. Handlers call this; it calls the labels
+ * modules. Local tasks carry their images inline (data URLs), so an annotator pack opened on another
+ * desktop needs nothing but its own file.
+ */
+import QRCode from 'qrcode';
+import { ApiError } from '../../src-shared/errors.ts';
+import type { SessionDetail, SessionSummary } from '../../src-shared/labels.ts';
+import type { Project } from '../store/project.ts';
+import type { SeatRow } from '../store/labels.ts';
+import { startCrowd, type RunningCrowd } from '../transport/crowd.ts';
+import { sessionDetail, sessionSummary } from './report.ts';
+import type { ImageSrc } from './tasks.ts';
+
+export class LabelsHub {
+  private readonly crowds = new Map<number, RunningCrowd & { qrSvg: string }>();
+
+  constructor(
+    private readonly project: () => Project,
+    private readonly rendererDir: string,
+    private readonly changed: (sessionId: number) => void,
+  ) {}
+
+  readonly crowdInfo = (sessionId: number): SessionSummary['crowd'] => {
+    const crowd = this.crowds.get(sessionId);
+    return crowd ? { url: crowd.url, code: crowd.code, qrSvg: crowd.qrSvg } : null;
+  };
+
+  session(sessionId: number) {
+    const session = this.project().labels.session(sessionId);
+    if (!session) throw new ApiError('session_not_found', `No labelling session with id ${sessionId} in this project`);
+    return session;
+  }
+
+  detail(sessionId: number): SessionDetail {
+    return sessionDetail(this.project(), this.session(sessionId), this.crowdInfo);
+  }
+
+  summaries(): SessionSummary[] {
+    return this.project().labels.sessions().map((s) => sessionSummary(this.project(), s, this.crowdInfo));
+  }
+
+  /** The annotator's seat in the session, claiming a free one the first time. */
+  seat(sessionId: number, annotatorId: number): SeatRow {
+    const project = this.project();
+    this.session(sessionId);
+    if (!project.labels.annotator(annotatorId)) throw new ApiError('annotator_not_found', `No annotator with id ${annotatorId} in this project`);
+    const seat = project.labels.seatOf(sessionId, annotatorId);
+    if (seat) return seat;
+    const claimed = project.db.transaction(() => {
+      const free = project.db.prepare(`SELECT id FROM label_seats WHERE session_id = ? AND annotator_id IS NULL AND state = 'active' ORDER BY seat_index LIMIT 1`).get(sessionId) as { id: number } | undefined;
+      if (!free) return undefined;
+      project.db.prepare('UPDATE label_seats SET annotator_id = ? WHERE id = ?').run(annotatorId, free.id);
+      return project.labels.seat(free.id);
+    })();
+    if (!claimed) throw new ApiError('session_full', `${project.labels.annotator(annotatorId)!.name} has no seat in this session and every seat is taken`);
+    this.changed(sessionId);
+    return claimed;
+  }
+
+  readonly inlineImage: ImageSrc = ({ sessionId, imageId, mime }) => {
+    const stored = this.project().labels.imageBytes(sessionId, imageId)!;
+    return `data:${mime};base64,${stored.bytes.toString('base64')}`;
+  };
+
+  setState(sessionId: number, state: 'open' | 'paused' | 'ended'): SessionDetail {
+    this.session(sessionId);
+    this.project().labels.setState(sessionId, state);
+    this.changed(sessionId);
+    return this.detail(sessionId);
+  }
+
+  removeSeat(sessionId: number, seatId: number): SessionDetail {
+    const seat = this.project().labels.seat(seatId);
+    if (!seat || seat.sessionId !== sessionId) throw new ApiError('invalid_request', `Session ${sessionId} has no seat ${seatId}`);
+    // The seat keeps its answers; its token stops working and its open tasks are no longer dealt.
+    this.project().labels.updateSeat(seatId, { state: 'removed', tokenHash: null });
+    this.changed(sessionId);
+    return this.detail(sessionId);
+  }
+
+  async openCrowd(sessionId: number, host?: string, port?: number): Promise<{ url: string; code: string; qrSvg: string }> {
+    const session = this.session(sessionId);
+    if (session.state === 'ended') throw new ApiError('session_ended', `Session "${session.name}" has ended; it cannot be opened to the network`);
+    await this.closeCrowd(sessionId);
+    const crowd = await startCrowd({ project: this.project, sessionId, rendererDir: this.rendererDir, host, port, onChange: () => this.changed(sessionId) }).catch((error: Error) => {
+      throw new ApiError('invalid_request', `Cannot open the session on ${host ?? 'the LAN address'}${port ? `:${port}` : ''}: ${error.message}`);
+    });
+    const qrSvg = await QRCode.toString(crowd.url, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+    this.crowds.set(sessionId, { ...crowd, qrSvg });
+    this.changed(sessionId);
+    return { url: crowd.url, code: crowd.code, qrSvg };
+  }
+
+  async closeCrowd(sessionId: number): Promise<boolean> {
+    const crowd = this.crowds.get(sessionId);
+    if (!crowd) return false;
+    this.crowds.delete(sessionId);
+    await crowd.close();
+    this.changed(sessionId);
+    return true;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.crowds.keys()].map((id) => this.closeCrowd(id)));
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Where the maps a labelling session shows come from. Any explanation the project caches is a source:
+ * CAM maps (explanations), the generative explainers' image-sized maps (the grid's overlay sources)
+ * and layer-wise feature clusters (one region per kept cluster). A new kind of explanation becomes
+ * labellable by appearing in `overlayChoices` or by one more branch here; sessions, tasks, agreement
+ * and export only see `ExplainedMap`s with their provenance.
+ */
+import type { Model } from '../../src-shared/contract.ts';
+import type { LabelSource, LabelSourceChoice } from '../../src-shared/labels.ts';
+import type { InferencePool } from '../inference/pool.ts';
+import { bundleForModel } from '../explain/generative/bundles.ts';
+import { overlayChoices } from '../explain/generative/service.ts';
+import { fromBlob } from '../store/blobs.ts';
+import type { Project } from '../store/project.ts';
+
+export interface Context {
+  project: Project;
+  pool: InferencePool;
+  model: Model;
+}
+
+export interface Provenance {
+  kind: string;
+  method: string;
+  layer: string;
+  params: string;
+  targetClass: number | null;
+  modelHash: string;
+  /** What the map was copied from, e.g. "explanations:12" or "feature_clusters:40". */
+  ref: string;
+}
+
+export interface ExplainedMap {
+  imageId: number;
+  width: number;
+  height: number;
+  /** Min-max scaled to [0, 1]. */
+  map: Float32Array;
+  provenance: Provenance;
+  /** Ordering among several maps of one image and source (cluster weight); higher first. */
+  weight: number;
+}
+
+const GENERATIVE_METHOD = { decomposition: 'dxai-distinct', counterfactual: 'cae-difference', components: 'infodisent-evidence' } as const;
+/** Sources whose maps are regions with a meaning of their own (concept labels). */
+const REGION_KINDS = new Set(['clusters', 'decomposition', 'components']);
+
+export function isRegionSource(source: LabelSource): boolean {
+  return REGION_KINDS.has(source.kind);
+}
+
+export function sourceKey(source: LabelSource): string {
+  return JSON.stringify(source);
+}
+
+export async function sourceChoices(context: Context): Promise<LabelSourceChoice[]> {
+  const overlays = await overlayChoices(context);
+  const clusters = context.project.db
+    .prepare(
+      `SELECT count(*) AS n FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1`,
+    )
+    .get(context.model.fileHash) as { n: number };
+  const choices: LabelSourceChoice[] = overlays.map((choice) => ({ ...choice, regions: isRegionSource(choice.source) }));
+  if (clusters.n > 0) choices.push({ label: 'Layer-wise feature clusters (each kept cluster)', count: clusters.n, source: { kind: 'clusters' }, regions: true });
+  return choices;
+}
+
+export function normalise(map: Float32Array): Float32Array {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of map) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const range = max - min;
+  return map.map((v) => (range > 0 ? (v - min) / range : 0));
+}
+
+function placeholders(count: number): string {
+  return new Array(count).fill('?').join(',');
+}
+
+/** Every map of the source for these images (several per image for feature clusters). */
+export async function mapsOf(context: Context, source: LabelSource, imageIds: readonly number[]): Promise<ExplainedMap[]> {
+  const { project, model, pool } = context;
+  const out: ExplainedMap[] = [];
+  for (let start = 0; start < imageIds.length; start += 500) {
+    const chunk = imageIds.slice(start, start + 500);
+    if (source.kind === 'cam') {
+      const rows = project.db
+        .prepare(
+          `SELECT id, image_id AS imageId, target_class AS targetClass, width, height, map, params FROM explanations
+           WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(chunk.length)})`,
+        )
+        .all(model.fileHash, source.method, source.layer, source.target, ...chunk) as { id: number; imageId: number; targetClass: number; width: number; height: number; map: Buffer; params: string }[];
+      for (const row of rows) {
+        out.push({
+          imageId: row.imageId, width: row.width, height: row.height, map: normalise(fromBlob(row.map)), weight: 1,
+          provenance: { kind: 'cam', method: source.method, layer: source.layer, params: JSON.stringify({ requestedClass: source.target }), targetClass: row.targetClass, modelHash: model.fileHash, ref: `explanations:${row.id}` },
+        });
+      }
+    } else if (source.kind === 'clusters') {
+      const rows = project.db
+        .prepare(
+          `SELECT c.id, r.image_id AS imageId, r.target_class AS targetClass, r.params, l.layer, l.width, l.height, c.cluster_index AS clusterIndex, c.weight, c.map
+           FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id
+           JOIN layer_cluster_layers l ON l.run_id = c.run_id AND l.layer_index = c.layer_index
+           WHERE r.model_hash = ? AND c.kept = 1 AND r.image_id IN (${placeholders(chunk.length)})
+           ORDER BY r.image_id, c.layer_index, c.weight DESC`,
+        )
+        .all(model.fileHash, ...chunk) as { id: number; imageId: number; targetClass: number; params: string; layer: string; width: number; height: number; clusterIndex: number; weight: number; map: Buffer }[];
+      for (const row of rows) {
+        out.push({
+          imageId: row.imageId, width: row.width, height: row.height, map: normalise(fromBlob(row.map)), weight: row.weight,
+          provenance: { kind: 'clusters', method: 'layer-clusters', layer: row.layer, params: JSON.stringify({ cluster: row.clusterIndex, run: JSON.parse(row.params) as unknown }), targetClass: row.targetClass, modelHash: model.fileHash, ref: `feature_clusters:${row.id}` },
+        });
+      }
+    } else {
+      const bundle = await bundleForModel(model, pool);
+      const explainerKey = bundle.keys[source.kind];
+      const params = JSON.parse(source.params) as { target?: number };
+      for (const m of project.generative.overlays({ explainerKey, kind: source.kind, params: source.params }, chunk)) {
+        out.push({
+          imageId: m.imageId, width: m.width, height: m.height, map: normalise(m.map), weight: 1,
+          provenance: {
+            kind: source.kind, method: GENERATIVE_METHOD[source.kind], layer: '', params: JSON.stringify({ ...params, explainerKey }),
+            targetClass: typeof params.target === 'number' && params.target >= 0 ? params.target : null, modelHash: model.fileHash, ref: `generative_results:${source.kind}:${m.imageId}`,
+          },
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,256 @@
+/**
+ * A seat's work in a session: the next task, answering, reopening, history, the reveal game's steps,
+ * the tutorial round and the leaderboard. Used alike by the local app (an analyst labelling at the
+ * workstation) and the crowd host (participants over the network); callers only differ in how an
+ * image is addressed (`imageSrc`). Policy:
+ * - An answer is committed (its own transaction, synchronous=FULL) before the call returns, and the
+ *   reply carries the next task, so a client never shows a task before the previous answer is on disk.
+ * - A task is answered only by its seat, only while the session is open; the answer's type must be the
+ *   task's. Reopening and changing an answer bumps its revision.
+ * - Gold answers and true classes never leave main; the reveal game's image is masked here, so the
+ *   client never holds more of it than the step shown, and the step counted is the highest one served.
+ */
+import sharp from 'sharp';
+import { ApiError } from '../../src-shared/errors.ts';
+import { Answer, REVEAL_PERCENTS, type AnswerInput, type HistoryEntry, type NextTask, type Progress, type TaskView } from '../../src-shared/labels.ts';
+import type { Project } from '../store/project.ts';
+import { parseAnswer, type ItemRow, type SeatRow, type StoredMap, type TaskRow } from '../store/labels.ts';
+import type { SessionConfig } from './sessions.ts';
+import { goldCorrect, levelOf, pointsFor, reliability, revealScore, streakOf, summarise, type GoldAnswer } from './scoring.ts';
+import type { Provenance } from './sources.ts';
+
+export type ImageSrc = (image: { opaque: string; mime: string; sessionId: number; imageId: number }) => string;
+
+const PRACTICE = 'practice:';
+
+export function configOf(project: Project, sessionId: number): SessionConfig {
+  const session = project.labels.session(sessionId);
+  if (!session) throw new ApiError('session_not_found', `No labelling session with id ${sessionId} in this project`);
+  return JSON.parse(session.config) as SessionConfig;
+}
+
+function gamified(project: Project, seat: SeatRow): boolean {
+  const { request } = configOf(project, seat.sessionId);
+  if (request.gamification === 'everyone') return true;
+  if (request.gamification === 'off') return false;
+  return seat.annotatorId !== null && project.labels.annotator(seat.annotatorId)?.role === 'participant';
+}
+
+/** Practice items of the tutorial round: one per task type, a gold item where there is one. */
+function practiceItems(project: Project, seat: SeatRow): ItemRow[] {
+  const { request } = configOf(project, seat.sessionId);
+  const own = project.labels.tasks(seat.id).map((t) => project.labels.item(t.itemId)!);
+  return request.taskTypes.flatMap((type) => {
+    const ofType = own.filter((item) => item.taskType === type);
+    const pick = ofType.find((item) => item.gold !== null) ?? ofType[0];
+    return pick ? [pick] : [];
+  });
+}
+
+export function progressOf(project: Project, seat: SeatRow): Progress {
+  const answers = project.labels.seatAnswers(seat.id);
+  const points = Math.round(answers.reduce((sum, a) => sum + a.points, 0) * 10) / 10;
+  const { level, toNextLevel } = levelOf(points);
+  return { answered: answers.length, total: project.labels.tasks(seat.id).length, gamified: gamified(project, seat), points, level, streak: streakOf(answers.map((a) => a.correct)), toNextLevel };
+}
+
+function seatCheck(project: Project, seat: SeatRow): NextTask['state'] | null {
+  const session = project.labels.session(seat.sessionId)!;
+  if (seat.state === 'removed') return 'removed';
+  if (session.state !== 'open') return session.state;
+  return null;
+}
+
+function view(project: Project, seat: SeatRow, item: ItemRow, task: { uuid: string; position: number; revealed: number }, imageSrc: ImageSrc, practice: boolean): TaskView {
+  const config = configOf(project, seat.sessionId);
+  const image = project.labels.image(seat.sessionId, item.imageId);
+  if (!image) throw new ApiError('internal', `Session ${seat.sessionId} lacks the image ${item.imageId} of item ${item.uuid}`);
+  const provenance = JSON.parse(item.explanations) as Provenance[];
+  const target = provenance[0]?.targetClass;
+  const targetClass = item.taskType === 'reveal' ? null : target !== null && target !== undefined ? (config.classes[target] ?? String(target)) : image.predictedClass;
+  const answerRow = practice ? undefined : project.labels.answer(project.labels.taskByUuid(task.uuid)!.id);
+  const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
+  return {
+    taskId: task.uuid,
+    type: item.taskType,
+    position: task.position,
+    practice,
+    image: item.taskType === 'reveal' ? null : { src: imageSrc({ opaque: image.opaque, mime: image.mime, sessionId: seat.sessionId, imageId: item.imageId }), width: image.width, height: image.height },
+    maps: project.labels.itemMaps(item.id).map((m) => ({ width: m.width, height: m.height, map: Array.from(m.map, (v) => Math.round(v * 1000) / 1000) })),
+    targetClass,
+    classes: config.classes,
+    concepts: config.request.concepts,
+    revealed: task.revealed,
+    answer: answerRow ? parseAnswer(answerRow.answer) : null,
+    hint: practice ? (gold?.reason ?? practiceHint(item.taskType)) : null,
+  };
+}
+
+function practiceHint(type: ItemRow['taskType']): string {
+  switch (type) {
+    case 'concept': return 'Name what the highlighted region shows in a few words, e.g. "collar" or "heel".';
+    case 'reveal': return 'Reveal step by step (Space) and guess the class as early as you can; the earlier, the more points.';
+    case 'pairwise': return 'Pick the map that better shows why the model chose the class.';
+    default: return 'Rate how well the highlighted regions show what justifies the class.';
+  }
+}
+
+export function next(project: Project, seat: SeatRow, imageSrc: ImageSrc): NextTask {
+  const progress = progressOf(project, seat);
+  const blocked = seatCheck(project, seat);
+  if (blocked) return { state: blocked, task: null, progress };
+  if (progress.gamified) {
+    const practice = practiceItems(project, seat);
+    if (seat.tutorialDone < practice.length) {
+      const item = practice[seat.tutorialDone]!;
+      return { state: 'task', task: view(project, seat, item, { uuid: `${PRACTICE}${item.uuid}`, position: seat.tutorialDone + 1, revealed: -1 }, imageSrc, true), progress };
+    }
+  }
+  const task = project.labels.nextOpenTask(seat.id);
+  if (!task) return { state: 'done', task: null, progress };
+  return { state: 'task', task: view(project, seat, project.labels.item(task.itemId)!, task, imageSrc, false), progress };
+}
+
+function ownTask(project: Project, seat: SeatRow, taskId: string): TaskRow {
+  const task = project.labels.taskByUuid(taskId);
+  // Another seat's or another session's task reads exactly like a missing one.
+  if (!task || task.seatId !== seat.id) throw new ApiError('task_not_found', `No task ${JSON.stringify(taskId.slice(0, 80))} for this annotator in this session`);
+  return task;
+}
+
+export function reopen(project: Project, seat: SeatRow, taskId: string, imageSrc: ImageSrc): TaskView {
+  const task = ownTask(project, seat, taskId);
+  return view(project, seat, project.labels.item(task.itemId)!, task, imageSrc, false);
+}
+
+function parseInput(input: AnswerInput, type: ItemRow['taskType']): Answer {
+  const parsed = Answer.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ApiError('invalid_request', `answer.${issue.path.join('.')}: ${issue.message}`);
+  }
+  if (parsed.data.type !== type) throw new ApiError('invalid_request', `This is a ${type} task; the answer is a ${parsed.data.type} answer`);
+  return parsed.data;
+}
+
+function classIndex(config: SessionConfig, name: string | null): number | null {
+  const index = name === null ? -1 : config.classes.indexOf(name);
+  return index < 0 ? null : index;
+}
+
+export function answer(project: Project, seat: SeatRow, taskId: string, input: AnswerInput, origin: string, imageSrc: ImageSrc, shownAt: string | null = null): import('../../src-shared/labels.ts').AnswerAck {
+  const blocked = seatCheck(project, seat);
+  if (blocked === 'removed') throw new ApiError('seat_removed', 'The session owner removed this seat; answers are no longer taken');
+  if (blocked === 'paused') throw new ApiError('session_paused', 'The session is paused; your answer was not saved. Try again when it resumes.');
+  if (blocked === 'ended') throw new ApiError('session_ended', 'The session has ended; answers are no longer taken');
+  const config = configOf(project, seat.sessionId);
+
+  if (taskId.startsWith(PRACTICE)) {
+    const practice = practiceItems(project, seat);
+    const item = practice[seat.tutorialDone];
+    if (!item || taskId !== `${PRACTICE}${item.uuid}`) throw new ApiError('task_not_found', `No practice task ${JSON.stringify(taskId.slice(0, 80))} now`);
+    const given = parseInput(input, item.taskType);
+    const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
+    project.labels.updateSeat(seat.id, { tutorialDone: seat.tutorialDone + 1 });
+    const updated = project.labels.seat(seat.id)!;
+    return { committed: true, taskId, revision: 0, practiceCorrect: gold ? goldCorrect(gold, given) : true, next: next(project, updated, imageSrc) };
+  }
+
+  const task = ownTask(project, seat, taskId);
+  const item = project.labels.item(task.itemId)!;
+  const given = parseInput(input, item.taskType);
+  if (given.type === 'reveal' && !given.resigned && task.revealed < 0) throw new ApiError('invalid_request', 'Reveal at least one step before guessing');
+  const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
+  const correct = gold ? (goldCorrect(gold, given) ? 1 : 0) : null;
+  let score: number | null = null;
+  if (given.type === 'reveal') {
+    const image = project.labels.image(seat.sessionId, item.imageId)!;
+    const truth = classIndex(config, image.trueClass) ?? classIndex(config, image.predictedClass);
+    score = revealScore(task.revealed, truth !== null && given.guess === truth, given.resigned);
+  }
+  const { revision } = project.db.transaction(() => {
+    const earlier = project.labels.seatAnswers(seat.id).filter((a) => a.taskId !== task.id);
+    const goldDone = earlier.filter((a) => a.correct !== null);
+    const weight = reliability(goldDone.filter((a) => a.correct === 1).length, goldDone.length);
+    const streak = correct === 0 ? 0 : streakOf(earlier.map((a) => a.correct)) + 1;
+    return project.labels.writeAnswer({
+      taskId: task.id, annotatorId: seat.annotatorId!, answer: JSON.stringify(given), correct, score, points: pointsFor(weight, streak, score),
+      origin, shownAt, answeredAt: new Date().toISOString(),
+    });
+  })();
+  return { committed: true, taskId, revision, practiceCorrect: null, next: next(project, project.labels.seat(seat.id)!, imageSrc) };
+}
+
+export function history(project: Project, seat: SeatRow, limit = 10): HistoryEntry[] {
+  const config = configOf(project, seat.sessionId);
+  return project.labels
+    .seatAnswers(seat.id)
+    .slice(-limit)
+    .reverse()
+    .map((a) => ({ taskId: a.taskUuid, type: a.taskType, position: a.position, summary: summarise(parseAnswer(a.answer), config.classes), answeredAt: a.revisedAt ?? a.answeredAt, revision: a.revision }));
+}
+
+/** The image with only the top REVEAL_PERCENTS[step] % of the map's pixels visible, as a PNG data URL. */
+export async function reveal(project: Project, seat: SeatRow, taskId: string, step: number): Promise<{ src: string; step: number; percent: number }> {
+  if (!Number.isInteger(step) || step < 0 || step >= REVEAL_PERCENTS.length) throw new ApiError('invalid_request', `Reveal step ${step} is not between 0 and ${REVEAL_PERCENTS.length - 1}`);
+  let item: ItemRow;
+  if (taskId.startsWith(PRACTICE)) {
+    const found = practiceItems(project, seat).find((p) => `${PRACTICE}${p.uuid}` === taskId);
+    if (!found) throw new ApiError('task_not_found', `No practice task ${JSON.stringify(taskId.slice(0, 80))}`);
+    item = found;
+  } else {
+    const task = ownTask(project, seat, taskId);
+    item = project.labels.item(task.itemId)!;
+    if (!project.labels.answer(task.id)) project.labels.setRevealed(task.id, step);
+  }
+  if (item.taskType !== 'reveal') throw new ApiError('invalid_request', `Task ${taskId} is a ${item.taskType} task, not a reveal game`);
+  const stored = project.labels.imageBytes(seat.sessionId, item.imageId)!;
+  const png = await maskedImage(stored.bytes, project.labels.itemMaps(item.id)[0]!, REVEAL_PERCENTS[step]!);
+  return { src: `data:image/png;base64,${png.toString('base64')}`, step, percent: REVEAL_PERCENTS[step]! };
+}
+
+/** Keeps the pixels whose bilinearly upsampled map value is in the top `percent` %; the rest is grey. */
+export async function maskedImage(bytes: Buffer, map: StoredMap, percent: number): Promise<Buffer> {
+  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const keep = revealMask(map, info.width, info.height, percent);
+  const out = Buffer.from(data);
+  for (let p = 0; p < keep.length; p++) if (!keep[p]) for (let c = 0; c < info.channels; c++) out[p * info.channels + c] = 128;
+  return sharp(out, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();
+}
+
+export function revealMask(map: StoredMap, width: number, height: number, percent: number): Uint8Array {
+  const values = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(Math.max(((y + 0.5) * map.height) / height - 0.5, 0), map.height - 1);
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(y0 + 1, map.height - 1);
+    const fy = sy - y0;
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(Math.max(((x + 0.5) * map.width) / width - 0.5, 0), map.width - 1);
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(x0 + 1, map.width - 1);
+      const fx = sx - x0;
+      const m = map.map;
+      const top = m[y0 * map.width + x0]! * (1 - fx) + m[y0 * map.width + x1]! * fx;
+      const bottom = m[y1 * map.width + x0]! * (1 - fx) + m[y1 * map.width + x1]! * fx;
+      values[y * width + x] = top * (1 - fy) + bottom * fy;
+    }
+  }
+  const count = Math.max(1, Math.round((percent / 100) * values.length));
+  const order = Array.from(values.keys()).sort((a, b) => values[b]! - values[a]! || a - b);
+  const keep = new Uint8Array(values.length);
+  for (let i = 0; i < count; i++) keep[order[i]!] = 1;
+  return keep;
+}
+
+export function leaderboard(project: Project, seat: SeatRow): { name: string; points: number; level: number; you: boolean }[] {
+  return project.labels
+    .seats(seat.sessionId)
+    .filter((s) => s.annotatorId !== null && s.state === 'active' && (s.leaderboard === 1 || s.id === seat.id))
+    .map((s) => {
+      const p = progressOf(project, s);
+      return { name: s.leaderboard === 1 ? project.labels.annotator(s.annotatorId!)!.name : 'you (hidden)', points: p.points, level: p.level, you: s.id === seat.id };
+    })
+    .sort((a, b) => b.points - a.points)
+    .slice(0, 20);
+}

@@ -1,0 +1,317 @@
+/**
+ * Labelling tables (migration 0005): the SQL of annotators, sessions, seats, tasks and answers.
+ * The rules (dealing, scoring, who may see what) live in src-main/labels/.
+ */
+import { randomUUID } from 'node:crypto';
+import { deserialize, serialize } from 'node:v8';
+import type { Answer, Annotator, TaskType } from '../../src-shared/labels.ts';
+import type { Db } from './open.ts';
+
+export interface SessionRow {
+  id: number;
+  uuid: string;
+  name: string;
+  config: string;
+  state: 'open' | 'paused' | 'ended';
+  createdAt: string;
+}
+
+export interface SeatRow {
+  id: number;
+  uuid: string;
+  sessionId: number;
+  index: number;
+  annotatorId: number | null;
+  state: 'active' | 'removed';
+  tutorialDone: number;
+  leaderboard: number;
+}
+
+export interface ItemRow {
+  id: number;
+  uuid: string;
+  sessionId: number;
+  taskType: TaskType;
+  imageId: number;
+  explanations: string;
+  gold: string | null;
+}
+
+export interface TaskRow {
+  id: number;
+  uuid: string;
+  seatId: number;
+  itemId: number;
+  position: number;
+  revealed: number;
+}
+
+export interface AnswerRow {
+  taskId: number;
+  annotatorId: number;
+  answer: string;
+  correct: number | null;
+  score: number | null;
+  points: number;
+  revision: number;
+  origin: string;
+  shownAt: string | null;
+  answeredAt: string;
+  revisedAt: string | null;
+}
+
+export interface StoredMap {
+  width: number;
+  height: number;
+  map: Float32Array;
+}
+
+export interface ImageRow {
+  imageId: number;
+  opaque: string;
+  mime: string;
+  width: number;
+  height: number;
+  trueClass: string | null;
+  predictedClass: string | null;
+  confidence: number | null;
+}
+
+const SEAT = `id, uuid, session_id AS sessionId, seat_index AS "index", annotator_id AS annotatorId, state, tutorial_done AS tutorialDone, leaderboard`;
+const TASK = `id, uuid, seat_id AS seatId, item_id AS itemId, position, revealed`;
+const ITEM = `id, uuid, session_id AS sessionId, task_type AS taskType, image_id AS imageId, explanations, gold`;
+const ANSWER = `task_id AS taskId, annotator_id AS annotatorId, answer, correct, score, points, revision, origin, shown_at AS shownAt, answered_at AS answeredAt, revised_at AS revisedAt`;
+
+export class LabelRepository {
+  constructor(readonly db: Db) {}
+
+  annotators(): Annotator[] {
+    return this.db.prepare('SELECT id, uuid, name, role, created_at AS createdAt FROM annotators ORDER BY name, id').all() as Annotator[];
+  }
+
+  annotator(id: number): Annotator | undefined {
+    return this.db.prepare('SELECT id, uuid, name, role, created_at AS createdAt FROM annotators WHERE id = ?').get(id) as Annotator | undefined;
+  }
+
+  annotatorByUuid(uuid: string): Annotator | undefined {
+    return this.db.prepare('SELECT id, uuid, name, role, created_at AS createdAt FROM annotators WHERE uuid = ?').get(uuid) as Annotator | undefined;
+  }
+
+  addAnnotator(name: string, role: Annotator['role'], uuid: string = randomUUID(), createdAt = new Date().toISOString()): Annotator {
+    const id = Number(this.db.prepare('INSERT INTO annotators (uuid, name, role, created_at) VALUES (?, ?, ?, ?)').run(uuid, name, role, createdAt).lastInsertRowid);
+    return this.annotator(id)!;
+  }
+
+  sessions(): SessionRow[] {
+    return this.db.prepare('SELECT id, uuid, name, config, state, created_at AS createdAt FROM label_sessions ORDER BY id DESC').all() as SessionRow[];
+  }
+
+  session(id: number): SessionRow | undefined {
+    return this.db.prepare('SELECT id, uuid, name, config, state, created_at AS createdAt FROM label_sessions WHERE id = ?').get(id) as SessionRow | undefined;
+  }
+
+  sessionByUuid(uuid: string): SessionRow | undefined {
+    return this.db.prepare('SELECT id, uuid, name, config, state, created_at AS createdAt FROM label_sessions WHERE uuid = ?').get(uuid) as SessionRow | undefined;
+  }
+
+  insertSession(name: string, config: unknown, uuid: string = randomUUID(), state = 'open', createdAt = new Date().toISOString()): number {
+    return Number(this.db.prepare('INSERT INTO label_sessions (uuid, name, config, state, created_at) VALUES (?, ?, ?, ?, ?)').run(uuid, name, JSON.stringify(config), state, createdAt).lastInsertRowid);
+  }
+
+  setState(sessionId: number, state: SessionRow['state']): void {
+    this.db.prepare('UPDATE label_sessions SET state = ? WHERE id = ?').run(state, sessionId);
+  }
+
+  insertImage(sessionId: number, image: ImageRow & { bytes: Buffer }): void {
+    this.db
+      .prepare('INSERT INTO label_images (session_id, image_id, opaque, mime, bytes, width, height, true_class, predicted_class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(sessionId, image.imageId, image.opaque, image.mime, image.bytes, image.width, image.height, image.trueClass, image.predictedClass, image.confidence);
+  }
+
+  image(sessionId: number, imageId: number): ImageRow | undefined {
+    return this.db
+      .prepare('SELECT image_id AS imageId, opaque, mime, width, height, true_class AS trueClass, predicted_class AS predictedClass, confidence FROM label_images WHERE session_id = ? AND image_id = ?')
+      .get(sessionId, imageId) as ImageRow | undefined;
+  }
+
+  imageBytes(sessionId: number, imageId: number): { bytes: Buffer; mime: string } | undefined {
+    return this.db.prepare('SELECT bytes, mime FROM label_images WHERE session_id = ? AND image_id = ?').get(sessionId, imageId) as { bytes: Buffer; mime: string } | undefined;
+  }
+
+  /** The bytes behind an opaque image id, only when one of the seat's non-reveal tasks shows it. */
+  imageForSeat(opaque: string, seatId: number): { bytes: Buffer; mime: string } | undefined {
+    return this.db
+      .prepare(
+        `SELECT i.bytes, i.mime FROM label_images i
+         JOIN label_items it ON it.session_id = i.session_id AND it.image_id = i.image_id AND it.task_type != 'reveal'
+         JOIN label_tasks t ON t.item_id = it.id
+         WHERE i.opaque = ? AND t.seat_id = ? LIMIT 1`,
+      )
+      .get(opaque, seatId) as { bytes: Buffer; mime: string } | undefined;
+  }
+
+  insertItem(sessionId: number, item: { taskType: TaskType; imageId: number; explanations: unknown; maps: StoredMap[]; gold: unknown | null; uuid?: string }): number {
+    return Number(
+      this.db
+        .prepare('INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(item.uuid ?? randomUUID(), sessionId, item.taskType, item.imageId, JSON.stringify(item.explanations), serialize(item.maps), item.gold === null ? null : JSON.stringify(item.gold)).lastInsertRowid,
+    );
+  }
+
+  item(id: number): ItemRow | undefined {
+    return this.db.prepare(`SELECT ${ITEM} FROM label_items WHERE id = ?`).get(id) as ItemRow | undefined;
+  }
+
+  items(sessionId: number): ItemRow[] {
+    return this.db.prepare(`SELECT ${ITEM} FROM label_items WHERE session_id = ? ORDER BY id`).all(sessionId) as ItemRow[];
+  }
+
+  itemMaps(itemId: number): StoredMap[] {
+    const row = this.db.prepare('SELECT maps FROM label_items WHERE id = ?').get(itemId) as { maps: Buffer };
+    return deserialize(row.maps) as StoredMap[];
+  }
+
+  insertSeat(sessionId: number, index: number, annotatorId: number | null, uuid: string = randomUUID()): number {
+    return Number(this.db.prepare('INSERT INTO label_seats (uuid, session_id, seat_index, annotator_id) VALUES (?, ?, ?, ?)').run(uuid, sessionId, index, annotatorId).lastInsertRowid);
+  }
+
+  seats(sessionId: number): SeatRow[] {
+    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE session_id = ? ORDER BY seat_index`).all(sessionId) as SeatRow[];
+  }
+
+  seat(id: number): SeatRow | undefined {
+    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE id = ?`).get(id) as SeatRow | undefined;
+  }
+
+  seatOf(sessionId: number, annotatorId: number): SeatRow | undefined {
+    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE session_id = ? AND annotator_id = ?`).get(sessionId, annotatorId) as SeatRow | undefined;
+  }
+
+  seatByToken(tokenHash: string): SeatRow | undefined {
+    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE token_hash = ?`).get(tokenHash) as SeatRow | undefined;
+  }
+
+  /** Binds the first free crowd seat to an annotator; undefined when the session is full. */
+  claimSeat(sessionId: number, annotatorId: number, tokenHash: string): SeatRow | undefined {
+    const free = this.db.prepare(`SELECT id FROM label_seats WHERE session_id = ? AND annotator_id IS NULL AND state = 'active' ORDER BY seat_index LIMIT 1`).get(sessionId) as { id: number } | undefined;
+    if (!free) return undefined;
+    this.db.prepare('UPDATE label_seats SET annotator_id = ?, token_hash = ? WHERE id = ?').run(annotatorId, tokenHash, free.id);
+    return this.seat(free.id);
+  }
+
+  updateSeat(seatId: number, fields: { state?: SeatRow['state']; tutorialDone?: number; leaderboard?: boolean; tokenHash?: string | null }): void {
+    if (fields.state !== undefined) this.db.prepare('UPDATE label_seats SET state = ? WHERE id = ?').run(fields.state, seatId);
+    if (fields.tutorialDone !== undefined) this.db.prepare('UPDATE label_seats SET tutorial_done = ? WHERE id = ?').run(fields.tutorialDone, seatId);
+    if (fields.leaderboard !== undefined) this.db.prepare('UPDATE label_seats SET leaderboard = ? WHERE id = ?').run(fields.leaderboard ? 1 : 0, seatId);
+    if (fields.tokenHash !== undefined) this.db.prepare('UPDATE label_seats SET token_hash = ? WHERE id = ?').run(fields.tokenHash, seatId);
+  }
+
+  insertTask(seatId: number, itemId: number, position: number, uuid: string = randomUUID()): void {
+    this.db.prepare('INSERT INTO label_tasks (uuid, seat_id, item_id, position) VALUES (?, ?, ?, ?)').run(uuid, seatId, itemId, position);
+  }
+
+  taskByUuid(uuid: string): TaskRow | undefined {
+    return this.db.prepare(`SELECT ${TASK} FROM label_tasks WHERE uuid = ?`).get(uuid) as TaskRow | undefined;
+  }
+
+  tasks(seatId: number): TaskRow[] {
+    return this.db.prepare(`SELECT ${TASK} FROM label_tasks WHERE seat_id = ? ORDER BY position`).all(seatId) as TaskRow[];
+  }
+
+  nextOpenTask(seatId: number): TaskRow | undefined {
+    return this.db
+      .prepare(`SELECT ${TASK} FROM label_tasks t WHERE seat_id = ? AND NOT EXISTS (SELECT 1 FROM label_answers a WHERE a.task_id = t.id) ORDER BY position LIMIT 1`)
+      .get(seatId) as TaskRow | undefined;
+  }
+
+  setRevealed(taskId: number, step: number): void {
+    this.db.prepare('UPDATE label_tasks SET revealed = max(revealed, ?) WHERE id = ?').run(step, taskId);
+  }
+
+  answer(taskId: number): AnswerRow | undefined {
+    return this.db.prepare(`SELECT ${ANSWER} FROM label_answers WHERE task_id = ?`).get(taskId) as AnswerRow | undefined;
+  }
+
+  /** A seat's answers in the order they were first given. */
+  seatAnswers(seatId: number): (AnswerRow & { taskUuid: string; position: number; taskType: TaskType; gold: string | null })[] {
+    return this.db
+      .prepare(
+        `SELECT ${ANSWER.replace(/task_id AS/, 'a.task_id AS')}, t.uuid AS taskUuid, t.position, it.task_type AS taskType, it.gold
+         FROM label_answers a JOIN label_tasks t ON t.id = a.task_id JOIN label_items it ON it.id = t.item_id
+         WHERE t.seat_id = ? ORDER BY a.answered_at, a.task_id`,
+      )
+      .all(seatId) as (AnswerRow & { taskUuid: string; position: number; taskType: TaskType; gold: string | null })[];
+  }
+
+  writeAnswer(row: Omit<AnswerRow, 'revision' | 'revisedAt'>): { revision: number } {
+    const existing = this.answer(row.taskId);
+    if (!existing) {
+      this.db
+        .prepare(`INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`)
+        .run(row.taskId, row.annotatorId, row.answer, row.correct, row.score, row.points, row.origin, row.shownAt, row.answeredAt);
+      return { revision: 1 };
+    }
+    this.db
+      .prepare('UPDATE label_answers SET answer = ?, correct = ?, score = ?, points = ?, revision = revision + 1, revised_at = ? WHERE task_id = ?')
+      .run(row.answer, row.correct, row.score, row.points, row.answeredAt, row.taskId);
+    return { revision: existing.revision + 1 };
+  }
+
+  /** Every answer of a session with what export, agreement and merge need. */
+  sessionAnswers(sessionId: number): SessionAnswer[] {
+    return this.db
+      .prepare(
+        `SELECT a.task_id AS taskId, t.uuid AS taskUuid, it.uuid AS itemUuid, it.id AS itemId, it.task_type AS taskType, it.image_id AS imageId,
+                it.explanations, it.gold, an.uuid AS annotatorUuid, an.name AS annotatorName, an.role AS annotatorRole, s.uuid AS seatUuid,
+                a.answer, a.correct, a.score, a.points, a.revision, a.origin, a.shown_at AS shownAt, a.answered_at AS answeredAt, a.revised_at AS revisedAt,
+                img.true_class AS trueClass, img.predicted_class AS predictedClass
+         FROM label_answers a JOIN label_tasks t ON t.id = a.task_id JOIN label_seats s ON s.id = t.seat_id
+         JOIN label_items it ON it.id = t.item_id JOIN annotators an ON an.id = a.annotator_id
+         LEFT JOIN label_images img ON img.session_id = it.session_id AND img.image_id = it.image_id
+         WHERE it.session_id = ? ORDER BY a.answered_at, a.task_id`,
+      )
+      .all(sessionId) as SessionAnswer[];
+  }
+
+  counts(sessionId: number): { items: number; goldItems: number; seats: number; tasks: number; answered: number } {
+    return this.db
+      .prepare(
+        `SELECT (SELECT count(*) FROM label_items WHERE session_id = $s) AS items,
+                (SELECT count(*) FROM label_items WHERE session_id = $s AND gold IS NOT NULL) AS goldItems,
+                (SELECT count(*) FROM label_seats WHERE session_id = $s) AS seats,
+                (SELECT count(*) FROM label_tasks t JOIN label_seats s ON s.id = t.seat_id WHERE s.session_id = $s) AS tasks,
+                (SELECT count(*) FROM label_answers a JOIN label_tasks t ON t.id = a.task_id JOIN label_seats s ON s.id = t.seat_id WHERE s.session_id = $s) AS answered`,
+      )
+      .get({ s: sessionId }) as { items: number; goldItems: number; seats: number; tasks: number; answered: number };
+  }
+}
+
+export interface SessionAnswer {
+  taskId: number;
+  taskUuid: string;
+  itemUuid: string;
+  itemId: number;
+  taskType: TaskType;
+  imageId: number;
+  explanations: string;
+  gold: string | null;
+  annotatorUuid: string;
+  annotatorName: string;
+  annotatorRole: string;
+  seatUuid: string;
+  answer: string;
+  correct: number | null;
+  score: number | null;
+  points: number;
+  revision: number;
+  origin: string;
+  shownAt: string | null;
+  answeredAt: string;
+  revisedAt: string | null;
+  trueClass: string | null;
+  predictedClass: string | null;
+}
+
+export function parseAnswer(text: string): Answer {
+  return JSON.parse(text) as Answer;
+}

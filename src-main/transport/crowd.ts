@@ -1,0 +1,242 @@
+/**
+ * The crowd host: one labelling session opened to the lab network while the owner keeps it open.
+ * Policy:
+ * - Binds the interface the owner chose (a LAN address), a random port unless told otherwise.
+ * - Serves the participant page and its assets, the participant API and the images of a participant's
+ *   own tasks by opaque id, nothing else: no project API, no file paths, no other session.
+ * - Joining needs the session's short join code (compared in constant time); a client address that
+ *   gets it wrong 10 times in a minute is refused for that minute. A join creates a participant
+ *   profile and claims a free seat; the reply carries a random resume token (only its sha256 is
+ *   stored), which the page keeps, so a participant who loses the connection resumes where they were.
+ * - Every API call after joining carries that token (Authorization: Bearer) and acts on its seat only.
+ * - Bodies are JSON, at most 16 KiB; the Host header must name this host (no DNS rebinding).
+ */
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { z } from 'zod';
+import { ApiError, toApiError, type ErrorCode } from '../../src-shared/errors.ts';
+import { Answer } from '../../src-shared/labels.ts';
+import type { Project } from '../store/project.ts';
+import type { SeatRow } from '../store/labels.ts';
+import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
+import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
+
+export const MAX_CROWD_BODY = 16 * 1024;
+const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+const OPAQUE = /^[0-9a-f]{24}$/;
+
+export interface CrowdOptions {
+  project: () => Project;
+  sessionId: number;
+  rendererDir: string;
+  host?: string;
+  port?: number;
+  /** Called after anything that changes the session's progress (answers, joins). */
+  onChange: () => void;
+}
+
+export interface RunningCrowd {
+  url: string;
+  code: string;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function lanAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const entry of list ?? []) if (entry.family === 'IPv4' && !entry.internal) return entry.address;
+  }
+  return '127.0.0.1';
+}
+
+export function joinCode(): string {
+  return Array.from({ length: 6 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  unauthorised: 401, join_refused: 403, task_not_found: 404, image_not_found: 404, session_full: 409, session_paused: 409,
+  session_ended: 410, seat_removed: 410, too_large: 413, invalid_request: 400,
+};
+
+const Join = z.object({ code: z.string().max(32), name: z.string().trim().min(1).max(60), leaderboard: z.boolean().default(false) });
+const TaskRef = z.object({ taskId: z.string().min(1).max(200) });
+const AnswerBody = TaskRef.extend({ answer: Answer, shownAt: z.string().max(40).nullable().default(null) });
+const RevealBody = TaskRef.extend({ step: z.number().int() });
+const Settings = z.object({ leaderboard: z.boolean() });
+
+export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
+  const code = joinCode();
+  const host = options.host ?? lanAddress();
+  const failures = new Map<string, { count: number; since: number }>();
+  let port = 0;
+
+  const imageSrc = (token: string): ImageSrc => (image) => `/image/${image.opaque}?seat=${encodeURIComponent(token)}`;
+
+  function seatOf(token: string | undefined): SeatRow {
+    const seat = token ? options.project().labels.seatByToken(hashToken(token)) : undefined;
+    if (!seat || seat.sessionId !== options.sessionId) throw new ApiError('unauthorised', 'Unknown participant token; join the session with its code');
+    return seat;
+  }
+
+  function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ApiError('invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    return parsed.data;
+  }
+
+  function join(body: unknown, address: string): { token: string; name: string } {
+    const now = Date.now();
+    const record = failures.get(address);
+    if (record && now - record.since < 60_000 && record.count >= 10) throw new ApiError('join_refused', 'Too many wrong join codes from this device; wait a minute');
+    const request = parse(Join, body);
+    const given = Buffer.from(request.code.trim().toUpperCase());
+    if (given.length !== code.length || !timingSafeEqual(given, Buffer.from(code))) {
+      failures.set(address, record && now - record.since < 60_000 ? { count: record.count + 1, since: record.since } : { count: 1, since: now });
+      throw new ApiError('join_refused', `"${request.code.slice(0, 32)}" is not this session's join code`);
+    }
+    const project = options.project();
+    const session = project.labels.session(options.sessionId)!;
+    if (session.state === 'ended') throw new ApiError('session_ended', 'The session has ended');
+    const token = randomBytes(24).toString('base64url');
+    const claimed = project.db.transaction(() => {
+      const annotator = project.labels.addAnnotator(request.name, 'participant');
+      const seat = project.labels.claimSeat(options.sessionId, annotator.id, hashToken(token));
+      if (!seat) throw new ApiError('session_full', 'Every seat of this session is taken; ask the session owner for another one');
+      project.labels.updateSeat(seat.id, { leaderboard: request.leaderboard });
+      return seat;
+    })();
+    options.onChange();
+    return { token, name: project.labels.annotator(claimed.annotatorId!)!.name };
+  }
+
+  async function api(route: string, body: unknown, token: string | undefined, address: string): Promise<unknown> {
+    if (route === 'join') return join(body, address);
+    const seat = seatOf(token);
+    const project = options.project();
+    const src = imageSrc(token!);
+    switch (route) {
+      case 'next':
+        return next(project, seat, src);
+      case 'answer': {
+        const request = parse(AnswerBody, body);
+        const ack = answer(project, seat, request.taskId, request.answer, 'crowd', src, request.shownAt);
+        options.onChange();
+        return ack;
+      }
+      case 'task':
+        return reopen(project, seat, parse(TaskRef, body).taskId, src);
+      case 'history':
+        return history(project, seat);
+      case 'reveal': {
+        const request = parse(RevealBody, body);
+        return reveal(project, seat, request.taskId, request.step);
+      }
+      case 'leaderboard':
+        return leaderboard(project, seat);
+      case 'settings':
+        project.labels.updateSeat(seat.id, { leaderboard: parse(Settings, body).leaderboard });
+        return { ok: true };
+      default:
+        throw new ApiError('invalid_request', `Unknown participant call "${route.slice(0, 40)}"`);
+    }
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => sendError(response, error));
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (request.headers.host !== `${host}:${port}`) {
+      request.resume();
+      return send(response, 403, { ok: false, error: { code: 'unauthorised', message: 'Wrong Host header' } });
+    }
+    const url = new URL(request.url ?? '/', 'http://placeholder');
+    const path = url.pathname;
+    if (path.startsWith('/api/')) {
+      if (request.method !== 'POST') throw new ApiError('invalid_request', 'Participant calls are POST');
+      const text = await readBody(request);
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : {};
+      } catch (error) {
+        throw new ApiError('invalid_request', `The request body is not JSON: ${(error as Error).message}`);
+      }
+      const auth = request.headers.authorization;
+      const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+      return send(response, 200, { ok: true, value: await api(path.slice(5), body, token, request.socket.remoteAddress ?? '?') });
+    }
+    const image = /^\/image\/([^/]*)$/.exec(path);
+    if (image) {
+      const opaque = decodeURIComponent(image[1]!);
+      if (!OPAQUE.test(opaque)) throw new ApiError('invalid_request', `Image id ${JSON.stringify(opaque.slice(0, 80))} is not an image id of this session`);
+      const seat = seatOf(url.searchParams.get('seat') ?? undefined);
+      const found = options.project().labels.imageForSeat(opaque, seat.id);
+      if (!found) throw new ApiError('image_not_found', `No image ${opaque} among your tasks`);
+      response.writeHead(200, { 'content-type': found.mime, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' });
+      return void response.end(found.bytes);
+    }
+    if (request.method !== 'GET') throw new ApiError('invalid_request', 'Only GET for pages');
+    const file = path === '/' || path === '/index.html' ? await readRendererFile(options.rendererDir, '/participant.html') : path.startsWith('/assets/') ? await readRendererFile(options.rendererDir, path) : null;
+    if (!file) return send(response, 404, { ok: false, error: { code: 'invalid_request', message: `Not found: ${path.slice(0, 100)}` } });
+    response.writeHead(200, { 'content-type': file.mime, 'content-security-policy': contentSecurityPolicy(), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-cache' });
+    response.end(file.bytes);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}/?code=${code}`,
+    code,
+    host,
+    port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  if (response.headersSent) return void response.end();
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
+
+function sendError(response: ServerResponse, error: unknown): void {
+  const shape = toApiError(error);
+  response.setHeader('connection', 'close');
+  send(response, STATUS[shape.code] ?? 500, { ok: false, error: shape });
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > MAX_CROWD_BODY) {
+      request.resume();
+      return reject(new ApiError('too_large', `Request body of ${declared} bytes is over the ${MAX_CROWD_BODY}-byte limit`));
+    }
+    let size = 0;
+    const chunks: Buffer[] = [];
+    let failed = false;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_CROWD_BODY) {
+        if (!failed) reject(new ApiError('too_large', `Request body is over the ${MAX_CROWD_BODY}-byte limit`));
+        failed = true;
+      } else chunks.push(chunk);
+    });
+    request.on('end', () => failed || resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}

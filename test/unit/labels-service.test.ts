@@ -1,0 +1,291 @@
+/**
+ * Labelling through the API router on a real project: CAM maps and feature clusters of real
+ * Fashion-MNIST images from the demo model, a session dealt to analysts and a participant, answers of
+ * every task type committed before the reply, gold checks, the tutorial round, history and revisions,
+ * agreement, CSV/JSONL export, and an annotator pack labelled in another workstation and merged back.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
+import type { AnswerInput, TaskView } from '../../src-shared/labels.ts';
+import { createRouter } from '../../src-main/api/router.ts';
+import { Workstation } from '../../src-main/workstation.ts';
+import { Project } from '../../src-main/store/project.ts';
+import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
+import { ROOT } from '../support/host.ts';
+
+const BUNDLE = join(ROOT, 'resources/models/fashion-mnist-cnn');
+const LAYER = '/features/features.10/Relu_output_0';
+let ws: Workstation;
+let dir: string;
+let modelId: number;
+let datasetId: number;
+let dispatch: ReturnType<typeof createRouter>;
+
+async function call<M extends MethodName>(method: M, request: Request<M>, via = dispatch): Promise<Result<M>> {
+  const envelope = await via(method, request);
+  if (!envelope.ok) throw Object.assign(new Error(envelope.error.message), { code: envelope.error.code });
+  return envelope.value as Result<M>;
+}
+
+/** A plausible answer for a task; `bias` shifts ratings, so two annotators agree but not perfectly. */
+function answerFor(task: TaskView, bias = 0): AnswerInput {
+  const seed = [...task.taskId].reduce((sum, c) => sum + c.charCodeAt(0), 0);
+  switch (task.type) {
+    case 'rating': {
+      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * mean(task.maps[0]!.map)) + bias));
+      return { type: 'rating', scores: { justifies, predictable: justifies }, comment: '' };
+    }
+    case 'pairwise':
+      return { type: 'pairwise', choice: mean(task.maps[0]!.map) >= mean(task.maps[1]!.map) ? 'a' : 'b' };
+    case 'concept':
+      return { type: 'concept', text: 'collar', concepts: task.concepts.slice(seed % 2, (seed % 2) + 1) };
+    case 'reveal':
+      return { type: 'reveal', guess: seed % 10, resigned: false, text: 'edges' };
+  }
+}
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+let analysts: number[];
+let participant: number;
+let sessionId: number;
+
+beforeAll(async () => {
+  dir = tempDir();
+  ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
+  dispatch = createRouter(ws);
+  await ws.createProject(join(dir, 'labels.xaiws'));
+  modelId = (await ws.addModel(join(BUNDLE, 'classifier.onnx'), join(BUNDLE, 'classifier.manifest.json'))).id;
+  const job = await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(join(dir, 'data'), 12) }).id);
+  datasetId = job.result!.datasetId as number;
+  await ws.jobs.wait(ws.startInference(modelId, datasetId).id);
+  const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
+  for (const method of ['gradcam', 'layercam'] as const) await ws.jobs.wait(ws.startExplain({ modelId, method, layer: LAYER, target: -1, query }).id);
+  const ids = Array.from(ws.project.images.matchingIds(query));
+  for (const imageId of ids.slice(0, 2)) await ws.explainLayerwise({ modelId, imageId, target: -1 });
+  analysts = [(await call('annotators.add', { name: 'Ana', role: 'analyst' })).id, (await call('annotators.add', { name: 'Ben', role: 'analyst' })).id];
+  participant = (await call('annotators.add', { name: 'Pia', role: 'participant' })).id;
+}, 120_000);
+afterAll(() => ws.shutdown());
+
+describe('a labelling session', () => {
+  it('lists every cached explanation kind as a source', async () => {
+    const sources = await call('labels.sources', { modelId });
+    expect(sources.map((s) => s.source.kind).sort()).toEqual(['cam', 'cam', 'clusters']);
+    expect(sources.find((s) => s.source.kind === 'clusters')!.regions).toBe(true);
+    expect(sources.find((s) => s.source.kind === 'cam')!.count).toBe(12);
+  });
+
+  it('is built from a selection and dealt with the overlap, no item twice to anyone, gold to all', async () => {
+    const sources = (await call('labels.sources', { modelId })).map((s) => s.source);
+    const detail = await call('labels.create', {
+      name: 'Study 1', modelId, datasetId, maxImages: 8, sources, taskTypes: ['rating', 'pairwise', 'concept', 'reveal'],
+      overlap: 2, goldShare: 0.2, annotatorIds: [...analysts, participant], openSeats: 1, concepts: ['collar', 'sole', 'sleeve'],
+    });
+    sessionId = detail.id;
+    expect(detail.seats).toHaveLength(4);
+    expect(detail.goldItems).toBeGreaterThan(0);
+    const db = ws.project.db;
+    const holders = db.prepare(`SELECT it.gold IS NOT NULL AS gold, count(t.id) AS n, count(DISTINCT t.seat_id) AS seats FROM label_items it JOIN label_tasks t ON t.item_id = it.id WHERE it.session_id = ? GROUP BY it.id`).all(sessionId) as { gold: number; n: number; seats: number }[];
+    for (const h of holders) {
+      expect(h.n).toBe(h.seats);
+      expect(h.n).toBe(h.gold ? 4 : 2);
+    }
+    expect(holders.length).toBe(detail.items);
+    const types = db.prepare('SELECT DISTINCT task_type AS t FROM label_items WHERE session_id = ?').all(sessionId).map((r) => (r as { t: string }).t).sort();
+    expect(types).toEqual(['concept', 'pairwise', 'rating', 'reveal']);
+  });
+
+  it('commits an answer before it replies with the next task, and keeps the answer type honest', async () => {
+    const first = await call('labels.next', { sessionId, annotatorId: analysts[0]! });
+    expect(first.state).toBe('task');
+    expect(first.task!.practice).toBe(false); // analysts get no tutorial unless the session says so
+    expect(first.progress.gamified).toBe(false);
+    const task = first.task!;
+    const wrongType: AnswerInput = task.type === 'rating' ? { type: 'pairwise', choice: 'a' } : { type: 'rating', scores: { justifies: 1, predictable: 1 } };
+    await expect(call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, answer: wrongType })).rejects.toMatchObject({ code: 'invalid_request' });
+    if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, step: 0 });
+    const ack = await call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, answer: answerFor(task) });
+    expect(ack.revision).toBe(1);
+    const row = ws.project.db.prepare('SELECT a.answer FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.uuid = ?').get(task.taskId) as { answer: string } | undefined;
+    expect(JSON.parse(row!.answer).type).toBe(task.type);
+    expect(ack.next.task!.taskId).not.toBe(task.taskId);
+    expect(ack.next.progress.answered).toBe(1);
+  });
+
+  it("refuses another annotator's task as unknown and changes nothing", async () => {
+    const theirs = (await call('labels.next', { sessionId, annotatorId: analysts[1]! })).task!;
+    const before = ws.project.labels.counts(sessionId).answered;
+    await expect(call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: theirs.taskId, answer: answerFor(theirs) })).rejects.toMatchObject({ code: 'task_not_found' });
+    await expect(call('labels.task', { sessionId, annotatorId: analysts[0]!, taskId: '../../etc/passwd' })).rejects.toMatchObject({ code: 'task_not_found' });
+    expect(ws.project.labels.counts(sessionId).answered).toBe(before);
+  });
+
+  it('plays the reveal game: masked steps, the highest step counts, the score follows the paper', async () => {
+    const seat = ws.project.labels.seatOf(sessionId, analysts[1]!)!;
+    const revealTask = ws.project.db.prepare(`SELECT t.uuid FROM label_tasks t JOIN label_items it ON it.id = t.item_id WHERE t.seat_id = ? AND it.task_type = 'reveal' AND it.gold IS NULL LIMIT 1`).get(seat.id) as { uuid: string };
+    const opened = await call('labels.task', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid });
+    expect(opened.image).toBeNull();
+    expect(opened.targetClass).toBeNull();
+    await expect(call('labels.answer', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, answer: { type: 'reveal', guess: 1, resigned: false, text: '' } })).rejects.toThrow(/Reveal at least one step/);
+    const step0 = await call('labels.reveal', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, step: 0 });
+    const step2 = await call('labels.reveal', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, step: 2 });
+    expect(step0.percent).toBe(2);
+    expect(step2.percent).toBe(8);
+    expect(step0.src).toMatch(/^data:image\/png;base64,/);
+    expect(step0.src).not.toBe(step2.src);
+    await expect(call('labels.reveal', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, step: 6 })).rejects.toMatchObject({ code: 'invalid_request' });
+    const item = ws.project.db.prepare('SELECT img.true_class AS c FROM label_tasks t JOIN label_items it ON it.id = t.item_id JOIN label_images img ON img.session_id = it.session_id AND img.image_id = it.image_id WHERE t.uuid = ?').get(revealTask.uuid) as { c: string };
+    const classes = (await call('labels.session', { sessionId })).classes;
+    await call('labels.answer', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, answer: { type: 'reveal', guess: classes.indexOf(item.c), resigned: false, text: 'a long shape' } });
+    const stored = ws.project.db.prepare('SELECT a.score FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.uuid = ?').get(revealTask.uuid) as { score: number };
+    expect(stored.score).toBeCloseTo(0.7); // step 3 of 6, right guess
+  });
+
+  it('starts participants with a tutorial round that stores nothing', async () => {
+    const types = (await call('labels.session', { sessionId })).taskTypes;
+    let next = await call('labels.next', { sessionId, annotatorId: participant });
+    expect(next.progress.gamified).toBe(true);
+    for (let i = 0; i < types.length; i++) {
+      expect(next.task!.practice).toBe(true);
+      expect(next.task!.hint).toBeTruthy();
+      const task = next.task!;
+      if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId: participant, taskId: task.taskId, step: 1 });
+      const ack = await call('labels.answer', { sessionId, annotatorId: participant, taskId: task.taskId, answer: answerFor(task) });
+      expect(ack.practiceCorrect).not.toBeNull();
+      next = ack.next;
+    }
+    expect(next.task!.practice).toBe(false);
+    expect(next.progress.answered).toBe(0);
+  });
+
+  it('lets an annotator reopen and change an answer from the history', async () => {
+    const history = await call('labels.history', { sessionId, annotatorId: analysts[0]! });
+    expect(history).toHaveLength(1);
+    const task = await call('labels.task', { sessionId, annotatorId: analysts[0]!, taskId: history[0]!.taskId });
+    expect(task.answer).not.toBeNull();
+    const changed = task.type === 'rating' ? { type: 'rating' as const, scores: { justifies: 5, predictable: 4 }, comment: 'changed my mind' } : answerFor(task, 1);
+    const ack = await call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, answer: changed });
+    expect(ack.revision).toBe(2);
+    expect((await call('labels.history', { sessionId, annotatorId: analysts[0]! }))[0]!.revision).toBe(2);
+  });
+
+  it('measures gold accuracy and reliability per annotator, and agreement with intervals', async () => {
+    // Ana answers everything carefully; Ben rates the decoys high (a careless rater).
+    for (const [annotatorId, careless] of [[analysts[0]!, false], [analysts[1]!, true]] as const) {
+      let next = await call('labels.next', { sessionId, annotatorId });
+      while (next.state === 'task') {
+        const task = next.task!;
+        if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId, taskId: task.taskId, step: 3 });
+        let answer = answerFor(task);
+        if (careless && task.type === 'rating') answer = { type: 'rating', scores: { justifies: 5, predictable: 5 } };
+        next = (await call('labels.answer', { sessionId, annotatorId, taskId: task.taskId, answer })).next;
+      }
+      expect(next.state).toBe('done');
+    }
+    const detail = await call('labels.session', { sessionId });
+    const [ana, ben] = analysts.map((id) => detail.seats.find((s) => s.annotator?.id === id)!);
+    expect(ana!.answered).toBe(ana!.tasks);
+    expect(ana!.goldAnswered).toBeGreaterThan(0);
+    expect(ben!.goldAccuracy!).toBeLessThan(1);
+    expect(ana!.reliability).toBeGreaterThan(ben!.reliability);
+    const report = await call('labels.agreement', { sessionId, samples: 200 });
+    const justifies = report.rows.find((r) => r.scope === 'session' && r.measure === 'rating:justifies' && r.level === 'ordinal')!;
+    expect(justifies.items).toBeGreaterThan(0);
+    expect(justifies.alpha).not.toBeNull();
+    expect(report.rows.some((r) => r.scope === 'method')).toBe(true);
+    expect(report.rows.some((r) => r.scope === 'class')).toBe(true);
+    expect(report.annotators.some((a) => a.annotator === 'Ana')).toBe(true);
+  });
+
+  it('exports every answer as CSV and JSON Lines with provenance', async () => {
+    const answered = ws.project.labels.counts(sessionId).answered;
+    const csv = await call('labels.export', { sessionId, format: 'csv' });
+    const lines = csv.text.trim().split('\n');
+    expect(lines).toHaveLength(answered + 1);
+    for (const column of ['annotator', 'session', 'task', 'item', 'model_hash', 'method', 'layer', 'parameters', 'answered_at', 'shown_at']) expect(lines[0]!.split(',')).toContain(column);
+    const jsonl = (await call('labels.export', { sessionId, format: 'jsonl' })).text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(jsonl).toHaveLength(answered);
+    const model = ws.project.models.get(modelId)!;
+    expect(jsonl.every((r) => r.model_hash === model.fileHash)).toBe(true);
+    expect(jsonl.some((r) => r.method === 'gradcam' && r.layer === LAYER)).toBe(true);
+    expect(jsonl.some((r) => String(r.method).includes('layer-clusters'))).toBe(true);
+  });
+
+  it('pauses, and removes a seat, refusing their answers by name', async () => {
+    await call('labels.setState', { sessionId, state: 'paused' });
+    const next = await call('labels.next', { sessionId, annotatorId: participant });
+    expect(next.state).toBe('paused');
+    const seat = ws.project.labels.seatOf(sessionId, participant)!;
+    const open = ws.project.labels.nextOpenTask(seat.id)!;
+    await expect(call('labels.answer', { sessionId, annotatorId: participant, taskId: open.uuid, answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } } })).rejects.toMatchObject({ code: 'session_paused' });
+    await call('labels.setState', { sessionId, state: 'open' });
+    await call('labels.removeSeat', { sessionId, seatId: seat.id });
+    expect((await call('labels.next', { sessionId, annotatorId: participant })).state).toBe('removed');
+    await expect(call('labels.answer', { sessionId, annotatorId: participant, taskId: open.uuid, answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } } })).rejects.toMatchObject({ code: 'seat_removed' });
+  });
+});
+
+describe('annotator packs', () => {
+  it('travel to another desktop, merge back once, list conflicts and never resolve them silently', async () => {
+    const packPath = join(dir, 'pack.xaiws');
+    const exported = await call('labels.exportPack', { sessionId, path: packPath });
+    expect(exported.tasks).toBeGreaterThan(0);
+
+    // The other desktop: its own workstation opens the pack as a project and labels the free seat.
+    const other = new Workstation({ dataDir: join(dir, 'other'), resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
+    const otherDispatch = createRouter(other);
+    try {
+      await other.openProject(packPath);
+      const packSession = (await call('labels.sessions', {}, otherDispatch))[0]!;
+      expect(packSession.uuid).toBe(ws.project.labels.session(sessionId)!.uuid);
+      const quinn = await call('annotators.add', { name: 'Quinn', role: 'analyst' }, otherDispatch);
+      let next = await call('labels.next', { sessionId: packSession.id, annotatorId: quinn.id }, otherDispatch);
+      expect(next.task!.image?.src ?? 'data:').toMatch(/^data:/);
+      let answered = 0;
+      while (next.state === 'task' && answered < 6) {
+        const task = next.task!;
+        if (task.type === 'reveal') await call('labels.reveal', { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, step: 0 }, otherDispatch);
+        next = (await call('labels.answer', { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, answer: answerFor(task) }, otherDispatch)).next;
+        answered++;
+      }
+      await other.closeProject();
+      const before = ws.project.labels.counts(sessionId).answered;
+      const first = await call('labels.mergePack', { path: packPath });
+      expect(first).toMatchObject({ added: answered, updated: 0, conflicts: [] });
+      expect(first.unchanged).toBe(exported.answers);
+      expect(ws.project.labels.counts(sessionId).answered).toBe(before + answered);
+      const dump = () => ws.project.db.prepare('SELECT task_id, answer, revision, answered_at FROM label_answers ORDER BY task_id').all();
+      const afterFirst = dump();
+      const second = await call('labels.mergePack', { path: packPath });
+      expect(second).toMatchObject({ added: 0, updated: 0, conflicts: [] });
+      expect(dump()).toEqual(afterFirst);
+      expect(ws.project.db.prepare('SELECT count(*) AS n FROM label_merges').get()).toEqual({ n: 1 });
+
+      // Ana's answer changed on the other desktop while the master kept hers: a conflict, master wins.
+      await other.openProject(packPath);
+      const ana = ws.project.labels.annotator(analysts[0]!)!;
+      const packAna = other.project.labels.annotatorByUuid(ana.uuid)!;
+      const anaTask = (await call('labels.history', { sessionId: packSession.id, annotatorId: packAna.id }, otherDispatch))[0]!;
+      const reopened = await call('labels.task', { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId }, otherDispatch);
+      const different: AnswerInput = reopened.type === 'rating' ? { type: 'rating', scores: { justifies: reopened.answer!.type === 'rating' && reopened.answer!.scores.justifies === 1 ? 2 : 1, predictable: 1 } } : reopened.type === 'pairwise' ? { type: 'pairwise', choice: reopened.answer!.type === 'pairwise' && reopened.answer!.choice === 'neither' ? 'a' : 'neither' } : reopened.type === 'concept' ? { type: 'concept', text: 'something else entirely', concepts: [] } : { type: 'reveal', guess: null, resigned: true, text: '' };
+      await call('labels.answer', { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId, answer: different }, otherDispatch);
+      await other.closeProject();
+      const masterBefore = ws.project.labels.answer(ws.project.labels.taskByUuid(anaTask.taskId)!.id)!.answer;
+      const third = await call('labels.mergePack', { path: packPath });
+      expect(third.conflicts).toHaveLength(1);
+      expect(third.conflicts[0]).toMatchObject({ taskId: anaTask.taskId, annotator: 'Ana' });
+      expect(ws.project.labels.answer(ws.project.labels.taskByUuid(anaTask.taskId)!.id)!.answer).toBe(masterBefore);
+    } finally {
+      await other.shutdown();
+    }
+  });
+
+  it('refuses a file that is not a pack, or the open project itself', async () => {
+    const plain = Project.create(join(dir, 'plain.xaiws'));
+    plain.close();
+    await expect(call('labels.mergePack', { path: join(dir, 'plain.xaiws') })).rejects.toMatchObject({ code: 'pack_invalid' });
+    await expect(call('labels.mergePack', { path: ws.project.path })).rejects.toMatchObject({ code: 'pack_invalid' });
+    await expect(call('labels.mergePack', { path: join(dir, 'nope.xaiws') })).rejects.toMatchObject({ code: 'source_not_found' });
+  });
+});
