@@ -14,6 +14,7 @@ import { CAM_METHODS } from '../explain/cam/maps.ts';
 import { explainImages, listLayers, modelRef, parseMethod, parseTarget } from './explain.ts';
 import { serve } from './serve.ts';
 import { generativeCommand } from './generative.ts';
+import { labelsCommand, RawOutput, ratingsAgreement, sessionAgreement } from './labels.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -35,6 +36,15 @@ export const USAGE = `Usage: xaiws <command> [arguments]
                                                  CAE path: probabilities per step and the flip step
   components PROJECT --image ID [--model ID] [--class pred|INDEX] [--top K] [--full]
                                                  InfoDisent channels and their contributions to the logit
+  labels sessions PROJECT                        the project's labelling sessions and their progress
+  labels export PROJECT --session ID [--format csv|jsonl]
+                                                 every answer with its provenance (CSV or JSON Lines)
+  labels pack PROJECT --session ID --out PACK.xaiws
+                                                 an annotator pack for a disconnected desktop
+  labels merge PROJECT PACK.xaiws                merge a pack's answers back; conflicts are listed
+  agreement PROJECT --session ID [--samples N]   Krippendorff's alpha, Fleiss' kappa, bootstrap 95 % CIs
+  agreement --ratings FILE.csv [--level nominal|ordinal|interval] [--samples N]
+                                                 the same for any item,annotator,value table
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -68,7 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       name: { type: 'string' }, labels: { type: 'string' }, classes: { type: 'string' }, manifest: { type: 'string' },
       model: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' }, port: { type: 'string' },
       host: { type: 'string' }, image: { type: 'string' }, class: { type: 'string' }, reference: { type: 'string' }, steps: { type: 'string' },
-      top: { type: 'string' }, full: { type: 'boolean' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      top: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, ratings: { type: 'string' }, level: { type: 'string' },
+      samples: { type: 'string' }, out: { type: 'string' }, full: { type: 'boolean' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
@@ -79,6 +90,16 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'serve') return serve(defaultWorkstation('host'), { project: rest[0], demo: values.demo ?? !rest[0], port: values.port, host: values.host, open: values.open ?? false, rendererDir: join(ROOT, 'out', 'renderer') });
 
   if (command === 'explain' || command === 'layers') return modelCommand(command, rest, values);
+  if (command === 'agreement' && typeof values.ratings === 'string') {
+    try {
+      process.stdout.write(`${JSON.stringify(ratingsAgreement(values.ratings, values), null, 2)}\n`);
+      return 0;
+    } catch (error) {
+      process.stdout.write(`${JSON.stringify({ ok: false, error: toApiError(error) }, null, 2)}\n`);
+      process.stderr.write(`xaiws: ${toApiError(error).message}\n`);
+      return 1;
+    }
+  }
 
   const workstation = defaultWorkstation('cli');
   const client = new Client(createRouter(workstation));
@@ -89,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     const output = await run(command, rest, values, client, workstation);
-    process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+    process.stdout.write(output instanceof RawOutput ? output.text : `${JSON.stringify(output, null, 2)}\n`);
     return 0;
   } catch (error) {
     process.stdout.write(`${JSON.stringify({ ok: false, error: toApiError(error) }, null, 2)}\n`);
@@ -173,6 +194,14 @@ async function run(command: string, rest: string[], values: Values, client: Clie
     const modelId = values.model ? number(values.model, '--model') : models[0]?.id;
     if (!modelId) throw new ApiError('model_not_found', 'The project has no models; add one with `xaiws model add`');
     return generativeCommand(client, command, { modelId, imageId: number(values.image, '--image'), values, number });
+  }
+  if (command === 'labels') {
+    await client.call('projects.open', { path: need(rest[1], 'PROJECT') });
+    return labelsCommand(client, rest[0] ?? '', values, number, rest.slice(2));
+  }
+  if (command === 'agreement') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    return sessionAgreement(client, values, number);
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });

@@ -1,0 +1,51 @@
+/** A real project ready for labelling: demo model, Fashion-MNIST images, CAM maps, annotators, a session. */
+import { join } from 'node:path';
+import type { SessionRequest, TaskView, AnswerInput } from '../../src-shared/labels.ts';
+import { createSession } from '../../src-main/labels/sessions.ts';
+import { SessionRequest as SessionSchema } from '../../src-shared/labels.ts';
+import type { Workstation } from '../../src-main/workstation.ts';
+import { fashionMnistSubset } from './fixtures.ts';
+import { ROOT } from './host.ts';
+
+export const BUNDLE = join(ROOT, 'resources/models/fashion-mnist-cnn');
+export const LAYER = '/features/features.10/Relu_output_0';
+
+/** Creates a project at `path` with `images` explained by Grad-CAM and LayerCAM; returns its ids. */
+export async function explainedProject(ws: Workstation, path: string, dataDir: string, images = 12): Promise<{ modelId: number; datasetId: number }> {
+  await ws.createProject(path);
+  const modelId = (await ws.addModel(join(BUNDLE, 'classifier.onnx'), join(BUNDLE, 'classifier.manifest.json'))).id;
+  const job = await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(dataDir, images) }).id);
+  const datasetId = job.result!.datasetId as number;
+  await ws.jobs.wait(ws.startInference(modelId, datasetId).id);
+  const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
+  for (const method of ['gradcam', 'layercam'] as const) await ws.jobs.wait(ws.startExplain({ modelId, method, layer: LAYER, target: -1, query }).id);
+  return { modelId, datasetId };
+}
+
+export async function labelSession(ws: Workstation, ids: { modelId: number; datasetId: number }, request: Partial<SessionRequest>): Promise<number> {
+  const sources = [
+    { kind: 'cam' as const, method: 'gradcam', layer: LAYER, target: -1 },
+    { kind: 'cam' as const, method: 'layercam', layer: LAYER, target: -1 },
+  ];
+  const parsed = SessionSchema.parse({ name: 'Session', sources, taskTypes: ['rating'], ...ids, ...request });
+  const sessionId = await createSession({ project: ws.project, pool: ws.pool, model: ws.model(ids.modelId) }, parsed);
+  return sessionId;
+}
+
+/** A deterministic plausible answer for any task. */
+export function answerFor(task: TaskView, shift = 0): AnswerInput {
+  const seed = [...task.taskId].reduce((sum, c) => sum + c.charCodeAt(0), 0) + shift;
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  switch (task.type) {
+    case 'rating': {
+      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * mean(task.maps[0]!.map)) + (seed % 3 === 0 ? 1 : 0)));
+      return { type: 'rating', scores: { justifies, predictable: Math.max(1, justifies - (seed % 2)) }, comment: '' };
+    }
+    case 'pairwise':
+      return { type: 'pairwise', choice: seed % 5 === 0 ? 'neither' : mean(task.maps[0]!.map) >= mean(task.maps[1]!.map) ? 'a' : 'b' };
+    case 'concept':
+      return { type: 'concept', text: ['collar', 'sole', 'sleeve'][seed % 3]!, concepts: task.concepts.slice(seed % 2, (seed % 2) + 1) };
+    case 'reveal':
+      return { type: 'reveal', guess: seed % Math.max(1, task.classes.length), resigned: false, text: 'edges' };
+  }
+}
