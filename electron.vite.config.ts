@@ -36,7 +36,7 @@ export default defineConfig({
     plugins: [svelte()],
     build: {
       outDir: 'out/renderer',
-      rollupOptions: { input: { index: resolve('src-renderer/index.html') } },
+      rollupOptions: { input: { index: resolve('src-renderer/index.html'), participant: resolve('src-renderer/participant.html') } },
     },
   },
 });
