@@ -39,6 +39,7 @@ function gamified(project: Project, seat: SeatRow): boolean {
 /** Practice items of the tutorial round: one per task type, a gold item where there is one. */
 function practiceItems(project: Project, seat: SeatRow): ItemRow[] {
   const { request } = configOf(project, seat.sessionId);
+  if (seat.tutorialDone >= request.taskTypes.length) return []; // the round is over (at most one per type)
   const own = project.labels.tasks(seat.id).map((t) => project.labels.item(t.itemId)!);
   return request.taskTypes.flatMap((type) => {
     const ofType = own.filter((item) => item.taskType === type);
@@ -48,10 +49,10 @@ function practiceItems(project: Project, seat: SeatRow): ItemRow[] {
 }
 
 export function progressOf(project: Project, seat: SeatRow): Progress {
-  const answers = project.labels.seatAnswers(seat.id);
+  const answers = project.labels.seatScores(seat.id);
   const points = Math.round(answers.reduce((sum, a) => sum + a.points, 0) * 10) / 10;
   const { level, toNextLevel } = levelOf(points);
-  return { answered: answers.length, total: project.labels.tasks(seat.id).length, gamified: gamified(project, seat), points, level, streak: streakOf(answers.map((a) => a.correct)), toNextLevel };
+  return { answered: answers.length, total: project.labels.taskCount(seat.id), gamified: gamified(project, seat), points, level, streak: streakOf(answers.map((a) => a.correct)), toNextLevel };
 }
 
 function seatCheck(project: Project, seat: SeatRow): NextTask['state'] | null {
@@ -169,7 +170,7 @@ export function answer(project: Project, seat: SeatRow, taskId: string, input: A
     score = revealScore(task.revealed, truth !== null && given.guess === truth, given.resigned);
   }
   const { revision } = project.db.transaction(() => {
-    const earlier = project.labels.seatAnswers(seat.id).filter((a) => a.taskId !== task.id);
+    const earlier = project.labels.seatScores(seat.id, task.id);
     const goldDone = earlier.filter((a) => a.correct !== null);
     const weight = reliability(goldDone.filter((a) => a.correct === 1).length, goldDone.length);
     const streak = correct === 0 ? 0 : streakOf(earlier.map((a) => a.correct)) + 1;

@@ -243,6 +243,17 @@ export class LabelRepository {
       .all(seatId) as (AnswerRow & { taskUuid: string; position: number; taskType: TaskType; gold: string | null })[];
   }
 
+  /** What progress needs of a seat's answers, in the order they were given: gold correctness and points. */
+  seatScores(seatId: number, exceptTaskId = -1): { correct: number | null; points: number }[] {
+    return this.db
+      .prepare('SELECT a.correct, a.points FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.seat_id = ? AND a.task_id != ? ORDER BY a.answered_at, a.task_id')
+      .all(seatId, exceptTaskId) as { correct: number | null; points: number }[];
+  }
+
+  taskCount(seatId: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM label_tasks WHERE seat_id = ?').get(seatId) as { n: number }).n;
+  }
+
   writeAnswer(row: Omit<AnswerRow, 'revision' | 'revisedAt'>): { revision: number } {
     const existing = this.answer(row.taskId);
     if (!existing) {

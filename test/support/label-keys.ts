@@ -25,6 +25,6 @@ export async function answerByKeys(page: Page, choice = 0): Promise<string> {
   } else {
     throw new Error(`No task on screen (state ${before.state})`);
   }
-  await page.waitForFunction((id) => document.querySelector('[data-testid=label-task]')?.getAttribute('data-task-id') !== id, before.id);
+  await page.locator(`[data-testid=label-task]:not([data-task-id="${before.id}"])`).waitFor();
   return before.id;
 }
