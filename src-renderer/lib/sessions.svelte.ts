@@ -37,6 +37,7 @@ export class Sessions {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.labeller = null;
+    this.creating = false;
   }
 
   async refresh(): Promise<void> {
