@@ -27,6 +27,7 @@ const workstation = new Workstation({
   dataDir: process.env.XAIWS_HOME ?? app.getPath('userData'),
   resourcesDir: app.isPackaged ? join(process.resourcesPath, 'resources') : join(root, 'resources'),
   transport: 'ipc',
+  rendererDir: join(root, 'out', 'renderer'),
 });
 
 app.whenReady().then(async () => {
