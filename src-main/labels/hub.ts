@@ -48,12 +48,7 @@ export class LabelsHub {
     if (!project.labels.annotator(annotatorId)) throw new ApiError('annotator_not_found', `No annotator with id ${annotatorId} in this project`);
     const seat = project.labels.seatOf(sessionId, annotatorId);
     if (seat) return seat;
-    const claimed = project.db.transaction(() => {
-      const free = project.db.prepare(`SELECT id FROM label_seats WHERE session_id = ? AND annotator_id IS NULL AND state = 'active' ORDER BY seat_index LIMIT 1`).get(sessionId) as { id: number } | undefined;
-      if (!free) return undefined;
-      project.db.prepare('UPDATE label_seats SET annotator_id = ? WHERE id = ?').run(annotatorId, free.id);
-      return project.labels.seat(free.id);
-    })();
+    const claimed = project.db.transaction(() => project.labels.claimSeat(sessionId, annotatorId))();
     if (!claimed) throw new ApiError('session_full', `${project.labels.annotator(annotatorId)!.name} has no seat in this session and every seat is taken`);
     this.changed(sessionId);
     return claimed;

@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
+import type { z } from 'zod';
 import type { LabelSource, SessionRequest, TaskType } from '../../src-shared/labels.ts';
 import { seededUniform } from '../../src-shared/random.ts';
 import { imageBytes } from '../datasets/image-bytes.ts';
@@ -21,7 +22,7 @@ import type { GoldAnswer } from './scoring.ts';
 import { deal, goldCount, shuffle } from './dealing.ts';
 import { isRegionSource, mapsOf, sourceKey, type Context, type ExplainedMap, type Provenance } from './sources.ts';
 
-type Parsed = import('zod').output<typeof import('../../src-shared/labels.ts').SessionRequest>;
+type Parsed = z.output<typeof SessionRequest>;
 
 export interface SessionConfig {
   request: Parsed;
@@ -110,7 +111,7 @@ export async function createSession(context: Context, request: Parsed): Promise<
     const wanted = Math.round((totalGold * ofType.length) / real.length);
     if (wanted === 0) continue;
     if (taskType === 'rating' || taskType === 'pairwise') {
-      const pool = shuffle(real.filter((c) => c.maps.length > 0 && (c.taskType === 'rating' || c.taskType === 'reveal' || c.taskType === 'concept' || c.taskType === 'pairwise')), random);
+      const pool = shuffle([...real], random);
       for (const c of pool.slice(0, wanted)) {
         const genuine = c.maps[0]!;
         if (taskType === 'rating') gold.push({ taskType, imageId: c.imageId, maps: [inverted(genuine)], gold: { type: 'rating', maxJustifies: 2, reason: 'This map highlights what the method found least important; it should be rated 1 or 2.' } });

@@ -12,7 +12,7 @@
  */
 import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
-import { Answer, REVEAL_PERCENTS, type AnswerInput, type HistoryEntry, type NextTask, type Progress, type TaskView } from '../../src-shared/labels.ts';
+import { Answer, REVEAL_PERCENTS, type AnswerAck, type AnswerInput, type HistoryEntry, type NextTask, type Progress, type TaskView } from '../../src-shared/labels.ts';
 import type { Project } from '../store/project.ts';
 import { parseAnswer, type ItemRow, type SeatRow, type StoredMap, type TaskRow } from '../store/labels.ts';
 import type { SessionConfig } from './sessions.ts';
@@ -139,7 +139,7 @@ function classIndex(config: SessionConfig, name: string | null): number | null {
   return index < 0 ? null : index;
 }
 
-export function answer(project: Project, seat: SeatRow, taskId: string, input: AnswerInput, origin: string, imageSrc: ImageSrc, shownAt: string | null = null): import('../../src-shared/labels.ts').AnswerAck {
+export function answer(project: Project, seat: SeatRow, taskId: string, input: AnswerInput, origin: string, imageSrc: ImageSrc, shownAt: string | null = null): AnswerAck {
   const blocked = seatCheck(project, seat);
   if (blocked === 'removed') throw new ApiError('seat_removed', 'The session owner removed this seat; answers are no longer taken');
   if (blocked === 'paused') throw new ApiError('session_paused', 'The session is paused; your answer was not saved. Try again when it resumes.');

@@ -191,8 +191,8 @@ export class LabelRepository {
     return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE token_hash = ?`).get(tokenHash) as SeatRow | undefined;
   }
 
-  /** Binds the first free crowd seat to an annotator; undefined when the session is full. */
-  claimSeat(sessionId: number, annotatorId: number, tokenHash: string): SeatRow | undefined {
+  /** Binds the first free seat to an annotator (a crowd participant with a token hash); undefined when the session is full. */
+  claimSeat(sessionId: number, annotatorId: number, tokenHash: string | null = null): SeatRow | undefined {
     const free = this.db.prepare(`SELECT id FROM label_seats WHERE session_id = ? AND annotator_id IS NULL AND state = 'active' ORDER BY seat_index LIMIT 1`).get(sessionId) as { id: number } | undefined;
     if (!free) return undefined;
     this.db.prepare('UPDATE label_seats SET annotator_id = ?, token_hash = ? WHERE id = ?').run(annotatorId, tokenHash, free.id);

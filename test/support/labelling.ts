@@ -32,17 +32,17 @@ export async function labelSession(ws: Workstation, ids: { modelId: number; data
   return sessionId;
 }
 
-/** A deterministic plausible answer for any task. */
+/** A deterministic plausible answer for any task: focused maps (low mean) rate higher and win pairs. */
 export function answerFor(task: TaskView, shift = 0): AnswerInput {
   const seed = [...task.taskId].reduce((sum, c) => sum + c.charCodeAt(0), 0) + shift;
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   switch (task.type) {
     case 'rating': {
-      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * mean(task.maps[0]!.map)) + (seed % 3 === 0 ? 1 : 0)));
+      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * (1 - mean(task.maps[0]!.map))) + (seed % 3 === 0 ? 1 : 0)));
       return { type: 'rating', scores: { justifies, predictable: Math.max(1, justifies - (seed % 2)) }, comment: '' };
     }
     case 'pairwise':
-      return { type: 'pairwise', choice: seed % 5 === 0 ? 'neither' : mean(task.maps[0]!.map) >= mean(task.maps[1]!.map) ? 'a' : 'b' };
+      return { type: 'pairwise', choice: seed % 5 === 0 ? 'neither' : mean(task.maps[0]!.map) <= mean(task.maps[1]!.map) ? 'a' : 'b' };
     case 'concept':
       return { type: 'concept', text: ['collar', 'sole', 'sleeve'][seed % 3]!, concepts: task.concepts.slice(seed % 2, (seed % 2) + 1) };
     case 'reveal':

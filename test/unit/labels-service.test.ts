@@ -28,16 +28,19 @@ async function call<M extends MethodName>(method: M, request: Request<M>, via = 
   return envelope.value as Result<M>;
 }
 
-/** A plausible answer for a task; `bias` shifts ratings, so two annotators agree but not perfectly. */
+/**
+ * A careful annotator's answer: focused maps (low mean) are rated higher and preferred, which also
+ * catches the inverted gold decoys; `bias` shifts ratings, so two annotators agree but not perfectly.
+ */
 function answerFor(task: TaskView, bias = 0): AnswerInput {
   const seed = [...task.taskId].reduce((sum, c) => sum + c.charCodeAt(0), 0);
   switch (task.type) {
     case 'rating': {
-      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * mean(task.maps[0]!.map)) + bias));
+      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * (1 - mean(task.maps[0]!.map))) + bias));
       return { type: 'rating', scores: { justifies, predictable: justifies }, comment: '' };
     }
     case 'pairwise':
-      return { type: 'pairwise', choice: mean(task.maps[0]!.map) >= mean(task.maps[1]!.map) ? 'a' : 'b' };
+      return { type: 'pairwise', choice: mean(task.maps[0]!.map) <= mean(task.maps[1]!.map) ? 'a' : 'b' };
     case 'concept':
       return { type: 'concept', text: 'collar', concepts: task.concepts.slice(seed % 2, (seed % 2) + 1) };
     case 'reveal':
@@ -179,6 +182,7 @@ describe('a labelling session', () => {
         if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId, taskId: task.taskId, step: 3 });
         let answer = answerFor(task);
         if (careless && task.type === 'rating') answer = { type: 'rating', scores: { justifies: 5, predictable: 5 } };
+        if (careless && task.type === 'pairwise') answer = { type: 'pairwise', choice: 'neither' };
         next = (await call('labels.answer', { sessionId, annotatorId, taskId: task.taskId, answer })).next;
       }
       expect(next.state).toBe('done');
