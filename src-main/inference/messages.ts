@@ -22,7 +22,7 @@ export type WorkerRequest =
   | { type: 'cam'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: CamRequest }
   | { type: 'layerwise'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; target: number }
   | { type: 'metrics'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest; steps: number }
-  | { type: 'sanity'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest }
+  | { type: 'sanity'; id: number; key: string; path: string; manifest: Manifest; source: BatchSource; request: MetricRequest; fullOnly?: boolean }
   | { type: 'generative'; id: number; bundle: BundleRef; manifest: Manifest; projectPath: string; imageIds: number[]; op: GenerativeOp };
 
 /** One generative explainer over a batch of project images (the manifest says how to size them). */
@@ -54,7 +54,7 @@ export type WorkerReply =
   | { type: 'cam'; id: number; results: CamResult[]; provider: string }
   | { type: 'layerwise'; id: number; result: LayerwiseResult }
   | { type: 'metrics'; id: number; results: MetricsResult[] }
-  | { type: 'sanity'; id: number; original: CamResult; steps: SanityStep[] }
+  | { type: 'sanity'; id: number; original: CamResult; steps: SanityStep[]; randomised: CamResult | null }
   | { type: 'generative'; id: number; output: GenerativeOutput[GenerativeOp['kind']] }
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'failed'; id: number; error: ApiErrorShape };

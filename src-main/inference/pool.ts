@@ -97,9 +97,9 @@ export class InferencePool {
     return reply.results;
   }
 
-  /** The model-randomisation sanity check for one image. */
-  async sanity(model: ModelRef, source: BatchSource, request: MetricRequest, options: CallOptions = {}) {
-    const reply = await this.send({ type: 'sanity', ...model, source, request }, [], options);
+  /** The model-randomisation sanity check for one image (`fullOnly`: just the fully randomised model's map). */
+  async sanity(model: ModelRef, source: BatchSource, request: MetricRequest, options: CallOptions = {}, fullOnly = false) {
+    const reply = await this.send({ type: 'sanity', ...model, source, request, fullOnly }, [], options);
     if (reply.type !== 'sanity') throw new Error('unexpected reply');
     return reply;
   }

@@ -196,10 +196,10 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
     case 'sanity': {
       const engine = await engineFor(request.key, request.path, request.manifest);
       const { tensor } = await batchTensor(request.source, request.manifest);
-      const { original, steps } = await sanityCheck(engine, tensor.subarray(0, tensorSize(request.manifest)), request.request, {
+      const { original, steps, randomised } = await sanityCheck(engine, tensor.subarray(0, tensorSize(request.manifest)), request.request, {
         progress: (done, total) => parentPort!.postMessage({ type: 'progress', id: request.id, done, total } satisfies WorkerReply),
-      });
-      return { type: 'sanity', id: request.id, original, steps };
+      }, request.fullOnly ?? false);
+      return { type: 'sanity', id: request.id, original, steps, randomised };
     }
     case 'generative':
       return { type: 'generative', id: request.id, output: await generative(request) };

@@ -4,9 +4,11 @@
  * the session (images, maps scaled to [0, 1]) in one transaction, so a session is whole or absent.
  *
  * Gold items (their known answer never leaves main):
- * - rating: an explanation turned inside out (1 - map), which highlights what the method found least
- *   important; a careful rater rates "justifies the class" 2 or lower;
- * - pairwise: a real explanation against that inverted one; the real one is the answer;
+ * - rating: a decoy a careful rater rates "justifies the class" 2 or lower. For a CAM map it is the
+ *   same method's map from the model with every parameter layer randomised (the sanity check's last
+ *   step), which cannot justify anything; for other kinds, the map turned inside out (1 - map), which
+ *   highlights what the explainer found least important;
+ * - pairwise: a real explanation against its decoy; the real one is the answer;
  * - reveal: the images the model classifies right with the highest confidence, whose class is obvious;
  *   the answer is the true class.
  * Concept labels have no right answer and get no gold items.
@@ -20,7 +22,9 @@ import { seededUniform } from '../../src-shared/random.ts';
 import { imageBytes } from '../datasets/image-bytes.ts';
 import type { GoldAnswer } from './scoring.ts';
 import { deal, goldCount, shuffle } from './dealing.ts';
-import { isRegionSource, mapsOf, sourceKey, type Context, type ExplainedMap, type Provenance } from './sources.ts';
+import { isRegionSource, mapsOf, normalise, sourceKey, type Context, type ExplainedMap, type Provenance } from './sources.ts';
+import { verifiedModel } from '../explain/service.ts';
+import type { CamMethodName } from '../../src-shared/contract.ts';
 
 type Parsed = z.output<typeof SessionRequest>;
 
@@ -38,11 +42,26 @@ interface Candidate {
   gold: GoldAnswer | null;
 }
 
-const inverted = (map: ExplainedMap): ExplainedMap => ({
+const withDecoy = (map: ExplainedMap, decoy: string, values: Float32Array, width = map.width, height = map.height): ExplainedMap => ({
   ...map,
-  map: map.map.map((v) => 1 - v),
-  provenance: { ...map.provenance, params: JSON.stringify({ ...(JSON.parse(map.provenance.params) as object), decoy: 'inverted' }), ref: `${map.provenance.ref}:inverted` },
+  width,
+  height,
+  map: values,
+  provenance: { ...map.provenance, params: JSON.stringify({ ...(JSON.parse(map.provenance.params) as object), decoy }), ref: `${map.provenance.ref}:${decoy}` },
 });
+
+/** The decoy of a genuine map and why a careful annotator rejects it. */
+async function decoyOf(context: Context, genuine: ExplainedMap): Promise<{ map: ExplainedMap; why: string }> {
+  const { provenance } = genuine;
+  if (provenance.kind === 'cam' && provenance.targetClass !== null) {
+    const result = await context.pool.sanity(await verifiedModel(context.model), { projectPath: context.project.path, imageIds: [genuine.imageId] }, { method: provenance.method as CamMethodName, layer: provenance.layer, target: provenance.targetClass }, {}, true);
+    if (result.randomised) {
+      const [height, width] = result.randomised.layerShape;
+      return { map: withDecoy(genuine, 'randomised-model', normalise(result.randomised.map), width, height), why: 'this map comes from the model with all its weights randomised, so it cannot show what justifies the class' };
+    }
+  }
+  return { map: withDecoy(genuine, 'inverted', genuine.map.map((v) => 1 - v)), why: 'this map highlights what the explainer found least important' };
+}
 
 export async function createSession(context: Context, request: Parsed): Promise<number> {
   const { project, model } = context;
@@ -114,10 +133,11 @@ export async function createSession(context: Context, request: Parsed): Promise<
       const pool = shuffle([...real], random);
       for (const c of pool.slice(0, wanted)) {
         const genuine = c.maps[0]!;
-        if (taskType === 'rating') gold.push({ taskType, imageId: c.imageId, maps: [inverted(genuine)], gold: { type: 'rating', maxJustifies: 2, reason: 'This map highlights what the method found least important; it should be rated 1 or 2.' } });
+        const decoy = await decoyOf(context, genuine);
+        if (taskType === 'rating') gold.push({ taskType, imageId: c.imageId, maps: [decoy.map], gold: { type: 'rating', maxJustifies: 2, reason: `A careful rater gives this 1 or 2: ${decoy.why}.` } });
         else {
           const left = random() < 0.5;
-          gold.push({ taskType, imageId: c.imageId, maps: left ? [genuine, inverted(genuine)] : [inverted(genuine), genuine], gold: { type: 'pairwise', choice: left ? 'a' : 'b', reason: `The ${left ? 'left' : 'right'} map is the real explanation; the other is it turned inside out.` } });
+          gold.push({ taskType, imageId: c.imageId, maps: left ? [genuine, decoy.map] : [decoy.map, genuine], gold: { type: 'pairwise', choice: left ? 'a' : 'b', reason: `The ${left ? 'left' : 'right'} map is the real explanation; the other is a decoy: ${decoy.why}.` } });
         }
       }
     } else if (taskType === 'reveal') {

@@ -95,6 +95,16 @@ describe('a labelling session', () => {
       expect(h.n).toBe(h.gold ? 4 : 2);
     }
     expect(holders.length).toBe(detail.items);
+    // Gold decoys: CAM maps from the fully randomised model, other kinds inverted; never the real map.
+    const golds = db.prepare(`SELECT task_type AS type, explanations FROM label_items WHERE session_id = ? AND gold IS NOT NULL AND task_type IN ('rating', 'pairwise')`).all(sessionId) as { type: string; explanations: string }[];
+    expect(golds.length).toBeGreaterThan(0);
+    for (const g of golds) {
+      const decoys = (JSON.parse(g.explanations) as { kind: string; params: string }[]).map((p) => ({ kind: p.kind, decoy: (JSON.parse(p.params) as { decoy?: string }).decoy }));
+      const decoy = decoys.find((d) => d.decoy)!;
+      expect(decoy.decoy).toBe(decoy.kind === 'cam' ? 'randomised-model' : 'inverted');
+      expect(decoys.filter((d) => d.decoy)).toHaveLength(1);
+    }
+    expect(golds.some((g) => g.explanations.includes('randomised-model'))).toBe(true);
     const types = db.prepare('SELECT DISTINCT task_type AS t FROM label_items WHERE session_id = ?').all(sessionId).map((r) => (r as { t: string }).t).sort();
     expect(types).toEqual(['concept', 'pairwise', 'rating', 'reveal']);
   });

@@ -46,21 +46,27 @@ export async function imageMetrics(engine: CamEngine, image: Float32Array, basel
   return { explanation: explanation!, deletion, insertion, road: roadResult };
 }
 
-export async function sanityCheck(engine: CamEngine, image: Float32Array, request: Omit<CamRequest, 'targets'> & { target: number }, hooks: RunHooks = {}): Promise<{ original: CamResult; steps: SanityStep[] }> {
+/**
+ * The cascading check; `fullOnly` skips to the last step (every parameter layer randomised), whose map
+ * labelling sessions use as a gold decoy: an explanation that cannot justify anything.
+ */
+export async function sanityCheck(engine: CamEngine, image: Float32Array, request: Omit<CamRequest, 'targets'> & { target: number }, hooks: RunHooks = {}, fullOnly = false): Promise<{ original: CamResult; steps: SanityStep[]; randomised: CamResult | null }> {
   const [original] = await engine.explain(image, 1, { method: request.method, layer: request.layer, targets: [request.target] });
   const layers = parameterLayers(engine.model);
   const steps: SanityStep[] = [];
-  for (let count = 1; count <= layers.length; count++) {
+  let randomisedResult: CamResult | null = null;
+  for (let count = fullOnly ? layers.length : 1; count <= layers.length; count++) {
     if (hooks.signal?.aborted) break;
     const randomised = engine.derive(randomiseTop(engine.model, count));
     try {
       const [result] = await randomised.explain(image, 1, { method: request.method, layer: request.layer, targets: [original!.target] });
       const lowest = layers[layers.length - count]!;
       steps.push({ layersRandomised: count, layer: lowest.node, op: lowest.op, spearman: spearman(original!.map, result!.map) });
+      if (count === layers.length) randomisedResult = result!;
     } finally {
       await randomised.release();
     }
     hooks.progress?.(count, layers.length);
   }
-  return { original: original!, steps };
+  return { original: original!, steps, randomised: randomisedResult };
 }
