@@ -29,13 +29,13 @@ export function sessionSummary(project: Project, session: SessionRow, crowd: Cro
 export function sessionDetail(project: Project, session: SessionRow, crowd: CrowdInfo): SessionDetail {
   const config = JSON.parse(session.config) as SessionConfig;
   const seats = project.labels.seats(session.id).map((seat): SeatProgress => {
-    const answers = project.labels.seatAnswers(seat.id);
+    const answers = project.labels.seatScores(seat.id);
     const gold = answers.filter((a) => a.correct !== null);
     const goldCorrect = gold.filter((a) => a.correct === 1).length;
     const points = Math.round(answers.reduce((sum, a) => sum + a.points, 0) * 10) / 10;
     return {
       id: seat.id, index: seat.index, annotator: seat.annotatorId === null ? null : project.labels.annotator(seat.annotatorId)!, state: seat.state,
-      joined: seat.annotatorId !== null, tasks: project.labels.tasks(seat.id).length, answered: answers.length, goldAnswered: gold.length, goldCorrect,
+      joined: seat.annotatorId !== null, tasks: project.labels.taskCount(seat.id), answered: answers.length, goldAnswered: gold.length, goldCorrect,
       goldAccuracy: gold.length ? goldCorrect / gold.length : null, reliability: reliability(goldCorrect, gold.length), points, level: levelOf(points).level,
       streak: streakOf(answers.map((a) => a.correct)), lastAnswerAt: answers.length ? answers[answers.length - 1]!.answeredAt : null, leaderboard: seat.leaderboard === 1,
     };

@@ -77,6 +77,8 @@ export interface ImageRow {
   confidence: number | null;
 }
 
+const ANNOTATOR = `id, uuid, name, role, created_at AS createdAt`;
+const SESSION = `id, uuid, name, config, state, created_at AS createdAt`;
 const SEAT = `id, uuid, session_id AS sessionId, seat_index AS "index", annotator_id AS annotatorId, state, tutorial_done AS tutorialDone, leaderboard`;
 const TASK = `id, uuid, seat_id AS seatId, item_id AS itemId, position, revealed`;
 const ITEM = `id, uuid, session_id AS sessionId, task_type AS taskType, image_id AS imageId, explanations, gold`;
@@ -86,15 +88,15 @@ export class LabelRepository {
   constructor(readonly db: Db) {}
 
   annotators(): Annotator[] {
-    return this.db.prepare('SELECT id, uuid, name, role, created_at AS createdAt FROM annotators ORDER BY name, id').all() as Annotator[];
+    return this.db.prepare(`SELECT ${ANNOTATOR} FROM annotators ORDER BY name, id`).all() as Annotator[];
   }
 
   annotator(id: number): Annotator | undefined {
-    return this.db.prepare('SELECT id, uuid, name, role, created_at AS createdAt FROM annotators WHERE id = ?').get(id) as Annotator | undefined;
+    return this.db.prepare(`SELECT ${ANNOTATOR} FROM annotators WHERE id = ?`).get(id) as Annotator | undefined;
   }
 
   annotatorByUuid(uuid: string): Annotator | undefined {
-    return this.db.prepare('SELECT id, uuid, name, role, created_at AS createdAt FROM annotators WHERE uuid = ?').get(uuid) as Annotator | undefined;
+    return this.db.prepare(`SELECT ${ANNOTATOR} FROM annotators WHERE uuid = ?`).get(uuid) as Annotator | undefined;
   }
 
   addAnnotator(name: string, role: Annotator['role'], uuid: string = randomUUID(), createdAt = new Date().toISOString()): Annotator {
@@ -103,15 +105,15 @@ export class LabelRepository {
   }
 
   sessions(): SessionRow[] {
-    return this.db.prepare('SELECT id, uuid, name, config, state, created_at AS createdAt FROM label_sessions ORDER BY id DESC').all() as SessionRow[];
+    return this.db.prepare(`SELECT ${SESSION} FROM label_sessions ORDER BY id DESC`).all() as SessionRow[];
   }
 
   session(id: number): SessionRow | undefined {
-    return this.db.prepare('SELECT id, uuid, name, config, state, created_at AS createdAt FROM label_sessions WHERE id = ?').get(id) as SessionRow | undefined;
+    return this.db.prepare(`SELECT ${SESSION} FROM label_sessions WHERE id = ?`).get(id) as SessionRow | undefined;
   }
 
   sessionByUuid(uuid: string): SessionRow | undefined {
-    return this.db.prepare('SELECT id, uuid, name, config, state, created_at AS createdAt FROM label_sessions WHERE uuid = ?').get(uuid) as SessionRow | undefined;
+    return this.db.prepare(`SELECT ${SESSION} FROM label_sessions WHERE uuid = ?`).get(uuid) as SessionRow | undefined;
   }
 
   insertSession(name: string, config: unknown, uuid: string = randomUUID(), state = 'open', createdAt = new Date().toISOString()): number {
@@ -244,10 +246,10 @@ export class LabelRepository {
   }
 
   /** What progress needs of a seat's answers, in the order they were given: gold correctness and points. */
-  seatScores(seatId: number, exceptTaskId = -1): { correct: number | null; points: number }[] {
+  seatScores(seatId: number, exceptTaskId = -1): { correct: number | null; points: number; answeredAt: string }[] {
     return this.db
-      .prepare('SELECT a.correct, a.points FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.seat_id = ? AND a.task_id != ? ORDER BY a.answered_at, a.task_id')
-      .all(seatId, exceptTaskId) as { correct: number | null; points: number }[];
+      .prepare('SELECT a.correct, a.points, a.answered_at AS answeredAt FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.seat_id = ? AND a.task_id != ? ORDER BY a.answered_at, a.task_id')
+      .all(seatId, exceptTaskId) as { correct: number | null; points: number; answeredAt: string }[];
   }
 
   taskCount(seatId: number): number {

@@ -21,6 +21,7 @@ import { Answer } from '../../src-shared/labels.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
 import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
+import { readBody } from './body.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
 
 export const MAX_CROWD_BODY = 16 * 1024;
@@ -162,7 +163,7 @@ export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
     const path = url.pathname;
     if (path.startsWith('/api/')) {
       if (request.method !== 'POST') throw new ApiError('invalid_request', 'Participant calls are POST');
-      const text = await readBody(request);
+      const text = await readBody(request, MAX_CROWD_BODY);
       let body: unknown;
       try {
         body = text ? JSON.parse(text) : {};
@@ -217,26 +218,4 @@ function sendError(response: ServerResponse, error: unknown): void {
   const shape = toApiError(error);
   response.setHeader('connection', 'close');
   send(response, STATUS[shape.code] ?? 500, { ok: false, error: shape });
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > MAX_CROWD_BODY) {
-      request.resume();
-      return reject(new ApiError('too_large', `Request body of ${declared} bytes is over the ${MAX_CROWD_BODY}-byte limit`));
-    }
-    let size = 0;
-    const chunks: Buffer[] = [];
-    let failed = false;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_CROWD_BODY) {
-        if (!failed) reject(new ApiError('too_large', `Request body is over the ${MAX_CROWD_BODY}-byte limit`));
-        failed = true;
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => failed || resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
 }

@@ -13,6 +13,7 @@ import { toApiError } from '../../src-shared/errors.ts';
 import type { Dispatch } from '../api/router.ts';
 import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/image-bytes.ts';
 import type { Workstation } from '../workstation.ts';
+import { readBody } from './body.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
 
 export interface HostOptions {
@@ -66,9 +67,15 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
     const { pathname: path, searchParams } = new URL(pathAndQuery, 'http://placeholder');
     if (path.startsWith('/api/')) {
       if (request.method !== 'POST') return sendJson(response, 405, { ok: false, error: { code: 'invalid_request', message: 'API calls are POST' } });
+      let text: string;
+      try {
+        text = await readBody(request, MAX_BODY);
+      } catch (error) {
+        return sendJson(response, 413, { ok: false, error: toApiError(error) });
+      }
       let body: unknown;
       try {
-        body = JSON.parse((await readBody(request)) || '{}');
+        body = JSON.parse(text || '{}');
       } catch (error) {
         return sendJson(response, 400, { ok: false, error: { code: 'invalid_request', message: `Request body is not JSON: ${(error as Error).message}` } });
       }
@@ -140,20 +147,4 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
   response.end(JSON.stringify(body));
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`request body over ${MAX_BODY} bytes`));
-        request.destroy();
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
 }

@@ -59,6 +59,9 @@ describe('browser host', () => {
     expect(JSON.parse(bad.body)).toMatchObject({ ok: false, error: { code: 'invalid_request' } });
     const notJson = await get(`/${token}/api/app.info`, {}, 'POST', '{nope');
     expect(notJson.status).toBe(400);
+    const huge = await get(`/${token}/api/app.info`, {}, 'POST', `"${'x'.repeat(1 << 21)}"`);
+    expect(huge.status).toBe(413);
+    expect(JSON.parse(huge.body)).toMatchObject({ ok: false, error: { code: 'too_large' } });
   });
 
   it('refuses a foreign Host header (DNS rebinding)', async () => {

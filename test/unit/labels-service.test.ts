@@ -11,11 +11,9 @@ import type { AnswerInput, TaskView } from '../../src-shared/labels.ts';
 import { createRouter } from '../../src-main/api/router.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { Project } from '../../src-main/store/project.ts';
-import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
+import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
-
-const BUNDLE = join(ROOT, 'resources/models/fashion-mnist-cnn');
-const LAYER = '/features/features.10/Relu_output_0';
+import { explainedProject, LAYER } from '../support/labelling.ts';
 let ws: Workstation;
 let dir: string;
 let modelId: number;
@@ -57,13 +55,8 @@ beforeAll(async () => {
   dir = tempDir();
   ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
   dispatch = createRouter(ws);
-  await ws.createProject(join(dir, 'labels.xaiws'));
-  modelId = (await ws.addModel(join(BUNDLE, 'classifier.onnx'), join(BUNDLE, 'classifier.manifest.json'))).id;
-  const job = await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(join(dir, 'data'), 12) }).id);
-  datasetId = job.result!.datasetId as number;
-  await ws.jobs.wait(ws.startInference(modelId, datasetId).id);
+  ({ modelId, datasetId } = await explainedProject(ws, join(dir, 'labels.xaiws'), join(dir, 'data'), 12));
   const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-  for (const method of ['gradcam', 'layercam'] as const) await ws.jobs.wait(ws.startExplain({ modelId, method, layer: LAYER, target: -1, query }).id);
   const ids = Array.from(ws.project.images.matchingIds(query));
   for (const imageId of ids.slice(0, 2)) await ws.explainLayerwise({ modelId, imageId, target: -1 });
   analysts = [(await call('annotators.add', { name: 'Ana', role: 'analyst' })).id, (await call('annotators.add', { name: 'Ben', role: 'analyst' })).id];
