@@ -14,6 +14,7 @@ export default defineConfig({
           index: resolve('src-main/app/main.ts'),
           'import-worker': resolve('src-main/datasets/import-worker.ts'),
           'inference-worker': resolve('src-main/inference/worker.ts'),
+          'embed-worker': resolve('src-main/aggregate/embed-worker.ts'),
         },
         output: { chunkFileNames: '[name]-[hash].js' },
       },

@@ -6,11 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-export type WorkerName = 'import-worker' | 'inference-worker';
+export type WorkerName = 'import-worker' | 'inference-worker' | 'embed-worker';
 
 const SOURCES: Record<WorkerName, string> = {
   'import-worker': 'datasets/import-worker.ts',
   'inference-worker': 'inference/worker.ts',
+  'embed-worker': 'aggregate/embed-worker.ts',
 };
 
 const here = fileURLToPath(import.meta.url);

@@ -4,6 +4,7 @@
  * CLI, the browser host and Electron all drive the same instance.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { BundleSummary, EventName, EventPayload, Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, Model, SanityCheck, ParsedRequest, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
@@ -19,6 +20,7 @@ import { JobRegistry } from './jobs/registry.ts';
 import { registerModel } from './models/register.ts';
 import { Project } from './store/project.ts';
 import { LabelsHub } from './labels/hub.ts';
+import { faithfulnessTask, type AggregateContext } from './aggregate/service.ts';
 
 export interface WorkstationOptions {
   /** Where recent.json and the demo project live (Electron: userData; otherwise ~/.xaiws). */
@@ -27,6 +29,8 @@ export interface WorkstationOptions {
   resourcesDir: string;
   transport: 'ipc' | 'host' | 'cli';
   poolSize?: number;
+  /** Caches that outlive a project (the word-vector table); default XAIWS_CACHE or ~/.cache/xaiws. */
+  cacheDir?: string;
   /** The built renderer (the crowd host serves its participant page); default: out/renderer beside resources. */
   rendererDir?: string;
 }
@@ -139,6 +143,15 @@ export class Workstation {
 
   sanityCheck(request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
     return sanityCheck(this.project, this.pool, this.model(request.modelId), request);
+  }
+
+  get aggregation(): AggregateContext {
+    return { project: this.project, pool: this.pool, cacheDir: this.options.cacheDir ?? process.env.XAIWS_CACHE ?? join(homedir(), '.cache', 'xaiws') };
+  }
+
+  startFaithfulness(request: ParsedRequest<'aggregate.faithfulness'>) {
+    const task = faithfulnessTask(this.aggregation, request.sessionIds, request.steps);
+    return this.jobs.start('faithfulness', 'Faithfulness metrics of the labelled maps', request, task);
   }
 
   startMetrics(request: ParsedRequest<'explain.metricsSelection'>) {

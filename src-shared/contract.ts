@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { AgreementReport, Annotator, Answer, AnnotatorRole, AnswerAck, HistoryEntry, LabelSourceChoice, Leaderboard, MergeReport, NextTask, SessionDetail, SessionRequest, SessionState, SessionSummary, TaskView } from './labels.ts';
+import { Aggregate, AggregateRequest, AggregateTable, ConceptEdit, LabelNextItem, StoredEdit } from './aggregate.ts';
 import { ClassChoice, ClassCodeMap, Components, Counterfactual, CounterfactualRequest, Decomposition, GenerativeKind, OverlayChoice, OverlayMap, OverlaySource, Projection } from './generative.ts';
 
 const id = z.number().int().positive();
@@ -226,7 +227,7 @@ export const SanityCheck = ExplainedImage.extend({
   steps: z.array(z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() })),
 });
 
-export const JobKind = z.enum(['import', 'inference', 'explain', 'metrics', 'generative', 'index']);
+export const JobKind = z.enum(['import', 'inference', 'explain', 'metrics', 'generative', 'index', 'faithfulness']);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({
   id: z.string(),
@@ -332,6 +333,20 @@ export const methods = {
   /** Opens the session to the lab network: a join code, a URL and its QR code. */
   'labels.openCrowd': { request: z.object({ sessionId: id, host: z.string().max(100).optional(), port: z.number().int().min(0).max(65535).optional() }), result: z.object({ url: z.string(), code: z.string(), qrSvg: z.string() }) },
   'labels.closeCrowd': { request: z.object({ sessionId: id }), result: z.object({ closed: z.boolean() }) },
+  /** Global explanations from the labels of the chosen sessions (all when none are named). */
+  'aggregate.run': { request: AggregateRequest, result: Aggregate },
+  'aggregate.edits': { request: Empty, result: z.array(StoredEdit) },
+  'aggregate.edit': { request: ConceptEdit, result: StoredEdit },
+  /** Removes one concept edit, or every edit when no id is given. */
+  'aggregate.undoEdit': { request: z.object({ id: id.optional() }), result: z.object({ removed: z.number().int() }) },
+  /** Deletion, insertion, ROAD and the sanity check of every labelled CAM map that has none cached. */
+  'aggregate.faithfulness': { request: AggregateRequest.extend({ steps: z.number().int().min(2).max(1000).default(50) }), result: JobStarted },
+  'aggregate.labelNext': { request: z.object({ sessionId: id }), result: z.array(LabelNextItem) },
+  /** Example images with the map people saw over them, as data URIs (null when the session no longer holds the item). */
+  'aggregate.examples': { request: z.object({ itemUuids: z.array(z.string().min(1).max(80)).max(60) }), result: z.array(z.object({ itemUuid: z.string(), src: z.string().nullable() })) },
+  'aggregate.export': { request: AggregateRequest.extend({ table: AggregateTable, format: z.enum(['csv', 'json']) }), result: z.object({ filename: z.string(), text: z.string(), rows: z.number().int() }) },
+  /** The self-contained HTML report; with `pdf`, also printed to that PDF file by Chromium. */
+  'aggregate.report': { request: AggregateRequest.extend({ pdf: z.string().min(1).max(4096).optional() }), result: z.object({ filename: z.string(), html: z.string(), pdf: z.string().nullable() }) },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
   'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },

@@ -41,6 +41,9 @@ export const ERROR_CODES = [
   'no_explanations',
   'pack_invalid',
   'too_large',
+  'no_labels',
+  'concept_not_found',
+  'pdf_unavailable',
   'cancelled',
   'internal',
 ] as const;

@@ -9,6 +9,9 @@ import { answer, history, leaderboard, next, reopen, reveal } from '../labels/ta
 import { exportAnswers, sessionAgreement } from '../labels/report.ts';
 import { exportPack, mergePack } from '../labels/packs.ts';
 import { components, counterfactual, decompose, overlayChoices, overlays } from '../explain/generative/service.ts';
+import { addConceptEdit, aggregate, exportTable, labelNextFor, tables } from '../aggregate/service.ts';
+import { exampleImage } from '../aggregate/images.ts';
+import { printPdf, reportHtml } from '../aggregate/report.ts';
 
 type Handlers = { [M in MethodName]: (ws: Workstation, request: ParsedRequest<M>) => Result<M> | Promise<Result<M>> };
 
@@ -89,6 +92,22 @@ export const handlers: Handlers = {
   },
   'labels.openCrowd': (ws, { sessionId, host, port }) => ws.labels.openCrowd(sessionId, host, port),
   'labels.closeCrowd': async (ws, { sessionId }) => ({ closed: await ws.labels.closeCrowd(sessionId) }),
+  'aggregate.run': (ws, { sessionIds }) => aggregate(ws.aggregation, sessionIds),
+  'aggregate.edits': (ws) => ws.project.aggregate.edits(),
+  'aggregate.edit': (ws, edit) => addConceptEdit(ws.project, edit),
+  'aggregate.undoEdit': (ws, { id }) => ({ removed: ws.project.aggregate.removeEdits(id) }),
+  'aggregate.faithfulness': (ws, request) => ({ jobId: ws.startFaithfulness(request).id }),
+  'aggregate.labelNext': (ws, { sessionId }) => labelNextFor(ws.aggregation, sessionId),
+  'aggregate.examples': async (ws, { itemUuids }) => Promise.all(itemUuids.map(async (itemUuid) => ({ itemUuid, src: await exampleImage(ws.project, itemUuid) }))),
+  'aggregate.export': async (ws, { sessionIds, table, format }) => {
+    const result = await aggregate(ws.aggregation, sessionIds);
+    const text = exportTable(result, table, format);
+    return { filename: `${ws.project.name.replace(/[^\w.-]+/g, '_')}-${table}.${format}`, text, rows: tables(result)[table].length };
+  },
+  'aggregate.report': async (ws, { sessionIds, pdf }) => {
+    const html = await reportHtml(ws.project, await aggregate(ws.aggregation, sessionIds));
+    return { filename: `${ws.project.name.replace(/[^\w.-]+/g, '_')}-report.html`, html, pdf: pdf ? await printPdf(html, pdf) : null };
+  },
   'stats.confusion': (ws, { modelId, datasetId }) => {
     const model = ws.model(modelId);
     return ws.project.predictions.confusion(modelId, datasetId, model.manifest.classes, ws.project.datasets.classes(datasetId));

@@ -164,6 +164,10 @@ export class LabelRepository {
     return this.db.prepare(`SELECT ${ITEM} FROM label_items WHERE id = ?`).get(id) as ItemRow | undefined;
   }
 
+  itemByUuid(uuid: string): ItemRow | undefined {
+    return this.db.prepare(`SELECT ${ITEM} FROM label_items WHERE uuid = ?`).get(uuid) as ItemRow | undefined;
+  }
+
   items(sessionId: number): ItemRow[] {
     return this.db.prepare(`SELECT ${ITEM} FROM label_items WHERE session_id = ? ORDER BY id`).all(sessionId) as ItemRow[];
   }

@@ -4,6 +4,7 @@
  */
 import { basename, extname } from 'node:path';
 import type { ProjectSummary } from '../../src-shared/contract.ts';
+import { AggregateRepository } from './aggregate.ts';
 import { DatasetRepository } from './datasets.ts';
 import { ExplanationRepository } from './explanations.ts';
 import { GenerativeRepository } from './generative.ts';
@@ -25,6 +26,7 @@ export class Project {
   readonly layerClusters: LayerClusterRepository;
   readonly generative: GenerativeRepository;
   readonly labels: LabelRepository;
+  readonly aggregate: AggregateRepository;
 
   private constructor(
     readonly path: string,
@@ -39,6 +41,7 @@ export class Project {
     this.layerClusters = new LayerClusterRepository(db);
     this.generative = new GenerativeRepository(db);
     this.labels = new LabelRepository(db);
+    this.aggregate = new AggregateRepository(db);
   }
 
   static create(path: string, name?: string): Project {

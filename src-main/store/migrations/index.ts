@@ -7,6 +7,7 @@ import { explanations } from './0002-explanations.ts';
 import { layerClusters } from './0003-layer-clusters.ts';
 import { generative } from './0004-generative.ts';
 import { labels } from './0005-labels.ts';
+import { aggregate } from './0006-aggregate.ts';
 
 export interface Migration {
   version: number;
@@ -14,6 +15,6 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative, labels];
+export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative, labels, aggregate];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);

