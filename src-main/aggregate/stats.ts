@@ -116,7 +116,7 @@ export function smoothedEntropy(counts: readonly number[], categories: number): 
   const total = full.reduce((a, b) => a + b, 0);
   let h = 0;
   for (const c of full) h -= (c / total) * Math.log(c / total);
-  return full.length > 1 ? h / Math.log(full.length) : 0;
+  return full.length > 1 ? Math.min(1, h / Math.log(full.length)) : 0;
 }
 
 /** Ranks 1..n (1 = highest value), ties sharing their mean rank. */
