@@ -13,6 +13,7 @@ import { Workstation } from '../workstation.ts';
 import { CAM_METHODS } from '../explain/cam/maps.ts';
 import { explainImages, listLayers, modelRef, parseMethod, parseTarget } from './explain.ts';
 import { serve } from './serve.ts';
+import { aggregateCommand } from './aggregate.ts';
 import { generativeCommand } from './generative.ts';
 import { labelsCommand, RawOutput, ratingsAgreement, sessionAgreement } from './labels.ts';
 
@@ -45,6 +46,13 @@ export const USAGE = `Usage: xaiws <command> [arguments]
   agreement PROJECT --session ID [--samples N]   Krippendorff's alpha, Fleiss' kappa, bootstrap 95 % CIs
   agreement --ratings FILE.csv [--level nominal|ordinal|interval] [--samples N]
                                                  the same for any item,annotator,value table
+  aggregate PROJECT [--session ID,ID] [--faithfulness] [--table NAME [--format csv|json] | --out DIR]
+                                                 global explanations: concepts, per-class atlas, method
+                                                 ranking, agreement, disagreement (JSON; one table; or
+                                                 every table as CSV in DIR); --faithfulness computes the
+                                                 labelled maps' metrics first
+  report PROJECT [--out REPORT.html] [--pdf REPORT.pdf] [--session ID,ID] [--faithfulness]
+                                                 the self-contained HTML report (PDF through Chromium)
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -79,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       model: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' }, port: { type: 'string' },
       host: { type: 'string' }, image: { type: 'string' }, class: { type: 'string' }, reference: { type: 'string' }, steps: { type: 'string' },
       top: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, ratings: { type: 'string' }, level: { type: 'string' },
-      samples: { type: 'string' }, out: { type: 'string' }, full: { type: 'boolean' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      samples: { type: 'string' }, out: { type: 'string' }, table: { type: 'string' }, pdf: { type: 'string' }, faithfulness: { type: 'boolean' }, full: { type: 'boolean' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
@@ -202,6 +210,11 @@ async function run(command: string, rest: string[], values: Values, client: Clie
   if (command === 'agreement') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
     return sessionAgreement(client, values, number);
+  }
+  if (command === 'aggregate' || command === 'report') {
+    const project = need(rest[0], 'PROJECT');
+    await client.call('projects.open', { path: project });
+    return aggregateCommand(client, command, project, values, waitFor);
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });

@@ -49,3 +49,34 @@ export function answerFor(task: TaskView, shift = 0): AnswerInput {
       return { type: 'reveal', guess: seed % Math.max(1, task.classes.length), resigned: false, text: 'edges' };
   }
 }
+
+/** Concept texts that make known clusters: garment tops, footwear parts, patterns. */
+export const CONCEPT_TEXTS = ['collar', 'long sleeves', 'neckline', 'sole', 'heel and toe', 'laces', 'stripes', 'dots'];
+
+/**
+ * Answers every task of the annotators' seats through the services (reveal tasks revealed one to three
+ * steps first); concept and reveal answers take their text from CONCEPT_TEXTS. Returns the count.
+ */
+export async function answerAll(ws: Workstation, sessionId: number, annotatorIds: number[], texts: readonly string[] = CONCEPT_TEXTS): Promise<number> {
+  const { next, answer, reveal } = await import('../../src-main/labels/tasks.ts');
+  let count = 0;
+  for (const [k, annotatorId] of annotatorIds.entries()) {
+    const seat = () => ws.labels.seat(sessionId, annotatorId);
+    let upcoming = next(ws.project, seat(), ws.labels.inlineImage);
+    let i = 0;
+    while (upcoming.state === 'task' && upcoming.task) {
+      const task = upcoming.task;
+      let given = answerFor(task, k);
+      const text = texts[(i * 3 + k) % texts.length]!;
+      if (task.type === 'reveal') {
+        await reveal(ws.project, seat(), task.taskId, i % 3);
+        given = { ...given, text } as AnswerInput;
+      }
+      if (task.type === 'concept') given = { type: 'concept', text, concepts: [] };
+      upcoming = answer(ws.project, seat(), task.taskId, given, 'local', ws.labels.inlineImage).next;
+      i++;
+      count++;
+    }
+  }
+  return count;
+}
