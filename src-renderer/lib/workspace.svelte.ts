@@ -11,7 +11,7 @@ import { thumbnails } from './thumbnails.svelte.ts';
 
 export type Correctness = 'all' | 'correct' | 'wrong';
 export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
-export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics' | 'decomposition' | 'counterfactual' | 'components' | 'compare' | 'labelling';
+export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics' | 'decomposition' | 'counterfactual' | 'components' | 'compare' | 'labelling' | 'global';
 
 export interface Filters {
   trueClass: string;
