@@ -67,7 +67,8 @@ export function layerLines(atlas: ClassAtlas, options: { width?: number; concept
   const x = (i: number) => left + (layers.length === 1 ? plotW / 2 : (i / (layers.length - 1)) * plotW);
   const y = (v: number) => top + plotH - (v / max) * plotH;
   const grid = [0, 0.5, 1].map((f) => `<line x1="${left}" x2="${left + plotW}" y1="${y(f * max).toFixed(1)}" y2="${y(f * max).toFixed(1)}" stroke="currentColor" opacity="0.15"/><text x="${left - 6}" y="${(y(f * max) + 4).toFixed(1)}" text-anchor="end" fill="currentColor" opacity="0.7">${fmt(f * max)}</text>`).join('');
-  const ticks = layers.map((l, i) => `<text x="${x(i).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="currentColor"><title>${escapeXml(l.layer)}: ${l.answers} answers</title>${escapeXml(shorten(l.layer, 14))}</text>`).join('');
+  const names = layerNames(layers.map((l) => l.layer));
+  const ticks = layers.map((l, i) => `<text x="${x(i).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="currentColor"><title>${escapeXml(l.layer)}: ${l.answers} answers</title>${escapeXml(shorten(names[i]!, 16))}</text>`).join('');
   const lines = series
     .map((s, k) => {
       const thick = options.highlight === s.concept;
@@ -82,6 +83,16 @@ ${grid}${ticks}
 <text x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle" fill="currentColor" opacity="0.7">layer (input → output); share = score ÷ labelled answers</text>
 ${lines}${key}
 </svg>`;
+}
+
+/** Short layer names for axis ticks: the ONNX "_output_0" suffix and the prefix all names share removed. */
+export function layerNames(layers: readonly string[]): string[] {
+  const bare = layers.map((l) => l.replace(/_output_\d+$/, ''));
+  let common = 0;
+  if (bare.length > 1) while (common < bare[0]!.length && bare.every((b) => b[common] === bare[0]![common])) common++;
+  // Cut back to a separator so a name never starts mid-word.
+  const cut = bare[0]!.lastIndexOf('/', common - 1) + 1;
+  return bare.map((b) => b.slice(bare.length > 1 ? cut : b.lastIndexOf('/', b.length - 2) + 1) || b);
 }
 
 function shorten(text: string, n: number): string {
@@ -157,7 +168,7 @@ export function heatmap(h: Heatmap, options: { cell?: number; selected?: string 
   const cell = options.cell ?? 34;
   const left = Math.min(170, 8 + 7 * Math.max(4, ...h.rows.map((r) => r.length)));
   const top = Math.min(120, 14 + 6 * Math.max(4, ...h.columns.map((c) => c.length)));
-  const width = left + h.columns.length * cell + 10;
+  const width = left + h.columns.length * cell + 70; // rotated column headers reach right
   const height = top + h.rows.length * cell + 10;
   const colour = (v: number | null) => {
     if (v === null) return '#d9d9d9';
