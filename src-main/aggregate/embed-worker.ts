@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { seededUniform } from '../../src-shared/random.ts';
 import { toApiError } from '../../src-shared/errors.ts';
@@ -47,11 +47,13 @@ export function loadWordTable(cacheDir: string): WordTable {
     const data = new Float32Array(kept.length * source.dimensions);
     kept.forEach((w, i) => data.set(source.vectors[w]!.slice(0, source.dimensions), i * source.dimensions));
     mkdirSync(cacheDir, { recursive: true });
-    // Written under temporary names and renamed, so a killed process never leaves half a cache.
-    writeFileSync(`${paths.vectors}.tmp`, Buffer.from(data.buffer));
-    writeFileSync(`${paths.words}.tmp`, JSON.stringify({ dimensions: source.dimensions, words: kept }));
-    renameSync(`${paths.vectors}.tmp`, paths.vectors);
-    renameSync(`${paths.words}.tmp`, paths.words);
+    // Written under names of this process and thread, then renamed: a killed process never leaves half a
+    // cache, and two processes building it at once never write into the same file.
+    const tmp = `.${process.pid}-${threadId}.tmp`;
+    writeFileSync(`${paths.vectors}${tmp}`, Buffer.from(data.buffer));
+    writeFileSync(`${paths.words}${tmp}`, JSON.stringify({ dimensions: source.dimensions, words: kept }));
+    renameSync(`${paths.vectors}${tmp}`, paths.vectors);
+    renameSync(`${paths.words}${tmp}`, paths.words);
   }
   const meta = JSON.parse(readFileSync(paths.words, 'utf8')) as { dimensions: number; words: string[] };
   const bytes = readFileSync(paths.vectors);
