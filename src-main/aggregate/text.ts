@@ -1,3 +1,4 @@
+/// <reference path="./vendor.d.ts" />
 /**
  * Turning free-text concept labels into terms (Bianchi et al. 2024, label processing): split a typed
  * answer into phrases, lower-case them, drop punctuation, stop words and the class names, and lemmatise

