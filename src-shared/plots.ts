@@ -12,7 +12,8 @@ export function escapeXml(text: string): string {
 
 const FONT = 'font-family="system-ui, sans-serif" font-size="12"';
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
-const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '–' : x.toFixed(digits));
+/** A number for charts and tables: fixed digits, an en dash for none. */
+export const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '–' : x.toFixed(digits));
 
 export function colourOf(index: number): string {
   return PALETTE[index % PALETTE.length]!;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Aggregate, MethodRanking } from '../../src-shared/aggregate.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import { conceptBars, escapeXml as esc, heatmap, layerLines, rankingChart } from '../../src-shared/plots.ts';
+import { conceptBars, escapeXml as esc, fmt, heatmap, layerLines, rankingChart } from '../../src-shared/plots.ts';
 import type { Project } from '../store/project.ts';
 import { exampleImage } from './images.ts';
 
@@ -20,7 +20,6 @@ export const REPORT_SECTIONS = ['overview', 'methods', 'atlas', 'agreement', 'di
 const CONCEPTS_WITH_EXAMPLES = 3;
 const EXAMPLES_SHOWN = 4;
 
-const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '–' : x.toFixed(digits));
 
 function table(headers: string[], rows: (string | number | null)[][]): string {
   return `<table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows

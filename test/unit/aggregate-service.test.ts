@@ -6,12 +6,10 @@
  * report opened in Chromium (sections, charts, images, nothing fetched) and printed to PDF, the CLI,
  * and a Sentence-BERT model in the project's models folder.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Aggregate } from '../../src-shared/aggregate.ts';
@@ -25,9 +23,9 @@ import { Workstation } from '../../src-main/workstation.ts';
 import { launchChromium } from '../support/browser.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { runCli } from '../support/cli.ts';
 import { answerAll, explainedProject, labelSession } from '../support/labelling.ts';
 
-const run = promisify(execFile);
 let ws: Workstation;
 let dir: string;
 let projectPath: string;
@@ -207,15 +205,7 @@ describe('the report', () => {
 });
 
 describe('the CLI', () => {
-  async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
-    try {
-      const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], { env: { ...process.env, XAIWS_HOME: dir }, maxBuffer: 64 << 20 });
-      return { code: 0, stdout };
-    } catch (error) {
-      const failure = error as { code: number; stdout: string };
-      return { code: failure.code, stdout: failure.stdout };
-    }
-  }
+  const cli = (args: string[]) => runCli(args, dir);
 
   it('writes the tables as JSON, one table as CSV, every table into a folder, and the report', async () => {
     await ws.closeProject();

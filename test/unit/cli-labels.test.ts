@@ -2,33 +2,23 @@
  * The labelling CLI: a session's answers as CSV and JSON Lines on stdout, agreement of a session, and
  * agreement of a ratings table brought from elsewhere (with the published Krippendorff example).
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { answer, next } from '../../src-main/labels/tasks.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { runCli } from '../support/cli.ts';
 import { answerFor, explainedProject, labelSession } from '../support/labelling.ts';
 
-const run = promisify(execFile);
 let dir: string;
 let project: string;
 let sessionId: number;
 let answered: number;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
-  try {
-    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], { env: { ...process.env, XAIWS_HOME: dir }, maxBuffer: 64 << 20 });
-    return { code: 0, stdout };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string };
-    return { code: failure.code, stdout: failure.stdout };
-  }
-}
+const cli = (args: string[]) => runCli(args, dir);
 
 beforeAll(async () => {
   dir = tempDir();
