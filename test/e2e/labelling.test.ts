@@ -98,7 +98,7 @@ describe('a crowd labelling session', () => {
     for (const ids of answered) for (const id of ids) expect(store.answer(store.taskByUuid(id)!.id)).toBeDefined();
     await expect.poll(() => pages[0]!.getByTestId('label-progress').innerText()).toMatch(/^6 \/ \d+$/);
     expect(await pages[0]!.getByTestId('points').innerText()).toMatch(/\d+ points/);
-    await expect.poll(() => owner.getByTestId('seats').innerText(), { timeout: 5000 }).toMatch(/Pia \(participant\)\s+6 \/ \d+/);
+    await expect.poll(() => owner.getByTestId('seats').innerText()).toMatch(/Pia \(participant\)\s+6 \/ \d+/);
     await expect.poll(() => owner.getByTestId('seats').innerText()).toMatch(/Max \(participant\)\s+6 \/ \d+/);
 
     // Pia's connection drops (a reload): she resumes at the same task with nothing lost.
@@ -122,7 +122,7 @@ describe('a crowd labelling session', () => {
     await page.reload();
     await expect.poll(() => page.getByTestId('label-message').innerText()).toContain('paused');
     await owner.getByRole('button', { name: 'Resume' }).click();
-    await expect.poll(async () => (await currentTask(page)).state, { timeout: 10_000 }).toBe('task');
+    await expect.poll(async () => (await currentTask(page)).state).toBe('task');
     expect(testHost.workstation.project.labels.session(sessionId)!.state).toBe('open');
   });
 });

@@ -51,7 +51,7 @@ beforeAll(async () => {
   await expect(call('aggregate.run', {})).rejects.toMatchObject({ code: 'no_labels', message: expect.stringContaining('no answers yet') });
   await answerAll(ws, sessionId, annotators);
   result = await call('aggregate.run', {});
-}, 180_000);
+}, 600_000);
 afterAll(() => ws.shutdown());
 
 const conceptOf = (term: string) => result.concepts.find((c) => c.terms.some((t) => t.term === term))!;
@@ -201,7 +201,7 @@ describe('the report', () => {
     } finally {
       await browser.close();
     }
-  }, 120_000);
+  }, 600_000);
 });
 
 describe('the CLI', () => {
@@ -224,7 +224,7 @@ describe('the CLI', () => {
     expect(JSON.parse(report.stdout)).toMatchObject({ html: join(dir, 'cli-report.html'), pdf: null });
     expect(readFileSync(join(dir, 'cli-report.html'), 'utf8')).toContain('<section id="atlas">');
     await ws.openProject(projectPath);
-  }, 120_000);
+  }, 600_000);
 });
 
 describe('a Sentence-BERT model in the project models folder', () => {

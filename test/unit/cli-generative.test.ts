@@ -30,7 +30,7 @@ beforeAll(async () => {
   expect((await cli(['project', 'create', project])).code).toBe(0);
   expect((await cli(['import', project, fashionMnistSubset(join(dir, 'data'), 12)])).code).toBe(0);
   expect((await cli(['model', 'add', project, join(BUNDLE, 'classifier.onnx'), '--manifest', join(BUNDLE, 'classifier.manifest.json')])).code).toBe(0);
-}, 120_000);
+}, 600_000);
 
 describe('xaiws decompose / counterfactual / components', () => {
   it('prints the parts with their probabilities and the global-beta curve', async () => {

@@ -38,7 +38,7 @@ beforeAll(async () => {
   } finally {
     await ws.shutdown();
   }
-}, 120_000);
+}, 600_000);
 
 describe('xaiws labels export', () => {
   it('prints CSV with provenance and JSON Lines, one record per answer', async () => {

@@ -52,7 +52,7 @@ beforeAll(async () => {
   const crowd = await ws.labels.openCrowd(sessionId, '127.0.0.1');
   base = new URL(crowd.url).origin;
   code = crowd.code;
-}, 120_000);
+}, 600_000);
 afterAll(() => ws.shutdown());
 
 describe('the crowd host refuses bad input and changes nothing', () => {

@@ -61,7 +61,7 @@ beforeAll(async () => {
   for (const imageId of ids.slice(0, 2)) await ws.explainLayerwise({ modelId, imageId, target: -1 });
   analysts = [(await call('annotators.add', { name: 'Ana', role: 'analyst' })).id, (await call('annotators.add', { name: 'Ben', role: 'analyst' })).id];
   participant = (await call('annotators.add', { name: 'Pia', role: 'participant' })).id;
-}, 120_000);
+}, 600_000);
 afterAll(() => ws.shutdown());
 
 describe('a labelling session', () => {
