@@ -21,7 +21,14 @@ export function createRouter(workstation: Workstation): Dispatch {
       }
       const handler = handlers[name] as (ws: Workstation, request: unknown) => unknown;
       const value = await handler(workstation, parsed.data);
-      return { ok: true, value: methods[name].result.parse(value) };
+      const checked = methods[name].result.safeParse(value);
+      if (!checked.success) {
+        // A result that breaks its own contract is a bug here, not the user's; say so in words, never as a raw schema dump.
+        const issue = checked.error.issues[0]!;
+        process.stderr.write(`xaiws: ${name} returned an invalid result at ${issue.path.join('.') || 'result'}: ${issue.message}\n`);
+        throw new ApiError('internal', `The workstation computed a result for ${name} that it cannot show (${issue.path.join('.') || 'result'}: ${issue.message}). This is a bug in XAI Workstation; nothing was changed.`);
+      }
+      return { ok: true, value: checked.data };
     } catch (error) {
       return { ok: false, error: toApiError(error) };
     }

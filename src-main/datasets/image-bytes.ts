@@ -36,12 +36,16 @@ export async function imageBytes(project: Project, imageId: number, variant: 'th
 
 export const MAX_BATCH = 1000;
 
+/** The largest id a thumbnail batch can name (its layout holds ids as u32). */
+export const MAX_BATCH_ID = 0xffff_ffff;
+
 /** The ids of a batch request ("1,2,3"), or null when the list is empty, too long or not all ids. */
 export function parseIdList(text: string | null): number[] | null {
   if (!text) return null;
-  const ids = text.split(',').map(Number);
-  if (ids.length > MAX_BATCH || !ids.every((id) => Number.isInteger(id) && id > 0)) return null;
-  return ids;
+  const parts = text.split(',');
+  if (parts.length > MAX_BATCH || !parts.every((part) => /^[1-9]\d{0,9}$/.test(part))) return null;
+  const ids = parts.map(Number);
+  return ids.every((id) => id <= MAX_BATCH_ID) ? ids : null;
 }
 
 /**

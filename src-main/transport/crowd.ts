@@ -16,12 +16,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
-import { ApiError, toApiError, type ErrorCode } from '../../src-shared/errors.ts';
+import { ApiError } from '../../src-shared/errors.ts';
 import { Answer } from '../../src-shared/labels.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
 import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
-import { readBody } from './body.ts';
+import { readJson, refuseForeignOrigin, requestUrl, sendError, sendJson, total } from './http.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
 
 export const MAX_CROWD_BODY = 16 * 1024;
@@ -58,11 +58,6 @@ export function joinCode(): string {
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  unauthorised: 401, join_refused: 403, task_not_found: 404, image_not_found: 404, session_full: 409, session_paused: 409,
-  session_ended: 410, seat_removed: 410, too_large: 413, invalid_request: 400,
-};
 
 const Join = z.object({ code: z.string().max(32), name: z.string().trim().min(1).max(60), leaderboard: z.boolean().default(false) });
 const TaskRef = z.object({ taskId: z.string().min(1).max(200) });
@@ -150,33 +145,27 @@ export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
     }
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => sendError(response, error));
-  });
+  const server: Server = createServer(total('crowd host', handle));
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (request.headers.host !== `${host}:${port}`) {
       request.resume();
-      return send(response, 403, { ok: false, error: { code: 'unauthorised', message: 'Wrong Host header' } });
+      return sendError(response, new ApiError('unauthorised', 'Wrong Host header'), 403);
     }
-    const url = new URL(request.url ?? '/', 'http://placeholder');
+    const url = requestUrl(request);
+    if (!url) throw new ApiError('invalid_request', 'The request URL does not parse');
     const path = url.pathname;
     if (path.startsWith('/api/')) {
+      if (refuseForeignOrigin(request, response, [`http://${host}:${port}`])) return;
       if (request.method !== 'POST') throw new ApiError('invalid_request', 'Participant calls are POST');
-      const text = await readBody(request, MAX_CROWD_BODY);
-      let body: unknown;
-      try {
-        body = text ? JSON.parse(text) : {};
-      } catch (error) {
-        throw new ApiError('invalid_request', `The request body is not JSON: ${(error as Error).message}`);
-      }
+      const body = await readJson(request, MAX_CROWD_BODY);
       const auth = request.headers.authorization;
       const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-      return send(response, 200, { ok: true, value: await api(path.slice(5), body, token, request.socket.remoteAddress ?? '?') });
+      return sendJson(response, 200, { ok: true, value: await api(path.slice(5), body, token, request.socket.remoteAddress ?? '?') });
     }
     const image = /^\/image\/([^/]*)$/.exec(path);
     if (image) {
-      const opaque = decodeURIComponent(image[1]!);
+      const opaque = image[1]!;
       if (!OPAQUE.test(opaque)) throw new ApiError('invalid_request', `Image id ${JSON.stringify(opaque.slice(0, 80))} is not an image id of this session`);
       const seat = seatOf(url.searchParams.get('seat') ?? undefined);
       const found = options.project().labels.imageForSeat(opaque, seat.id);
@@ -186,7 +175,7 @@ export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
     }
     if (request.method !== 'GET') throw new ApiError('invalid_request', 'Only GET for pages');
     const file = path === '/' || path === '/index.html' ? await readRendererFile(options.rendererDir, '/participant.html') : path.startsWith('/assets/') ? await readRendererFile(options.rendererDir, path) : null;
-    if (!file) return send(response, 404, { ok: false, error: { code: 'invalid_request', message: `Not found: ${path.slice(0, 100)}` } });
+    if (!file) return sendJson(response, 404, { ok: false, error: { code: 'invalid_request', message: `Not found: ${path.slice(0, 100)}` } });
     response.writeHead(200, { 'content-type': file.mime, 'content-security-policy': contentSecurityPolicy(), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-cache' });
     response.end(file.bytes);
   }
@@ -206,16 +195,4 @@ export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  if (response.headersSent) return void response.end();
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
-  response.end(JSON.stringify(body));
-}
-
-function sendError(response: ServerResponse, error: unknown): void {
-  const shape = toApiError(error);
-  response.setHeader('connection', 'close');
-  send(response, STATUS[shape.code] ?? 500, { ok: false, error: shape });
 }

@@ -112,6 +112,23 @@ describe('the crowd host refuses bad input and changes nothing', () => {
     expect(status).toBe(403);
   });
 
+  it('malformed URLs and another origin end that one request, never the host', async () => {
+    const url = new URL(base);
+    const { connect } = await import('node:net');
+    const raw = (path: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(Number(url.port), url.hostname, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`));
+        let reply = '';
+        socket.on('data', (chunk) => (reply += chunk.toString()));
+        socket.on('close', () => resolve(reply));
+      });
+    expect(await raw('//[')).toMatch(/^HTTP\/1\.1 400/);
+    expect(await raw('/image/%E0%A4%A')).toMatch(/^HTTP\/1\.1 400/);
+    const foreign = await fetch(`${base}/api/join`, { method: 'POST', headers: { origin: 'http://evil.example' }, body: JSON.stringify({ code, name: 'Eve' }) });
+    expect(foreign.status).toBe(403);
+    expect((await fetch(`${base}/`)).status).toBe(200);
+  });
+
   it('a full session', async () => {
     const before = snapshot();
     const { status, body } = await post('join', { code, name: 'Late' });
