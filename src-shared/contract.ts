@@ -5,8 +5,9 @@
  * renderer and CLI use the inferred types. Adding a method means adding it here first.
  */
 import { z } from 'zod';
-import { AgreementReport, Annotator, Answer, AnnotatorRole, AnswerAck, HistoryEntry, LabelSourceChoice, Leaderboard, MergeReport, NextTask, SessionDetail, SessionRequest, SessionState, SessionSummary, TaskView } from './labels.ts';
+import { AgreementReport, Annotator, Answer, AnnotatorRole, AnswerAck, HistoryEntry, LabelSourceChoice, Leaderboard, MergeReport, NextTask, SessionDetail, SessionPreview, SessionRequest, SessionState, SessionSummary, TaskView } from './labels.ts';
 import { Aggregate, AggregateRequest, AggregateTable, ConceptEdit, LabelNextItem, StoredEdit } from './aggregate.ts';
+import { Correctness, ImageFilter } from './images.ts';
 import { ClassChoice, ClassCodeMap, Components, Counterfactual, CounterfactualRequest, Decomposition, GenerativeKind, OverlayChoice, OverlayMap, OverlaySource, Projection } from './generative.ts';
 
 const id = z.number().int().positive();
@@ -84,18 +85,11 @@ export const BundleSummary = z.object({
   models: z.array(z.object({ role: z.string(), file: z.string(), sha256: z.string(), quality: z.record(z.string(), z.unknown()) })),
 });
 
-export const Correctness = z.enum(['all', 'correct', 'wrong']);
+export { Correctness };
 export const ImageSort = z.enum(['id', 'class', 'confidence-asc', 'confidence-desc']);
 
-export const ImageQuery = z.object({
-  datasetId: id,
+export const ImageQuery = ImageFilter.extend({
   modelId: id.optional(),
-  trueClass: z.string().optional(),
-  predictedClass: z.string().optional(),
-  correctness: Correctness.default('all'),
-  confidenceMin: z.number().min(0).max(1).default(0),
-  confidenceMax: z.number().min(0).max(1).default(1),
-  split: z.string().optional(),
   sort: ImageSort.default('id'),
   offset: z.number().int().min(0).default(0),
   limit: z.number().int().min(1).max(5000).default(500),
@@ -312,12 +306,15 @@ export const methods = {
   'overlays.maps': { request: z.object({ modelId: id, source: OverlaySource, imageIds: z.array(id).max(1000) }), result: z.array(OverlayMap) },
   'annotators.list': { request: Empty, result: z.array(Annotator) },
   'annotators.add': { request: z.object({ name: z.string().trim().min(1).max(60), role: AnnotatorRole.default('analyst') }), result: Annotator },
-  /** Explanation sources a session can label: every cached kind of map under the model. */
-  'labels.sources': { request: z.object({ modelId: id }), result: z.array(LabelSourceChoice) },
+  /** Explanation sources a session can label: every cached kind of map under the model, counted over the filtered images. */
+  'labels.sources': { request: z.object({ modelId: id, filter: ImageFilter.optional() }), result: z.array(LabelSourceChoice) },
+  /** What a session request would build (items per task type, seats, tasks) and everything it cannot build, before it is created. */
+  'labels.preview': { request: SessionRequest, result: SessionPreview },
   'labels.create': { request: SessionRequest, result: SessionDetail },
   'labels.sessions': { request: Empty, result: z.array(SessionSummary) },
   'labels.session': { request: z.object({ sessionId: id }), result: SessionDetail },
-  'labels.setState': { request: z.object({ sessionId: id, state: SessionState }), result: SessionDetail },
+  /** An ended session goes back to open or paused only with `confirm: true` (else `confirmation_needed`). */
+  'labels.setState': { request: z.object({ sessionId: id, state: SessionState, confirm: z.boolean().default(false) }), result: SessionDetail },
   'labels.removeSeat': { request: z.object({ sessionId: id, seatId: id }), result: SessionDetail },
   /** An annotator's next task; takes a free seat for an annotator who has none yet. */
   'labels.next': { request: z.object({ sessionId: id, annotatorId: id }), result: NextTask },

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { OverlaySource } from './generative.ts';
+import { ImageFilter } from './images.ts';
 
 const id = z.number().int().positive();
 
@@ -27,7 +28,8 @@ export const REVEAL_PERCENTS = [2, 4.5, 8, 13, 20, 30] as const;
 /** Where the maps of a session come from: any overlay source (CAM, generative) or feature clusters. */
 export const LabelSource = z.union([OverlaySource, z.object({ kind: z.literal('clusters') })]);
 export type LabelSource = z.infer<typeof LabelSource>;
-export const LabelSourceChoice = z.object({ label: z.string(), count: z.number().int(), source: LabelSource, regions: z.boolean() });
+/** A source and how much of it there is: `count` maps on `images` images (of the filtered images, when a filter is given). */
+export const LabelSourceChoice = z.object({ label: z.string(), count: z.number().int(), images: z.number().int(), source: LabelSource, regions: z.boolean() });
 
 const Score = z.number().int().min(1).max(5);
 const Text = z.string().max(500);
@@ -43,13 +45,10 @@ export type AnswerInput = z.input<typeof Answer>;
 
 export const Gamification = z.enum(['participants', 'everyone', 'off']);
 
-export const SessionRequest = z.object({
+/** A session is built from exactly the images the filter matches (the grid's filters), the first `maxImages` of them by id. */
+export const SessionRequest = ImageFilter.extend({
   name: z.string().min(1).max(200),
   modelId: id,
-  datasetId: id,
-  trueClass: z.string().optional(),
-  predictedClass: z.string().optional(),
-  correctness: z.enum(['all', 'correct', 'wrong']).default('all'),
   /** At most this many images of the selection (the first by id). */
   maxImages: z.number().int().min(1).max(5000).default(40),
   sources: z.array(LabelSource).min(1).max(16),
@@ -68,6 +67,20 @@ export const SessionRequest = z.object({
 export type SessionRequest = z.input<typeof SessionRequest>;
 
 export const SessionState = z.enum(['open', 'paused', 'ended']);
+
+export const SessionPreview = z.object({
+  /** Images the filter matches, those with a map from a chosen source, and those the session uses. */
+  images: z.number().int(),
+  withMaps: z.number().int(),
+  used: z.number().int(),
+  items: z.object({ rating: z.number().int(), pairwise: z.number().int(), concept: z.number().int(), reveal: z.number().int() }),
+  goldItems: z.number().int(),
+  seats: z.number().int(),
+  tasks: z.number().int(),
+  /** Everything the request asks for that the session will not have, in words. */
+  problems: z.array(z.string()),
+});
+export type SessionPreview = z.infer<typeof SessionPreview>;
 
 export const SessionSummary = z.object({
   id,

@@ -4,9 +4,9 @@
  * heatmaps and the disagreement list; the faithfulness job that fills the metrics the ranking reads;
  * the "what to label next" order of a session; and every table as CSV or JSON.
  */
-import { stringify } from 'csv-stringify/sync';
 import type { Aggregate, AggregateTable, Concept, ConceptEdit, Faithfulness, Heatmap, LabelNextItem } from '../../src-shared/aggregate.ts';
 import { AGGREGATE_TABLES } from '../../src-shared/aggregate.ts';
+import { toCsv } from '../../src-shared/csv.ts';
 import type { CamMethodName, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { CAM_METHOD_NAMES } from '../../src-shared/contract.ts';
@@ -330,7 +330,7 @@ export function exportTable(result: Aggregate, table: AggregateTable, format: 'c
   const rows = tables(result)[table];
   if (format === 'json') return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return '';
-  return stringify(rows, { header: true, columns: Object.keys(rows[0]!) });
+  return toCsv(rows);
 }
 
 export { AGGREGATE_TABLES };

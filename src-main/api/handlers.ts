@@ -3,7 +3,7 @@ import type { MethodName, ParsedRequest, Result } from '../../src-shared/contrac
 import { ApiError } from '../../src-shared/errors.ts';
 import type { Workstation } from '../workstation.ts';
 import { classCodeMap } from '../explain/generative/dataset-index.ts';
-import { createSession } from '../labels/sessions.ts';
+import { createSession, previewSession } from '../labels/sessions.ts';
 import { sourceChoices } from '../labels/sources.ts';
 import { answer, history, leaderboard, next, reopen, reveal } from '../labels/tasks.ts';
 import { exportAnswers, sessionAgreement } from '../labels/report.ts';
@@ -56,7 +56,9 @@ export const handlers: Handlers = {
   'overlays.maps': (ws, { modelId, source, imageIds }) => overlays(ws.generativeContext(modelId), source, imageIds),
   'annotators.list': (ws) => ws.project.labels.annotators(),
   'annotators.add': (ws, { name, role }) => ws.project.labels.addAnnotator(name, role),
-  'labels.sources': (ws, { modelId }) => sourceChoices(ws.generativeContext(modelId)),
+  'labels.sources': (ws, { modelId, filter }) =>
+    sourceChoices(ws.generativeContext(modelId), filter && Array.from(ws.project.images.matchingIds({ ...filter, modelId, sort: 'id' }))),
+  'labels.preview': (ws, request) => previewSession(ws.generativeContext(request.modelId), request),
   'labels.create': async (ws, request) => {
     const sessionId = await createSession(ws.generativeContext(request.modelId), request);
     ws.emit('labels.changed', { sessionId });
@@ -64,7 +66,7 @@ export const handlers: Handlers = {
   },
   'labels.sessions': (ws) => ws.labels.summaries(),
   'labels.session': (ws, { sessionId }) => ws.labels.detail(sessionId),
-  'labels.setState': (ws, { sessionId, state }) => ws.labels.setState(sessionId, state),
+  'labels.setState': (ws, { sessionId, state, confirm }) => ws.labels.setState(sessionId, state, confirm),
   'labels.removeSeat': (ws, { sessionId, seatId }) => ws.labels.removeSeat(sessionId, seatId),
   'labels.next': (ws, { sessionId, annotatorId }) => next(ws.project, ws.labels.seat(sessionId, annotatorId), ws.labels.inlineImage),
   'labels.answer': (ws, { sessionId, annotatorId, taskId, answer: given, shownAt }) => {

@@ -59,8 +59,12 @@ export class LabelsHub {
     return `data:${mime};base64,${stored.bytes.toString('base64')}`;
   };
 
-  setState(sessionId: number, state: 'open' | 'paused' | 'ended'): SessionDetail {
-    this.session(sessionId);
+  /** Pause, resume or end a session. An ended session opens again only with `confirm`, never by accident. */
+  setState(sessionId: number, state: 'open' | 'paused' | 'ended', confirm = false): SessionDetail {
+    const session = this.session(sessionId);
+    if (session.state === 'ended' && state !== 'ended' && !confirm) {
+      throw new ApiError('confirmation_needed', `Session "${session.name}" has ended. Reopening it lets its annotators and participants answer again; confirm to reopen it.`);
+    }
     this.project().labels.setState(sessionId, state);
     this.changed(sessionId);
     return this.detail(sessionId);

@@ -5,7 +5,7 @@
  * Agreement measures: each rating scale at the ordinal level (and interval beside it); the pairwise
  * choice, the reveal guess and the first concept picked from the session's list at the nominal level.
  */
-import { stringify } from 'csv-stringify/sync';
+import { toCsv } from '../../src-shared/csv.ts';
 import type { AgreementReport, SeatProgress, SessionDetail, SessionSummary } from '../../src-shared/labels.ts';
 import type { Project } from '../store/project.ts';
 import { parseAnswer, type SessionAnswer, type SessionRow } from '../store/labels.ts';
@@ -135,7 +135,7 @@ export function exportAnswers(project: Project, sessionId: number, format: 'csv'
   const records = exportRecords(project, sessionId);
   if (format === 'jsonl') return records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : '');
   const columns = records.length ? Object.keys(records[0]!) : Object.keys(emptyRecordColumns);
-  return stringify(records, { header: true, columns, cast: { boolean: (v) => (v ? 'true' : 'false') } });
+  return toCsv(records, columns);
 }
 
 const emptyRecordColumns = { session: 1, task: 1, item: 1, task_type: 1, annotator: 1, image_id: 1, model_hash: 1, method: 1, layer: 1, parameters: 1, answered_at: 1 };

@@ -53,16 +53,65 @@ export function sourceKey(source: LabelSource): string {
   return JSON.stringify(source);
 }
 
-export async function sourceChoices(context: Context): Promise<LabelSourceChoice[]> {
+/**
+ * Every source with maps under the model, with how many maps it has on how many images: of the
+ * given images (the filtered selection) when there are any, else of the whole project. Sources that
+ * cover more images come first.
+ */
+export async function sourceChoices(context: Context, imageIds?: readonly number[]): Promise<LabelSourceChoice[]> {
   const overlays = await overlayChoices(context);
   const clusters = context.project.db
     .prepare(
-      `SELECT count(*) AS n FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1`,
+      `SELECT count(*) AS n, count(DISTINCT r.image_id) AS images FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1`,
     )
-    .get(context.model.fileHash) as { n: number };
-  const choices: LabelSourceChoice[] = overlays.map((choice) => ({ ...choice, regions: isRegionSource(choice.source) }));
-  if (clusters.n > 0) choices.push({ label: 'Layer-wise feature clusters (each kept cluster)', count: clusters.n, source: { kind: 'clusters' }, regions: true });
-  return choices;
+    .get(context.model.fileHash) as { n: number; images: number };
+  const all: LabelSourceChoice[] = overlays.map((choice) => ({ ...choice, images: choice.count, regions: isRegionSource(choice.source) }));
+  if (clusters.n > 0) all.push({ label: 'Layer-wise feature clusters (each kept cluster)', count: clusters.n, images: clusters.images, source: { kind: 'clusters' }, regions: true });
+  const choices = imageIds ? await Promise.all(all.map(async (choice) => ({ ...choice, ...(await coverage(context, choice.source, imageIds)) }))) : all;
+  return choices.sort((a, b) => b.images - a.images || a.label.localeCompare(b.label));
+}
+
+/** Per image of `imageIds` that has maps of the source: how many. Reads no map. */
+export async function mapCounts(context: Context, source: LabelSource, imageIds: readonly number[]): Promise<Map<number, number>> {
+  const { project, model, pool } = context;
+  const out = new Map<number, number>();
+  const explainerKey = source.kind === 'cam' || source.kind === 'clusters' ? '' : (await bundleForModel(model, pool)).keys[source.kind];
+  for (let start = 0; start < imageIds.length; start += 500) {
+    const chunk = imageIds.slice(start, start + 500);
+    const rows = (
+      source.kind === 'cam'
+        ? project.db
+            .prepare(`SELECT image_id AS imageId, count(*) AS n FROM explanations WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(chunk.length)}) GROUP BY image_id`)
+            .all(model.fileHash, source.method, source.layer, source.target, ...chunk)
+        : source.kind === 'clusters'
+          ? project.db
+              .prepare(`SELECT r.image_id AS imageId, count(*) AS n FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1 AND r.image_id IN (${placeholders(chunk.length)}) GROUP BY r.image_id`)
+              .all(model.fileHash, ...chunk)
+          : project.db
+              .prepare(`SELECT image_id AS imageId, count(*) AS n FROM generative_results WHERE explainer_key = ? AND kind = ? AND params = ? AND image_id IN (${placeholders(chunk.length)}) GROUP BY image_id`)
+              .all(explainerKey, source.kind, source.params, ...chunk)
+    ) as { imageId: number; n: number }[];
+    for (const row of rows) out.set(row.imageId, row.n);
+  }
+  return out;
+}
+
+/** How many maps of a source the images have, and how many of the images have one. */
+export async function coverage(context: Context, source: LabelSource, imageIds: readonly number[]): Promise<{ count: number; images: number }> {
+  const counts = await mapCounts(context, source, imageIds);
+  return { count: [...counts.values()].reduce((a, b) => a + b, 0), images: counts.size };
+}
+
+/** A source in words, for messages about it. */
+export function sourceLabel(source: LabelSource): string {
+  switch (source.kind) {
+    case 'cam':
+      return `${source.method} maps at ${source.layer}`;
+    case 'clusters':
+      return 'layer-wise feature clusters';
+    default:
+      return { decomposition: 'DXAI decompositions', counterfactual: 'CAE counterfactual paths', components: 'InfoDisent components' }[source.kind];
+  }
 }
 
 export function normalise(map: Float32Array): Float32Array {

@@ -8,7 +8,10 @@
  * - A task is answered only by its seat, only while the session is open; the answer's type must be the
  *   task's. Reopening and changing an answer bumps its revision.
  * - Gold answers and true classes never leave main; the reveal game's image is masked here, so the
- *   client never holds more of it than the step shown, and the step counted is the highest one served.
+ *   client never holds more of it than the step shown, and the step counted is the highest one served
+ *   before the first answer. A revised reveal answer never scores more than the answer it revises, nor
+ *   turns a wrong gold guess right: looking at more of the image after answering buys nothing.
+ * - Reveal steps are served only while answering is possible (an open session, an active seat).
  */
 import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
@@ -36,13 +39,17 @@ function gamified(project: Project, seat: SeatRow): boolean {
   return seat.annotatorId !== null && project.labels.annotator(seat.annotatorId)?.role === 'participant';
 }
 
-/** Practice items of the tutorial round: one per task type, a gold item where there is one. */
+/**
+ * Practice items of the tutorial round: one per task type, a gold item where there is one. A practice
+ * task that shows an image in full never uses an image the seat will play in the reveal game.
+ */
 function practiceItems(project: Project, seat: SeatRow): ItemRow[] {
   const { request } = configOf(project, seat.sessionId);
   if (seat.tutorialDone >= request.taskTypes.length) return []; // the round is over (at most one per type)
   const own = project.labels.tasks(seat.id).map((t) => project.labels.item(t.itemId)!);
+  const played = new Set(own.filter((item) => item.taskType === 'reveal').map((item) => item.imageId));
   return request.taskTypes.flatMap((type) => {
-    const ofType = own.filter((item) => item.taskType === type);
+    const ofType = own.filter((item) => item.taskType === type && (type === 'reveal' || !played.has(item.imageId)));
     const pick = ofType.find((item) => item.gold !== null) ?? ofType[0];
     return pick ? [pick] : [];
   });
@@ -139,11 +146,16 @@ function classIndex(config: SessionConfig, name: string | null): number | null {
   return index < 0 ? null : index;
 }
 
-export function answer(project: Project, seat: SeatRow, taskId: string, input: AnswerInput, origin: string, imageSrc: ImageSrc, shownAt: string | null = null): AnswerAck {
+/** Throws the reason a seat cannot answer (or reveal) now: a removed seat, a paused or ended session. */
+function requireAnswering(project: Project, seat: SeatRow, what: string): void {
   const blocked = seatCheck(project, seat);
-  if (blocked === 'removed') throw new ApiError('seat_removed', 'The session owner removed this seat; answers are no longer taken');
-  if (blocked === 'paused') throw new ApiError('session_paused', 'The session is paused; your answer was not saved. Try again when it resumes.');
-  if (blocked === 'ended') throw new ApiError('session_ended', 'The session has ended; answers are no longer taken');
+  if (blocked === 'removed') throw new ApiError('seat_removed', `The session owner removed this seat; ${what} no longer taken`);
+  if (blocked === 'paused') throw new ApiError('session_paused', `The session is paused; ${what} not taken now. Try again when it resumes.`);
+  if (blocked === 'ended') throw new ApiError('session_ended', `The session has ended; ${what} no longer taken`);
+}
+
+export function answer(project: Project, seat: SeatRow, taskId: string, input: AnswerInput, origin: string, imageSrc: ImageSrc, shownAt: string | null = null): AnswerAck {
+  requireAnswering(project, seat, 'answers are');
   const config = configOf(project, seat.sessionId);
 
   if (taskId.startsWith(PRACTICE)) {
@@ -162,12 +174,18 @@ export function answer(project: Project, seat: SeatRow, taskId: string, input: A
   const given = parseInput(input, item.taskType);
   if (given.type === 'reveal' && !given.resigned && task.revealed < 0) throw new ApiError('invalid_request', 'Reveal at least one step before guessing');
   const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
-  const correct = gold ? (goldCorrect(gold, given) ? 1 : 0) : null;
+  let correct = gold ? (goldCorrect(gold, given) ? 1 : 0) : null;
   let score: number | null = null;
   if (given.type === 'reveal') {
     const image = project.labels.image(seat.sessionId, item.imageId)!;
     const truth = classIndex(config, image.trueClass) ?? classIndex(config, image.predictedClass);
     score = revealScore(task.revealed, truth !== null && given.guess === truth, given.resigned);
+    const earlier = project.labels.answer(task.id);
+    if (earlier) {
+      // A revision is judged no better than the answer it revises.
+      if (earlier.score !== null) score = Math.min(score, earlier.score);
+      if (earlier.correct !== null && correct !== null) correct = Math.min(correct, earlier.correct);
+    }
   }
   const { revision } = project.db.transaction(() => {
     const earlier = project.labels.seatScores(seat.id, task.id);
@@ -194,6 +212,7 @@ export function history(project: Project, seat: SeatRow, limit = 10): HistoryEnt
 /** The image with only the top REVEAL_PERCENTS[step] % of the map's pixels visible, as a PNG data URL. */
 export async function reveal(project: Project, seat: SeatRow, taskId: string, step: number): Promise<{ src: string; step: number; percent: number }> {
   if (!Number.isInteger(step) || step < 0 || step >= REVEAL_PERCENTS.length) throw new ApiError('invalid_request', `Reveal step ${step} is not between 0 and ${REVEAL_PERCENTS.length - 1}`);
+  requireAnswering(project, seat, 'reveal steps are');
   let item: ItemRow;
   if (taskId.startsWith(PRACTICE)) {
     const found = practiceItems(project, seat).find((p) => `${PRACTICE}${p.uuid}` === taskId);

@@ -5,7 +5,9 @@
  * - Serves the participant page and its assets, the participant API and the images of a participant's
  *   own tasks by opaque id, nothing else: no project API, no file paths, no other session.
  * - Joining needs the session's short join code (compared in constant time); a client address that
- *   gets it wrong 10 times in a minute is refused for that minute. A join creates a participant
+ *   gets it wrong 10 times in a minute is refused for that minute, and once the session has seen 30
+ *   wrong codes in a minute from any addresses, every join waits for the minute to pass (a guesser
+ *   with many addresses gets no more tries than one with a single address). A join creates a participant
  *   profile and claims a free seat; the reply carries a random resume token (only its sha256 is
  *   stored), which the page keeps, so a participant who loses the connection resumes where they were.
  * - Every API call after joining carries that token (Authorization: Bearer) and acts on its seat only.
@@ -26,6 +28,9 @@ import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
 
 export const MAX_CROWD_BODY = 16 * 1024;
 const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+const WINDOW_MS = 60_000;
+export const WRONG_CODES_PER_ADDRESS = 10;
+export const WRONG_CODES_PER_SESSION = 30;
 const OPAQUE = /^[0-9a-f]{24}$/;
 
 export interface CrowdOptions {
@@ -88,14 +93,25 @@ export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
     return parsed.data;
   }
 
+  /** Counts a wrong code in a one-minute window that starts with the first wrong code. */
+  const countWrong = (key: string, now: number) => {
+    const record = failures.get(key);
+    failures.set(key, record && now - record.since < WINDOW_MS ? { count: record.count + 1, since: record.since } : { count: 1, since: now });
+  };
+  const overLimit = (key: string, limit: number, now: number) => {
+    const record = failures.get(key);
+    return record !== undefined && now - record.since < WINDOW_MS && record.count >= limit;
+  };
+
   function join(body: unknown, address: string): { token: string; name: string } {
     const now = Date.now();
-    const record = failures.get(address);
-    if (record && now - record.since < 60_000 && record.count >= 10) throw new ApiError('join_refused', 'Too many wrong join codes from this device; wait a minute');
+    if (overLimit(`address:${address}`, WRONG_CODES_PER_ADDRESS, now)) throw new ApiError('join_refused', 'Too many wrong join codes from this device; wait a minute');
+    if (overLimit('session', WRONG_CODES_PER_SESSION, now)) throw new ApiError('join_refused', 'Too many wrong join codes for this session in the last minute; wait a minute and try again');
     const request = parse(Join, body);
     const given = Buffer.from(request.code.trim().toUpperCase());
     if (given.length !== code.length || !timingSafeEqual(given, Buffer.from(code))) {
-      failures.set(address, record && now - record.since < 60_000 ? { count: record.count + 1, since: record.since } : { count: 1, since: now });
+      countWrong(`address:${address}`, now);
+      countWrong('session', now);
       throw new ApiError('join_refused', `"${request.code.slice(0, 32)}" is not this session's join code`);
     }
     const project = options.project();

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { deal, goldCount } from '../../src-main/labels/dealing.ts';
+import { deal, goldCount, type DealItem } from '../../src-main/labels/dealing.ts';
 import { goldCorrect, levelOf, pointsFor, reliability, revealScore, streakOf } from '../../src-main/labels/scoring.ts';
+
+/** `real` items of their own images followed by `gold` items, none of them reveal games. */
+const plain = (real: number, gold: number): DealItem[] =>
+  Array.from({ length: real + gold }, (_, i) => ({ image: i, reveal: false, gold: i >= real }));
 
 describe('dealing', () => {
   it('gives every real item to exactly `overlap` different seats, every gold item to all, evenly', () => {
     for (const [realItems, goldItems, seats, overlap] of [[37, 4, 5, 3], [10, 0, 2, 2], [100, 7, 30, 1], [9, 2, 3, 3]] as const) {
-      const queues = deal({ realItems, goldItems, seats, overlap, seed: 3 });
+      const queues = deal({ items: plain(realItems, goldItems), seats, overlap, seed: 3 });
       expect(queues).toHaveLength(seats);
       const holders = new Map<number, number>();
       for (const queue of queues) {
@@ -20,16 +24,43 @@ describe('dealing', () => {
   });
 
   it('mixes gold items in and repeats with the same seed', () => {
-    const a = deal({ realItems: 40, goldItems: 5, seats: 2, overlap: 2, seed: 9 });
-    expect(deal({ realItems: 40, goldItems: 5, seats: 2, overlap: 2, seed: 9 })).toEqual(a);
-    expect(deal({ realItems: 40, goldItems: 5, seats: 2, overlap: 2, seed: 10 })).not.toEqual(a);
+    const a = deal({ items: plain(40, 5), seats: 2, overlap: 2, seed: 9 });
+    expect(deal({ items: plain(40, 5), seats: 2, overlap: 2, seed: 9 })).toEqual(a);
+    expect(deal({ items: plain(40, 5), seats: 2, overlap: 2, seed: 10 })).not.toEqual(a);
     const goldPositions = a[0]!.flatMap((item, position) => (item >= 40 ? [position] : []));
     expect(goldPositions).not.toEqual([40, 41, 42, 43, 44]); // not all at the end
   });
 
   it('refuses an overlap larger than the seats, by number', () => {
-    expect(() => deal({ realItems: 3, goldItems: 0, seats: 2, overlap: 3, seed: 1 })).toThrow(/overlap of 3 .* this session has 2/);
-    expect(() => deal({ realItems: 3, goldItems: 0, seats: 0, overlap: 1, seed: 1 })).toThrow(/at least one/);
+    expect(() => deal({ items: plain(3, 0), seats: 2, overlap: 3, seed: 1 })).toThrow(/overlap of 3 .* this session has 2/);
+    expect(() => deal({ items: plain(3, 0), seats: 0, overlap: 1, seed: 1 })).toThrow(/at least one/);
+  });
+
+  it('puts a reveal game of an image before every task that shows the image in full, at full overlap', () => {
+    // Per image: a rating, a pairwise and two reveal items (two sources); gold decoys and a gold reveal.
+    for (const [seats, overlap, seed] of [[6, 2, 7], [4, 2, 1], [2, 2, 3], [3, 3, 5], [2, 1, 9]] as const) {
+      const items: DealItem[] = [];
+      for (let image = 0; image < 12; image++) items.push({ image, reveal: false, gold: false }, { image, reveal: false, gold: false }, { image, reveal: true, gold: false }, { image, reveal: true, gold: false });
+      items.push({ image: 3, reveal: false, gold: true }, { image: 5, reveal: true, gold: true });
+      const queues = deal({ items, seats, overlap, seed });
+      const holders = new Map<number, number>();
+      for (const queue of queues) {
+        const seenInFull = new Set<number>();
+        for (const i of queue) {
+          holders.set(i, (holders.get(i) ?? 0) + 1);
+          if (items[i]!.reveal) expect(seenInFull.has(items[i]!.image), `seat plays image ${items[i]!.image} after seeing it`).toBe(false);
+          else seenInFull.add(items[i]!.image);
+        }
+      }
+      items.forEach((item, i) => expect(holders.get(i), `item ${i}`).toBe(item.gold ? seats : overlap));
+      // Two reveal items of an image go to different seats whenever there are seats enough.
+      if (seats >= 2 * overlap) {
+        for (const queue of queues) {
+          const played = queue.filter((i) => items[i]!.reveal && !items[i]!.gold).map((i) => items[i]!.image);
+          expect(new Set(played).size).toBe(played.length);
+        }
+      }
+    }
   });
 
   it('sizes the gold share of a queue', () => {

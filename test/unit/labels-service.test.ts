@@ -74,13 +74,18 @@ describe('a labelling session', () => {
 
   it('is built from a selection and dealt with the overlap, no item twice to anyone, gold to all', async () => {
     const sources = (await call('labels.sources', { modelId })).map((s) => s.source);
-    const detail = await call('labels.create', {
-      name: 'Study 1', modelId, datasetId, maxImages: 8, sources, taskTypes: ['rating', 'pairwise', 'concept', 'reveal'],
+    const request = {
+      name: 'Study 1', modelId, datasetId, maxImages: 8, sources, taskTypes: ['rating', 'pairwise', 'concept', 'reveal'] as const,
       overlap: 2, goldShare: 0.2, annotatorIds: [...analysts, participant], openSeats: 1, concepts: ['collar', 'sole', 'sleeve'],
-    });
+    };
+    const preview = await call('labels.preview', { ...request, taskTypes: [...request.taskTypes] });
+    const detail = await call('labels.create', { ...request, taskTypes: [...request.taskTypes] });
     sessionId = detail.id;
     expect(detail.seats).toHaveLength(4);
     expect(detail.goldItems).toBeGreaterThan(0);
+    expect(preview.goldItems).toBe(detail.goldItems);
+    expect(preview.tasks).toBe(detail.tasks);
+    expect(preview.problems).toEqual(['Only the first 8 of the 12 images with maps are used ("Images at most").']);
     const db = ws.project.db;
     const holders = db.prepare(`SELECT it.gold IS NOT NULL AS gold, count(t.id) AS n, count(DISTINCT t.seat_id) AS seats FROM label_items it JOIN label_tasks t ON t.item_id = it.id WHERE it.session_id = ? GROUP BY it.id`).all(sessionId) as { gold: number; n: number; seats: number }[];
     for (const h of holders) {
@@ -88,6 +93,12 @@ describe('a labelling session', () => {
       expect(h.n).toBe(h.gold ? 4 : 2);
     }
     expect(holders.length).toBe(detail.items);
+    // No seat plays the reveal game on an image it has already seen in full in the session.
+    const late = db.prepare(
+      `SELECT count(*) AS n FROM label_tasks t JOIN label_items it ON it.id = t.item_id JOIN label_tasks u ON u.seat_id = t.seat_id AND u.position < t.position JOIN label_items iu ON iu.id = u.item_id
+       WHERE it.session_id = ? AND it.task_type = 'reveal' AND iu.task_type != 'reveal' AND iu.image_id = it.image_id`,
+    ).get(sessionId) as { n: number };
+    expect(late.n).toBe(0);
     // Gold decoys: CAM maps from the fully randomised model, other kinds inverted; never the real map.
     const golds = db.prepare(`SELECT task_type AS type, explanations FROM label_items WHERE session_id = ? AND gold IS NOT NULL AND task_type IN ('rating', 'pairwise')`).all(sessionId) as { type: string; explanations: string }[];
     expect(golds.length).toBeGreaterThan(0);
@@ -149,18 +160,26 @@ describe('a labelling session', () => {
   });
 
   it('starts participants with a tutorial round that stores nothing', async () => {
+    // At most one practice task per task type, none of them showing an image the participant will play in full.
     const types = (await call('labels.session', { sessionId })).taskTypes;
+    const seat = ws.labels.seat(sessionId, participant);
+    const played = new Set(ws.project.labels.tasks(seat.id).map((t) => ws.project.labels.item(t.itemId)!).filter((item) => item.taskType === 'reveal').map((item) => item.imageId));
     let next = await call('labels.next', { sessionId, annotatorId: participant });
     expect(next.progress.gamified).toBe(true);
-    for (let i = 0; i < types.length; i++) {
-      expect(next.task!.practice).toBe(true);
+    const practised: string[] = [];
+    while (next.task!.practice) {
       expect(next.task!.hint).toBeTruthy();
       const task = next.task!;
+      practised.push(task.type);
+      if (task.type !== 'reveal') expect(played.has(ws.project.labels.itemByUuid(task.taskId.slice('practice:'.length))!.imageId)).toBe(false);
       if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId: participant, taskId: task.taskId, step: 1 });
       const ack = await call('labels.answer', { sessionId, annotatorId: participant, taskId: task.taskId, answer: answerFor(task) });
       expect(ack.practiceCorrect).not.toBeNull();
       next = ack.next;
     }
+    expect(practised.length).toBeGreaterThan(0);
+    expect(practised.length).toBeLessThanOrEqual(types.length);
+    expect(new Set(practised).size).toBe(practised.length);
     expect(next.task!.practice).toBe(false);
     expect(next.progress.answered).toBe(0);
   });
@@ -184,6 +203,12 @@ describe('a labelling session', () => {
         const task = next.task!;
         if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId, taskId: task.taskId, step: 3 });
         let answer = answerFor(task);
+        if (!careless && task.type === 'reveal') {
+          // A careful player recognises the garment: the true class of the image behind the task.
+          const item = ws.project.labels.item(ws.project.labels.taskByUuid(task.taskId)!.itemId)!;
+          const image = ws.project.labels.image(sessionId, item.imageId)!;
+          answer = { type: 'reveal', guess: task.classes.indexOf(image.trueClass!), resigned: false, text: 'shape' };
+        }
         if (careless && task.type === 'rating') answer = { type: 'rating', scores: { justifies: 5, predictable: 5 } };
         if (careless && task.type === 'pairwise') answer = { type: 'pairwise', choice: 'neither' };
         next = (await call('labels.answer', { sessionId, annotatorId, taskId: task.taskId, answer })).next;
