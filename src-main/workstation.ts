@@ -29,6 +29,8 @@ export interface WorkstationOptions {
   resourcesDir: string;
   transport: 'ipc' | 'host' | 'cli';
   poolSize?: number;
+  /** Resident memory an inference worker may use, in MiB (default: 60 % of the machine's; see pool.ts). */
+  workerMemoryMb?: number;
   /** Caches that outlive a project (the word-vector table); default XAIWS_CACHE or ~/.cache/xaiws. */
   cacheDir?: string;
   /** The built renderer (the crowd host serves its participant page); default: out/renderer beside resources. */
@@ -47,7 +49,7 @@ export class Workstation {
   private readonly listeners = new Set<Listener>();
 
   constructor(readonly options: WorkstationOptions) {
-    this.pool = new InferencePool(options.poolSize ?? 1);
+    this.pool = new InferencePool(options.poolSize ?? 1, undefined, { memoryLimitMb: options.workerMemoryMb });
     const rendererDir = options.rendererDir ?? join(dirname(resolve(options.resourcesDir)), 'out', 'renderer');
     this.labels = new LabelsHub(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }));
   }

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'project_exists',
   'project_too_new',
   'project_corrupt',
+  'project_untrusted',
   'project_read_only',
   'source_not_found',
   'source_unsupported',
@@ -60,26 +61,28 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface ApiErrorShape {
   code: ErrorCode;
   message: string;
+  /** What a program needs to act on the error (e.g. the offending rows of a pack), when there is more than the message. */
+  value?: unknown;
 }
 
 export class ApiError extends Error implements ApiErrorShape {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly value?: unknown,
   ) {
     super(message);
     this.name = 'ApiError';
   }
 
   toJSON(): ApiErrorShape {
-    return { code: this.code, message: this.message };
+    return this.value === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, value: this.value };
   }
 }
 
-/** Turns anything thrown into the {code, message} shape that crosses a transport. */
+/** Turns anything thrown into the {code, message, value?} shape that crosses a transport. */
 export function toApiError(error: unknown): ApiErrorShape {
-  if (error instanceof ApiError) return { code: error.code, message: error.message };
-  if (isApiErrorShape(error)) return { code: error.code, message: error.message };
+  if (error instanceof ApiError || isApiErrorShape(error)) return error.value === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, value: error.value };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'internal', message: message || 'Unexpected internal error' };
 }

@@ -5,7 +5,8 @@
  * word vectors. The work runs in a worker thread, started for one call and ended after it.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { GiB, readBoundedSync } from '../files.ts';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ApiError } from '../../src-shared/errors.ts';
@@ -39,7 +40,7 @@ export function findSentenceModel(projectPath: string): EmbedderSpec | null {
     const tokenizer = join(dir, 'tokenizer.json');
     const model = [join(dir, 'model.onnx'), join(dir, 'onnx', 'model.onnx')].find((p) => existsSync(p));
     if (!existsSync(tokenizer) || !model) continue;
-    const hash = createHash('sha256').update(readFileSync(model)).digest('hex');
+    const hash = createHash('sha256').update(readBoundedSync(model, 4 * GiB)).digest('hex');
     return { kind: 'sentence', name, hash, model, tokenizer };
   }
   return null;

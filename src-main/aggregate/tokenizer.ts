@@ -5,7 +5,7 @@
  * punctuation, greedy longest-match WordPiece with the "##" prefix, and the template that wraps a
  * sentence in its start and end tokens ([CLS] ... [SEP], or <s> ... </s> for MPNet).
  */
-import { readFileSync } from 'node:fs';
+import { MiB, readBoundedSync } from '../files.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 
 export interface Encoded {
@@ -66,7 +66,7 @@ export class WordPiece {
   static load(path: string): WordPiece {
     let json: TokenizerJson;
     try {
-      json = JSON.parse(readFileSync(path, 'utf8')) as TokenizerJson;
+      json = JSON.parse(readBoundedSync(path, 64 * MiB).toString('utf8')) as TokenizerJson;
     } catch (error) {
       throw new ApiError('model_invalid', `${path} is not a readable tokenizer.json: ${(error as Error).message}`);
     }

@@ -10,7 +10,7 @@ import { CAM_METHODS, type CamMethod } from '../explain/cam/maps.ts';
 import type { InferencePool, ModelRef } from '../inference/pool.ts';
 import { pixelsForModel, tensorSize, writeNormalised } from '../inference/preprocess.ts';
 import { readManifest } from '../models/manifest.ts';
-import { hashFile } from '../models/register.ts';
+import { modelIdentity } from '../models/identity.ts';
 
 export const EXPLAIN_BATCH = 32;
 
@@ -19,8 +19,9 @@ type Write = (line: unknown) => void;
 export async function modelRef(modelPath: string | undefined, manifestPath: string | undefined): Promise<ModelRef> {
   if (!modelPath) throw new ApiError('invalid_request', 'Missing --model M.onnx');
   const path = resolve(modelPath);
+  const { hash } = await modelIdentity(path, modelPath); // "not an ONNX model" before any manifest is read
   const { manifest } = readManifest(path, manifestPath && resolve(manifestPath));
-  return { key: await hashFile(path), path, manifest };
+  return { key: hash, path, manifest };
 }
 
 export async function listLayers(pool: InferencePool, model: ModelRef, write: Write): Promise<number> {

@@ -2,7 +2,7 @@
  * `xaiws labels ...` and `xaiws agreement ...`: export a session's answers, build and merge annotator
  * packs, and agreement figures of a session or of any item,annotator,value table an analyst brings.
  */
-import { readFileSync } from 'node:fs';
+import { MiB, readBoundedSync } from '../files.ts';
 import { resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
@@ -40,7 +40,7 @@ function samples(values: Values): number {
 export function readRatings(path: string, at: Level): Rating[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readBoundedSync(path, 256 * MiB).toString('utf8');
   } catch (error) {
     throw new ApiError('source_not_found', `Cannot read the ratings file ${path}: ${(error as Error).message}`);
   }

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { MiB, readBoundedSync } from '../files.ts';
 
 const FASHION_MNIST = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
@@ -18,6 +19,6 @@ export function classNamesFor(folder: string, labels: Iterable<number>, explicit
 function readClassesFile(folder: string): string[] | undefined {
   const path = join(folder, 'classes.txt');
   if (!existsSync(path)) return undefined;
-  const names = readFileSync(path, 'utf8').split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const names = readBoundedSync(path, MiB).toString('utf8').split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
   return names.length > 0 ? names : undefined;
 }

@@ -4,16 +4,18 @@
  * importer can skip it, record why, and go on with the rest.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { PNG } from 'pngjs';
 import sharp, { type Metadata } from 'sharp';
+import { FileProblem, MiB, readBounded } from '../files.ts';
 import { IMAGE_EXTENSIONS } from './sources.ts';
 
 export const THUMBNAIL_SIZE = 64;
 export const DEFAULT_MAX_PIXELS = 64_000_000;
+/** The most bytes one image file may have (an uncompressed 64-megapixel RGB TIFF is 192 MB). */
+export const DEFAULT_MAX_BYTES = 512 * MiB;
 
-export type ProblemCode = 'empty_file' | 'unsupported_type' | 'not_an_image' | 'truncated' | 'too_large' | 'unreadable' | 'unlabelled';
+export type ProblemCode = 'empty_file' | 'unsupported_type' | 'not_a_file' | 'not_an_image' | 'truncated' | 'too_large' | 'unreadable' | 'unlabelled';
 
 export class ImportProblem extends Error {
   constructor(
@@ -33,17 +35,17 @@ export interface DecodedFile {
   thumbnail: { size: number; png: Uint8Array };
 }
 
-export async function decodeFile(filePath: string, maxPixels = DEFAULT_MAX_PIXELS): Promise<DecodedFile> {
+export async function decodeFile(filePath: string, maxPixels = DEFAULT_MAX_PIXELS, maxBytes = DEFAULT_MAX_BYTES): Promise<DecodedFile> {
   const extension = extname(filePath).toLowerCase();
   if (!IMAGE_EXTENSIONS.has(extension)) {
     throw new ImportProblem('unsupported_type', `${filePath}: file type "${extension || '(none)'}" is not an image type the workstation reads (jpg, png, webp, tiff, gif)`);
   }
   let bytes: Buffer;
   try {
-    bytes = await readFile(filePath);
+    bytes = await readBounded(filePath, maxBytes);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new ImportProblem('unreadable', `${filePath}: cannot be read (${code}: ${(error as Error).message})`);
+    if (!(error instanceof FileProblem)) throw error;
+    throw new ImportProblem(error.kind === 'not_a_file' || error.kind === 'too_large' ? error.kind : 'unreadable', error.message);
   }
   if (bytes.length === 0) throw new ImportProblem('empty_file', `${filePath}: the file is empty (0 bytes)`);
   let metadata: Metadata;

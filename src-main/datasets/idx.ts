@@ -1,28 +1,34 @@
 /**
  * IDX files (the MNIST family): a big-endian header (two zero bytes, a type code, the number of
  * dimensions, then each dimension) followed by the data. Gzipped files are recognised by content.
+ * Policy: the file must be a regular file of at most MAX_IDX_BYTES, and a gzipped one may unpack to
+ * at most as much (no gzip bomb).
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { ApiError } from '../../src-shared/errors.ts';
+import { FileProblem, GiB, readBoundedSync } from '../files.ts';
+
+export const MAX_IDX_BYTES = 2 * GiB;
 
 export interface IdxArray {
   shape: number[];
   data: Uint8Array;
 }
 
-export function readIdx(path: string): IdxArray {
+export function readIdx(path: string, limit = MAX_IDX_BYTES): IdxArray {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = readBoundedSync(path, limit);
   } catch (error) {
+    if (error instanceof FileProblem && (error.kind === 'not_a_file' || error.kind === 'too_large')) throw new ApiError('source_unsupported', `Cannot import IDX file ${error.message}`);
     throw new ApiError('source_not_found', `Cannot read IDX file ${path}: ${(error as Error).message}`);
   }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: limit });
     } catch (error) {
-      throw new ApiError('source_unsupported', `${path} is a damaged gzip file: ${(error as Error).message}`);
+      const tooBig = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new ApiError('source_unsupported', tooBig ? `${path} unpacks to more than ${limit} bytes` : `${path} is a damaged gzip file: ${(error as Error).message}`);
     }
   }
   return parseIdx(bytes, path);

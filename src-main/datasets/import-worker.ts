@@ -1,12 +1,13 @@
-/** Worker thread entry: imports one source into the project named in workerData. */
-import { parentPort, workerData } from 'node:worker_threads';
+/** Import worker (a process of its own): imports one source into the project named in its start data. */
 import { toApiError } from '../../src-shared/errors.ts';
 import { Project } from '../store/project.ts';
+import { workerPort } from '../workers.ts';
 import { runImport, type ImportRequest } from './importer.ts';
 
-const { projectPath, request } = workerData as { projectPath: string; request: ImportRequest };
+const port = workerPort<{ type: 'cancel' }, unknown>();
+const { projectPath, request } = port.data as { projectPath: string; request: ImportRequest };
 let cancelled = false;
-parentPort!.on('message', (message: { type: string }) => {
+port.onMessage((message) => {
   if (message.type === 'cancel') cancelled = true;
 });
 
@@ -14,12 +15,13 @@ let project: Project | undefined;
 try {
   project = Project.open(projectPath);
   const result = await runImport(project, request, {
-    progress: (progress) => parentPort!.postMessage({ type: 'progress', ...progress }),
+    progress: (progress) => port.post({ type: 'progress', ...progress }),
     isCancelled: () => cancelled,
   });
-  parentPort!.postMessage({ type: 'done', result });
+  port.post({ type: 'done', result });
 } catch (error) {
-  parentPort!.postMessage({ type: 'error', error: toApiError(error) });
+  port.post({ type: 'error', error: toApiError(error) });
 } finally {
   project?.close();
+  await port.close(); // the process ends once its answer is out
 }

@@ -4,10 +4,13 @@
  * name: train / t10k = test), or (c) a CSV of path,label rows (paths relative to the CSV). Listing a
  * source reads no pixels; the importer decodes each entry.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { ApiError } from '../../src-shared/errors.ts';
+import { FileProblem, kindOf, MiB, readBoundedSync } from '../files.ts';
+
+export const MAX_CSV_BYTES = 256 * MiB;
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif']);
 
@@ -39,6 +42,9 @@ export function planSource(sourcePath: string, labelsPath?: string): SourcePlan 
     stats = statSync(root);
   } catch {
     throw new ApiError('source_not_found', `No file or folder at ${sourcePath}`);
+  }
+  if (!stats.isDirectory() && !stats.isFile()) {
+    throw new ApiError('source_unsupported', `${sourcePath} is ${kindOf(stats)}; give a folder of class folders, an IDX images file or a CSV of path,label`);
   }
   if (stats.isDirectory()) {
     const idxFiles = readdirSync(root).filter((name) => IDX_IMAGES.test(name)).sort();
@@ -109,9 +115,9 @@ function listCsv(csvPath: string): FileEntry[] {
   const folder = dirname(csvPath);
   let rows: string[][];
   try {
-    rows = parseCsv(readFileSync(csvPath, 'utf8'), { skip_empty_lines: true, relax_column_count: true, trim: true, bom: true }) as string[][];
+    rows = parseCsv(readBoundedSync(csvPath, MAX_CSV_BYTES).toString('utf8'), { skip_empty_lines: true, relax_column_count: true, trim: true, bom: true }) as string[][];
   } catch (error) {
-    throw new ApiError('source_unsupported', `${csvPath} is not a readable CSV: ${(error as Error).message}`);
+    throw new ApiError('source_unsupported', error instanceof FileProblem ? `Cannot import ${error.message}` : `${csvPath} is not a readable CSV: ${(error as Error).message}`);
   }
   const first = rows[0];
   if (first && /^(path|file|filename|image)$/i.test(first[0]?.trim() ?? '')) rows.shift();

@@ -4,40 +4,17 @@
  * sure the model file is still the one registered (same hash), so cached maps never describe another
  * model and a changed file is reported instead of silently explained.
  */
-import { statSync } from 'node:fs';
 import type { Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, SanityCheck } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { JobTask } from '../jobs/registry.ts';
-import type { InferencePool, ModelRef } from '../inference/pool.ts';
-import { hashFile } from '../models/register.ts';
+import type { InferencePool } from '../inference/pool.ts';
+import { verifiedModel } from '../models/identity.ts';
 import type { StoredExplanation } from '../store/explanations.ts';
 import type { Project } from '../store/project.ts';
 
 export const EXPLAIN_JOB_BATCH = 32;
 /** The CAM methods have no tunable parameters yet; the key keeps room for them. */
 const NO_PARAMS = '{}';
-
-const hashes = new Map<string, { stamp: string; hash: string }>();
-
-/** The model as a worker reference, after checking that its file still has the registered hash. */
-export async function verifiedModel(model: Model): Promise<ModelRef> {
-  let stamp: string;
-  try {
-    const stat = statSync(model.path);
-    stamp = `${stat.size}:${stat.mtimeMs}`;
-  } catch {
-    throw new ApiError('model_not_found', `The file of model "${model.name}" is gone: ${model.path}`);
-  }
-  let known = hashes.get(model.path);
-  if (known?.stamp !== stamp) {
-    known = { stamp, hash: await hashFile(model.path) };
-    hashes.set(model.path, known);
-  }
-  if (known.hash !== model.fileHash) {
-    throw new ApiError('model_changed', `The file of model "${model.name}" (${model.path}) changed since it was registered (sha256 ${model.fileHash.slice(0, 12)}… now ${known.hash.slice(0, 12)}…); add it again to explain the new file`);
-  }
-  return { key: model.fileHash, path: model.path, manifest: model.manifest };
-}
 
 export async function modelLayers(pool: InferencePool, model: Model): Promise<LayerInfo[]> {
   return pool.camLayers(await verifiedModel(model));

@@ -5,6 +5,7 @@
  */
 import type { Model } from '../../src-shared/contract.ts';
 import type { JobTask } from '../jobs/registry.ts';
+import { verifiedModel } from '../models/identity.ts';
 import type { Project } from '../store/project.ts';
 import type { NewPrediction } from '../store/predictions.ts';
 import type { InferencePool } from './pool.ts';
@@ -16,7 +17,7 @@ export function inferenceTask(project: Project, pool: InferencePool, model: Mode
   return async ({ signal, report }) => {
     const total = project.images.count(datasetId);
     const classes = model.manifest.classes;
-    const ref = { key: model.fileHash, path: model.path, manifest: model.manifest };
+    const ref = await verifiedModel(model); // a changed model file or weights file is refused, never used
     const started = performance.now();
     let done = 0;
     const inFlight = new Set<Promise<void>>();

@@ -14,7 +14,10 @@ export interface TensorInfo {
 /** Where a batch's pixels come from: a ready tensor, or images of a project file. */
 export type BatchSource = { tensor: Float32Array; count: number } | { projectPath: string; imageIds: number[] };
 
-export type WorkerRequest =
+/** Every request carries its id and whether its caller listens to progress (else none is sent). */
+export type WorkerRequest = { id: number; progress?: boolean } & WorkerCall;
+
+export type WorkerCall =
   | { type: 'inspect'; id: number; key: string; path: string }
   | { type: 'infer-images'; id: number; key: string; path: string; manifest: Manifest; projectPath: string; imageIds: number[] }
   | { type: 'infer-tensor'; id: number; key: string; path: string; manifest: Manifest; tensor: Float32Array; count: number }

@@ -1,10 +1,10 @@
 /**
- * Inference worker: owns onnxruntime sessions (session.run blocks its thread, so never on the main
- * thread). It reads the batch's pixels from the project file through its own read-only connection,
- * preprocesses them, runs the model, and sends the raw output back; the main thread stores it.
+ * Inference worker: a process of its own that owns onnxruntime sessions (session.run blocks its
+ * thread, and a user's model can crash or exhaust memory, so never in the main process). It reads the
+ * batch's pixels from the project file through its own read-only connection, preprocesses them, runs
+ * the model, and sends the raw output back; the main process stores it.
  */
 import { readFileSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Manifest } from '../../src-shared/contract.ts';
 import { toApiError } from '../../src-shared/errors.ts';
@@ -15,8 +15,10 @@ import { CamEngine } from '../explain/cam/engine.ts';
 import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
 import { GenerativeEngine, type BundleRef } from '../explain/generative/engine.ts';
 import type { BatchSource, GenerativeOp, GenerativeOutput, WorkerControl, WorkerReply, WorkerRequest } from './messages.ts';
+import { workerPort } from '../workers.ts';
 
-const { threads } = workerData as { threads: number };
+const port = workerPort<WorkerRequest | WorkerControl, WorkerReply>();
+const { threads } = port.data as { threads: number };
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
 const projects = new Map<string, Project>();
 const engines = new Map<string, Promise<CamEngine>>();
@@ -186,7 +188,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
         const results = [];
         for (let i = 0; i < count && !controller.signal.aborted; i++) {
           results.push(await imageMetrics(engine, tensor.subarray(i * size, (i + 1) * size), baseline, request.request, request.steps, { signal: controller.signal }));
-          parentPort!.postMessage({ type: 'progress', id: request.id, done: i + 1, total: count } satisfies WorkerReply);
+          if (request.progress) port.post({ type: 'progress', id: request.id, done: i + 1, total: count });
         }
         return { type: 'metrics', id: request.id, results };
       } finally {
@@ -197,7 +199,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       const engine = await engineFor(request.key, request.path, request.manifest);
       const { tensor } = await batchTensor(request.source, request.manifest);
       const { original, steps, randomised } = await sanityCheck(engine, tensor.subarray(0, tensorSize(request.manifest)), request.request, {
-        progress: (done, total) => parentPort!.postMessage({ type: 'progress', id: request.id, done, total } satisfies WorkerReply),
+        progress: (done, total) => request.progress && port.post({ type: 'progress', id: request.id, done, total }),
       }, request.fullOnly ?? false);
       return { type: 'sanity', id: request.id, original, steps, randomised };
     }
@@ -211,7 +213,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       try {
         const results = await engine.explain(tensor, count, request.request, {
           signal: controller.signal,
-          progress: (done, total) => parentPort!.postMessage({ type: 'progress', id: request.id, done, total } satisfies WorkerReply),
+          progress: (done, total) => request.progress && port.post({ type: 'progress', id: request.id, done, total }),
         });
         return { type: 'cam', id: request.id, results, provider: lastProvider };
       } finally {
@@ -221,16 +223,26 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
-parentPort!.on('message', (request: WorkerRequest | WorkerControl) => {
+port.onMessage((request) => {
   if (request.type === 'cancel') {
     running.get(request.id)?.abort();
     return;
   }
   handle(request).then(
-    (reply) => parentPort!.postMessage(reply, transferables(reply)),
-    (error: unknown) => parentPort!.postMessage({ type: 'failed', id: request.id, error: toApiError(error) } satisfies WorkerReply),
+    (reply) => port.post(reply, transferables(reply)),
+    (error: unknown) => port.post({ type: 'failed', id: request.id, error: describeFailure(error, request) }),
   );
 });
+
+/** onnxruntime's refusal to allocate becomes `out_of_memory` naming the model; other errors keep their shape. */
+function describeFailure(error: unknown, request: WorkerRequest) {
+  const shape = toApiError(error);
+  const allocation = /Failed to allocate memory for requested buffer of size (\d+)/.exec(shape.message);
+  if (!allocation) return shape;
+  const what = 'path' in request ? `the model ${request.path}` : 'the explainer bundle';
+  const gib = (Number(allocation[1]) / 2 ** 30).toFixed(1);
+  return { code: 'out_of_memory' as const, message: `Running ${what} asked for a ${gib} GiB buffer, more memory than this machine could give; nothing was stored. Try a smaller batch or input size.` };
+}
 
 function transferables(reply: WorkerReply): ArrayBuffer[] {
   if (reply.type === 'inferred') return [reply.output.buffer as ArrayBuffer];

@@ -28,7 +28,7 @@ import { imageBytes } from '../datasets/image-bytes.ts';
 import type { GoldAnswer } from './scoring.ts';
 import { deal, goldCount, shuffle } from './dealing.ts';
 import { isRegionSource, mapCounts, mapsOf, normalise, sourceKey, sourceLabel, type Context, type ExplainedMap, type Provenance } from './sources.ts';
-import { verifiedModel } from '../explain/service.ts';
+import { verifiedModel } from '../models/identity.ts';
 import type { CamMethodName } from '../../src-shared/contract.ts';
 
 type Parsed = z.output<typeof SessionRequest>;

@@ -2,16 +2,22 @@
  * Loading a model bundle: parse bundle.json, check every listed file against its sha256, check each
  * ONNX model's inputs and outputs against the declared tensors, and check the data files against
  * the models (prototype sizes). A bundle that fails any check is refused with an error that names the
- * file, the tensor or the field, and the expected and actual values.
+ * file, the tensor or the field, and the expected and actual values. Every file must be a regular
+ * file whose real location (links resolved) is inside the bundle folder: a link to a device hangs
+ * nothing, and a link to a file elsewhere is refused before it is read, so no other file's hash or
+ * content can leak through an error.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { BUNDLE_FORMAT, Bundle, BUNDLE_ROLES, CaePrototypes, InfoDisentPrototypes, type BundleModel, type BundleRole, type TensorSpec } from '../../src-shared/bundle.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { TensorInfo } from '../inference/messages.ts';
 import { describeIssue } from './manifest.ts';
-import { hashFile } from './register.ts';
+import { FileProblem, GiB, MiB, hashBounded, insideSync, readBoundedSync } from '../files.ts';
+
+const MAX_BUNDLE_FILE_BYTES = 64 * GiB;
+const MAX_JSON_BYTES = 256 * MiB;
 
 export type Inspect = (path: string, sha256: string) => Promise<{ inputs: TensorInfo[]; outputs: TensorInfo[] }>;
 
@@ -29,9 +35,14 @@ export async function loadBundle(dir: string, inspect: Inspect): Promise<LoadedB
   const bundle = readBundleJson(root);
   const hashes = new Map<string, string>();
   for (const file of bundle.files) {
-    const path = inside(root, file.path);
+    const path = within(root, file.path);
     if (!existsSync(path)) throw new ApiError('bundle_file_missing', `${root}: bundle.json lists ${file.path} but there is no such file`);
-    const actual = await hashFile(path);
+    let actual: string;
+    try {
+      actual = (await hashBounded(insideSync(root, path), MAX_BUNDLE_FILE_BYTES)).sha256;
+    } catch (error) {
+      throw bundleFileError(root, file.path, error);
+    }
     if (actual !== file.sha256) {
       throw new ApiError('bundle_hash_mismatch', `${root}: ${file.path} has sha256 ${actual} but bundle.json says ${file.sha256}; the file was changed or replaced after the bundle was written`);
     }
@@ -43,7 +54,7 @@ export async function loadBundle(dir: string, inspect: Inspect): Promise<LoadedB
     if (!spec) continue;
     const sha256 = hashes.get(spec.file);
     if (!sha256) throw new ApiError('bundle_invalid', `${root}: models.${role}.file is ${spec.file}, which is not listed in "files" with a sha256`);
-    const path = inside(root, spec.file);
+    const path = within(root, spec.file);
     let described;
     try {
       described = await inspect(path, sha256);
@@ -65,7 +76,7 @@ export async function loadBundle(dir: string, inspect: Inspect): Promise<LoadedB
 export function readBundleJson(root: string): Bundle {
   const path = join(root, 'bundle.json');
   if (!existsSync(path)) throw new ApiError('bundle_file_missing', `${root} is not a model bundle: it has no bundle.json`);
-  const value = readJson(path);
+  const value = readJson(root, path);
   const format = (value as { format?: unknown } | null)?.format;
   if (typeof format === 'string' && /^xaiws\.bundle\/\d+$/.test(format) && format !== BUNDLE_FORMAT) {
     const version = Number(format.split('/')[1]);
@@ -79,16 +90,29 @@ export function readBundleJson(root: string): Bundle {
   return parsed.data;
 }
 
-function readJson(path: string): unknown {
+function readJson(root: string, path: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    text = readBoundedSync(insideSync(root, path), MAX_JSON_BYTES).toString('utf8');
+  } catch (error) {
+    throw bundleFileError(root, path.slice(root.length + 1), error);
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
     throw new ApiError('bundle_invalid', `${path} is not valid JSON: ${(error as Error).message}`);
   }
 }
 
+function bundleFileError(root: string, relative: string, error: unknown): ApiError {
+  if (!(error instanceof FileProblem)) return new ApiError('bundle_invalid', `${root}: ${relative} cannot be read: ${(error as Error).message}`);
+  if (error.kind === 'missing') return new ApiError('bundle_file_missing', `${root}: bundle.json lists ${relative} but there is no such file`);
+  if (error.kind === 'outside') return new ApiError('bundle_invalid', `${root}: ${relative} is a link to a file outside the bundle folder; a bundle holds its own files`);
+  return new ApiError('bundle_invalid', `${root}: ${relative} cannot be used: ${error.message}`);
+}
+
 /** A path from bundle.json, refused if it climbs out of the bundle folder. */
-function inside(root: string, relative: string): string {
+function within(root: string, relative: string): string {
   const path = resolve(root, relative);
   if (!path.startsWith(root + sep)) throw new ApiError('bundle_invalid', `${root}: the path ${relative} leaves the bundle folder`);
   return path;
@@ -160,8 +184,8 @@ function checkModelsAgree({ bundle, dir }: LoadedBundle): void {
 function readData<T>(root: string, bundle: Bundle, key: string, schema: z.ZodType<T>): T {
   const relative = bundle.data[key]!;
   if (!bundle.files.some((file) => file.path === relative)) throw new ApiError('bundle_invalid', `${root}: data.${key} is ${relative}, which is not listed in "files"`);
-  const path = inside(root, relative);
-  const value = readJson(path);
+  const path = within(root, relative);
+  const value = readJson(root, path);
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ApiError('bundle_invalid', describeIssue(value, parsed.error, path));
   return parsed.data;

@@ -1,7 +1,8 @@
 /**
  * Model manifests (docs/MANIFEST.md): read, validate, and say which field is wrong.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { FileProblem, MiB, readBoundedSync } from '../files.ts';
 import { dirname, join, basename } from 'node:path';
 import type { z } from 'zod';
 import { Manifest } from '../../src-shared/contract.ts';
@@ -46,9 +47,9 @@ export function readManifest(modelPath: string, manifestPath?: string): { manife
   }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(readBoundedSync(path, 4 * MiB).toString('utf8'));
   } catch (error) {
-    throw new ApiError('manifest_invalid', `${path} is not valid JSON: ${(error as Error).message}`);
+    throw new ApiError('manifest_invalid', error instanceof FileProblem ? `Cannot read the manifest: ${error.message}` : `${path} is not valid JSON: ${(error as Error).message}`);
   }
   return { manifest: parseManifest(json, path), path };
 }

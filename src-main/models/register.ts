@@ -1,28 +1,31 @@
 /**
- * Registering a classifier: hash the file, validate the manifest, load the model in an inference
- * worker, and check its input and output shapes against the manifest before anything is stored.
+ * Registering a classifier: check that the file is an ONNX model and compute its identity (with its
+ * external weights), validate the manifest, load the model in an inference worker, and check its
+ * input and output shapes against the manifest before anything is stored. The same model file is
+ * registered once per project: again with the same manifest it is the same registration (at the new
+ * path); with another manifest it is refused, naming the registration it would have overwritten.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Manifest, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { InferencePool } from '../inference/pool.ts';
 import type { TensorInfo } from '../inference/messages.ts';
 import type { Project } from '../store/project.ts';
+import { GiB, hashBounded } from '../files.ts';
+import { modelIdentity } from './identity.ts';
 import { readManifest } from './manifest.ts';
 
+/** sha256 of a regular file of at most 64 GiB (a bundle's files, a model file). */
 export async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return (await hashBounded(path, 64 * GiB)).sha256;
 }
 
 export async function registerModel(project: Project, pool: InferencePool, modelPath: string, manifestPath?: string): Promise<Model> {
   const path = resolve(modelPath);
   if (!existsSync(path)) throw new ApiError('model_not_found', `No model file at ${modelPath}`);
+  const { hash: fileHash } = await modelIdentity(path, modelPath);
   const { manifest } = readManifest(path, manifestPath && resolve(manifestPath));
-  const fileHash = await hashFile(path);
   let description;
   try {
     description = await pool.inspect(fileHash, path);

@@ -1,4 +1,5 @@
 import { Manifest, type Model } from '../../src-shared/contract.ts';
+import { ApiError } from '../../src-shared/errors.ts';
 import type { Db } from './open.ts';
 
 interface ModelRow {
@@ -13,11 +14,25 @@ interface ModelRow {
 export class ModelRepository {
   constructor(private readonly db: Db) {}
 
-  /** Registers a model; the same file (by hash) registered twice returns the first registration. */
+  /**
+   * Registers a model. The same file (by hash) with the same manifest is the registration it already
+   * has, now at the path it was given (its explainer bundle is the one beside that path); with another
+   * manifest it is refused by name, because the caches and sessions of the first registration describe
+   * that manifest's classes and preprocessing.
+   */
   add(path: string, fileHash: string, manifest: Manifest): Model {
     const existing = this.db.prepare('SELECT id FROM models WHERE file_hash = ?').get(fileHash) as { id: number } | undefined;
     if (existing) {
-      this.db.prepare('UPDATE models SET path = ?, manifest = ?, name = ? WHERE id = ?').run(path, JSON.stringify(manifest), manifest.name, existing.id);
+      const model = this.get(existing.id)!;
+      const differs = (Object.keys(manifest) as (keyof Manifest)[]).concat(Object.keys(model.manifest) as (keyof Manifest)[])
+        .filter((key, i, all) => all.indexOf(key) === i && JSON.stringify(manifest[key]) !== JSON.stringify(model.manifest[key]));
+      if (differs.length > 0) {
+        throw new ApiError(
+          'model_exists',
+          `This model file is already registered as "${model.name}" (from ${model.path}) with another manifest: ${differs.join(', ')} ${differs.length === 1 ? 'differs' : 'differ'}. A model file is registered once per project; its caches and sessions describe that manifest, so it was not changed.`,
+        );
+      }
+      if (model.path !== path) this.db.prepare('UPDATE models SET path = ? WHERE id = ?').run(path, existing.id);
       return this.get(existing.id)!;
     }
     const info = this.db

@@ -1,14 +1,17 @@
 /**
  * Opening a project file. Policy: WAL journal with synchronous=FULL, so that a write the user was told
  * succeeded survives a crash or kill a moment later; foreign keys on; a busy timeout because import
- * workers write through their own connections. A file written by a newer version is refused before
- * anything touches it; a file that is not a workstation project is refused by name.
+ * workers write through their own connections; trusted_schema off, and the schema guard
+ * (schema-guard.ts) before any other statement, because a project file may come from another desktop.
+ * A file written by a newer version is refused before anything touches it; a file that is not a
+ * workstation project is refused by name.
  */
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import Database from 'better-sqlite3';
 import { ApiError } from '../../src-shared/errors.ts';
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations/index.ts';
+import { guardSchema } from './schema-guard.ts';
 
 export type Db = Database.Database;
 
@@ -43,6 +46,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   }
   try {
     db.pragma('busy_timeout = 10000');
+    db.pragma('trusted_schema = OFF');
     const applicationId = readPragmaNumber(db, 'application_id', path);
     const version = readPragmaNumber(db, 'user_version', path);
     if (exists && applicationId !== APPLICATION_ID && !(applicationId === 0 && version === 0 && isEmpty(db))) {
@@ -56,6 +60,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
         `${basename(path)} was written by a newer version of XAI Workstation (schema ${version}; this version knows up to ${latest}). Update the app to open it; the file was not changed.`,
       );
     }
+    if (exists) guardSchema(db, version, migrations, basename(path));
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');

@@ -2,6 +2,7 @@
  * Real image files for import tests, written with sharp into a temporary folder: every supported
  * format in grey and colour, and every kind of bad file the importer must skip.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,11 @@ export async function classFolderTree(): Promise<GoodAndBad> {
   bad['dog/huge.png'] = 'too_large';
   symlinkSync(join(root, 'missing-target.png'), join(root, 'dog', 'dangling.png'));
   bad['dog/dangling.png'] = 'unreadable';
+  // Special files named like images: a named pipe no one writes to, and a link to an endless device.
+  execFileSync('mkfifo', [join(root, 'cat', 'pipe.png')]);
+  bad['cat/pipe.png'] = 'not_a_file';
+  symlinkSync('/dev/zero', join(root, 'dog', 'zero.png'));
+  bad['dog/zero.png'] = 'not_a_file';
   return { root, good, bad };
 }
 

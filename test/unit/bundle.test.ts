@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +118,30 @@ describe('bundles that are refused', () => {
     expect(tooNew.message).toContain('xaiws.bundle/7');
     const broken = tamperedCopy((_folder, bundle) => { bundle.files[1].sha256 = 'xyz'; });
     expect((await refusal(broken)).message).toMatch(/field "files.1.sha256" is wrong.*got "xyz"/);
+  });
+
+  it('a listed file that is a link to a device or to a file outside the bundle: refused unread, no hash disclosed', async () => {
+    const zero = tamperedCopy((dir) => {
+      rmSync(join(dir, 'dxai.onnx'));
+      symlinkSync('/dev/zero', join(dir, 'dxai.onnx'));
+    });
+    expect((await refusal(zero)).message).toMatch(/dxai\.onnx is a link to a file outside the bundle folder/);
+    const secret = join(tempDir(), 'secret.txt');
+    writeFileSync(secret, 'a private note the bundle should never read\n');
+    const outside = tamperedCopy((dir) => {
+      rmSync(join(dir, 'dxai.onnx'));
+      symlinkSync(secret, join(dir, 'dxai.onnx'));
+    });
+    const error = await refusal(outside);
+    expect(error.code).toBe('bundle_invalid');
+    expect(error.message).toMatch(/outside the bundle folder/);
+    expect(error.message).not.toContain(createHash('sha256').update(readFileSync(secret)).digest('hex').slice(0, 12));
+    // A device inside the bundle's own folder is still not a file.
+    const fifo = tamperedCopy((dir) => {
+      rmSync(join(dir, 'dxai.onnx'));
+      execFileSync('mkfifo', [join(dir, 'dxai.onnx')]);
+    });
+    expect((await refusal(fifo)).message).toMatch(/dxai\.onnx.*named pipe/);
   });
 
   it('prototypes that do not fit the models', async () => {

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runImport, type ImportHooks } from '../../src-main/datasets/importer.ts';
@@ -152,6 +152,50 @@ describe('import as a job in a worker thread', () => {
     } finally {
       await workstation.shutdown();
     }
+  });
+
+  it('stops a worker that does not answer the cancel, and the project opens again at once', async () => {
+    const dir = tempDir();
+    const workstation = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
+    try {
+      await workstation.createProject(join(dir, 'stuck.xaiws'));
+      let stopped = 0;
+      const job = workstation.startImport({ source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' });
+      workstation.onEvent((event, payload) => {
+        if (event !== 'job.updated' || !payload || !('done' in payload) || payload.id !== job.id || payload.done === 0 || stopped) return;
+        // The worker freezes, as one blocked on a file would: it can take no cancel message.
+        const pid = Number(execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', 'import-worker'], { encoding: 'utf8' }).trim());
+        process.kill(pid, 'SIGSTOP');
+        stopped = pid;
+        workstation.jobs.cancel(job.id);
+      });
+      const final = await workstation.jobs.wait(job.id);
+      expect(stopped).toBeGreaterThan(0);
+      expect(final.status).toBe('cancelled');
+      expect(String(final.result?.stopped)).toMatch(/did not answer the cancel/);
+      await expect.poll(() => { try { process.kill(stopped, 0); return 'alive'; } catch { return 'gone'; } }).toBe('gone');
+      await workstation.openProject(join(dir, 'stuck.xaiws'));
+      expect(workstation.project.images.count()).toBeGreaterThan(0);
+    } finally {
+      await workstation.shutdown();
+    }
+  });
+
+  it('refuses special files as sources: a CSV row naming a device, a pipe named like an IDX file', async () => {
+    const root = tempDir();
+    await writeImage(join(root, 'one.png'), 'png', 3, 1);
+    symlinkSync('/dev/zero', join(root, 'zero.png'));
+    writeFileSync(join(root, 'list.csv'), 'path,label\none.png,ship\nzero.png,plane\n');
+    const project = newProject();
+    const result = await runImport(project, { source: join(root, 'list.csv') }, quiet);
+    expect(result).toMatchObject({ added: 1, skipped: 1 });
+    expect(project.datasets.issues(result.datasetId)).toEqual([expect.objectContaining({ source: 'zero.png', code: 'not_a_file', message: expect.stringContaining('character device') })]);
+    const pipe = join(root, 'pipe-images-idx3-ubyte');
+    execFileSync('mkfifo', [pipe]);
+    await expect(runImport(newProject(), { source: pipe }, quiet)).rejects.toMatchObject({ code: 'source_unsupported', message: expect.stringContaining('named pipe') });
+    const csvPipe = join(root, 'pipe.csv');
+    execFileSync('mkfifo', [csvPipe]);
+    await expect(runImport(newProject(), { source: csvPipe }, quiet)).rejects.toMatchObject({ code: 'source_unsupported', message: expect.stringContaining('named pipe') });
   });
 
   it('keeps every committed chunk when the process is killed, and a re-import completes without duplicates', async () => {

@@ -14,7 +14,7 @@ import { seededUniform } from '../../../src-shared/random.ts';
 import type { JobTask } from '../../jobs/registry.ts';
 import type { InferencePool } from '../../inference/pool.ts';
 import type { Project } from '../../store/project.ts';
-import { verifiedModel } from '../service.ts';
+import { verifiedModel } from '../../models/identity.ts';
 import { bundleForModel } from './bundles.ts';
 import { TopPerChannel, type PrototypeIndex } from './prototypes.ts';
 

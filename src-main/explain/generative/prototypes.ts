@@ -4,7 +4,7 @@
  * Patches follow the toolkit's rule: `patchSize` square around the strongest cell, clamped inside the image.
  */
 import { PNG } from 'pngjs';
-import { readFileSync } from 'node:fs';
+import { MiB, readBoundedSync } from '../../files.ts';
 import { join } from 'node:path';
 import type { Model } from '../../../src-shared/contract.ts';
 import type { Component, Prototype } from '../../../src-shared/generative.ts';
@@ -76,7 +76,7 @@ export async function attachPrototypes(project: Project, bundle: ResolvedBundle,
   if (!data) return 'bundle';
   let atlas = atlases.get(bundle.loaded.dir);
   if (!atlas) {
-    atlas = PNG.sync.read(readFileSync(join(bundle.loaded.dir, data.atlas)));
+    atlas = PNG.sync.read(readBoundedSync(join(bundle.loaded.dir, data.atlas), 256 * MiB));
     atlases.set(bundle.loaded.dir, atlas);
   }
   for (const channel of channels) {

@@ -11,7 +11,7 @@ import { BETAS, type Components, type Counterfactual, type Decomposition, type G
 import type { JobTask } from '../../jobs/registry.ts';
 import type { InferencePool } from '../../inference/pool.ts';
 import type { Project } from '../../store/project.ts';
-import { verifiedModel } from '../service.ts';
+import { verifiedModel } from '../../models/identity.ts';
 import { bundleForModel, type ResolvedBundle } from './bundles.ts';
 import type { ComponentsResult, DecompositionResult, PathResult } from './engine.ts';
 import { attachPrototypes } from './prototypes.ts';

@@ -1,0 +1,38 @@
+/**
+ * What running the models in worker processes costs the app: the whole inference job (10,000
+ * Fashion-MNIST test images, read from the project, preprocessed, run, stored) in images/s, and
+ * Grad-CAM of single images through the API (first computation, not the cache) in ms/image, as the
+ * app runs them. Run it on two checkouts to compare (docs/BENCHMARKS.md, "Worker processes").
+ * Run: node --import tsx bench/worker-cost.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Workstation } from '../src-main/workstation.ts';
+
+const REPEATS = 3;
+const CAM_IMAGES = 200;
+const LAYER = '/features/features.10/Relu_output_0';
+
+const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-'));
+const ws = new Workstation({ dataDir: dir, resourcesDir: 'resources', transport: 'cli' });
+try {
+  await ws.createProject(join(dir, 'bench.xaiws'));
+  const model = await ws.addModel('resources/models/fashion-mnist-cnn/classifier.onnx');
+  const imported = await ws.jobs.wait(ws.startImport({ source: 'resources/datasets/fashion-mnist' }).id);
+  const datasetId = imported.result!.datasetId as number;
+  const rates: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const job = await ws.jobs.wait(ws.startInference(model.id, datasetId).id);
+    rates.push(job.result!.imagesPerSecond as number);
+  }
+  const ids = ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }).slice(0, CAM_IMAGES + 5);
+  for (const imageId of ids.slice(CAM_IMAGES)) await ws.explainImage({ modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 }); // warm-up
+  const started = performance.now();
+  for (const imageId of ids.slice(0, CAM_IMAGES)) await ws.explainImage({ modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
+  const camMs = (performance.now() - started) / CAM_IMAGES;
+  console.log(JSON.stringify({ machine: `${cpus().length} x ${cpus()[0]?.model}`, inferenceImagesPerSecond: Math.max(...rates), runs: rates, gradcamMsPerImage: Number(camMs.toFixed(2)) }));
+} finally {
+  await ws.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+}

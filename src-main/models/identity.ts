@@ -1,0 +1,127 @@
+/**
+ * What identifies a model: its ONNX file and every external weight file it names. Policy:
+ * - The model file must be a regular file that decodes as an ONNX ModelProto with a graph; anything
+ *   else is refused as "not an ONNX model" before any manifest is read.
+ * - External data (tensors stored in files beside the model, ONNX's `location`) must lie inside the
+ *   model's folder (links resolved) and be regular files; each is hashed with the model, so a changed
+ *   weights file changes the model's identity exactly as a changed .onnx does.
+ * - The identity is the sha256 of the .onnx file when it has no external data (so bundles, which list
+ *   their classifier's sha256, keep matching), else the sha256 of that hash and each external file's
+ *   name and hash.
+ * - `verifiedModel` re-checks a registered model before use, re-hashing only when a file's size or
+ *   modification time changed.
+ */
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Manifest, Model } from '../../src-shared/contract.ts';
+import { ApiError } from '../../src-shared/errors.ts';
+import { FileProblem, GiB, hashBounded, inside, readBounded } from '../files.ts';
+import { OnnxModel, onnx, type TensorProto } from './onnx/model.ts';
+
+/** Protobuf's limit: a larger .onnx cannot be read without external data. */
+export const MAX_ONNX_BYTES = 2 * GiB;
+export const MAX_WEIGHTS_BYTES = 64 * GiB;
+
+export interface ModelIdentity {
+  hash: string;
+  /** Absolute paths of the external data files, in a stable order. */
+  external: string[];
+}
+
+export interface ModelRef {
+  key: string;
+  path: string;
+  manifest: Manifest;
+}
+
+type GraphLike = { initializer?: TensorProto[] | null; node?: { attribute?: { t?: TensorProto | null; tensors?: TensorProto[] | null; g?: GraphLike | null; graphs?: GraphLike[] | null }[] | null }[] | null };
+
+/** The `location` of every tensor stored outside the model file, in this graph and its subgraphs. */
+function externalLocations(graph: GraphLike | null | undefined, into = new Set<string>()): Set<string> {
+  if (!graph) return into;
+  const visit = (tensor: TensorProto | null | undefined) => {
+    if (!tensor || tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return;
+    const location = tensor.externalData?.find((entry) => entry.key === 'location')?.value;
+    if (location) into.add(location);
+  };
+  for (const tensor of graph.initializer ?? []) visit(tensor);
+  for (const node of graph.node ?? []) {
+    for (const attribute of node.attribute ?? []) {
+      visit(attribute.t);
+      for (const tensor of attribute.tensors ?? []) visit(tensor);
+      externalLocations(attribute.g, into);
+      for (const sub of attribute.graphs ?? []) externalLocations(sub, into);
+    }
+  }
+  return into;
+}
+
+function refused(error: unknown, label: string, what: string): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof FileProblem) {
+    if (error.kind === 'missing') return new ApiError('model_not_found', `${what} of ${label} is missing: ${error.message}`);
+    return new ApiError('model_invalid', `${what} of ${label} cannot be used: ${error.message}`);
+  }
+  return new ApiError('model_invalid', `${what} of ${label} cannot be read: ${(error as Error).message}`);
+}
+
+/** Checks that `path` is an ONNX model and computes its identity (see the policy above). */
+export async function modelIdentity(path: string, label = path): Promise<ModelIdentity> {
+  let bytes: Buffer;
+  try {
+    bytes = await readBounded(path, MAX_ONNX_BYTES);
+  } catch (error) {
+    throw refused(error, label, 'The model file');
+  }
+  const model = OnnxModel.read(bytes, label); // "… is not an ONNX model" for anything else
+  if (model.proto.opsetImport.length === 0) throw new ApiError('model_invalid', `${label} is not an ONNX model: it imports no operator set`);
+  const onnxHash = createHash('sha256').update(bytes).digest('hex');
+  const locations = [...externalLocations(model.graph)].sort();
+  if (locations.length === 0) return { hash: onnxHash, external: [] };
+  const folder = dirname(resolve(path));
+  const lines: string[] = [];
+  const external: string[] = [];
+  for (const location of locations) {
+    try {
+      const file = await inside(folder, join(folder, location));
+      const { sha256 } = await hashBounded(file, MAX_WEIGHTS_BYTES);
+      lines.push(`${location}\t${sha256}`);
+      external.push(file);
+    } catch (error) {
+      throw refused(error, label, `The external weights file "${location}"`);
+    }
+  }
+  const hash = createHash('sha256').update(`xaiws.model/1\n${onnxHash}\n${lines.join('\n')}`).digest('hex');
+  return { hash, external };
+}
+
+const verified = new Map<string, { files: string[]; stamp: string; hash: string }>();
+
+async function stampOf(paths: string[]): Promise<string> {
+  const stats = await Promise.all(paths.map((p) => stat(p)));
+  return stats.map((s) => `${s.size}:${s.mtimeMs}`).join('|');
+}
+
+/** The model as the workers load it, after checking that its files are still the registered ones. */
+export async function verifiedModel(model: Model): Promise<ModelRef> {
+  const known = verified.get(model.path);
+  let hash: string | null = null;
+  if (known) hash = await stampOf(known.files).then((stamp) => (stamp === known.stamp ? known.hash : null), () => null);
+  if (hash === null) {
+    let identity: ModelIdentity;
+    try {
+      identity = await modelIdentity(model.path, `model "${model.name}"`);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'model_not_found') throw new ApiError('model_not_found', `The file of model "${model.name}" is gone: ${model.path}`);
+      throw new ApiError('model_changed', `The files of model "${model.name}" (${model.path}) changed since it was registered and cannot be used: ${(error as Error).message}`);
+    }
+    hash = identity.hash;
+    const files = [model.path, ...identity.external];
+    verified.set(model.path, { files, stamp: await stampOf(files), hash });
+  }
+  if (hash !== model.fileHash) {
+    throw new ApiError('model_changed', `The files of model "${model.name}" (${model.path}) changed since it was registered (sha256 ${model.fileHash.slice(0, 12)}… now ${hash.slice(0, 12)}…); add it again to use the new files`);
+  }
+  return { key: model.fileHash, path: model.path, manifest: model.manifest };
+}
