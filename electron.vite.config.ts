@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { defineConfig, externalizeDepsPlugin } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
-// Main process: one entry for Electron plus one per worker thread, so that the workers exist as
+// Main process: one entry for Electron plus one per worker (thread or process), so that the workers exist as
 // files next to index.js (src-main/workers.ts resolves them there in the built app).
 export default defineConfig({
   main: {
@@ -15,6 +15,7 @@ export default defineConfig({
           'import-worker': resolve('src-main/datasets/import-worker.ts'),
           'inference-worker': resolve('src-main/inference/worker.ts'),
           'embed-worker': resolve('src-main/aggregate/embed-worker.ts'),
+          'pack-worker': resolve('src-main/labels/pack-worker.ts'),
         },
         output: { chunkFileNames: '[name]-[hash].js' },
       },

@@ -204,6 +204,40 @@ export const AgreementReport = z.object({
 });
 export type AgreementReport = z.infer<typeof AgreementReport>;
 
+/** Limits on what one row of an annotator pack may hold (the app never writes more). */
+export const PACK_LIMITS = { answerBytes: 16 * 1024, nameLength: 60, textLength: 200, answers: 200_000, points: 10_000 } as const;
+
+const Uuid = z.string().min(1).max(64);
+const Timestamp = z.string().max(40).refine((text) => !Number.isNaN(Date.parse(text)), 'is not a date and time');
+
+/**
+ * One answer as an annotator pack carries it, validated before anything of the pack is merged. The
+ * pack's own judgement of the answer (correct, score, points) must be in range, but the master
+ * judges every merged answer again from its own gold and truth.
+ */
+export const PackAnswerRow = z.object({
+  taskUuid: Uuid,
+  itemUuid: Uuid,
+  taskType: TaskType,
+  annotatorUuid: Uuid,
+  annotatorName: z.string().trim().min(1).max(PACK_LIMITS.nameLength),
+  annotatorRole: AnnotatorRole,
+  answer: Answer,
+  correct: z.union([z.literal(0), z.literal(1), z.null()]),
+  score: z.number().min(0).max(1).nullable(),
+  points: z.number().min(0).max(PACK_LIMITS.points),
+  revision: z.number().int().min(1).max(1_000_000),
+  origin: z.string().max(PACK_LIMITS.textLength),
+  shownAt: Timestamp.nullable(),
+  answeredAt: Timestamp,
+  revisedAt: Timestamp.nullable(),
+  revealed: z.number().int().min(-1).max(REVEAL_PERCENTS.length - 1),
+});
+export type PackAnswerRow = z.infer<typeof PackAnswerRow>;
+
+export const PackContents = z.object({ packUuid: Uuid, sessionUuid: Uuid, sessionName: z.string().max(200), answers: z.array(PackAnswerRow) });
+export type PackContents = z.infer<typeof PackContents>;
+
 export const MergeReport = z.object({
   pack: z.string(),
   session: z.string(),

@@ -86,8 +86,8 @@ export const handlers: Handlers = {
     return { filename: `${session.name.replace(/[^\w.-]+/g, '_')}-answers.${format}`, text, answers };
   },
   'labels.exportPack': (ws, { sessionId, path }) => exportPack(ws.project, sessionId, path),
-  'labels.mergePack': (ws, { path }) => {
-    const report = mergePack(ws.project, path);
+  'labels.mergePack': async (ws, { path }) => {
+    const report = await mergePack(ws.project, path);
     const session = ws.project.labels.sessionByUuid(report.session);
     if (session) ws.emit('labels.changed', { sessionId: session.id });
     return report;

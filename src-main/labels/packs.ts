@@ -2,19 +2,30 @@
  * Annotator packs: a session taken to a disconnected desktop and its answers brought back. A pack is
  * itself a project file holding only that session (its images, items, seats, tasks, annotators and any
  * answers so far), so the other desktop opens it and labels as usual. Merging matches rows by uuid.
- * Policy: an answer the master lacks is added; an identical one changes nothing (merging a pack twice
- * is a no-op); a newer revision of an answer that came from this same pack replaces it; any other
- * difference is a conflict, listed with both answers and never resolved silently (the master keeps its).
+ * Policy:
+ * - A pack carries nothing but its session: no other session, no dataset, and no gold answer (gold
+ *   items travel as plain items, answers without their gold judgement), so gold never leaves the master.
+ * - A pack is a file from another desktop: it is read in a worker process under a time limit, with the
+ *   schema guard and every row checked (pack-read.ts); a bad pack is refused as a whole, naming its
+ *   bad rows, and the master is not touched. Every merged answer is judged again by the master
+ *   (gold, reveal score, points), whatever the pack says.
+ * - An answer the master lacks is added; an identical one changes nothing (merging a pack twice is a
+ *   no-op); a newer revision of an answer that came from this same pack replaces it; any other
+ *   difference is a conflict, listed with both answers and never resolved silently (the master keeps its).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { MergeReport } from '../../src-shared/labels.ts';
+import type { MergeReport, PackContents } from '../../src-shared/labels.ts';
 import { Project } from '../store/project.ts';
 import { parseAnswer } from '../store/labels.ts';
+import { startWorkerProcess } from '../workers.ts';
+import { PACK_SESSION, PACK_UUID, type PackRead } from './pack-read.ts';
+import { judge } from './tasks.ts';
 
-const PACK_UUID = 'pack_uuid';
-const PACK_SESSION = 'pack_session';
+/** How long reading a pack may take before its worker is stopped. */
+export const PACK_READ_LIMIT_MS = 60_000;
 
 export function exportPack(project: Project, sessionId: number, path: string): { path: string; pack: string; seats: number; tasks: number; answers: number } {
   const session = project.labels.session(sessionId);
@@ -36,8 +47,8 @@ export function exportPack(project: Project, sessionId: number, path: string): {
       for (const i of images) insertImage.run(newSession, i.image_id, i.opaque, i.mime, i.bytes, i.width, i.height, i.true_class, i.predicted_class, i.confidence);
       const itemIds = new Map<number, number>();
       const items = project.db.prepare('SELECT * FROM label_items WHERE session_id = ? ORDER BY id').all(sessionId) as Record<string, unknown>[];
-      const insertItem = pack.db.prepare('INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      for (const i of items) itemIds.set(i.id as number, Number(insertItem.run(i.uuid, newSession, i.task_type, i.image_id, i.explanations, i.maps, i.gold).lastInsertRowid));
+      const insertItem = pack.db.prepare('INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, NULL)');
+      for (const i of items) itemIds.set(i.id as number, Number(insertItem.run(i.uuid, newSession, i.task_type, i.image_id, i.explanations, i.maps).lastInsertRowid)); // gold stays here
       const annotatorIds = new Map<number, number>();
       for (const seat of from.seats(sessionId)) {
         let annotatorId: number | null = null;
@@ -57,7 +68,7 @@ export function exportPack(project: Project, sessionId: number, path: string): {
           if (a) {
             pack.db
               .prepare('INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at, revised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-              .run(packTask.id, annotatorIds.get(a.annotatorId) ?? annotatorId, a.answer, a.correct, a.score, a.points, a.revision, a.origin, a.shownAt, a.answeredAt, a.revisedAt);
+              .run(packTask.id, annotatorIds.get(a.annotatorId) ?? annotatorId, a.answer, null, a.score, a.points, a.revision, a.origin, a.shownAt, a.answeredAt, a.revisedAt);
             answers++;
           }
         }
@@ -69,62 +80,81 @@ export function exportPack(project: Project, sessionId: number, path: string): {
   }
 }
 
-const canonical = (text: string) => JSON.stringify(parseAnswer(text));
+const canonical = (answer: unknown) => JSON.stringify(answer);
 
-export function mergePack(project: Project, path: string): MergeReport {
+/** The pack's answers, read and checked in a worker process that is stopped after `limitMs`. */
+export function readPackInWorker(path: string, limitMs = PACK_READ_LIMIT_MS): Promise<PackContents> {
+  return new Promise((done, fail) => {
+    const worker = startWorkerProcess('pack-worker', { path });
+    let settled = false;
+    const settle = (action: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+      action();
+    };
+    const timer = setTimeout(() => settle(() => fail(new ApiError('timed_out', `Reading the pack ${path} took longer than ${Math.round(limitMs / 1000)} s, so it was stopped; nothing was merged`))), limitMs);
+    worker.on('message', (reply: PackRead) => settle(() => (reply.ok ? done(reply.pack) : fail(new ApiError(reply.error.code, reply.error.message, reply.error.value)))));
+    worker.on('error', (error) => settle(() => fail(new ApiError('worker_crashed', `The pack reader failed on ${path}: ${error.message}; nothing was merged`))));
+    worker.on('exit', (code, signal) => settle(() => fail(new ApiError('worker_crashed', `The pack reader stopped (${signal ?? `exit code ${code}`}) on ${path}; nothing was merged`))));
+  });
+}
+
+export async function mergePack(project: Project, path: string, options: { limitMs?: number } = {}): Promise<MergeReport> {
   if (!existsSync(path)) throw new ApiError('source_not_found', `No annotator pack at ${path}`);
-  if (path === project.path) throw new ApiError('pack_invalid', `${path} is the open project itself, not a pack`);
-  const pack = Project.open(path, { readonly: true });
-  try {
-    const packUuid = pack.meta(PACK_UUID);
-    const sessionUuid = pack.meta(PACK_SESSION);
-    if (!packUuid || !sessionUuid) throw new ApiError('pack_invalid', `${path} is a project, not an annotator pack (it has no pack id)`);
-    const packSession = pack.labels.sessionByUuid(sessionUuid);
-    const master = project.labels.sessionByUuid(sessionUuid);
-    if (!packSession) throw new ApiError('pack_invalid', `${path} names session ${sessionUuid} but does not contain it`);
-    if (!master) throw new ApiError('session_not_found', `The pack holds session "${packSession.name}" (${sessionUuid}), which this project does not have`);
-    const origin = `pack:${packUuid}`;
-    const report: MergeReport = { pack: packUuid, session: sessionUuid, added: 0, updated: 0, unchanged: 0, conflicts: [], unknown: 0 };
-    project.db.transaction(() => {
-      for (const a of pack.labels.sessionAnswers(packSession.id)) {
-        const task = project.labels.taskByUuid(a.taskUuid);
-        if (!task) {
-          report.unknown++;
+  if (resolve(path) === resolve(project.path)) throw new ApiError('pack_invalid', `${path} is the open project itself, not a pack`);
+  const pack = await readPackInWorker(path, options.limitMs);
+  const master = project.labels.sessionByUuid(pack.sessionUuid);
+  if (!master) throw new ApiError('session_not_found', `The pack holds session "${pack.sessionName}" (${pack.sessionUuid}), which this project does not have`);
+  const origin = `pack:${pack.packUuid}`;
+  const report: MergeReport = { pack: pack.packUuid, session: pack.sessionUuid, added: 0, updated: 0, unchanged: 0, conflicts: [], unknown: 0 };
+  const problems: string[] = [];
+  project.db.transaction(() => {
+    for (const a of pack.answers) {
+      const task = project.labels.taskByUuid(a.taskUuid);
+      const seat = task && project.labels.seat(task.seatId);
+      if (!task || !seat || seat.sessionId !== master.id) {
+        report.unknown++; // a task of another session reads exactly like a missing one
+        continue;
+      }
+      const item = project.labels.item(task.itemId)!;
+      if (item.uuid !== a.itemUuid || item.taskType !== a.answer.type) {
+        problems.push(`task ${a.taskUuid.slice(0, 8)}…: the pack says item ${a.itemUuid.slice(0, 8)}… (${a.answer.type}), this session has ${item.uuid.slice(0, 8)}… (${item.taskType})`);
+        continue;
+      }
+      const annotator = project.labels.annotatorByUuid(a.annotatorUuid) ?? project.labels.addAnnotator(a.annotatorName, a.annotatorRole, a.annotatorUuid);
+      const existing = project.labels.answer(task.id);
+      const conflict = () => report.conflicts.push({ taskId: a.taskUuid, annotator: a.annotatorName, item: a.itemUuid, master: existing ? parseAnswer(existing.answer) : a.answer, pack: a.answer });
+      if (seat.annotatorId === null) {
+        if (project.labels.seatOf(master.id, annotator.id)) {
+          conflict(); // the pack's annotator already holds another seat of this session here
           continue;
         }
-        const annotator = project.labels.annotatorByUuid(a.annotatorUuid) ?? project.labels.addAnnotator(a.annotatorName, a.annotatorRole as 'analyst' | 'participant', a.annotatorUuid);
-        const seat = project.labels.seat(task.seatId)!;
-        if (seat.annotatorId === null) project.db.prepare('UPDATE label_seats SET annotator_id = ? WHERE id = ?').run(annotator.id, seat.id);
-        else if (seat.annotatorId !== annotator.id) {
-          const existing = project.labels.answer(task.id);
-          report.conflicts.push({ taskId: a.taskUuid, annotator: a.annotatorName, item: a.itemUuid, master: existing ? parseAnswer(existing.answer) : parseAnswer(a.answer), pack: parseAnswer(a.answer) });
-          continue;
-        }
-        const existing = project.labels.answer(task.id);
-        const packTask = pack.labels.taskByUuid(a.taskUuid)!;
-        if (packTask.revealed >= 0) project.labels.setRevealed(task.id, packTask.revealed);
-        if (!existing) {
-          project.db
-            .prepare('INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at, revised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-            .run(task.id, annotator.id, a.answer, a.correct, a.score, a.points, a.revision, origin, a.shownAt, a.answeredAt, a.revisedAt);
-          report.added++;
-        } else if (canonical(existing.answer) === canonical(a.answer)) {
-          report.unchanged++;
-        } else if (existing.origin === origin && a.revision > existing.revision) {
-          project.db
-            .prepare('UPDATE label_answers SET answer = ?, correct = ?, score = ?, points = ?, revision = ?, revised_at = ? WHERE task_id = ?')
-            .run(a.answer, a.correct, a.score, a.points, a.revision, a.revisedAt, task.id);
-          report.updated++;
-        } else {
-          report.conflicts.push({ taskId: a.taskUuid, annotator: a.annotatorName, item: a.itemUuid, master: parseAnswer(existing.answer), pack: parseAnswer(a.answer) });
-        }
+        project.labels.bindSeat(seat.id, annotator.id);
+      } else if (seat.annotatorId !== annotator.id) {
+        conflict();
+        continue;
       }
-      if (report.added + report.updated > 0) {
-        project.db.prepare('INSERT INTO label_merges (pack_uuid, session_uuid, merged_at, report) VALUES (?, ?, ?, ?)').run(packUuid, sessionUuid, new Date().toISOString(), JSON.stringify(report));
+      const bound = project.labels.seat(seat.id)!;
+      if (a.revealed >= 0) project.labels.setRevealed(task.id, a.revealed);
+      const judged = () => judge(project, bound, project.labels.taskByUuid(a.taskUuid)!, item, a.answer);
+      if (!existing) {
+        project.labels.insertAnswer({ taskId: task.id, annotatorId: annotator.id, answer: JSON.stringify(a.answer), ...judged(), revision: a.revision, origin, shownAt: a.shownAt, answeredAt: a.answeredAt, revisedAt: a.revisedAt });
+        report.added++;
+      } else if (canonical(parseAnswer(existing.answer)) === canonical(a.answer)) {
+        report.unchanged++;
+      } else if (existing.origin === origin && a.revision > existing.revision) {
+        project.labels.replaceAnswer({ taskId: task.id, answer: JSON.stringify(a.answer), ...judged(), revision: a.revision, revisedAt: a.revisedAt });
+        report.updated++;
+      } else {
+        conflict();
       }
-    })();
-    return report;
-  } finally {
-    pack.close();
-  }
+    }
+    if (problems.length > 0) {
+      throw new ApiError('pack_invalid', `${path} does not fit this session and was refused as a whole, nothing of it was merged: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}`, { problems: problems.slice(0, 100), count: problems.length });
+    }
+    if (report.added + report.updated > 0) project.labels.recordMerge(pack.packUuid, pack.sessionUuid, report);
+  })();
+  return report;
 }

@@ -173,6 +173,20 @@ export function answer(project: Project, seat: SeatRow, taskId: string, input: A
   const item = project.labels.item(task.itemId)!;
   const given = parseInput(input, item.taskType);
   if (given.type === 'reveal' && !given.resigned && task.revealed < 0) throw new ApiError('invalid_request', 'Reveal at least one step before guessing');
+  const { revision } = project.db.transaction(() => {
+    const judged = judge(project, seat, task, item, given);
+    return project.labels.writeAnswer({ taskId: task.id, annotatorId: seat.annotatorId!, answer: JSON.stringify(given), ...judged, origin, shownAt, answeredAt: new Date().toISOString() });
+  })();
+  return { committed: true, taskId, revision, practiceCorrect: null, next: next(project, project.labels.seat(seat.id)!, imageSrc) };
+}
+
+/**
+ * How the session judges an answer to one of a seat's tasks: right or wrong on a gold item, the reveal
+ * game's score, and the points, from this project's own gold, truth and the seat's earlier answers
+ * (never from what a client or a pack claims). A revision is judged no better than what it revises.
+ */
+export function judge(project: Project, seat: SeatRow, task: TaskRow, item: ItemRow, given: Answer): { correct: number | null; score: number | null; points: number } {
+  const config = configOf(project, seat.sessionId);
   const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
   let correct = gold ? (goldCorrect(gold, given) ? 1 : 0) : null;
   let score: number | null = null;
@@ -182,22 +196,15 @@ export function answer(project: Project, seat: SeatRow, taskId: string, input: A
     score = revealScore(task.revealed, truth !== null && given.guess === truth, given.resigned);
     const earlier = project.labels.answer(task.id);
     if (earlier) {
-      // A revision is judged no better than the answer it revises.
       if (earlier.score !== null) score = Math.min(score, earlier.score);
       if (earlier.correct !== null && correct !== null) correct = Math.min(correct, earlier.correct);
     }
   }
-  const { revision } = project.db.transaction(() => {
-    const earlier = project.labels.seatScores(seat.id, task.id);
-    const goldDone = earlier.filter((a) => a.correct !== null);
-    const weight = reliability(goldDone.filter((a) => a.correct === 1).length, goldDone.length);
-    const streak = correct === 0 ? 0 : streakOf(earlier.map((a) => a.correct)) + 1;
-    return project.labels.writeAnswer({
-      taskId: task.id, annotatorId: seat.annotatorId!, answer: JSON.stringify(given), correct, score, points: pointsFor(weight, streak, score),
-      origin, shownAt, answeredAt: new Date().toISOString(),
-    });
-  })();
-  return { committed: true, taskId, revision, practiceCorrect: null, next: next(project, project.labels.seat(seat.id)!, imageSrc) };
+  const earlier = project.labels.seatScores(seat.id, task.id);
+  const goldDone = earlier.filter((a) => a.correct !== null);
+  const weight = reliability(goldDone.filter((a) => a.correct === 1).length, goldDone.length);
+  const streak = correct === 0 ? 0 : streakOf(earlier.map((a) => a.correct)) + 1;
+  return { correct, score, points: pointsFor(weight, streak, score) };
 }
 
 export function history(project: Project, seat: SeatRow, limit = 10): HistoryEntry[] {

@@ -274,6 +274,29 @@ export class LabelRepository {
     return { revision: existing.revision + 1 };
   }
 
+  /** An answer as it arrives from an annotator pack, with its own revision and times. */
+  insertAnswer(row: AnswerRow): void {
+    this.db
+      .prepare('INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at, revised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(row.taskId, row.annotatorId, row.answer, row.correct, row.score, row.points, row.revision, row.origin, row.shownAt, row.answeredAt, row.revisedAt);
+  }
+
+  /** A newer revision of an answer, from the pack it came from. */
+  replaceAnswer(row: Pick<AnswerRow, 'taskId' | 'answer' | 'correct' | 'score' | 'points' | 'revision' | 'revisedAt'>): void {
+    this.db
+      .prepare('UPDATE label_answers SET answer = ?, correct = ?, score = ?, points = ?, revision = ?, revised_at = ? WHERE task_id = ?')
+      .run(row.answer, row.correct, row.score, row.points, row.revision, row.revisedAt, row.taskId);
+  }
+
+  /** Binds an open seat to an annotator who answered it elsewhere (a pack). */
+  bindSeat(seatId: number, annotatorId: number): void {
+    this.db.prepare('UPDATE label_seats SET annotator_id = ? WHERE id = ? AND annotator_id IS NULL').run(annotatorId, seatId);
+  }
+
+  recordMerge(packUuid: string, sessionUuid: string, report: unknown): void {
+    this.db.prepare('INSERT INTO label_merges (pack_uuid, session_uuid, merged_at, report) VALUES (?, ?, ?, ?)').run(packUuid, sessionUuid, new Date().toISOString(), JSON.stringify(report));
+  }
+
   /** Every answer of a session with what export, agreement and merge need. */
   sessionAnswers(sessionId: number): SessionAnswer[] {
     return this.db
