@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { BundleSummary, EventName, EventPayload, Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, Model, SanityCheck, ParsedRequest, ProjectSummary, RecentProject } from '../src-shared/contract.ts';
+import { methods, type BundleSummary, type EventName, type EventPayload, type Explanation, type ImageMetrics, type Job, type LayerInfo, type LayerwiseExplanation, type Model, type SanityCheck, type ParsedRequest, type ProjectSummary, type RecentProject } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask, importTitle } from './datasets/import-job.ts';
 import { explainImage, explainLayerwise, explainSelectionTask, imageMetrics, metricsSelectionTask, modelLayers, sanityCheck } from './explain/service.ts';
@@ -18,7 +18,7 @@ import { indexTask } from './explain/generative/dataset-index.ts';
 import { selectionTask } from './explain/generative/service.ts';
 import { JobRegistry } from './jobs/registry.ts';
 import { registerModel } from './models/register.ts';
-import { Project } from './store/project.ts';
+import { Project, readOnlyError } from './store/project.ts';
 import { LabelsHub } from './labels/hub.ts';
 import { faithfulnessTask, type AggregateContext } from './aggregate/service.ts';
 
@@ -89,19 +89,32 @@ export class Workstation {
 
   /**
    * Opens the bundled demo project, creating it on first use: the 10,000 Fashion-MNIST test images
-   * and the demo classifier, then inference as a job, so the browser fills while the user watches.
+   * and the demo classifier, then inference as a job, so the browser fills while the user watches. A
+   * demo whose first start was killed half-way is completed: what is missing (the model, the rest of
+   * the images, the predictions) is added when it opens.
    */
   async openDemo(): Promise<ProjectSummary> {
     const path = join(this.options.dataDir, 'demo', 'fashion-mnist-demo.xaiws');
-    if (existsSync(path)) return this.openProject(path);
-    const summary = await this.createProject(path, 'Fashion-MNIST demo');
-    const model = await this.addModel(join(this.options.resourcesDir, DEMO_MODEL));
-    const importJob = this.startImport({ source: join(this.options.resourcesDir, DEMO_DATASET), name: 'Fashion-MNIST test set' });
-    void this.jobs.wait(importJob.id).then((job) => {
-      const datasetId = job.result?.datasetId;
-      if (job.status === 'done' && typeof datasetId === 'number' && this.current) this.startInference(model.id, datasetId);
-    });
+    const summary = existsSync(path) ? await this.openProject(path) : await this.createProject(path, 'Fashion-MNIST demo');
+    if (!summary.readOnly) await this.completeDemo();
     return summary;
+  }
+
+  private async completeDemo(): Promise<void> {
+    const project = this.project;
+    const modelPath = join(this.options.resourcesDir, DEMO_MODEL);
+    const model = project.models.list().find((m) => m.path === resolve(modelPath)) ?? (await this.addModel(modelPath));
+    const source = resolve(this.options.resourcesDir, DEMO_DATASET);
+    const running = (kind: Job['kind']) => this.jobs.list().find((job) => job.kind === kind && (job.status === 'running' || job.status === 'queued'));
+    const imported = this.jobs.list().some((job) => job.kind === 'import' && job.status === 'done' && (this.project.jobs.params(job.id) as { source?: string } | undefined)?.source === source);
+    const importing = imported ? undefined : (running('import') ?? this.startImport({ source, name: 'Fashion-MNIST test set' }));
+    const classify = () => {
+      const dataset = this.current?.project === project ? project.datasets.list().find((d) => d.source === source) : undefined;
+      if (!dataset || running('inference') || project.predictions.count(model.id, dataset.id) >= dataset.images) return;
+      this.startInference(model.id, dataset.id);
+    };
+    if (importing) void this.jobs.wait(importing.id).then((job) => job.status === 'done' && classify());
+    else classify();
   }
 
   recent(): RecentProject[] {
@@ -124,7 +137,62 @@ export class Workstation {
     const model = this.model(modelId);
     const dataset = project.datasets.get(datasetId);
     if (!dataset) throw new ApiError('dataset_not_found', `No dataset with id ${datasetId} in this project`);
-    return this.jobs.start('inference', `Classify ${dataset.name} with ${model.name}`, { modelId, datasetId }, inferenceTask(project, this.pool, model, datasetId, batchSize));
+    return this.jobs.start('inference', `Classify ${dataset.name} with ${model.name}`, { modelId, datasetId, batchSize }, inferenceTask(project, this.pool, model, datasetId, batchSize));
+  }
+
+  /**
+   * Interrupted jobs that can go on where they stopped do so, as the same job: an import adds only
+   * what is missing, an inference classifies only the images without a prediction. The others stay
+   * interrupted, offered again in the Jobs panel (`retryJob`). A stored request is checked against
+   * the contract like any request before it runs again.
+   */
+  private resumeInterrupted(): void {
+    for (const job of this.jobs.interrupted) {
+      try {
+        const params = this.project.jobs.params(job.id);
+        if (job.kind === 'import') {
+          const request = methods['datasets.import'].request.parse(params);
+          this.jobs.resume(job.id, importTask(this.project.path, request));
+        } else if (job.kind === 'inference') {
+          const { modelId, datasetId, batchSize } = methods['inference.run'].request.parse(params);
+          if (!this.project.datasets.get(datasetId)) continue;
+          this.jobs.resume(job.id, inferenceTask(this.project, this.pool, this.model(modelId), datasetId, batchSize, true));
+        }
+      } catch {
+        // A job that cannot be resumed (its model or dataset is gone, its request is not valid) stays interrupted.
+      }
+    }
+  }
+
+  /** Starts an ended job again with the request it was started with (the Jobs panel's "Run again"). */
+  retryJob(jobId: string): Job {
+    const job = this.project.jobs.get(jobId);
+    if (!job) throw new ApiError('job_not_found', `No job with id ${jobId}`);
+    if (job.status === 'running' || job.status === 'queued' || job.status === 'done') throw new ApiError('invalid_request', `"${job.title}" is ${job.status}; only an interrupted, failed or cancelled job runs again`);
+    const params = this.project.jobs.params(jobId);
+    const parse = <M extends keyof typeof methods>(method: M) => {
+      const parsed = methods[method].request.safeParse(params);
+      if (!parsed.success) throw new ApiError('invalid_request', `"${job.title}" was started with a request this version cannot run again; start it anew`);
+      return parsed.data as ParsedRequest<M>;
+    };
+    switch (job.kind) {
+      case 'import':
+        return this.startImport(parse('datasets.import'));
+      case 'inference': {
+        const { modelId, datasetId, batchSize } = parse('inference.run');
+        return this.startInference(modelId, datasetId, batchSize);
+      }
+      case 'explain':
+        return this.startExplain(parse('explain.selection'));
+      case 'metrics':
+        return this.startMetrics(parse('explain.metricsSelection'));
+      case 'generative':
+        return this.startGenerative(parse('generative.selection'));
+      case 'index':
+        return this.startIndex(parse('generative.index'));
+      case 'faithfulness':
+        return this.startFaithfulness(parse('aggregate.faithfulness'));
+    }
   }
 
   layers(modelId: number): Promise<LayerInfo[]> {
@@ -236,11 +304,18 @@ export class Workstation {
     await this.pool.close();
   }
 
+  /** A write refused because the project is read-only, in words (the router's answer to SQLITE_READONLY). */
+  readOnlyError(): ApiError | null {
+    return this.current?.project.readOnly ? readOnlyError(this.current.project) : null;
+  }
+
   private async activate(project: Project): Promise<ProjectSummary> {
     await this.closeProject();
     const jobs = new JobRegistry(project, (job) => this.emit('job.updated', job));
     this.current = { project, jobs };
     this.remember(project);
+    // The app and the browser host go on with interrupted work; a CLI command does its one thing.
+    if (this.options.transport !== 'cli') this.resumeInterrupted();
     const summary = project.summary();
     this.emit('project.changed', summary);
     return summary;
@@ -248,8 +323,8 @@ export class Workstation {
 
   private remember(project: Project): void {
     const file = join(this.options.dataDir, 'recent.json');
-    const entry = { path: project.path, name: project.name, openedAt: new Date().toISOString() };
-    const list = [entry, ...this.recent().filter((other) => other.path !== project.path)].slice(0, 12);
+    const entry = { path: project.origin, name: project.name, openedAt: new Date().toISOString() };
+    const list = [entry, ...this.recent().filter((other) => other.path !== project.origin)].slice(0, 12);
     try {
       mkdirSync(this.options.dataDir, { recursive: true });
       writeFileSync(file, JSON.stringify(list, null, 2));

@@ -14,6 +14,8 @@ const id = z.number().int().positive();
 
 export const ProjectSummary = z.object({
   path: z.string(),
+  /** Opened read-only: this user may not change the file (nothing can be saved). */
+  readOnly: z.boolean(),
   name: z.string(),
   schemaVersion: z.number().int(),
   datasets: z.number().int(),
@@ -347,6 +349,8 @@ export const methods = {
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
   'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },
+  /** Runs an interrupted, failed or cancelled job again with its request, as a new job. */
+  'jobs.retry': { request: z.object({ jobId: z.string().max(64) }), result: JobStarted },
 } as const;
 
 export type MethodName = keyof typeof methods;

@@ -70,8 +70,10 @@ export class ApiError extends Error implements ApiErrorShape {
     readonly code: ErrorCode,
     message: string,
     readonly value?: unknown,
+    /** What caused it, for logs (never sent over a transport). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'ApiError';
   }
 

@@ -116,4 +116,5 @@ export const handlers: Handlers = {
   },
   'jobs.list': (ws) => ws.jobs.list(),
   'jobs.cancel': (ws, { jobId }) => ({ cancelled: ws.jobs.cancel(jobId) }),
+  'jobs.retry': (ws, { jobId }) => ({ jobId: ws.retryJob(jobId).id }),
 };

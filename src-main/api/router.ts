@@ -30,6 +30,9 @@ export function createRouter(workstation: Workstation): Dispatch {
       }
       return { ok: true, value: checked.data };
     } catch (error) {
+      // A write to a project opened read-only reaches SQLite only as SQLITE_READONLY: say what it means.
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return { ok: false, error: toApiError(workstation.readOnlyError() ?? error) };
       return { ok: false, error: toApiError(error) };
     }
   };

@@ -63,7 +63,7 @@ export async function explainImages(
     for (const path of paths) {
       try {
         const { manifest } = model;
-        pixels.push(await pixelsForModel({ id: 0, width: 0, height: 0, channels: 0, filePath: resolve(path), pixels: null, className: null }, manifest));
+        pixels.push(await pixelsForModel({ width: 0, height: 0, channels: 0, filePath: resolve(path), pixels: null }, manifest));
         readable.push(path);
       } catch (error) {
         failures++;

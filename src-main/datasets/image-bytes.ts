@@ -1,12 +1,15 @@
 /**
  * Bytes of an image for display, by id: the cached thumbnail, or the full image as a format every
- * browser shows (PNG for raw pixels and TIFF; the file itself for jpg, png, webp and gif).
+ * browser shows (PNG for raw pixels and TIFF; the file itself for jpg, png, webp and gif). Policy: a
+ * file is served only when it is still the file that was imported (its sha256), read like any file
+ * from outside (a regular file, bounded); a changed or replaced file is `image_changed`, named.
  */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
+import { readBounded } from '../files.ts';
 import type { Project } from '../store/project.ts';
+import { DEFAULT_MAX_BYTES, hashBytes } from './decode.ts';
 
 const PASS_THROUGH: Record<string, string> = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif',
@@ -26,11 +29,18 @@ export async function imageBytes(project: Project, imageId: number, variant: 'th
   }
   const path = image.filePath!;
   const mime = PASS_THROUGH[extname(path).toLowerCase()];
+  let bytes: Buffer;
   try {
-    if (mime) return { bytes: await readFile(path), mime };
-    return { bytes: await sharp(path).rotate().png().toBuffer(), mime: 'image/png' };
+    bytes = await readBounded(path, DEFAULT_MAX_BYTES);
   } catch (error) {
-    throw new ApiError('image_not_found', `The file of image ${imageId} cannot be read any more: ${path} (${(error as Error).message})`);
+    throw new ApiError('image_not_found', `The file of image ${imageId} cannot be read any more: ${(error as Error).message}`);
+  }
+  if (hashBytes(bytes) !== image.contentHash) throw new ApiError('image_changed', `The file of image ${imageId} changed since it was imported: ${path}. Import the dataset again to use the new file.`);
+  if (mime) return { bytes, mime };
+  try {
+    return { bytes: await sharp(bytes).rotate().png().toBuffer(), mime: 'image/png' };
+  } catch (error) {
+    throw new ApiError('image_not_found', `The file of image ${imageId} cannot be decoded: ${path} (${(error as Error).message})`);
   }
 }
 

@@ -13,16 +13,17 @@ import { softmax } from './preprocess.ts';
 
 export const DEFAULT_BATCH_SIZE = 256;
 
-export function inferenceTask(project: Project, pool: InferencePool, model: Model, datasetId: number, batchSize = DEFAULT_BATCH_SIZE): JobTask {
+/** `resume`: classify only the images without a prediction yet (an interrupted job going on). */
+export function inferenceTask(project: Project, pool: InferencePool, model: Model, datasetId: number, batchSize = DEFAULT_BATCH_SIZE, resume = false): JobTask {
   return async ({ signal, report }) => {
     const total = project.images.count(datasetId);
     const classes = model.manifest.classes;
     const ref = await verifiedModel(model); // a changed model file or weights file is refused, never used
     const started = performance.now();
-    let done = 0;
+    let done = resume ? project.predictions.count(model.id, datasetId) : 0;
     const inFlight = new Set<Promise<void>>();
-    report('running model', 0, total);
-    for (const ids of project.images.idsInPages(datasetId, batchSize)) {
+    report('running model', done, total);
+    for (const ids of project.images.idsInPages(datasetId, batchSize, resume ? model.id : undefined)) {
       if (signal.aborted) break;
       const batch = pool.inferImages(ref, project.path, ids).then((reply) => {
         project.predictions.upsertBatch(model.id, classes, toPredictions(ids, reply.output, classes.length, model.manifest.output.kind));

@@ -1,25 +1,32 @@
 /**
  * Turning a stored image into the model's input tensor, as the manifest says: resize to the input
  * size, convert to the input's channels, scale to [0, 1] by `scale`, then (x - mean) / std per
- * channel, written in NCHW or NHWC order into a batch buffer.
+ * channel, written in NCHW or NHWC order into a batch buffer. An image file is read like any file
+ * from outside (regular, bounded) and, when its imported hash is known, must still be that file.
  */
+import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { Manifest } from '../../src-shared/contract.ts';
+import { ApiError } from '../../src-shared/errors.ts';
+import { readBounded } from '../files.ts';
 import type { StoredImage } from '../store/images.ts';
+
+/** The most bytes an image file may have (as the importer's limit). */
+const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
+
+export type ModelImage = Pick<StoredImage, 'width' | 'height' | 'channels' | 'filePath' | 'pixels'> & { id?: number; contentHash?: string };
 
 export function tensorSize(manifest: Manifest): number {
   return manifest.input.channels * manifest.input.height * manifest.input.width;
 }
 
 /** Pixels of the image at the model's size and channel count, 8-bit, interleaved. */
-export async function pixelsForModel(image: StoredImage, manifest: Manifest): Promise<Uint8Array> {
+export async function pixelsForModel(image: ModelImage, manifest: Manifest): Promise<Uint8Array> {
   const { width, height, channels } = manifest.input;
   if (image.pixels && image.width === width && image.height === height && image.channels === channels) {
     return image.pixels;
   }
-  const input = image.pixels
-    ? sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 } })
-    : sharp(image.filePath!).rotate();
+  const input = image.pixels ? sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 } }) : sharp(await imageFile(image)).rotate();
   const fit = { stretch: 'fill', contain: 'contain', cover: 'cover' } as const;
   let pipeline = input.resize(width, height, { fit: fit[manifest.preprocessing.resize], background: { r: 0, g: 0, b: 0 } });
   pipeline = channels === 1 ? pipeline.grayscale() : pipeline.removeAlpha().toColourspace('srgb');
@@ -31,6 +38,14 @@ export async function pixelsForModel(image: StoredImage, manifest: Manifest): Pr
     return out;
   }
   return data;
+}
+
+async function imageFile(image: ModelImage): Promise<Buffer> {
+  const bytes = await readBounded(image.filePath!, MAX_IMAGE_BYTES);
+  if (image.contentHash && createHash('sha256').update(bytes).digest('hex') !== image.contentHash) {
+    throw new ApiError('image_changed', `The file of image ${image.id ?? ''} changed since it was imported: ${image.filePath}. Import the dataset again to use the new file.`);
+  }
+  return bytes;
 }
 
 /** Writes one image's normalised values into `batch` at position `index`. */

@@ -2,7 +2,9 @@
  * Long work as jobs. start() returns the job at once and runs the task in the background; progress is
  * stored in the project's jobs table and pushed as `job.updated` events, throttled (a 70,000-image
  * import would otherwise send thousands). cancel() aborts the task's signal; tasks check it between
- * batches. Jobs a killed process left running are marked interrupted when the project opens.
+ * batches. Jobs a killed process left running are marked interrupted when the project opens (a
+ * read-only project is left as it is); the workstation then resumes the ones that can continue where
+ * they stopped (`resume`, same job) and offers the others again (`retry` in the workstation).
  */
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../../src-shared/contract.ts';
@@ -20,16 +22,26 @@ const EMIT_INTERVAL_MS = 100;
 
 export class JobRegistry {
   private readonly running = new Map<string, { controller: AbortController; finished: Promise<Job> }>();
+  /** The jobs found interrupted when the project opened. */
+  readonly interrupted: Job[];
 
   constructor(
     private readonly project: Project,
     private readonly emit: (job: Job) => void,
   ) {
-    project.jobs.markInterrupted();
+    this.interrupted = project.readOnly ? [] : project.jobs.markInterrupted();
   }
 
   start(kind: Job['kind'], title: string, params: unknown, task: JobTask): Job {
-    const job = this.project.jobs.create({ id: randomUUID(), kind, title }, params);
+    return this.launch(this.project.jobs.create({ id: randomUUID(), kind, title }, params), task);
+  }
+
+  /** Runs `task` as the continuation of an interrupted job: the same job, from where it stopped. */
+  resume(id: string, task: JobTask): Job {
+    return this.launch(this.project.jobs.restart(id), task);
+  }
+
+  private launch(job: Job, task: JobTask): Job {
     const controller = new AbortController();
     this.emit(job);
     const finished = this.run(job.id, controller, task);

@@ -29,6 +29,8 @@ export interface StoredImage {
   filePath: string | null;
   pixels: Buffer | null;
   className: string | null;
+  /** sha256 of the file as imported (of the pixels, for images without a file). */
+  contentHash: string;
 }
 
 type ImageQuery = ParsedRequest<'images.list'>;
@@ -98,7 +100,7 @@ export class ImageRepository {
   stored(imageId: number): StoredImage | undefined {
     const row = this.db
       .prepare(
-        'SELECT id, width, height, channels, file_path AS filePath, pixels, class_name AS className FROM images WHERE id = ?',
+        'SELECT id, width, height, channels, file_path AS filePath, pixels, class_name AS className, content_hash AS contentHash FROM images WHERE id = ?',
       )
       .get(imageId) as StoredImage | undefined;
     return row;
@@ -110,12 +112,17 @@ export class ImageRepository {
     return { ids: rows.map((row) => row.id), names: rows.map((row) => row.name) };
   }
 
-  /** Image ids of a dataset in id order, in pages, for jobs that walk a whole dataset. */
-  *idsInPages(datasetId: number, pageSize: number): Generator<number[]> {
-    const page = this.db.prepare('SELECT id FROM images WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?').pluck();
+  /**
+   * Image ids of a dataset in id order, in pages, for jobs that walk a whole dataset; with
+   * `withoutPredictionOf`, only the images that model has not classified yet (a resumed inference).
+   */
+  *idsInPages(datasetId: number, pageSize: number, withoutPredictionOf?: number): Generator<number[]> {
+    const page = withoutPredictionOf === undefined
+      ? this.db.prepare('SELECT id FROM images WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?').pluck()
+      : this.db.prepare('SELECT id FROM images i WHERE dataset_id = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.model_id = ? AND p.image_id = i.id) ORDER BY id LIMIT ?').pluck();
     let after = 0;
     for (;;) {
-      const ids = page.all(datasetId, after, pageSize) as number[];
+      const ids = (withoutPredictionOf === undefined ? page.all(datasetId, after, pageSize) : page.all(datasetId, after, withoutPredictionOf, pageSize)) as number[];
       if (ids.length === 0) return;
       yield ids;
       after = ids[ids.length - 1]!;

@@ -42,7 +42,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     if (/NODE_MODULE_VERSION|was compiled against a different/.test(message)) {
       throw new ApiError('internal', `better-sqlite3 is built for another runtime than this one (${message.split('\n')[0]}). For the Electron window run npm run electron:fetch, which builds it for Electron.`);
     }
-    throw new ApiError('project_corrupt', `Cannot open ${path} as a project: ${message}`);
+    throw new ApiError('project_corrupt', `Cannot open ${path} as a project: ${message}`, undefined, error);
   }
   try {
     db.pragma('busy_timeout = 10000');
@@ -61,6 +61,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
       );
     }
     if (exists) guardSchema(db, version, migrations, basename(path));
+    if (options.readonly && version < latest && exists) {
+      throw new ApiError('project_read_only', `${basename(path)} was written by an older version of XAI Workstation (schema ${version}) and must be upgraded, but it cannot be changed (it is read-only). Open a writable copy.`);
+    }
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
@@ -78,7 +81,7 @@ function readPragmaNumber(db: Db, name: string, path: string): number {
   try {
     return db.pragma(name, { simple: true }) as number;
   } catch (error) {
-    throw new ApiError('project_corrupt', `${path} is not a readable project file: ${(error as Error).message}`);
+    throw new ApiError('project_corrupt', `${path} is not a readable project file: ${(error as Error).message}`, undefined, error);
   }
 }
 

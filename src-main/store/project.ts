@@ -1,8 +1,15 @@
 /**
  * An open project: its database connection and one repository per aggregate. The main process holds
- * one of these; workers open their own connection to the same file.
+ * one of these; workers open their own connection to the same file. A project file the user may not
+ * write (its permissions, a read-only folder or disk) opens read-only and says so; where SQLite cannot
+ * even read it in place (a WAL file in a folder where it may not create its shared-memory file), it is
+ * read from a private copy in the temporary folder, and `path` names that copy (workers read it) while
+ * `origin` keeps the file the user opened.
  */
-import { basename, extname } from 'node:path';
+import { accessSync, constants, copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join } from 'node:path';
+import { ApiError } from '../../src-shared/errors.ts';
 import type { ProjectSummary } from '../../src-shared/contract.ts';
 import { AggregateRepository } from './aggregate.ts';
 import { DatasetRepository } from './datasets.ts';
@@ -31,6 +38,8 @@ export class Project {
   private constructor(
     readonly path: string,
     readonly db: Db,
+    /** The file the user opened, when `path` is a private copy of it. */
+    readonly origin: string = path,
   ) {
     this.datasets = new DatasetRepository(db);
     this.images = new ImageRepository(db);
@@ -52,7 +61,23 @@ export class Project {
   }
 
   static open(path: string, options: OpenOptions = {}): Project {
-    return new Project(path, openDatabase(path, options));
+    if (options.readonly || writable(path)) return new Project(path, openDatabase(path, options));
+    try {
+      return new Project(path, openDatabase(path, { ...options, readonly: true }));
+    } catch (error) {
+      const code = (error as { cause?: { code?: string } }).cause?.code ?? '';
+      if (!/^SQLITE_(READONLY|CANTOPEN)/.test(code)) throw error;
+    }
+    // SQLite cannot read this WAL file in place: read a private copy (with its -wal, when there is one).
+    const copy = join(mkdtempSync(join(tmpdir(), 'xaiws-read-only-')), basename(path));
+    copyFileSync(path, copy);
+    if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
+    return new Project(copy, openDatabase(copy, { ...options, readonly: true }), path);
+  }
+
+  /** True when the project was opened read-only: nothing it holds can change. */
+  get readOnly(): boolean {
+    return this.db.readonly;
   }
 
   get name(): string {
@@ -70,7 +95,8 @@ export class Project {
 
   summary(): ProjectSummary {
     return {
-      path: this.path,
+      path: this.origin,
+      readOnly: this.readOnly,
       name: this.name,
       schemaVersion: schemaVersion(this.db),
       datasets: this.datasets.count(),
@@ -80,6 +106,30 @@ export class Project {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    if (!this.readOnly) {
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)'); // the file alone is the whole project once closed
+      } catch {
+        // Another connection still reads: SQLite checkpoints when the last one closes.
+      }
+    }
+    this.db.close();
   }
+}
+
+/** Whether this user may change the file and create its journal files beside it. */
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    accessSync(dirname(path), constants.W_OK);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true; // openDatabase names the missing file
+    return false;
+  }
+}
+
+export function readOnlyError(project: Project): ApiError {
+  return new ApiError('project_read_only', `${basename(project.origin)} is open read-only (this user may not change the file or its folder); nothing can be saved to it. Copy it to a folder you can write to, or ask for write permission.`);
 }

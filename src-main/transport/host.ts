@@ -91,7 +91,7 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
         response.writeHead(200, { 'content-type': mime, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' });
         return void response.end(bytes);
       } catch (error) {
-        return sendError(response, error, 404);
+        return sendError(response, error); // 404 for an unknown image, 409 for a changed file, 409 without a project
       }
     }
     const file = await readRendererFile(options.rendererDir, path);

@@ -180,6 +180,10 @@ export class Workspace {
     await this.attempt(async () => void (await api.call('jobs.cancel', { jobId })));
   }
 
+  async retryJob(jobId: string): Promise<void> {
+    await this.attempt(async () => void (await api.call('jobs.retry', { jobId })));
+  }
+
   /** A confusion-matrix cell: show the images of that true and predicted class. */
   showCell(trueClass: string, predictedClass: string): void {
     this.filters = { ...this.filters, trueClass, predictedClass, correctness: 'all' };
@@ -208,6 +212,7 @@ export class Workspace {
   }
 
   private async switchTo(project: ProjectSummary): Promise<void> {
+    if (project.readOnly) this.notify('info', `${project.name} is open read-only: you can browse and explain it, but nothing can be saved to it.`);
     thumbnails.clear(); // image ids belong to a project
     this.choosingProject = false;
     this.project = project;

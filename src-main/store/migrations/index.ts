@@ -8,6 +8,7 @@ import { layerClusters } from './0003-layer-clusters.ts';
 import { generative } from './0004-generative.ts';
 import { labels } from './0005-labels.ts';
 import { aggregate } from './0006-aggregate.ts';
+import { jobOwner } from './0007-job-owner.ts';
 
 export interface Migration {
   version: number;
@@ -15,6 +16,6 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative, labels, aggregate];
+export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative, labels, aggregate, jobOwner];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);
