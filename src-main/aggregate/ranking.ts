@@ -11,6 +11,9 @@ import { RATING_SCALES } from '../../src-shared/labels.ts';
 import type { LabelRecord } from './collect.ts';
 import { bradleyTerry, meanCi, spearman, type Comparison } from './stats.ts';
 
+/** The rating scales' ends: an interval of a mean rating never reaches beyond them. */
+const RATING_RANGE = [1, 5] as const;
+
 /** Virtual ties of each method with a reference, so a method that never won keeps a finite strength. */
 export const BT_PRIOR = 0.5;
 
@@ -41,7 +44,7 @@ function rows(records: readonly LabelRecord[], faithfulnessOf: FaithfulnessOf): 
     const scales: MethodRow['ratings'] = {};
     for (const scale of RATING_SCALES) {
       const values = mine.map((r) => (r.answer as { scores: Record<string, number> }).scores[scale.key]!);
-      scales[scale.key] = { unweighted: meanCi(values), weighted: meanCi(values, mine.map((r) => r.reliability)) };
+      scales[scale.key] = { unweighted: meanCi(values, undefined, RATING_RANGE), weighted: meanCi(values, mine.map((r) => r.reliability), RATING_RANGE) };
     }
     let wins = 0, losses = 0, ties = 0, weightedWins = 0, weightedTotal = 0;
     for (const c of comparisons(true)) {

@@ -30,21 +30,25 @@ const round = (x: number) => Math.round(x * 1e4) / 1e4;
 /**
  * Weighted mean with a 95 % t interval. With unit weights it is the usual mean +- t * s / sqrt(n);
  * with weights the spread is the weighted variance and n the effective size (sum w)^2 / sum w^2 (Kish).
+ * Every figure is defined or explicitly absent (null): no interval below an effective size of 2 (one
+ * degree of freedom), none for non-finite input; `range` clips the interval to the scale's ends.
  */
-export function meanCi(values: readonly number[], weights?: readonly number[]): MeanCi {
+export function meanCi(values: readonly number[], weights?: readonly number[], range?: readonly [number, number]): MeanCi {
   const n = values.length;
-  if (n === 0) return { n: 0, mean: null, low: null, high: null };
   const w = weights ?? values.map(() => 1);
+  if (n === 0 || w.length !== n || ![...values, ...w].every(Number.isFinite) || w.some((x) => x < 0)) return { n, mean: null, low: null, high: null };
   const sw = w.reduce((a, b) => a + b, 0);
   if (sw <= 0) return { n, mean: null, low: null, high: null };
   const mean = values.reduce((a, v, i) => a + w[i]! * v, 0) / sw;
-  if (n < 2) return { n, mean: round(mean), low: null, high: null };
   const sw2 = w.reduce((a, b) => a + b * b, 0);
   const effective = (sw * sw) / sw2;
+  if (n < 2 || !(effective >= 2)) return { n, mean: round(mean), low: null, high: null };
   // Unbiased weighted variance for reliability weights; equals the sample variance with unit weights.
   const variance = values.reduce((a, v, i) => a + w[i]! * (v - mean) ** 2, 0) / (sw - sw2 / sw);
-  const half = tQuantile975(effective - 1) * Math.sqrt(variance / effective);
-  return { n, mean: round(mean), low: round(mean - half), high: round(mean + half) };
+  const half = tQuantile975(effective - 1) * Math.sqrt(Math.max(0, variance) / effective);
+  if (!Number.isFinite(half)) return { n, mean: round(mean), low: null, high: null };
+  const [lowest, highest] = range ?? [-Infinity, Infinity];
+  return { n, mean: round(mean), low: round(Math.max(lowest, mean - half)), high: round(Math.min(highest, mean + half)) };
 }
 
 export interface Comparison {

@@ -10,7 +10,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ApiError } from '../../src-shared/errors.ts';
+import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import type { Dispatch } from '../api/router.ts';
 import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/image-bytes.ts';
 import type { Workstation } from '../workstation.ts';
@@ -91,7 +91,7 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
         response.writeHead(200, { 'content-type': mime, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' });
         return void response.end(bytes);
       } catch (error) {
-        return sendError(response, error); // 404 for an unknown image, 409 for a changed file, 409 without a project
+        return sendError(response, error, toApiError(error).code === 'image_changed' ? 409 : 404);
       }
     }
     const file = await readRendererFile(options.rendererDir, path);

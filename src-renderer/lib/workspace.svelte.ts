@@ -25,6 +25,25 @@ export interface Filters {
 
 export const NO_FILTERS: Filters = { trueClass: '', predictedClass: '', split: '', correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' };
 
+const SORTS: readonly Sort[] = ['id', 'class', 'confidence-asc', 'confidence-desc'];
+const CORRECTNESS: readonly Correctness[] = ['all', 'correct', 'wrong'];
+
+/** Filters read back from storage, field by field; anything that is not a filter of this dataset is dropped. */
+export function filtersFrom(value: unknown, dataset: Pick<Dataset, 'classes' | 'splits'> | null, modelClasses: readonly string[]): Filters {
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const text = (x: unknown, allowed: readonly string[]) => (typeof x === 'string' && allowed.includes(x) ? x : '');
+  const unit = (x: unknown, fallback: number) => (typeof x === 'number' && x >= 0 && x <= 1 ? x : fallback);
+  return {
+    trueClass: text(v.trueClass, dataset?.classes ?? []),
+    predictedClass: text(v.predictedClass, modelClasses),
+    split: text(v.split, dataset?.splits ?? []),
+    correctness: CORRECTNESS.includes(v.correctness as Correctness) ? (v.correctness as Correctness) : 'all',
+    confidenceMin: unit(v.confidenceMin, 0),
+    confidenceMax: unit(v.confidenceMax, 1),
+    sort: SORTS.includes(v.sort as Sort) ? (v.sort as Sort) : 'id',
+  };
+}
+
 export interface Toast {
   id: number;
   kind: 'error' | 'info';
@@ -99,8 +118,8 @@ export class Workspace {
       this.jobs = jobs;
       this.provider = info.providers;
       this.project = project;
-      if (this.datasetId === null || !datasets.some((d) => d.id === this.datasetId)) this.datasetId = datasets[0]?.id ?? null;
       if (this.modelId === null || !models.some((m) => m.id === this.modelId)) this.modelId = models[0]?.id ?? null;
+      if (this.datasetId === null || !datasets.some((d) => d.id === this.datasetId)) this.chooseDataset(datasets[0]?.id ?? null);
     });
   }
 
@@ -184,9 +203,44 @@ export class Workspace {
     await this.attempt(async () => void (await api.call('jobs.retry', { jobId })));
   }
 
-  /** A confusion-matrix cell: show the images of that true and predicted class. */
+  /**
+   * Each dataset has its own filters (class names, splits and confidence mean nothing in another), kept
+   * in this browser per project and dataset, so they come back after a reload.
+   */
+  chooseDataset(datasetId: number | null): void {
+    this.datasetId = datasetId;
+    this.openImageId = null;
+    this.filters = datasetId === null ? { ...NO_FILTERS } : this.storedFilters(datasetId);
+  }
+
+  private filtersKey(datasetId: number): string {
+    return `xaiws.filters:${this.project?.path ?? ''}:${datasetId}`;
+  }
+
+  private storedFilters(datasetId: number): Filters {
+    let stored: unknown = null;
+    try {
+      stored = JSON.parse(globalThis.localStorage?.getItem(this.filtersKey(datasetId)) ?? 'null');
+    } catch {
+      stored = null;
+    }
+    const dataset = this.datasets.find((d) => d.id === datasetId) ?? null;
+    return filtersFrom(stored, dataset, this.model?.manifest.classes ?? []);
+  }
+
+  /** Remembers the current dataset's filters (WorkspaceView calls it whenever they change). */
+  saveFilters(): void {
+    if (this.datasetId === null) return;
+    try {
+      globalThis.localStorage?.setItem(this.filtersKey(this.datasetId), JSON.stringify(this.filters));
+    } catch {
+      // Storage full or disabled: the filters just do not outlive the page.
+    }
+  }
+
+  /** A confusion-matrix cell: exactly the images of that true and predicted class (its count), whatever was filtered before. */
   showCell(trueClass: string, predictedClass: string): void {
-    this.filters = { ...this.filters, trueClass, predictedClass, correctness: 'all' };
+    this.filters = { ...NO_FILTERS, sort: this.filters.sort, trueClass, predictedClass };
     this.panel = 'none';
   }
 
@@ -216,10 +270,8 @@ export class Workspace {
     thumbnails.clear(); // image ids belong to a project
     this.choosingProject = false;
     this.project = project;
-    this.datasetId = null;
+    this.chooseDataset(null);
     this.modelId = null;
-    this.filters = { ...NO_FILTERS };
-    this.openImageId = null;
     await this.refresh();
   }
 

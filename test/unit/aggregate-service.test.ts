@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Aggregate } from '../../src-shared/aggregate.ts';
 import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
 import { createRouter } from '../../src-main/api/router.ts';
+import { embeddingRuns } from '../../src-main/aggregate/embed.ts';
 import { labelWeight } from '../../src-main/aggregate/atlas.ts';
 import { collect } from '../../src-main/aggregate/collect.ts';
 import { REPORT_SECTIONS } from '../../src-main/aggregate/report.ts';
@@ -127,7 +128,12 @@ describe('aggregating a session', () => {
 
   it('keeps the analyst edits in the project file and replays them over a new aggregation', async () => {
     const collar = conceptOf('collar');
+    // A rename changes a name only: aggregating again reuses the clustering instead of computing it again.
+    const runs = { ...embeddingRuns };
     await call('aggregate.edit', { op: 'rename', term: 'collar', name: 'neck area' });
+    expect((await call('aggregate.run', {})).concepts.find((c) => c.terms.some((t) => t.term === 'collar'))!.name).toBe('neck area');
+    expect(embeddingRuns.computed).toBe(runs.computed);
+    expect(embeddingRuns.reused).toBeGreaterThan(runs.reused);
     await call('aggregate.edit', { op: 'split', terms: ['stripe'], name: 'stripes' });
     await expect(call('aggregate.edit', { op: 'rename', term: 'wings', name: 'x' })).rejects.toMatchObject({ code: 'concept_not_found', message: expect.stringContaining('"wings"') });
     const reopened = Project.open(projectPath, { readonly: true });

@@ -171,6 +171,23 @@ describe('statistics', () => {
     expect(meanCi([]).mean).toBeNull();
   });
 
+  it('defines every figure for small samples, or says it is absent, and keeps intervals on the scale', () => {
+    // Two ratings weighted by two reliabilities: an effective size under 2 has no interval (it was NaN).
+    for (const weights of [[0.5, 0.75], [5 / 6, 1 / 6], [0.5, 0.5000001]]) {
+      const ci = meanCi([3, 4], weights);
+      expect(ci.mean).not.toBeNull();
+      for (const value of [ci.mean, ci.low, ci.high]) expect(value === null || Number.isFinite(value)).toBe(true);
+    }
+    expect(meanCi([3, 4], [0.5, 0.75])).toMatchObject({ n: 2, low: null, high: null });
+    expect(meanCi([3, 4])).toMatchObject({ low: expect.any(Number), high: expect.any(Number) }); // two equal weights: one degree of freedom
+    // A 1-5 scale: the interval is clipped to it.
+    const clipped = meanCi([1, 5, 1], undefined, [1, 5]);
+    expect(clipped.low).toBe(1);
+    expect(clipped.high).toBe(5);
+    expect(meanCi([1, Number.NaN]).mean).toBeNull();
+    expect(meanCi([2, 3], [1, -1]).mean).toBeNull();
+  });
+
   it('fits Bradley-Terry to its maximum-likelihood answer', () => {
     // Two items: a beats b 3 times of 4, so p_a / p_b = 3.
     const two = bradleyTerry(['a', 'b'], [1, 1, 1, 0].map((outcome) => ({ a: 'a', b: 'b', outcome })));

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,9 +107,14 @@ describe('project store', () => {
     const project = Project.create(path);
     project.jobs.create({ id: 'j1', kind: 'import', title: 'Import x' }, {});
     project.jobs.update('j1', { status: 'running', done: 5, total: 10 });
+    project.jobs.create({ id: 'j2', kind: 'import', title: 'Import y' }, {});
+    project.jobs.update('j2', { status: 'running', done: 1, total: 10 });
+    // j1's process is gone (a pid no process has); j2 belongs to this running process and is left alone.
+    project.db.prepare("UPDATE jobs SET owner = ? WHERE id = 'j1'").run(`${hostname()}:${2 ** 22 + 1}`);
     project.close();
     const reopened = track(Project.open(path));
-    expect(reopened.jobs.markInterrupted()).toBe(1);
+    expect(reopened.jobs.markInterrupted().map((job) => job.id)).toEqual(['j1']);
     expect(reopened.jobs.get('j1')).toMatchObject({ status: 'interrupted', done: 5, total: 10 });
+    expect(reopened.jobs.get('j2')).toMatchObject({ status: 'running' });
   });
 });
