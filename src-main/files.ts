@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
-import { open, realpath } from 'node:fs/promises';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { sep } from 'node:path';
 
 export type FileProblemKind = 'missing' | 'not_a_file' | 'too_large' | 'unreadable' | 'outside';
@@ -51,9 +51,9 @@ function checkOpened(stats: Stats, path: string, limit: number): void {
   if (stats.size > limit) throw new FileProblem('too_large', `${path} is ${stats.size} bytes, over the limit of ${limit} bytes`);
 }
 
-/** The whole of a regular file of at most `limit` bytes. */
-export async function readBounded(path: string, limit: number): Promise<Buffer> {
-  let handle;
+/** Opens a regular file of at most `limit` bytes (non-blocking, checked on the descriptor) and hands it to `use`. */
+async function withRegularFile<T>(path: string, limit: number, use: (handle: FileHandle, size: number) => Promise<T>): Promise<T> {
+  let handle: FileHandle;
   try {
     handle = await open(path, FLAGS);
   } catch (error) {
@@ -62,19 +62,26 @@ export async function readBounded(path: string, limit: number): Promise<Buffer> 
   try {
     const stats = await handle.stat();
     checkOpened(stats, path, limit);
-    const buffer = Buffer.allocUnsafe(stats.size);
-    let filled = 0;
-    while (filled < stats.size) {
-      const { bytesRead } = await handle.read(buffer, filled, Math.min(CHUNK, stats.size - filled), filled);
-      if (bytesRead === 0) break; // the file shrank while it was read
-      filled += bytesRead;
-    }
-    return filled === stats.size ? buffer : buffer.subarray(0, filled);
+    return await use(handle, stats.size);
   } catch (error) {
     throw problemOf(error, path);
   } finally {
     await handle.close();
   }
+}
+
+/** The whole of a regular file of at most `limit` bytes. */
+export function readBounded(path: string, limit: number): Promise<Buffer> {
+  return withRegularFile(path, limit, async (handle, size) => {
+    const buffer = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await handle.read(buffer, filled, Math.min(CHUNK, size - filled), filled);
+      if (bytesRead === 0) break; // the file shrank while it was read
+      filled += bytesRead;
+    }
+    return filled === size ? buffer : buffer.subarray(0, filled);
+  });
 }
 
 /** The same, synchronously (small files read where an await does not fit). */
@@ -104,31 +111,19 @@ export function readBoundedSync(path: string, limit: number): Buffer {
 }
 
 /** sha256 and size of a regular file of at most `limit` bytes, read in chunks. */
-export async function hashBounded(path: string, limit: number): Promise<{ sha256: string; size: number }> {
-  let handle;
-  try {
-    handle = await open(path, FLAGS);
-  } catch (error) {
-    throw problemOf(error, path);
-  }
-  try {
-    const stats = await handle.stat();
-    checkOpened(stats, path, limit);
+export function hashBounded(path: string, limit: number): Promise<{ sha256: string; size: number }> {
+  return withRegularFile(path, limit, async (handle, size) => {
     const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(Math.min(CHUNK * 4, Math.max(1, stats.size)));
+    const buffer = Buffer.allocUnsafe(Math.min(CHUNK * 4, Math.max(1, size)));
     let position = 0;
-    while (position < stats.size) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, stats.size - position), position);
+    while (position < size) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       position += bytesRead;
     }
     return { sha256: hash.digest('hex'), size: position };
-  } catch (error) {
-    throw problemOf(error, path);
-  } finally {
-    await handle.close();
-  }
+  });
 }
 
 /** `path` with every link resolved, refused unless it lies inside `folder` (itself resolved). */

@@ -66,17 +66,22 @@ function refused(error: unknown, label: string, what: string): ApiError {
   return new ApiError('model_invalid', `${what} of ${label} cannot be read: ${(error as Error).message}`);
 }
 
-/** Checks that `path` is an ONNX model and computes its identity (see the policy above). */
-export async function modelIdentity(path: string, label = path): Promise<ModelIdentity> {
+/**
+ * Checks that `path` is an ONNX model and computes its identity (see the policy above). With `check`
+ * false (re-checking a registered model) the model is decoded only when it may name external data
+ * (its bytes contain "location"), so that a large model costs a hash, not a parse.
+ */
+export async function modelIdentity(path: string, label = path, check = true): Promise<ModelIdentity> {
   let bytes: Buffer;
   try {
     bytes = await readBounded(path, MAX_ONNX_BYTES);
   } catch (error) {
     throw refused(error, label, 'The model file');
   }
+  const onnxHash = createHash('sha256').update(bytes).digest('hex');
+  if (!check && !bytes.includes('location')) return { hash: onnxHash, external: [] };
   const model = OnnxModel.read(bytes, label); // "… is not an ONNX model" for anything else
   if (model.proto.opsetImport.length === 0) throw new ApiError('model_invalid', `${label} is not an ONNX model: it imports no operator set`);
-  const onnxHash = createHash('sha256').update(bytes).digest('hex');
   const locations = [...externalLocations(model.graph)].sort();
   if (locations.length === 0) return { hash: onnxHash, external: [] };
   const folder = dirname(resolve(path));
@@ -111,7 +116,7 @@ export async function verifiedModel(model: Model): Promise<ModelRef> {
   if (hash === null) {
     let identity: ModelIdentity;
     try {
-      identity = await modelIdentity(model.path, `model "${model.name}"`);
+      identity = await modelIdentity(model.path, `model "${model.name}"`, false);
     } catch (error) {
       if (error instanceof ApiError && error.code === 'model_not_found') throw new ApiError('model_not_found', `The file of model "${model.name}" is gone: ${model.path}`);
       throw new ApiError('model_changed', `The files of model "${model.name}" (${model.path}) changed since it was registered and cannot be used: ${(error as Error).message}`);

@@ -6,38 +6,32 @@
  * agreement heatmaps.
  */
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregate } from '../../src-main/aggregate/service.ts';
-import { launchChromium } from '../support/browser.ts';
-import { startTestHost, type TestHost } from '../support/host.ts';
+import { openApp, type App } from '../support/app.ts';
+import type { TestHost } from '../support/host.ts';
 import { answerByKeys, currentTask } from '../support/label-keys.ts';
 import { answerAll, explainedProject, labelSession } from '../support/labelling.ts';
 
+let app: App;
 let testHost: TestHost;
-let browser: Browser;
 let page: Page;
 let sessionId: number;
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  testHost = await startTestHost();
-  const ws = testHost.workstation;
-  const ids = await explainedProject(ws, join(testHost.dir, 'global.xaiws'), join(testHost.dir, 'data'), 8);
-  const ana = ws.project.labels.addAnnotator('Ana', 'analyst');
-  const ben = ws.project.labels.addAnnotator('Ben', 'analyst');
-  sessionId = await labelSession(ws, ids, { name: 'Concepts', maxImages: 4, taskTypes: ['concept', 'rating', 'pairwise'], overlap: 2, goldShare: 0, annotatorIds: [ana.id, ben.id] });
-  await answerAll(ws, sessionId, [ben.id]);
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1400, height: 950 } });
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(testHost.host.url);
+  app = await openApp({ width: 1400, height: 950 }, async (host) => {
+    const ws = host.workstation;
+    const ids = await explainedProject(ws, join(host.dir, 'global.xaiws'), join(host.dir, 'data'), 8);
+    const ana = ws.project.labels.addAnnotator('Ana', 'analyst');
+    const ben = ws.project.labels.addAnnotator('Ben', 'analyst');
+    sessionId = await labelSession(ws, ids, { name: 'Concepts', maxImages: 4, taskTypes: ['concept', 'rating', 'pairwise'], overlap: 2, goldShare: 0, annotatorIds: [ana.id, ben.id] });
+    await answerAll(ws, sessionId, [ben.id]);
+  });
+  ({ testHost, page } = app);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await testHost?.close();
-});
+afterAll(() => app?.close());
 
 describe('global explanations in the app', () => {
   it('turn the labels an analyst gives at the desktop into the concept atlas', async () => {
@@ -91,6 +85,6 @@ describe('global explanations in the app', () => {
     await page.keyboard.press('4');
     await page.getByTestId('label-next-session').selectOption(String(sessionId));
     await expect.poll(() => page.getByTestId('label-next').locator('li').count()).toBeGreaterThan(0);
-    expect(pageErrors).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
   });
 });

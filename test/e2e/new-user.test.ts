@@ -9,34 +9,27 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src-shared/contract.ts';
 import type { AnswerInput, TaskView } from '../../src-shared/labels.ts';
 import { answer, next, reveal } from '../../src-main/labels/tasks.ts';
-import { launchChromium } from '../support/browser.ts';
+import { openApp, type App } from '../support/app.ts';
 import { answerByKeys } from '../support/label-keys.ts';
 import { classFolderTree } from '../support/fixtures.ts';
-import { ROOT, startTestHost, type TestHost } from '../support/host.ts';
+import { ROOT, type TestHost } from '../support/host.ts';
 import { LAYER } from '../support/labelling.ts';
 
+let app: App;
 let testHost: TestHost;
-let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  testHost = await startTestHost();
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1400, height: 950 } });
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(testHost.host.url);
+  app = await openApp({ width: 1400, height: 950 });
+  ({ testHost, page } = app);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await testHost?.close();
-});
+afterAll(() => app?.close());
 
 const ws = () => testHost.workstation;
 /** Screenshots to look at after a run (test-results/ is not committed). */
@@ -220,6 +213,6 @@ describe('a new user', () => {
     const text = await page.getByTestId('ranking-table').innerText();
     expect(text).not.toMatch(/NaN|invalid|expected number/i);
     await shot('global-pilot');
-    expect(pageErrors).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
   });
 });
