@@ -2,7 +2,8 @@
  * What running the models in worker processes costs the app: the whole inference job (10,000
  * Fashion-MNIST test images, read from the project, preprocessed, run, stored) in images/s, and
  * Grad-CAM of single images through the API (first computation, not the cache) in ms/image, as the
- * app runs them. Run it on two checkouts to compare (docs/BENCHMARKS.md, "Worker processes").
+ * app runs them, and the round trip of a call that does nothing in the worker. Run it on two checkouts
+ * to compare (docs/BENCHMARKS.md, "Worker processes").
  * Run: node --import tsx bench/worker-cost.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,8 +11,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Workstation } from '../src-main/workstation.ts';
 
-const REPEATS = 3;
-const CAM_IMAGES = 200;
+const REPEATS = 5;
+const CAM_IMAGES = 500;
+const CALLS = 1000;
 const LAYER = '/features/features.10/Relu_output_0';
 
 const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-'));
@@ -31,7 +33,13 @@ try {
   const started = performance.now();
   for (const imageId of ids.slice(0, CAM_IMAGES)) await ws.explainImage({ modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
   const camMs = (performance.now() - started) / CAM_IMAGES;
-  console.log(JSON.stringify({ machine: `${cpus().length} x ${cpus()[0]?.model}`, inferenceImagesPerSecond: Math.max(...rates), runs: rates, gradcamMsPerImage: Number(camMs.toFixed(2)) }));
+  // A call that does nothing in the worker (the session is loaded): the message round trip itself.
+  await ws.pool.inspect(model.fileHash, model.path);
+  const calls = performance.now();
+  for (let i = 0; i < CALLS; i++) await ws.pool.inspect(model.fileHash, model.path);
+  const callMs = (performance.now() - calls) / CALLS;
+  const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
+  console.log(JSON.stringify({ machine: `${cpus().length} x ${cpus()[0]?.model}`, inferenceImagesPerSecond: median, runs: rates, gradcamMsPerImage: Number(camMs.toFixed(3)), roundTripMs: Number(callMs.toFixed(3)) }));
 } finally {
   await ws.shutdown();
   rmSync(dir, { recursive: true, force: true });
