@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { defineConfig, externalizeDepsPlugin } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
-// Main process: one entry for Electron plus one per worker (thread or process), so that the workers exist as
-// files next to index.js (src-main/workers.ts resolves them there in the built app).
+// Main process: one entry for Electron plus one per worker process, so that the workers exist as files
+// next to index.js (src-main/workers/spawn.ts resolves them there in the built app).
 export default defineConfig({
   main: {
     plugins: [externalizeDepsPlugin()],
@@ -12,10 +12,10 @@ export default defineConfig({
       rollupOptions: {
         input: {
           index: resolve('src-main/app/main.ts'),
-          'import-worker': resolve('src-main/datasets/import-worker.ts'),
-          'inference-worker': resolve('src-main/inference/worker.ts'),
-          'embed-worker': resolve('src-main/aggregate/embed-worker.ts'),
-          'pack-worker': resolve('src-main/labels/pack-worker.ts'),
+          'import-worker': resolve('src-main/workers/import.ts'),
+          'inference-worker': resolve('src-main/workers/inference.ts'),
+          'embed-worker': resolve('src-main/workers/embed.ts'),
+          'pack-worker': resolve('src-main/workers/pack.ts'),
         },
         output: { chunkFileNames: '[name]-[hash].js' },
       },

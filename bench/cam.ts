@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { readIdx } from '../src-main/datasets/idx.ts';
-import { InferencePool } from '../src-main/inference/pool.ts';
+import { InferencePool } from '../src-main/workers/inference-pool.ts';
 import { writeNormalised } from '../src-main/inference/preprocess.ts';
 import { parseManifest } from '../src-main/models/manifest.ts';
 import { hashFile } from '../src-main/models/register.ts';
@@ -30,7 +30,7 @@ for (let i = 0; i < IMAGES; i++) writeNormalised(images.data.subarray(i * size, 
 const pool = new InferencePool(1, THREADS);
 const model = { key: await hashFile(modelPath), path: modelPath, manifest };
 const explain = (method: 'gradcam' | 'scorecam', start: number, count: number) =>
-  pool.cam(model, { tensor: tensor.slice(start * size, (start + count) * size), count }, { method, layer: LAYER, targets: new Array(count).fill(-1) });
+  pool.call('cam', { model, source: { tensor: tensor.slice(start * size, (start + count) * size), count }, request: { method, layer: LAYER, targets: new Array(count).fill(-1) } }).then((reply) => reply.results);
 
 await explain('gradcam', 0, 8); // warm-up: probe, gradient graph, sessions
 await explain('scorecam', 0, 1);

@@ -40,8 +40,8 @@ const pixels = Float32Array.from(images.data.subarray(0, IMAGES * size), (v) => 
 const slice = (start: number, count: number) => pixels.subarray(start * size, (start + count) * size);
 
 const runs = {
-  decompose: (start: number, count: number) => engine.decompose(slice(start, count), count, new Array(count).fill(-1)),
-  path: (start: number, count: number) => engine.paths(slice(start, count), count, Array.from({ length: count }, () => ({ target: -1, steps: STEPS }))),
+  decompose: (start: number, count: number) => engine.decomposition(slice(start, count), count, new Array(count).fill(-1)),
+  path: (start: number, count: number) => engine.counterfactual(slice(start, count), count, Array.from({ length: count }, () => ({ target: -1, steps: STEPS }))),
   components: (start: number, count: number) => engine.components(slice(start, count), count, new Array(count).fill(-1)),
 };
 

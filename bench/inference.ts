@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readIdx } from '../src-main/datasets/idx.ts';
-import { InferencePool } from '../src-main/inference/pool.ts';
+import { InferencePool } from '../src-main/workers/inference-pool.ts';
 import { writeNormalised } from '../src-main/inference/preprocess.ts';
 import { parseManifest } from '../src-main/models/manifest.ts';
 import { hashFile } from '../src-main/models/register.ts';
@@ -30,7 +30,7 @@ for (let i = 0; i < count; i++) writeNormalised(images.data.subarray(i * size, (
 
 const pool = new InferencePool(1, THREADS);
 const model = { key: await hashFile(modelPath), path: modelPath, manifest };
-await pool.inferTensor(model, tensor.slice(0, BATCH * size), BATCH); // warm-up and session load
+await pool.call('inferTensor', { model, tensor: tensor.slice(0, BATCH * size), count: BATCH }); // warm-up and session load
 const runs: number[] = [];
 let correct = 0;
 for (let repeat = 0; repeat < REPEATS; repeat++) {
@@ -38,7 +38,7 @@ for (let repeat = 0; repeat < REPEATS; repeat++) {
   correct = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    const { output } = await pool.inferTensor(model, tensor.slice(start * size, (start + n) * size), n);
+    const { output } = await pool.call('inferTensor', { model, tensor: tensor.slice(start * size, (start + n) * size), count: n });
     for (let row = 0; row < n; row++) {
       const logits = output.subarray(row * 10, row * 10 + 10);
       if (logits.indexOf(Math.max(...logits)) === labels[start + row]) correct++;

@@ -34,9 +34,9 @@ try {
   for (const imageId of ids.slice(0, CAM_IMAGES)) await ws.explainImage({ modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
   const camMs = (performance.now() - started) / CAM_IMAGES;
   // A call that does nothing in the worker (the session is loaded): the message round trip itself.
-  await ws.pool.inspect(model.fileHash, model.path);
+  await ws.pool.call('inspect', { key: model.fileHash, path: model.path });
   const calls = performance.now();
-  for (let i = 0; i < CALLS; i++) await ws.pool.inspect(model.fileHash, model.path);
+  for (let i = 0; i < CALLS; i++) await ws.pool.call('inspect', { key: model.fileHash, path: model.path });
   const callMs = (performance.now() - calls) / CALLS;
   const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
   console.log(JSON.stringify({ machine: `${cpus().length} x ${cpus()[0]?.model}`, inferenceImagesPerSecond: median, runs: rates, gradcamMsPerImage: Number(camMs.toFixed(3)), roundTripMs: Number(callMs.toFixed(3)) }));

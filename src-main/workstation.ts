@@ -12,7 +12,7 @@ import { importTask, importTitle } from './datasets/import-job.ts';
 import { explainImage, explainLayerwise, explainSelectionTask, imageMetrics, metricsSelectionTask, modelLayers, sanityCheck } from './explain/service.ts';
 import type { ImportRequest } from './datasets/importer.ts';
 import { inferenceTask } from './inference/inference-job.ts';
-import { InferencePool } from './inference/pool.ts';
+import { InferencePool } from './workers/inference-pool.ts';
 import { loadBundle } from './models/bundle.ts';
 import { indexTask } from './explain/generative/dataset-index.ts';
 import { selectionTask } from './explain/generative/service.ts';
@@ -271,7 +271,7 @@ export class Workstation {
 
   /** Validate a model bundle folder (hashes, tensor shapes, data files) without changing the project. */
   async checkBundle(path: string): Promise<BundleSummary> {
-    const loaded = await loadBundle(path, (file, sha256) => this.pool.inspect(sha256, file));
+    const loaded = await loadBundle(path, (file, sha256) => this.pool.call('inspect', { key: sha256, path: file }));
     return {
       path: loaded.dir,
       name: loaded.bundle.name,

@@ -285,7 +285,7 @@ export const methods = {
   'explain.selection': { request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }) }), result: JobStarted },
   /** Every cached CAM map of one image under the model (the comparison panel shows them). */
   'explain.cached': { request: z.object({ modelId: id, imageId: id }), result: z.array(Explanation) },
-  'generative.decompose': { request: z.object({ modelId: id, imageId: id, target: ClassChoice }), result: Decomposition },
+  'generative.decomposition': { request: z.object({ modelId: id, imageId: id, target: ClassChoice }), result: Decomposition },
   'generative.counterfactual': { request: CounterfactualRequest, result: Counterfactual },
   'generative.components': { request: z.object({ modelId: id, imageId: id, target: ClassChoice, top: z.number().int().min(1).max(64).default(8) }), result: Components },
   'generative.selection': {

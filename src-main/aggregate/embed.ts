@@ -2,7 +2,7 @@
  * Choosing and running the embedder of concept labels. A Sentence-BERT ONNX export in the project's
  * models folder wins (`<folder of the project file>/models/<name>/` holding `tokenizer.json` and
  * `model.onnx` or `onnx/model.onnx`, as Hugging Face's exports lay them out); otherwise the built-in
- * word vectors. The work runs in a worker thread, started for one call and ended after it.
+ * word vectors. The work runs in a worker process, started for one call and ended after it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -10,9 +10,10 @@ import { GiB, readBoundedSync } from '../files.ts';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ApiError } from '../../src-shared/errors.ts';
-import { startWorker } from '../workers.ts';
-import type { Clustering } from './cluster.ts';
-import type { EmbedJob, EmbedReply } from './embed-worker.ts';
+import { WorkerClient } from '../workers/client.ts';
+import type { Embedded, EmbedderJob, EmbedProtocol } from '../workers/protocols.ts';
+
+export type { Embedded };
 
 export interface EmbedderSpec {
   kind: 'words' | 'sentence';
@@ -49,12 +50,6 @@ export function findSentenceModel(projectPath: string): EmbedderSpec | null {
   return null;
 }
 
-export interface Embedded {
-  vectors: Float32Array[];
-  dimensions: number;
-  known: boolean[];
-  clustering: Clustering | null;
-}
 
 /**
  * The last few embeddings and clusterings, by embedder and texts: aggregating again after a concept
@@ -83,16 +78,12 @@ export function embed(spec: EmbedderSpec, texts: string[], cacheDir: string, clu
   return computed;
 }
 
-function embedInWorker(spec: EmbedderSpec, texts: string[], cacheDir: string, cluster?: number): Promise<Embedded> {
-  const job: EmbedJob = spec.kind === 'words' ? { kind: 'words', cacheDir, texts, cluster } : { kind: 'sentence', model: spec.model!, tokenizer: spec.tokenizer!, texts, cluster };
-  const worker = startWorker('embed-worker', { role: 'embed' });
-  return new Promise<Embedded>((resolve, reject) => {
-    worker.once('message', (reply: EmbedReply) => {
-      if (reply.ok) resolve({ vectors: reply.vectors, dimensions: reply.dimensions, known: reply.known, clustering: reply.clustering });
-      else reject(new ApiError(reply.error.code as never, reply.error.message));
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`The embedding worker stopped (exit code ${code})`)));
-    worker.postMessage(job);
-  }).finally(() => void worker.terminate());
+async function embedInWorker(spec: EmbedderSpec, texts: string[], cacheDir: string, cluster?: number): Promise<Embedded> {
+  const embedder: EmbedderJob = spec.kind === 'words' ? { kind: 'words', cacheDir } : { kind: 'sentence', model: spec.model!, tokenizer: spec.tokenizer! };
+  const worker = new WorkerClient<EmbedProtocol>({ name: 'embed-worker', title: 'embedding worker' });
+  try {
+    return await worker.call('embed', { embedder, texts, cluster }, { subject: `embedding ${texts.length} label terms with ${spec.name}` });
+  } finally {
+    await worker.close();
+  }
 }

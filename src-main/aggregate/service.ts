@@ -10,7 +10,7 @@ import { toCsv } from '../../src-shared/csv.ts';
 import type { CamMethodName, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { CAM_METHOD_NAMES } from '../../src-shared/contract.ts';
-import type { InferencePool } from '../inference/pool.ts';
+import type { InferencePool } from '../workers/inference-pool.ts';
 import type { JobTask } from '../jobs/registry.ts';
 import { krippendorffAlpha, type Rating } from '../labels/agreement.ts';
 import { modelLayers } from '../explain/service.ts';
@@ -284,8 +284,8 @@ export function faithfulnessTask(context: AggregateContext, sessionIds: number[]
         if (signal.aborted) return { cancelled: true, result: { images: done, total } };
         const source = { projectPath: project.path, imageIds: [imageId] };
         const request = { method: w.method, layer: w.layer, target: w.target };
-        const [metrics] = await pool.metrics(ref, source, request, steps, { signal });
-        const sanity = await pool.sanity(ref, source, request, { signal }, true);
+        const [metrics] = await pool.call('metrics', { model: ref, source, request, steps }, { signal });
+        const sanity = await pool.call('sanity', { model: ref, source, request, fullOnly: true }, { signal });
         project.aggregate.putFaithfulness([
           { modelHash: w.model.fileHash, imageId, method: w.method, layer: w.layer, targetClass: w.target, steps, deletion: metrics!.deletion.auc, insertion: metrics!.insertion.auc, road: metrics!.road.combined, sanity: sanity.steps.at(-1)?.spearman ?? null },
         ]);

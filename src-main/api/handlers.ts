@@ -8,7 +8,7 @@ import { sourceChoices } from '../labels/sources.ts';
 import { answer, history, leaderboard, next, reopen, reveal } from '../labels/tasks.ts';
 import { exportAnswers, sessionAgreement } from '../labels/report.ts';
 import { exportPack, mergePack } from '../labels/packs.ts';
-import { components, counterfactual, decompose, overlayChoices, overlays } from '../explain/generative/service.ts';
+import { components, counterfactual, decomposition, overlayChoices, overlays } from '../explain/generative/service.ts';
 import { addConceptEdit, aggregate, exportTable, labelNextFor, tables } from '../aggregate/service.ts';
 import { exampleImage } from '../aggregate/images.ts';
 import { printPdf, reportHtml } from '../aggregate/report.ts';
@@ -46,7 +46,7 @@ export const handlers: Handlers = {
   'explain.metricsSelection': (ws, request) => ({ jobId: ws.startMetrics(request).id }),
   'explain.selection': (ws, request) => ({ jobId: ws.startExplain(request).id }),
   'explain.cached': (ws, { modelId, imageId }) => ws.cachedExplanations(modelId, imageId),
-  'generative.decompose': (ws, request) => decompose(ws.generativeContext(request.modelId), request),
+  'generative.decomposition': (ws, request) => decomposition(ws.generativeContext(request.modelId), request),
   'generative.counterfactual': (ws, request) => counterfactual(ws.generativeContext(request.modelId), request),
   'generative.components': (ws, request) => components(ws.generativeContext(request.modelId), request),
   'generative.selection': (ws, request) => ({ jobId: ws.startGenerative(request).id }),

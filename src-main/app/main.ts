@@ -9,8 +9,10 @@ import { app, BrowserWindow } from 'electron';
 import { createRouter } from '../api/router.ts';
 import { registerIpc } from '../transport/ipc.ts';
 import { Workstation } from '../workstation.ts';
+import { useLauncher } from '../workers/spawn.ts';
 import { handleAppProtocol, handleImageProtocol, registerSchemes } from './protocol.ts';
 import { installSecurityGuards } from './security.ts';
+import { utilityLauncher } from './utility-process.ts';
 import { createMainWindow } from './window.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,8 +20,9 @@ const root = join(here, '..', '..');
 
 registerSchemes();
 app.enableSandbox();
+useLauncher(utilityLauncher); // workers run as Electron utility processes
 
-// better-sqlite3 built for Electron's ABI by npm run electron:fetch (worker threads inherit the env).
+// better-sqlite3 built for Electron's ABI by npm run electron:fetch (worker processes inherit the env).
 const electronSqlite = join(root, 'native', 'electron', 'better_sqlite3.node');
 if (existsSync(electronSqlite)) process.env.XAIWS_SQLITE_BINDING = electronSqlite;
 

@@ -7,7 +7,8 @@
 import { resolve } from 'node:path';
 import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import { CAM_METHODS, type CamMethod } from '../explain/cam/maps.ts';
-import type { InferencePool, ModelRef } from '../inference/pool.ts';
+import type { InferencePool } from '../workers/inference-pool.ts';
+import type { ModelRef } from '../workers/protocols.ts';
 import { pixelsForModel, tensorSize, writeNormalised } from '../inference/preprocess.ts';
 import { readManifest } from '../models/manifest.ts';
 import { modelIdentity } from '../models/identity.ts';
@@ -25,7 +26,7 @@ export async function modelRef(modelPath: string | undefined, manifestPath: stri
 }
 
 export async function listLayers(pool: InferencePool, model: ModelRef, write: Write): Promise<number> {
-  for (const layer of await pool.camLayers(model)) write(layer);
+  for (const layer of await pool.call('camLayers', { model })) write(layer);
   return 0;
 }
 
@@ -73,7 +74,7 @@ export async function explainImages(
     if (readable.length > 0) {
       const tensor = new Float32Array(size * readable.length);
       pixels.forEach((values, index) => writeNormalised(values, model.manifest, tensor, index));
-      const results = await pool.cam(model, { tensor, count: readable.length }, { method: options.method, layer: options.layer, targets: readable.map(() => options.target) });
+      const results = (await pool.call('cam', { model, source: { tensor, count: readable.length }, request: { method: options.method, layer: options.layer, targets: readable.map(() => options.target) } })).results;
       results.forEach((result, i) => {
         lines.set(readable[i]!, {
           image: readable[i],

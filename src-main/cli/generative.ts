@@ -30,7 +30,7 @@ export async function generativeCommand(
 ): Promise<unknown> {
   const full = values.full === true;
   if (command === 'decompose') {
-    const result = await client.call('generative.decompose', { modelId, imageId, target: classArg(values.class, '--class') });
+    const result = await client.call('generative.decomposition', { modelId, imageId, target: classArg(values.class, '--class') });
     if (full) return result;
     const { classes } = result;
     return {

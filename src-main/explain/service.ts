@@ -7,7 +7,7 @@
 import type { Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, SanityCheck } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { JobTask } from '../jobs/registry.ts';
-import type { InferencePool } from '../inference/pool.ts';
+import type { InferencePool } from '../workers/inference-pool.ts';
 import { verifiedModel } from '../models/identity.ts';
 import type { StoredExplanation } from '../store/explanations.ts';
 import type { Project } from '../store/project.ts';
@@ -17,7 +17,7 @@ export const EXPLAIN_JOB_BATCH = 32;
 const NO_PARAMS = '{}';
 
 export async function modelLayers(pool: InferencePool, model: Model): Promise<LayerInfo[]> {
-  return pool.camLayers(await verifiedModel(model));
+  return pool.call('camLayers', { model: await verifiedModel(model) });
 }
 
 type ImageRequest = ParsedRequest<'explain.image'>;
@@ -74,7 +74,7 @@ export async function explainImage(project: Project, pool: InferencePool, model:
   const key = { modelHash: model.fileHash, imageId: request.imageId, method: request.method, layer: request.layer, requestedClass: request.target, params: NO_PARAMS };
   const cached = project.explanations.get(key);
   if (cached) return toExplanation(model, cached, true);
-  const [result] = await pool.cam(ref, source, { method: request.method, layer: request.layer, targets: [request.target] });
+  const [result] = (await pool.call('cam', { model: ref, source, request: { method: request.method, layer: request.layer, targets: [request.target] } })).results;
   const stored: StoredExplanation = { ...key, targetClass: result!.target, height: result!.layerShape[0], width: result!.layerShape[1], map: result!.map, logits: result!.logits };
   project.explanations.putMany([stored]);
   return toExplanation(model, stored, false);
@@ -95,10 +95,10 @@ export function explainSelectionTask(project: Project, pool: InferencePool, mode
       todo,
       signal,
       (batch) =>
-        pool.cam(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, targets: batch.map(() => request.target) }, {
+        pool.call('cam', { model: ref, source: { projectPath: project.path, imageIds: batch }, request: { method: request.method, layer: request.layer, targets: batch.map(() => request.target) } }, {
           signal,
-          progress: (inner, total) => report(stage, done + Math.round((inner / total) * batch.length), ids.length),
-        }),
+          progress: ({ done: inner, total }) => report(stage, done + Math.round((inner / total) * batch.length), ids.length),
+        }).then((reply) => reply.results),
       (batch, results) => {
         project.explanations.putMany(results.map((r, i) => ({ ...base, imageId: batch[i]!, targetClass: r.target, height: r.layerShape[0], width: r.layerShape[1], map: r.map, logits: r.logits })));
         done += batch.length;
@@ -120,7 +120,7 @@ export async function explainLayerwise(project: Project, pool: InferencePool, mo
   let stored = project.layerClusters.find(key);
   const cached = stored !== undefined;
   if (!stored) {
-    const result = await pool.layerwise(ref, source, request.target);
+    const result = await pool.call('layerwise', { model: ref, source, target: request.target });
     project.layerClusters.save(key, result);
     stored = project.layerClusters.find(key)!;
   }
@@ -129,7 +129,7 @@ export async function explainLayerwise(project: Project, pool: InferencePool, mo
 
 export async function imageMetrics(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.metrics'>): Promise<ImageMetrics> {
   const { ref, source } = await oneImage(project, model, request);
-  const [result] = await pool.metrics(ref, source, { method: request.method, layer: request.layer, target: request.target }, request.steps);
+  const [result] = await pool.call('metrics', { model: ref, source, request: { method: request.method, layer: request.layer, target: request.target }, steps: request.steps });
   const { explanation, deletion, insertion, road } = result!;
   return {
     imageId: request.imageId,
@@ -148,7 +148,7 @@ export async function imageMetrics(project: Project, pool: InferencePool, model:
 
 export async function sanityCheck(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
   const { ref, source } = await oneImage(project, model, request);
-  const { original, steps } = await pool.sanity(ref, source, { method: request.method, layer: request.layer, target: request.target });
+  const { original, steps } = await pool.call('sanity', { model: ref, source, request: { method: request.method, layer: request.layer, target: request.target }, fullOnly: false });
   return {
     imageId: request.imageId,
     method: request.method,
@@ -173,9 +173,9 @@ export function metricsSelectionTask(project: Project, pool: InferencePool, mode
       ids,
       signal,
       (batch) =>
-        pool.metrics(ref, { projectPath: project.path, imageIds: batch }, { method: request.method, layer: request.layer, target: request.target }, request.steps, {
+        pool.call('metrics', { model: ref, source: { projectPath: project.path, imageIds: batch }, request: { method: request.method, layer: request.layer, target: request.target }, steps: request.steps }, {
           signal,
-          progress: (inner) => report(stage, done + inner, ids.length),
+          progress: ({ done: inner }) => report(stage, done + inner, ids.length),
         }),
       (_, results) => {
         for (const r of results) {

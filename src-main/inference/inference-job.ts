@@ -8,7 +8,7 @@ import type { JobTask } from '../jobs/registry.ts';
 import { verifiedModel } from '../models/identity.ts';
 import type { Project } from '../store/project.ts';
 import type { NewPrediction } from '../store/predictions.ts';
-import type { InferencePool } from './pool.ts';
+import type { InferencePool } from '../workers/inference-pool.ts';
 import { softmax } from './preprocess.ts';
 
 export const DEFAULT_BATCH_SIZE = 256;
@@ -25,7 +25,7 @@ export function inferenceTask(project: Project, pool: InferencePool, model: Mode
     report('running model', done, total);
     for (const ids of project.images.idsInPages(datasetId, batchSize, resume ? model.id : undefined)) {
       if (signal.aborted) break;
-      const batch = pool.inferImages(ref, project.path, ids).then((reply) => {
+      const batch = pool.call('inferImages', { model: ref, projectPath: project.path, imageIds: ids }).then((reply) => {
         project.predictions.upsertBatch(model.id, classes, toPredictions(ids, reply.output, classes.length, model.manifest.output.kind));
         done += ids.length;
         report('running model', done, total);

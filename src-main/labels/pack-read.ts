@@ -3,7 +3,7 @@
  * read-only (the schema guard refuses triggers, views and altered tables before any query runs), and
  * every answer is read with its sizes capped in SQL (a 60 MB comment is measured, never loaded) and
  * checked against the schemas the app writes with. The result is the pack's answers, or every problem
- * found, by row; nothing here writes anywhere. Runs in the pack worker (pack-worker.ts), under a time
+ * found, by row; nothing here writes anywhere. Runs in the pack worker (workers/pack.ts), under a time
  * limit its parent enforces.
  */
 import { z } from 'zod';
@@ -13,8 +13,6 @@ import { Project } from '../store/project.ts';
 
 export const PACK_UUID = 'pack_uuid';
 export const PACK_SESSION = 'pack_session';
-
-export type PackRead = { ok: true; pack: PackContents } | { ok: false; error: { code: 'pack_invalid' | 'project_untrusted' | 'project_corrupt' | 'project_too_new'; message: string; value?: unknown } };
 
 const cap = (column: string, limit: number) => `CASE WHEN typeof(${column}) = 'text' AND length(${column}) <= ${limit} THEN ${column} END`;
 

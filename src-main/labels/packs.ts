@@ -20,8 +20,9 @@ import { ApiError } from '../../src-shared/errors.ts';
 import type { MergeReport, PackContents } from '../../src-shared/labels.ts';
 import { Project } from '../store/project.ts';
 import { parseAnswer } from '../store/labels.ts';
-import { startWorkerProcess } from '../workers.ts';
-import { PACK_SESSION, PACK_UUID, type PackRead } from './pack-read.ts';
+import { WorkerClient } from '../workers/client.ts';
+import type { PackProtocol } from '../workers/protocols.ts';
+import { PACK_SESSION, PACK_UUID } from './pack-read.ts';
 import { judge } from './tasks.ts';
 
 /** How long reading a pack may take before its worker is stopped. */
@@ -83,22 +84,13 @@ export function exportPack(project: Project, sessionId: number, path: string): {
 const canonical = (answer: unknown) => JSON.stringify(answer);
 
 /** The pack's answers, read and checked in a worker process that is stopped after `limitMs`. */
-export function readPackInWorker(path: string, limitMs = PACK_READ_LIMIT_MS): Promise<PackContents> {
-  return new Promise((done, fail) => {
-    const worker = startWorkerProcess('pack-worker', { path });
-    let settled = false;
-    const settle = (action: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
-      action();
-    };
-    const timer = setTimeout(() => settle(() => fail(new ApiError('timed_out', `Reading the pack ${path} took longer than ${Math.round(limitMs / 1000)} s, so it was stopped; nothing was merged`))), limitMs);
-    worker.on('message', (reply: PackRead) => settle(() => (reply.ok ? done(reply.pack) : fail(new ApiError(reply.error.code, reply.error.message, reply.error.value)))));
-    worker.on('error', (error) => settle(() => fail(new ApiError('worker_crashed', `The pack reader failed on ${path}: ${error.message}; nothing was merged`))));
-    worker.on('exit', (code, signal) => settle(() => fail(new ApiError('worker_crashed', `The pack reader stopped (${signal ?? `exit code ${code}`}) on ${path}; nothing was merged`))));
-  });
+export async function readPackInWorker(path: string, limitMs = PACK_READ_LIMIT_MS): Promise<PackContents> {
+  const worker = new WorkerClient<PackProtocol>({ name: 'pack-worker', title: 'pack reader', consequence: 'nothing was merged' });
+  try {
+    return await worker.call('read', { path }, { timeoutMs: limitMs, subject: `reading the pack ${path}` });
+  } finally {
+    await worker.close();
+  }
 }
 
 export async function mergePack(project: Project, path: string, options: { limitMs?: number } = {}): Promise<MergeReport> {

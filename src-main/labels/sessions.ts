@@ -81,7 +81,7 @@ const withDecoy = (map: ExplainedMap, decoy: string, values: Float32Array, width
 async function decoyOf(context: Context, genuine: ExplainedMap): Promise<{ map: ExplainedMap; why: string }> {
   const { provenance } = genuine;
   if (provenance.kind === 'cam' && provenance.targetClass !== null) {
-    const result = await context.pool.sanity(await verifiedModel(context.model), { projectPath: context.project.path, imageIds: [genuine.imageId] }, { method: provenance.method as CamMethodName, layer: provenance.layer, target: provenance.targetClass }, {}, true);
+    const result = await context.pool.call('sanity', { model: await verifiedModel(context.model), source: { projectPath: context.project.path, imageIds: [genuine.imageId] }, request: { method: provenance.method as CamMethodName, layer: provenance.layer, target: provenance.targetClass }, fullOnly: true });
     if (result.randomised) {
       const [height, width] = result.randomised.layerShape;
       return { map: withDecoy(genuine, 'randomised-model', normalise(result.randomised.map), width, height), why: 'this map comes from the model with all its weights randomised, so it cannot show what justifies the class' };

@@ -12,7 +12,7 @@ import { join, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { BUNDLE_FORMAT, Bundle, BUNDLE_ROLES, CaePrototypes, InfoDisentPrototypes, type BundleModel, type BundleRole, type TensorSpec } from '../../src-shared/bundle.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { TensorInfo } from '../inference/messages.ts';
+import type { TensorInfo } from '../workers/protocols.ts';
 import { describeIssue } from './manifest.ts';
 import { FileProblem, GiB, MiB, hashBounded, insideSync, readBoundedSync } from '../files.ts';
 

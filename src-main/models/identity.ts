@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Manifest, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { FileProblem, GiB, hashBounded, inside, readBounded } from '../files.ts';
+import type { ModelRef } from '../workers/protocols.ts';
 import { OnnxModel, onnx, type TensorProto } from './onnx/model.ts';
 
 /** Protobuf's limit: a larger .onnx cannot be read without external data. */
@@ -29,11 +30,6 @@ export interface ModelIdentity {
   external: string[];
 }
 
-export interface ModelRef {
-  key: string;
-  path: string;
-  manifest: Manifest;
-}
 
 type GraphLike = { initializer?: TensorProto[] | null; node?: { attribute?: { t?: TensorProto | null; tensors?: TensorProto[] | null; g?: GraphLike | null; graphs?: GraphLike[] | null }[] | null }[] | null };
 

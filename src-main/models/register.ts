@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Manifest, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { InferencePool } from '../inference/pool.ts';
-import type { TensorInfo } from '../inference/messages.ts';
+import type { InferencePool } from '../workers/inference-pool.ts';
+import type { TensorInfo } from '../workers/protocols.ts';
 import type { Project } from '../store/project.ts';
 import { GiB, hashBounded } from '../files.ts';
 import { modelIdentity } from './identity.ts';
@@ -28,7 +28,7 @@ export async function registerModel(project: Project, pool: InferencePool, model
   const { manifest } = readManifest(path, manifestPath && resolve(manifestPath));
   let description;
   try {
-    description = await pool.inspect(fileHash, path);
+    description = await pool.call('inspect', { key: fileHash, path });
   } catch (error) {
     throw new ApiError('model_invalid', `${modelPath} cannot be loaded by onnxruntime: ${(error as Error).message}`);
   }

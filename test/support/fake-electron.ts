@@ -3,6 +3,7 @@
  * Electron-only code runs in plain Node (no Electron binary here). Not a simulation of Electron:
  * it only lets tests see what the app asked Electron to do.
  */
+import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
 type Handler = (...args: any[]) => any;
@@ -18,6 +19,7 @@ export const calls = {
   sandboxEnabled: false,
   exposed: new Map<string, any>(),
   invoked: [] as unknown[][],
+  utilityForks: [] as { modulePath: string; args: string[]; options: Record<string, any> }[],
 };
 
 export const ipcRenderer = Object.assign(new EventEmitter(), {
@@ -41,6 +43,7 @@ export function reset(): void {
   calls.permissionCheckHandler = null;
   calls.exposed.clear();
   calls.invoked.length = 0;
+  calls.utilityForks.length = 0;
   ipcRenderer.removeAllListeners();
   app.removeAllListeners();
 }
@@ -103,4 +106,26 @@ export const session = {
 export const shell = { openExternal: async (url: string) => void calls.openedExternally.push(url) };
 export const nativeTheme = { shouldUseDarkColors: false };
 export const BrowserWindow = FakeBrowserWindow;
-export default { app, ipcMain, ipcRenderer, contextBridge, protocol, session, shell, nativeTheme, BrowserWindow };
+
+/**
+ * Electron's utilityProcess.fork as far as the app uses it: a Node process with `process.parentPort`
+ * (fake-parent-port.mjs), `postMessage`, `kill`, `pid`, and 'message' and 'exit' (a code only) events.
+ */
+export const utilityProcess = {
+  fork(modulePath: string, args: string[] = [], options: Record<string, any> = {}) {
+    calls.utilityForks.push({ modulePath, args, options });
+    const shim = new URL('./fake-parent-port.mjs', import.meta.url).href;
+    const child = fork(modulePath, args, { execArgv: [...(options.execArgv ?? []), '--import', shim], env: options.env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const utility = Object.assign(new EventEmitter(), {
+      get pid() {
+        return child.pid;
+      },
+      postMessage: (message: unknown) => child.send(message as never),
+      kill: () => child.kill('SIGTERM'),
+    });
+    child.on('message', (message) => utility.emit('message', message));
+    child.on('exit', (code) => utility.emit('exit', code ?? 1));
+    return utility;
+  },
+};
+export default { app, ipcMain, ipcRenderer, contextBridge, protocol, session, shell, nativeTheme, BrowserWindow, utilityProcess };

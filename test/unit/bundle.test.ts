@@ -21,7 +21,7 @@ let workstation: Workstation;
 let inspect: Inspect;
 beforeAll(() => {
   workstation = new Workstation({ dataDir: tempDir(), resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
-  inspect = (path, sha256) => workstation.pool.inspect(sha256, path);
+  inspect = (path, sha256) => workstation.pool.call('inspect', { key: sha256, path });
 });
 afterAll(() => workstation.shutdown());
 

@@ -45,7 +45,7 @@ const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 describe('DXAI decomposition', () => {
   it('splits the image into parts that add up exactly, scores each, and sweeps beta', async () => {
     const imageId = ids[0]!;
-    const result = await call('generative.decompose', { modelId, imageId });
+    const result = await call('generative.decomposition', { modelId, imageId });
     const part = (role: string) => result.parts.find((p) => p.role === role)!;
     const [image, distinct, agnostic] = [part('image'), part('distinct'), part('agnostic')];
     expect(image.pixels).toHaveLength(784);
@@ -64,12 +64,12 @@ describe('DXAI decomposition', () => {
     expect(result.reconstructionError.mae).toBeGreaterThan(0);
     expect(result.reconstructionError.mae).toBeLessThan(0.3);
     expect(result.cached).toBe(false);
-    expect((await call('generative.decompose', { modelId, imageId })).cached).toBe(true);
-    const other = await call('generative.decompose', { modelId, imageId, target: (result.predicted + 1) % 10 });
+    expect((await call('generative.decomposition', { modelId, imageId })).cached).toBe(true);
+    const other = await call('generative.decomposition', { modelId, imageId, target: (result.predicted + 1) % 10 });
     expect(other.target).toBe((result.predicted + 1) % 10);
     expect(other.parts[1]!.pixels).not.toEqual(distinct.pixels);
-    await expect(call('generative.decompose', { modelId, imageId, target: 10 })).rejects.toThrow(/Class 10 is not one of the bundle's 10 classes/);
-    await expect(call('generative.decompose', { modelId, imageId: 999_999 })).rejects.toMatchObject({ code: 'image_not_found' });
+    await expect(call('generative.decomposition', { modelId, imageId, target: 10 })).rejects.toThrow(/Class 10 is not one of the bundle's 10 classes/);
+    await expect(call('generative.decomposition', { modelId, imageId: 999_999 })).rejects.toMatchObject({ code: 'image_not_found' });
   });
 });
 
@@ -203,7 +203,7 @@ describe('bundle problems reach the caller as clear errors', () => {
     cpSync(BUNDLE, missing, { recursive: true });
     rmSync(join(missing, 'dxai.onnx'));
     const brokenId = await modelIn(missing);
-    await expect(call('generative.decompose', { modelId: brokenId, imageId: ids[0]! })).rejects.toMatchObject({ code: 'bundle_file_missing', message: expect.stringMatching(/lists dxai\.onnx but there is no such file/) });
+    await expect(call('generative.decomposition', { modelId: brokenId, imageId: ids[0]! })).rejects.toMatchObject({ code: 'bundle_file_missing', message: expect.stringMatching(/lists dxai\.onnx but there is no such file/) });
 
     const changed = join(dir, 'changed-prototypes');
     cpSync(BUNDLE, changed, { recursive: true });

@@ -11,7 +11,7 @@ import type { Model } from '../../../src-shared/contract.ts';
 import { ApiError } from '../../../src-shared/errors.ts';
 import type { GenerativeKind } from '../../../src-shared/generative.ts';
 import { loadBundle, type LoadedBundle } from '../../models/bundle.ts';
-import type { InferencePool } from '../../inference/pool.ts';
+import type { InferencePool } from '../../workers/inference-pool.ts';
 import type { BundleRef, ExplainerRole } from './engine.ts';
 
 export interface ResolvedBundle {
@@ -45,7 +45,7 @@ export async function bundleForModel(model: Model, pool: InferencePool): Promise
   const listed = known ? known.resolved.loaded.bundle.files.map((file) => file.path) : [];
   const stamp = stampOf(dir, ['bundle.json', ...listed]);
   if (known && known.stamp === stamp && known.resolved.loaded.models.classifier?.sha256 === model.fileHash) return known.resolved;
-  const loaded = await loadBundle(dir, (file, sha256) => pool.inspect(sha256, file));
+  const loaded = await loadBundle(dir, (file, sha256) => pool.call('inspect', { key: sha256, path: file }));
   const classifier = loaded.models.classifier;
   if (classifier?.sha256 !== model.fileHash) {
     throw new ApiError('bundle_invalid', `The bundle in ${dir} explains another classifier: its ${classifier?.spec.file ?? 'classifier'} has sha256 ${classifier?.sha256.slice(0, 12)}…, model "${model.name}" ${model.fileHash.slice(0, 12)}…`);

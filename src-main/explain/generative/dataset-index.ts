@@ -12,7 +12,7 @@ import { ApiError } from '../../../src-shared/errors.ts';
 import type { ClassCodeMap } from '../../../src-shared/generative.ts';
 import { seededUniform } from '../../../src-shared/random.ts';
 import type { JobTask } from '../../jobs/registry.ts';
-import type { InferencePool } from '../../inference/pool.ts';
+import type { InferencePool } from '../../workers/inference-pool.ts';
 import type { Project } from '../../store/project.ts';
 import { verifiedModel } from '../../models/identity.ts';
 import { bundleForModel } from './bundles.ts';
@@ -52,7 +52,7 @@ export function indexTask(context: Context, request: ParsedRequest<'generative.i
     for (const page of project.images.idsInPages(dataset.id, INDEX_PAGE)) {
       if (signal.aborted) return { cancelled: true, result: { images: ids.length } };
       report('encoding', ids.length, dataset.images);
-      const result = await pool.generative(bundle.ref, model.manifest, project.path, page, { kind: 'index' });
+      const result = await pool.call('index', { bundle: bundle.ref, manifest: model.manifest, projectPath: project.path, imageIds: page });
       ids.push(...page);
       if (result.codeDim > 0) {
         codes.push(result.codes);

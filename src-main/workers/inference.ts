@@ -1,0 +1,206 @@
+/**
+ * Inference worker: a process of its own that owns onnxruntime sessions (session.run blocks its
+ * thread, and a user's model can crash or exhaust memory, so never in the main process). It reads the
+ * batch's pixels from the project file through its own read-only connection, preprocesses them, runs
+ * the model or an explainer, and sends the raw output back; the main process stores it.
+ */
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import type { Manifest } from '../../src-shared/contract.ts';
+import { ApiError, toApiError, type ApiErrorShape } from '../../src-shared/errors.ts';
+import { Project } from '../store/project.ts';
+import { candidateProviders } from '../inference/providers.ts';
+import { pixelsForModel, tensorSize, writeNormalised } from '../inference/preprocess.ts';
+import { CamEngine } from '../explain/cam/engine.ts';
+import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
+import { GenerativeEngine, type BundleRef } from '../explain/generative/engine.ts';
+import type { BatchSource, GenerativeBatch, InferenceProtocol, ModelRef } from './protocols.ts';
+import { serve, startData } from './serve.ts';
+
+const { threads } = startData<{ threads: number }>();
+const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
+const projects = new Map<string, Project>();
+const engines = new Map<string, Promise<CamEngine>>();
+const generativeEngines = new Map<string, GenerativeEngine>();
+let lastProvider = 'not loaded';
+
+/** A session on the first execution provider that loads the model (CUDA before CPU where present). */
+async function createSession(model: string | Uint8Array, label: string) {
+  const errors: string[] = [];
+  for (const provider of candidateProviders()) {
+    try {
+      const options = { executionProviders: [provider], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      lastProvider = provider;
+      return { session, provider };
+    } catch (error) {
+      errors.push(`${provider}: ${(error as Error).message}`);
+    }
+  }
+  throw new ApiError('model_invalid', `No execution provider could load ${label}: ${errors.join('; ')}`);
+}
+
+async function loadSession(key: string, path: string) {
+  const cached = sessions.get(key);
+  if (cached) return cached;
+  const entry = await createSession(path, path);
+  sessions.set(key, entry);
+  return entry;
+}
+
+function engineFor({ key, path, manifest }: ModelRef): Promise<CamEngine> {
+  let engine = engines.get(key);
+  if (!engine) {
+    const { channels, height, width, layout } = manifest.input;
+    const dims = layout === 'NCHW' ? [channels, height, width] : [height, width, channels];
+    engine = CamEngine.create(readFileSync(path), { dims, layout }, async (bytes) => (await createSession(bytes, path)).session, {
+      input: manifest.input.name,
+      output: manifest.output.name,
+      outputKind: manifest.output.kind,
+    });
+    engine.catch(() => engines.delete(key));
+    engines.set(key, engine);
+  }
+  return engine;
+}
+
+async function batchTensor(source: BatchSource, manifest: Manifest): Promise<{ tensor: Float32Array; count: number }> {
+  if ('tensor' in source) return source;
+  const project = projectFor(source.projectPath);
+  const size = tensorSize(manifest);
+  const tensor = new Float32Array(size * source.imageIds.length);
+  const pixels = await Promise.all(
+    source.imageIds.map(async (imageId) => {
+      const image = project.images.stored(imageId);
+      if (!image) throw new ApiError('image_not_found', `Image ${imageId} is not in the project ${source.projectPath}`);
+      return pixelsForModel(image, manifest);
+    }),
+  );
+  pixels.forEach((values, index) => writeNormalised(values, manifest, tensor, index));
+  return { tensor, count: source.imageIds.length };
+}
+
+/** Pixel-space images ([0, 1], NCHW planes) of project images: the manifest's resizing and channels, no normalisation. */
+function pixelSpace(projectPath: string, imageIds: number[], manifest: Manifest): Promise<Float32Array> {
+  const raw: Manifest = { ...manifest, input: { ...manifest.input, layout: 'NCHW' }, preprocessing: { ...manifest.preprocessing, mean: [0], std: [1] } };
+  return batchTensor({ projectPath, imageIds }, raw).then(({ tensor }) => tensor);
+}
+
+function generativeEngine(bundle: BundleRef): GenerativeEngine {
+  let engine = generativeEngines.get(bundle.key);
+  if (!engine) {
+    engine = new GenerativeEngine(bundle, async (path) => (await createSession(path, path)).session);
+    generativeEngines.set(bundle.key, engine);
+  }
+  return engine;
+}
+
+async function generative({ bundle, projectPath, imageIds, manifest }: GenerativeBatch) {
+  return { engine: generativeEngine(bundle), pixels: await pixelSpace(projectPath, imageIds, manifest), count: imageIds.length };
+}
+
+function projectFor(path: string): Project {
+  let project = projects.get(path);
+  if (!project) {
+    project = Project.open(path, { readonly: true });
+    projects.set(path, project);
+  }
+  return project;
+}
+
+function describe(session: ort.InferenceSession) {
+  const shapeOf = (meta: ort.InferenceSession.ValueMetadata) => (meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : -1)) : []);
+  return {
+    inputs: session.inputMetadata.map((meta) => ({ name: meta.name, shape: shapeOf(meta), type: meta.isTensor ? meta.type : 'non-tensor' })),
+    outputs: session.outputMetadata.map((meta) => ({ name: meta.name, shape: shapeOf(meta), type: meta.isTensor ? meta.type : 'non-tensor' })),
+  };
+}
+
+async function runBatch({ key, path, manifest }: ModelRef, tensor: Float32Array, count: number) {
+  const { session, provider } = await loadSession(key, path);
+  const { channels, height, width, layout } = manifest.input;
+  const dims = layout === 'NCHW' ? [count, channels, height, width] : [count, height, width, channels];
+  const inputName = manifest.input.name ?? session.inputNames[0]!;
+  const outputName = manifest.output.name ?? session.outputNames[0]!;
+  const outputs = await session.run({ [inputName]: new ort.Tensor('float32', tensor, dims) }, [outputName]);
+  const output = outputs[outputName]!;
+  const data = output.data as Float32Array;
+  const copy = new Float32Array(data);
+  output.dispose?.();
+  return { output: copy, dims: output.dims as number[], provider };
+}
+
+serve<InferenceProtocol>(
+  {
+    async inspect({ key, path }) {
+      const { session, provider } = await loadSession(key, path);
+      return { provider, ...describe(session) };
+    },
+    async inferImages({ model, projectPath, imageIds }) {
+      const { tensor, count } = await batchTensor({ projectPath, imageIds }, model.manifest);
+      return runBatch(model, tensor, count);
+    },
+    inferTensor: ({ model, tensor, count }) => runBatch(model, tensor, count),
+    camLayers: async ({ model }) => (await engineFor(model)).layers(),
+    async cam({ model, source, request }, { signal, progress }) {
+      const engine = await engineFor(model);
+      const { tensor, count } = await batchTensor(source, model.manifest);
+      const results = await engine.explain(tensor, count, request, { signal, progress });
+      return { results, provider: lastProvider };
+    },
+    async layerwise({ model, source, target }) {
+      const engine = await engineFor(model);
+      const { tensor } = await batchTensor(source, model.manifest);
+      return engine.layerwise(tensor, target);
+    },
+    async metrics({ model, source, request, steps }, { signal, progress }) {
+      const engine = await engineFor(model);
+      const { tensor, count } = await batchTensor(source, model.manifest);
+      const size = tensorSize(model.manifest);
+      const baseline = new Float32Array(size);
+      writeNormalised(new Uint8Array(size), model.manifest, baseline, 0); // the black image
+      const results = [];
+      for (let i = 0; i < count; i++) {
+        results.push(await imageMetrics(engine, tensor.subarray(i * size, (i + 1) * size), baseline, request, steps, { signal }));
+        progress(i + 1, count);
+      }
+      return results;
+    },
+    async sanity({ model, source, request, fullOnly }, { signal, progress }) {
+      const engine = await engineFor(model);
+      const { tensor } = await batchTensor(source, model.manifest);
+      return sanityCheck(engine, tensor.subarray(0, tensorSize(model.manifest)), request, { signal, progress }, fullOnly);
+    },
+    async decomposition(batch) {
+      const { engine, pixels, count } = await generative(batch);
+      return engine.decomposition(pixels, count, batch.targets);
+    },
+    async components(batch) {
+      const { engine, pixels, count } = await generative(batch);
+      return engine.components(pixels, count, batch.targets);
+    },
+    async index(batch) {
+      const { engine, pixels, count } = await generative(batch);
+      return engine.index(pixels, count);
+    },
+    async counterfactual(batch) {
+      const { engine, pixels, count } = await generative(batch);
+      const requests = await Promise.all(
+        batch.requests.map(async ({ referenceImageId, ...rest }) => (referenceImageId === undefined ? rest : { ...rest, reference: await pixelSpace(batch.projectPath, [referenceImageId], batch.manifest) })),
+      );
+      return engine.counterfactual(pixels, count, requests);
+    },
+  },
+  { describeError },
+);
+
+/** onnxruntime's refusal to allocate becomes `out_of_memory` naming the model; other errors keep their shape. */
+function describeError(error: unknown, _method: string, request: unknown): ApiErrorShape {
+  const shape = toApiError(error);
+  const allocation = /Failed to allocate memory for requested buffer of size (\d+)/.exec(shape.message);
+  const model = (request as { model?: ModelRef; path?: string }).model?.path ?? (request as { path?: string }).path;
+  const what = model ? `the model ${model}` : 'the explainer bundle';
+  if (!allocation) return { code: 'internal', message: `Running ${what} failed: ${shape.message}` };
+  const gib = (Number(allocation[1]) / 2 ** 30).toFixed(1);
+  return { code: 'out_of_memory', message: `Running ${what} asked for a ${gib} GiB buffer, more memory than this machine could give; nothing was stored. Try a smaller batch or input size.` };
+}

@@ -1,0 +1,86 @@
+/**
+ * The request -> reply maps of the four workers. A method's name is the same from the contract to the
+ * worker (decomposition, counterfactual, components for the generative explainers).
+ */
+import type { Manifest } from '../../src-shared/contract.ts';
+import type { PackContents } from '../../src-shared/labels.ts';
+import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
+import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
+import type { BundleRef, ComponentsResult, CounterfactualResult, CounterfactualTarget, DecompositionResult, IndexResult } from '../explain/generative/engine.ts';
+import type { LayerInfo } from '../models/onnx/layers.ts';
+import type { ImportRequest, ImportResult } from '../datasets/importer.ts';
+import type { Clustering } from '../aggregate/cluster.ts';
+
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  type: string;
+}
+
+/** A model as a worker loads it: its session is cached under `key` (the file's hash). */
+export interface ModelRef {
+  key: string;
+  path: string;
+  manifest: Manifest;
+}
+
+/** Where a batch's pixels come from: a ready tensor, or images of a project file. */
+export type BatchSource = { tensor: Float32Array; count: number } | { projectPath: string; imageIds: number[] };
+
+export interface MetricRequest {
+  method: CamRequest['method'];
+  layer: string;
+  target: number;
+}
+
+/** Project images given to a generative explainer (the manifest says how to size them). */
+export interface GenerativeBatch {
+  bundle: BundleRef;
+  manifest: Manifest;
+  projectPath: string;
+  imageIds: number[];
+}
+
+export interface Inferred {
+  output: Float32Array;
+  dims: number[];
+  provider: string;
+}
+
+export type InferenceProtocol = {
+  inspect: { request: { key: string; path: string }; reply: { provider: string; inputs: TensorInfo[]; outputs: TensorInfo[] } };
+  inferImages: { request: { model: ModelRef; projectPath: string; imageIds: number[] }; reply: Inferred };
+  inferTensor: { request: { model: ModelRef; tensor: Float32Array; count: number }; reply: Inferred };
+  camLayers: { request: { model: ModelRef }; reply: LayerInfo[] };
+  cam: { request: { model: ModelRef; source: BatchSource; request: CamRequest }; reply: { results: CamResult[]; provider: string } };
+  layerwise: { request: { model: ModelRef; source: BatchSource; target: number }; reply: LayerwiseResult };
+  metrics: { request: { model: ModelRef; source: BatchSource; request: MetricRequest; steps: number }; reply: MetricsResult[] };
+  /** `fullOnly`: just the fully randomised model's map. */
+  sanity: { request: { model: ModelRef; source: BatchSource; request: MetricRequest; fullOnly: boolean }; reply: { original: CamResult; steps: SanityStep[]; randomised: CamResult | null } };
+  decomposition: { request: GenerativeBatch & { targets: number[] }; reply: DecompositionResult[] };
+  counterfactual: { request: GenerativeBatch & { requests: (Omit<CounterfactualTarget, 'reference'> & { referenceImageId?: number })[] }; reply: CounterfactualResult[] };
+  components: { request: GenerativeBatch & { targets: number[] }; reply: ComponentsResult[] };
+  index: { request: GenerativeBatch; reply: IndexResult };
+};
+
+export type ImportProtocol = {
+  import: { request: { projectPath: string; request: ImportRequest }; reply: ImportResult };
+};
+
+export type EmbedderJob = { kind: 'words'; cacheDir: string } | { kind: 'sentence'; model: string; tokenizer: string };
+
+export interface Embedded {
+  vectors: Float32Array[];
+  dimensions: number;
+  known: boolean[];
+  clustering: Clustering | null;
+}
+
+export type EmbedProtocol = {
+  /** Embeds `texts`; with `cluster`, the first `cluster` of them (the terms) are also clustered. */
+  embed: { request: { embedder: EmbedderJob; texts: string[]; cluster?: number }; reply: Embedded };
+};
+
+export type PackProtocol = {
+  read: { request: { path: string }; reply: PackContents };
+};
