@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { embed, WORDS_EMBEDDER } from '../src-main/aggregate/embed.ts';
-import { loadWordTable } from '../src-main/aggregate/embedders.ts';
+import { loadWordTable } from '../src-main/aggregate/embedding/embedders.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'xaiws-bench-cache-'));
 try {

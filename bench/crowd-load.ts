@@ -13,6 +13,7 @@ import { Agent, request } from 'node:http';
 import type { AnswerAck, NextTask } from '../src-shared/labels.ts';
 import { Project } from '../src-main/store/project.ts';
 import { Workstation } from '../src-main/workstation.ts';
+import { startCrowd } from '../src-main/transport/crowd.ts';
 import { tempDir } from '../test/support/fixtures.ts';
 import { ROOT } from '../test/support/host.ts';
 import { answerFor, explainedProject, labelSession } from '../test/support/labelling.ts';
@@ -23,7 +24,7 @@ const participants = Number(values.participants);
 
 const dir = tempDir('xaiws-load-');
 const projectPath = join(dir, 'load.xaiws');
-const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
+const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli', crowdHost: startCrowd });
 const ids = await explainedProject(ws, projectPath, join(dir, 'data'), 300);
 const sessionId = await labelSession(ws, ids, { maxImages: 300, taskTypes: ['rating', 'pairwise'], overlap: Math.min(12, participants), goldShare: 0.1, openSeats: participants, gamification: 'everyone' });
 const tasks = ws.project.labels.counts(sessionId).tasks;

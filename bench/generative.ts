@@ -9,8 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { readIdx } from '../src-main/datasets/idx.ts';
-import { resolveBundle } from '../src-main/explain/generative/bundles.ts';
+import { readIdx } from '../src-main/datasets/read/idx.ts';
+import { resolveBundle } from '../src-main/explain/bundles.ts';
 import { GenerativeEngine } from '../src-main/explain/generative/engine.ts';
 import { loadBundle } from '../src-main/models/bundle.ts';
 

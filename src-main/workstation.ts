@@ -10,16 +10,16 @@ import { methods, type BundleSummary, type EventName, type EventPayload, type Ex
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask, importTitle } from './datasets/import-job.ts';
 import { explainImage, explainLayerwise, explainSelectionTask, imageMetrics, metricsSelectionTask, modelLayers, sanityCheck } from './explain/service.ts';
-import type { ImportRequest } from './datasets/importer.ts';
+import type { ImportRequest } from './datasets/read/importer.ts';
 import { inferenceTask } from './inference/inference-job.ts';
 import { InferencePool } from './workers/inference-pool.ts';
 import { loadBundle } from './models/bundle.ts';
-import { indexTask } from './explain/generative/dataset-index.ts';
-import { selectionTask } from './explain/generative/service.ts';
+import { indexTask } from './explain/dataset-index.ts';
+import { selectionTask } from './explain/generative-service.ts';
 import { JobRegistry } from './jobs/registry.ts';
 import { registerModel } from './models/register.ts';
 import { Project, readOnlyError } from './store/project.ts';
-import { LabelsHub } from './labels/hub.ts';
+import { LabelsHub, type CrowdHost } from './labels/hub.ts';
 import { faithfulnessTask, type AggregateContext } from './aggregate/service.ts';
 
 export interface WorkstationOptions {
@@ -35,6 +35,8 @@ export interface WorkstationOptions {
   cacheDir?: string;
   /** The built renderer (the crowd host serves its participant page); default: out/renderer beside resources. */
   rendererDir?: string;
+  /** Hosts LAN sessions for crowd participants (transport/crowd.ts's startCrowd); without it none can open. */
+  crowdHost?: CrowdHost;
 }
 
 type Listener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -51,7 +53,7 @@ export class Workstation {
   constructor(readonly options: WorkstationOptions) {
     this.pool = new InferencePool(options.poolSize ?? 1, undefined, { memoryLimitMb: options.workerMemoryMb });
     const rendererDir = options.rendererDir ?? join(dirname(resolve(options.resourcesDir)), 'out', 'renderer');
-    this.labels = new LabelsHub(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }));
+    this.labels = new LabelsHub(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }), options.crowdHost);
   }
 
   onEvent(listener: Listener): () => void {

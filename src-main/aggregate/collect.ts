@@ -11,7 +11,7 @@ import type { Project } from '../store/project.ts';
 import { reliability } from '../labels/scoring.ts';
 import type { SessionConfig } from '../labels/sessions.ts';
 import type { Provenance } from '../labels/sources.ts';
-import { classWords, termsOf } from './text.ts';
+import { classWords, termsOf } from './embedding/text.ts';
 
 export interface LabelRecord {
   sessionId: number;

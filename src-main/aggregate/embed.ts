@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { GiB, readBoundedSync } from '../files.ts';
+import { GiB, readBoundedSync } from '../io/files.ts';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ApiError } from '../../src-shared/errors.ts';

@@ -20,11 +20,11 @@ import type { SessionRow } from '../store/labels.ts';
 import type { FaithfulnessRow } from '../store/aggregate.ts';
 import type { Project } from '../store/project.ts';
 import { buildAtlas, type ConceptIndex } from './atlas.ts';
-import { candidateWords, centralWord, replayEdits } from './cluster.ts';
+import { candidateWords, centralWord, replayEdits } from './embedding/cluster.ts';
 import { collect, type LabelRecord } from './collect.ts';
 import { categoryOf, disagreements, labelNext } from './disagreement.ts';
 import { embed, findSentenceModel, WORDS_EMBEDDER } from './embed.ts';
-import { K_RANGE } from './cluster.ts';
+import { K_RANGE } from './embedding/cluster.ts';
 import { rankMethods } from './ranking.ts';
 
 export interface AggregateContext {

@@ -2,13 +2,13 @@
 import type { MethodName, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { Workstation } from '../workstation.ts';
-import { classCodeMap } from '../explain/generative/dataset-index.ts';
+import { classCodeMap } from '../explain/dataset-index.ts';
 import { createSession, previewSession } from '../labels/sessions.ts';
 import { sourceChoices } from '../labels/sources.ts';
 import { answer, history, leaderboard, next, reopen, reveal } from '../labels/tasks.ts';
 import { exportAnswers, sessionAgreement } from '../labels/report.ts';
 import { exportPack, mergePack } from '../labels/packs.ts';
-import { components, counterfactual, decomposition, overlayChoices, overlays } from '../explain/generative/service.ts';
+import { components, counterfactual, decomposition, overlayChoices, overlays } from '../explain/generative-service.ts';
 import { addConceptEdit, aggregate, exportTable, labelNextFor, tables } from '../aggregate/service.ts';
 import { exampleImage } from '../aggregate/images.ts';
 import { printPdf, reportHtml } from '../aggregate/report.ts';

@@ -9,6 +9,7 @@ import { app, BrowserWindow } from 'electron';
 import { createRouter } from '../api/router.ts';
 import { registerIpc } from '../transport/ipc.ts';
 import { Workstation } from '../workstation.ts';
+import { startCrowd } from '../transport/crowd.ts';
 import { useLauncher } from '../workers/spawn.ts';
 import { handleAppProtocol, handleImageProtocol, registerSchemes } from './protocol.ts';
 import { installSecurityGuards } from './security.ts';
@@ -30,6 +31,7 @@ const workstation = new Workstation({
   dataDir: process.env.XAIWS_HOME ?? app.getPath('userData'),
   resourcesDir: app.isPackaged ? join(process.resourcesPath, 'resources') : join(root, 'resources'),
   transport: 'ipc',
+  crowdHost: startCrowd,
   rendererDir: join(root, 'out', 'renderer'),
 });
 

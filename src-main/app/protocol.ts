@@ -5,7 +5,7 @@
  */
 import { protocol } from 'electron';
 import { APP_SCHEME, IMAGE_SCHEME } from '../../src-shared/contract.ts';
-import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/image-bytes.ts';
+import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/read/image-bytes.ts';
 import { contentSecurityPolicy, readRendererFile } from '../transport/renderer-files.ts';
 import type { Workstation } from '../workstation.ts';
 

@@ -9,7 +9,7 @@ import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import { CAM_METHODS, type CamMethod } from '../explain/cam/maps.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
 import type { ModelRef } from '../workers/protocols.ts';
-import { pixelsForModel, tensorSize, writeNormalised } from '../inference/preprocess.ts';
+import { pixelsForModel, tensorSize, writeNormalised } from '../inference/runtime/preprocess.ts';
 import { readManifest } from '../models/manifest.ts';
 import { modelIdentity } from '../models/identity.ts';
 

@@ -2,7 +2,7 @@
  * `xaiws labels ...` and `xaiws agreement ...`: export a session's answers, build and merge annotator
  * packs, and agreement figures of a session or of any item,annotator,value table an analyst brings.
  */
-import { MiB, readBoundedSync } from '../files.ts';
+import { MiB, readBoundedSync } from '../io/files.ts';
 import { resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { MethodName, Request, Result } from '../../src-shared/contract.ts';

@@ -10,6 +10,7 @@ import type { Job, MethodName, Request, Result } from '../../src-shared/contract
 import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import { createRouter, type Dispatch } from '../api/router.ts';
 import { Workstation } from '../workstation.ts';
+import { startCrowd } from '../transport/crowd.ts';
 import { CAM_METHODS } from '../explain/cam/maps.ts';
 import { explainImages, listLayers, modelRef, parseMethod, parseTarget } from './explain.ts';
 import { serve } from './serve.ts';
@@ -65,6 +66,7 @@ export function defaultWorkstation(transport: 'cli' | 'host'): Workstation {
     dataDir: process.env.XAIWS_HOME ?? join(homedir(), '.xaiws'),
     resourcesDir: join(ROOT, 'resources'),
     transport,
+    crowdHost: startCrowd,
   });
 }
 

@@ -9,7 +9,7 @@ import { ApiError } from '../../src-shared/errors.ts';
 import type { JobTask } from '../jobs/registry.ts';
 import { WorkerClient } from '../workers/client.ts';
 import type { ImportProtocol } from '../workers/protocols.ts';
-import type { ImportRequest } from './importer.ts';
+import type { ImportRequest } from './read/importer.ts';
 
 export const CANCEL_GRACE_MS = 3000;
 

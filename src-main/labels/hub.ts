@@ -9,9 +9,29 @@ import { ApiError } from '../../src-shared/errors.ts';
 import type { SessionDetail, SessionSummary } from '../../src-shared/labels.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
-import { startCrowd, type RunningCrowd } from '../transport/crowd.ts';
 import { sessionDetail, sessionSummary } from './report.ts';
 import type { ImageSrc } from './tasks.ts';
+
+export interface CrowdOptions {
+  project: () => Project;
+  sessionId: number;
+  rendererDir: string;
+  host?: string;
+  port?: number;
+  /** Called after anything that changes the session's progress (answers, joins). */
+  onChange: () => void;
+}
+
+export interface RunningCrowd {
+  url: string;
+  code: string;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts a crowd host for a session: the network side lives in the transport layer, handed in by the composition root. */
+export type CrowdHost = (options: CrowdOptions) => Promise<RunningCrowd>;
 
 export class LabelsHub {
   private readonly crowds = new Map<number, RunningCrowd & { qrSvg: string }>();
@@ -20,6 +40,7 @@ export class LabelsHub {
     private readonly project: () => Project,
     private readonly rendererDir: string,
     private readonly changed: (sessionId: number) => void,
+    private readonly crowdHost?: CrowdHost,
   ) {}
 
   readonly crowdInfo = (sessionId: number): SessionSummary['crowd'] => {
@@ -82,8 +103,9 @@ export class LabelsHub {
   async openCrowd(sessionId: number, host?: string, port?: number): Promise<{ url: string; code: string; qrSvg: string }> {
     const session = this.session(sessionId);
     if (session.state === 'ended') throw new ApiError('session_ended', `Session "${session.name}" has ended; it cannot be opened to the network`);
+    if (!this.crowdHost) throw new ApiError('invalid_request', 'This workstation was started without a network host, so it cannot open a session to participants');
     await this.closeCrowd(sessionId);
-    const crowd = await startCrowd({ project: this.project, sessionId, rendererDir: this.rendererDir, host, port, onChange: () => this.changed(sessionId) }).catch((error: Error) => {
+    const crowd = await this.crowdHost({ project: this.project, sessionId, rendererDir: this.rendererDir, host, port, onChange: () => this.changed(sessionId) }).catch((error: Error) => {
       throw new ApiError('invalid_request', `Cannot open the session on ${host ?? 'the LAN address'}${port ? `:${port}` : ''}: ${error.message}`);
     });
     const qrSvg = await QRCode.toString(crowd.url, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });

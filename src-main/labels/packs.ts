@@ -22,7 +22,7 @@ import { Project } from '../store/project.ts';
 import { parseAnswer } from '../store/labels.ts';
 import { WorkerClient } from '../workers/client.ts';
 import type { PackProtocol } from '../workers/protocols.ts';
-import { PACK_SESSION, PACK_UUID } from './pack-read.ts';
+import { PACK_SESSION, PACK_UUID } from '../store/pack-read.ts';
 import { judge } from './tasks.ts';
 
 /** How long reading a pack may take before its worker is stopped. */

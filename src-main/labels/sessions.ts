@@ -24,7 +24,7 @@ import type { z } from 'zod';
 import type { LabelSource, SessionPreview, SessionRequest, TaskType } from '../../src-shared/labels.ts';
 import { TASK_TYPES } from '../../src-shared/labels.ts';
 import { seededUniform } from '../../src-shared/random.ts';
-import { imageBytes } from '../datasets/image-bytes.ts';
+import { imageBytes } from '../datasets/read/image-bytes.ts';
 import type { GoldAnswer } from './scoring.ts';
 import { deal, goldCount, shuffle } from './dealing.ts';
 import { isRegionSource, mapCounts, mapsOf, normalise, sourceKey, sourceLabel, type Context, type ExplainedMap, type Provenance } from './sources.ts';

@@ -8,8 +8,8 @@
 import type { Model } from '../../src-shared/contract.ts';
 import type { LabelSource, LabelSourceChoice } from '../../src-shared/labels.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
-import { bundleForModel } from '../explain/generative/bundles.ts';
-import { overlayChoices } from '../explain/generative/service.ts';
+import { bundleForModel } from '../explain/bundles.ts';
+import { overlayChoices } from '../explain/generative-service.ts';
 import { fromBlob } from '../store/blobs.ts';
 import type { Project } from '../store/project.ts';
 

@@ -14,7 +14,7 @@ import { BUNDLE_FORMAT, Bundle, BUNDLE_ROLES, CaePrototypes, InfoDisentPrototype
 import { ApiError } from '../../src-shared/errors.ts';
 import type { TensorInfo } from '../workers/protocols.ts';
 import { describeIssue } from './manifest.ts';
-import { FileProblem, GiB, MiB, hashBounded, insideSync, readBoundedSync } from '../files.ts';
+import { FileProblem, GiB, MiB, hashBounded, insideSync, readBoundedSync } from '../io/files.ts';
 
 const MAX_BUNDLE_FILE_BYTES = 64 * GiB;
 const MAX_JSON_BYTES = 256 * MiB;

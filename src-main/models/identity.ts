@@ -16,7 +16,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Manifest, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import { FileProblem, GiB, hashBounded, inside, readBounded } from '../files.ts';
+import { FileProblem, GiB, hashBounded, inside, readBounded } from '../io/files.ts';
 import type { ModelRef } from '../workers/protocols.ts';
 import { OnnxModel, onnx, type TensorProto } from './onnx/model.ts';
 

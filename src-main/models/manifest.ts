@@ -2,7 +2,7 @@
  * Model manifests (docs/MANIFEST.md): read, validate, and say which field is wrong.
  */
 import { existsSync } from 'node:fs';
-import { FileProblem, MiB, readBoundedSync } from '../files.ts';
+import { FileProblem, MiB, readBoundedSync } from '../io/files.ts';
 import { dirname, join, basename } from 'node:path';
 import type { z } from 'zod';
 import { Manifest } from '../../src-shared/contract.ts';

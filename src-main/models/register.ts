@@ -12,7 +12,7 @@ import { ApiError } from '../../src-shared/errors.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
 import type { TensorInfo } from '../workers/protocols.ts';
 import type { Project } from '../store/project.ts';
-import { GiB, hashBounded } from '../files.ts';
+import { GiB, hashBounded } from '../io/files.ts';
 import { modelIdentity } from './identity.ts';
 import { readManifest } from './manifest.ts';
 

@@ -1,8 +1,24 @@
 /** Layer-wise clustered feature maps (migration 0003): one run per image, model file and class. */
 import type { ClusteredLayer, LayerwiseExplanation } from '../../src-shared/contract.ts';
-import type { LayerwiseResult } from '../explain/cam/engine.ts';
 import { fromBlob, toBlob } from './blobs.ts';
 import type { Db } from './open.ts';
+
+/** What the store keeps of one layer-wise run (the CAM engine's LayerwiseResult has this shape). */
+export interface LayerwiseRun {
+  target: number;
+  logits: Float32Array;
+  layers: {
+    layer: { name: string; shape: number[] };
+    clusters: {
+      thresholdPercent: number;
+      weights: Float64Array;
+      points: unknown[];
+      k: number;
+      silhouette: number | null;
+      clusters: { index: number; weight: number; kept: boolean; channels: number[]; map: Float32Array }[];
+    };
+  }[];
+}
 
 
 export interface RunKey {
@@ -17,7 +33,7 @@ type StoredRun = Omit<LayerwiseExplanation, 'targetClass' | 'cached'>;
 export class LayerClusterRepository {
   constructor(private readonly db: Db) {}
 
-  save(key: RunKey, result: LayerwiseResult): number {
+  save(key: RunKey, result: LayerwiseRun): number {
     return this.db.transaction(() => {
       this.db
         .prepare('DELETE FROM layer_cluster_runs WHERE model_hash = ? AND image_id = ? AND requested_class = ? AND params = ?')

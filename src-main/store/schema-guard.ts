@@ -8,8 +8,9 @@
  */
 import Database from 'better-sqlite3';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { Db } from './open.ts';
-import type { Migration } from './migrations/index.ts';
+import type { Migration } from './migrations/types.ts';
+
+type Db = Database.Database;
 
 interface SchemaRow {
   type: string;

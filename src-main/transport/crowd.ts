@@ -23,6 +23,7 @@ import { Answer } from '../../src-shared/labels.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
 import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
+import type { CrowdHost, CrowdOptions, RunningCrowd } from '../labels/hub.ts';
 import { readJson, refuseForeignOrigin, requestUrl, sendError, sendJson, total } from './http.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
 
@@ -33,23 +34,6 @@ export const WRONG_CODES_PER_ADDRESS = 10;
 export const WRONG_CODES_PER_SESSION = 30;
 const OPAQUE = /^[0-9a-f]{24}$/;
 
-export interface CrowdOptions {
-  project: () => Project;
-  sessionId: number;
-  rendererDir: string;
-  host?: string;
-  port?: number;
-  /** Called after anything that changes the session's progress (answers, joins). */
-  onChange: () => void;
-}
-
-export interface RunningCrowd {
-  url: string;
-  code: string;
-  host: string;
-  port: number;
-  close(): Promise<void>;
-}
 
 export function lanAddress(): string {
   for (const list of Object.values(networkInterfaces())) {
@@ -70,7 +54,7 @@ const AnswerBody = TaskRef.extend({ answer: Answer, shownAt: z.string().max(40).
 const RevealBody = TaskRef.extend({ step: z.number().int() });
 const Settings = z.object({ leaderboard: z.boolean() });
 
-export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
+export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<RunningCrowd> => {
   const code = joinCode();
   const host = options.host ?? lanAddress();
   const failures = new Map<string, { count: number; since: number }>();
@@ -211,4 +195,4 @@ export async function startCrowd(options: CrowdOptions): Promise<RunningCrowd> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
+};

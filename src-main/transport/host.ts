@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import type { Dispatch } from '../api/router.ts';
-import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/image-bytes.ts';
+import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/read/image-bytes.ts';
 import type { Workstation } from '../workstation.ts';
 import { originAllowed, readJson, refuseForeignOrigin, requestUrl, sendError, sendJson, total } from './http.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';

@@ -3,8 +3,8 @@
  * (aggregate/embedders.ts) and clusters them (aggregate/cluster.ts), off the main process: a sentence
  * model is a user's ONNX file, and complete linkage is cubic in the number of terms.
  */
-import { clusterVectors } from '../aggregate/cluster.ts';
-import { embedSentences, embedWords, loadWordTable } from '../aggregate/embedders.ts';
+import { clusterVectors } from '../aggregate/embedding/cluster.ts';
+import { embedSentences, embedWords, loadWordTable } from '../aggregate/embedding/embedders.ts';
 import type { EmbedProtocol } from './protocols.ts';
 import { serve } from './serve.ts';
 

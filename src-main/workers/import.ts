@@ -3,7 +3,7 @@
  * A cancel stops it between chunks; every chunk is its own transaction, so nothing committed is lost.
  */
 import { Project } from '../store/project.ts';
-import { runImport } from '../datasets/importer.ts';
+import { runImport } from '../datasets/read/importer.ts';
 import type { ImportProtocol } from './protocols.ts';
 import { serve } from './serve.ts';
 

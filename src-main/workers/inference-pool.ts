@@ -8,7 +8,7 @@
  * says otherwise.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { availableProviders } from '../inference/providers.ts';
+import { availableProviders } from '../inference/runtime/providers.ts';
 import { WorkerClient, type CallOptions } from './client.ts';
 import type { InferenceProtocol } from './protocols.ts';
 import type { Method, ReplyOf, RequestOf } from './rpc.ts';

@@ -4,7 +4,7 @@
  * `pack_invalid` unless it has a more precise name (an untrusted schema, a corrupt or too new file).
  */
 import { toApiError } from '../../src-shared/errors.ts';
-import { readPack } from '../labels/pack-read.ts';
+import { readPack } from '../store/pack-read.ts';
 import type { PackProtocol } from './protocols.ts';
 import { serve } from './serve.ts';
 

@@ -8,8 +8,8 @@ import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engi
 import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
 import type { BundleRef, ComponentsResult, CounterfactualResult, CounterfactualTarget, DecompositionResult, IndexResult } from '../explain/generative/engine.ts';
 import type { LayerInfo } from '../models/onnx/layers.ts';
-import type { ImportRequest, ImportResult } from '../datasets/importer.ts';
-import type { Clustering } from '../aggregate/cluster.ts';
+import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
+import type { Clustering } from '../aggregate/embedding/cluster.ts';
 
 export interface TensorInfo {
   name: string;

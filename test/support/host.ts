@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { createRouter } from '../../src-main/api/router.ts';
 import { startHost, type RunningHost } from '../../src-main/transport/host.ts';
 import { Workstation } from '../../src-main/workstation.ts';
+import { startCrowd } from '../../src-main/transport/crowd.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -17,7 +18,7 @@ export interface TestHost {
 
 export async function startTestHost(): Promise<TestHost> {
   const dir = mkdtempSync(join(tmpdir(), 'xaiws-e2e-'));
-  const workstation = new Workstation({ dataDir: join(dir, 'home'), resourcesDir: join(ROOT, 'resources'), transport: 'host' });
+  const workstation = new Workstation({ dataDir: join(dir, 'home'), resourcesDir: join(ROOT, 'resources'), transport: 'host', crowdHost: startCrowd });
   const host = await startHost(workstation, createRouter(workstation), { rendererDir: join(ROOT, 'out', 'renderer') });
   return {
     workstation,

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Answer } from '../../src-shared/labels.ts';
 import { buildAtlas, slope, type ConceptIndex } from '../../src-main/aggregate/atlas.ts';
-import { centralWord, clusterVectors, replayEdits, silhouette, cosineDistances } from '../../src-main/aggregate/cluster.ts';
+import { centralWord, clusterVectors, replayEdits, silhouette, cosineDistances } from '../../src-main/aggregate/embedding/cluster.ts';
 import type { LabelRecord } from '../../src-main/aggregate/collect.ts';
 import { disagreements, labelNext } from '../../src-main/aggregate/disagreement.ts';
 import { embed, WORDS_EMBEDDER } from '../../src-main/aggregate/embed.ts';
 import { rankMethods } from '../../src-main/aggregate/ranking.ts';
 import { bradleyTerry, meanCi, normalisedEntropy, ranksDescending, smoothedEntropy } from '../../src-main/aggregate/stats.ts';
-import { classWords, normaliseTerm, termsOf } from '../../src-main/aggregate/text.ts';
-import { WordPiece } from '../../src-main/aggregate/tokenizer.ts';
+import { classWords, normaliseTerm, termsOf } from '../../src-main/aggregate/embedding/text.ts';
+import { WordPiece } from '../../src-main/aggregate/embedding/tokenizer.ts';
 import { ROOT } from '../support/host.ts';
 
 const CACHE = process.env.XAIWS_CACHE ?? join(ROOT, 'node_modules', '.cache', 'xaiws');

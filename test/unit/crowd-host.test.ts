@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnswerAck, NextTask } from '../../src-shared/labels.ts';
 import { Project } from '../../src-main/store/project.ts';
 import { Workstation } from '../../src-main/workstation.ts';
+import { startCrowd } from '../../src-main/transport/crowd.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { answerFor, explainedProject, labelSession } from '../support/labelling.ts';
@@ -45,7 +46,7 @@ const snapshot = () => ws.project.db.prepare('SELECT (SELECT count(*) FROM label
 beforeAll(async () => {
   dir = tempDir();
   projectPath = join(dir, 'crowd.xaiws');
-  ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'host' });
+  ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'host', crowdHost: startCrowd });
   const ids = await explainedProject(ws, projectPath, join(dir, 'data'), 6);
   sessionId = await labelSession(ws, ids, { taskTypes: ['rating', 'reveal'], overlap: 1, openSeats: 2, gamification: 'off' });
   otherSession = await labelSession(ws, ids, { name: 'Other', taskTypes: ['rating'], overlap: 1, openSeats: 1 });

@@ -7,8 +7,8 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import { clusterLayer, guidedWeights, silhouetteScore, thresholdPercent, type LayerActivity } from '../../src-main/explain/layers/clusters.ts';
-import { readIdx } from '../../src-main/datasets/idx.ts';
-import { writeNormalised } from '../../src-main/inference/preprocess.ts';
+import { readIdx } from '../../src-main/datasets/read/idx.ts';
+import { writeNormalised } from '../../src-main/inference/runtime/preprocess.ts';
 import { parseManifest } from '../../src-main/models/manifest.ts';
 import { seeded } from '../support/onnx-builder.ts';
 

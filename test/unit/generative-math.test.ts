@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { absoluteDifference, flipStep, interpolate, nearestPrototype } from '../../src-main/explain/cae/path.ts';
+import { absoluteDifference, flipStep, interpolate, nearestPrototype } from '../../src-main/explain/counterfactual/path.ts';
 import { betaImages, normalisedArea, splitBranches } from '../../src-main/explain/dxai/decompose.ts';
 import { contributions, linearHead, patchOrigin, rankChannels } from '../../src-main/explain/infodisent/components.ts';
 import { normalise } from '../../src-main/explain/generative/engine.ts';

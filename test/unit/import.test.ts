@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runImport, type ImportHooks } from '../../src-main/datasets/importer.ts';
+import { runImport, type ImportHooks } from '../../src-main/datasets/read/importer.ts';
 import { Project } from '../../src-main/store/project.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { classFolderTree, idxPair, tempDir, writeImage } from '../support/fixtures.ts';

@@ -12,6 +12,7 @@ import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
 import { neutraliseCell } from '../../src-shared/csv.ts';
 import { createRouter } from '../../src-main/api/router.ts';
 import { Workstation } from '../../src-main/workstation.ts';
+import { startCrowd } from '../../src-main/transport/crowd.ts';
 import { WRONG_CODES_PER_ADDRESS, WRONG_CODES_PER_SESSION } from '../../src-main/transport/crowd.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
@@ -30,7 +31,7 @@ async function call<M extends MethodName>(method: M, request: Request<M>): Promi
 
 beforeAll(async () => {
   const dir = tempDir();
-  ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
+  ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli', crowdHost: startCrowd });
   dispatch = createRouter(ws);
   ids = await explainedProject(ws, join(dir, 'hardening.xaiws'), join(dir, 'data'), 8);
   analyst = ws.project.labels.addAnnotator('@Ana', 'analyst').id;

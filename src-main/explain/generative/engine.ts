@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import { BETAS } from '../../../src-shared/generative.ts';
 import { ApiError } from '../../../src-shared/errors.ts';
 import { betaImages, normalisedArea, splitBranches, type BranchRoles } from '../dxai/decompose.ts';
-import { absoluteDifference, argmax, flipStep, interpolate, nearestPrototype, type PrototypeSet } from '../cae/path.ts';
+import { absoluteDifference, argmax, flipStep, interpolate, nearestPrototype, type PrototypeSet } from '../counterfactual/path.ts';
 import { contributions, linearHead, type LinearHead } from '../infodisent/components.ts';
-import { softmax } from '../../inference/preprocess.ts';
+import { softmax } from '../../inference/runtime/preprocess.ts';
 
 export type ExplainerRole = 'classifier' | 'dxai' | 'cae-encoder' | 'cae-decoder' | 'infodisent';
 

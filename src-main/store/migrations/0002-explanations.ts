@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './types.ts';
 
 /**
  * Cached explanation maps. A map is identified by the model file's hash (so a changed model never

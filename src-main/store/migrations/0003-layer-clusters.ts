@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './types.ts';
 
 /**
  * Layer-wise clustered feature maps of one image (see src-main/explain/layers/clusters.ts). A run is

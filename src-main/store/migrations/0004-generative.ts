@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './types.ts';
 
 /**
  * Results of a bundle's generative explainers (DXAI decompositions, CAE paths, InfoDisent components),

@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './types.ts';
 
 /**
  * Labelling (src-main/labels/). Annotators are project-wide profiles. A session snapshots everything

@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './types.ts';
 
 /**
  * Global explanations: the analyst's edits of concept clusters (rename, merge, split), kept as

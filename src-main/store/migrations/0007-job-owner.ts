@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './types.ts';
 
 /**
  * Which process runs a job: `host:pid`. A project opened while another process works on it (the app

@@ -9,12 +9,9 @@ import { generative } from './0004-generative.ts';
 import { labels } from './0005-labels.ts';
 import { aggregate } from './0006-aggregate.ts';
 import { jobOwner } from './0007-job-owner.ts';
+import type { Migration } from './types.ts';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
 export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative, labels, aggregate, jobOwner];
 

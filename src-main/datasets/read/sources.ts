@@ -7,8 +7,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { ApiError } from '../../src-shared/errors.ts';
-import { FileProblem, kindOf, MiB, readBoundedSync } from '../files.ts';
+import { ApiError } from '../../../src-shared/errors.ts';
+import { FileProblem, kindOf, MiB, readBoundedSync } from '../../io/files.ts';
 
 export const MAX_CSV_BYTES = 256 * MiB;
 

@@ -5,17 +5,17 @@
  * cancellable job. What the worker returns (typed arrays) is what is stored; the API shape is built on
  * the way out, with the parts that can change (prototype patches from a newer dataset index) added then.
  */
-import type { Model, ParsedRequest } from '../../../src-shared/contract.ts';
-import { ApiError } from '../../../src-shared/errors.ts';
-import { BETAS, type Components, type Counterfactual, type Decomposition, type GenerativeKind, type OverlayChoice, type OverlayMap, type OverlaySource } from '../../../src-shared/generative.ts';
-import type { JobTask } from '../../jobs/registry.ts';
-import type { InferencePool } from '../../workers/inference-pool.ts';
-import type { Project } from '../../store/project.ts';
-import { verifiedModel } from '../../models/identity.ts';
+import type { Model, ParsedRequest } from '../../src-shared/contract.ts';
+import { ApiError } from '../../src-shared/errors.ts';
+import { BETAS, type Components, type Counterfactual, type Decomposition, type GenerativeKind, type OverlayChoice, type OverlayMap, type OverlaySource } from '../../src-shared/generative.ts';
+import type { JobTask } from '../jobs/registry.ts';
+import type { InferencePool } from '../workers/inference-pool.ts';
+import type { Project } from '../store/project.ts';
+import { verifiedModel } from '../models/identity.ts';
 import { bundleForModel, type ResolvedBundle } from './bundles.ts';
-import type { ComponentsResult, DecompositionResult, CounterfactualResult } from './engine.ts';
+import type { ComponentsResult, DecompositionResult, CounterfactualResult } from './generative/engine.ts';
 import { attachPrototypes } from './prototypes.ts';
-import { rankChannels } from '../infodisent/components.ts';
+import { rankChannels } from './infodisent/components.ts';
 
 export const GENERATIVE_JOB_BATCH = 32;
 

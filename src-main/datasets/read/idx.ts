@@ -5,8 +5,8 @@
  * at most as much (no gzip bomb).
  */
 import { gunzipSync } from 'node:zlib';
-import { ApiError } from '../../src-shared/errors.ts';
-import { FileProblem, GiB, readBoundedSync } from '../files.ts';
+import { ApiError } from '../../../src-shared/errors.ts';
+import { FileProblem, GiB, readBoundedSync } from '../../io/files.ts';
 
 export const MAX_IDX_BYTES = 2 * GiB;
 

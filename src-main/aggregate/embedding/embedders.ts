@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { seededUniform } from '../../src-shared/random.ts';
+import { seededUniform } from '../../../src-shared/random.ts';
 import { WordPiece } from './tokenizer.ts';
 import { lemma, words } from './text.ts';
 

@@ -7,9 +7,9 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { dirname } from 'node:path';
-import { ApiError } from '../../src-shared/errors.ts';
-import type { NewImage, NewIssue } from '../store/images.ts';
-import type { Project } from '../store/project.ts';
+import { ApiError } from '../../../src-shared/errors.ts';
+import type { NewImage, NewIssue } from '../../store/images.ts';
+import type { Project } from '../../store/project.ts';
 import { classNamesFor } from './classes.ts';
 import { DEFAULT_MAX_PIXELS, ImportProblem, decodeFile, hashBytes, rawThumbnail, THUMBNAIL_SIZE } from './decode.ts';
 import { readIdx } from './idx.ts';

@@ -6,9 +6,9 @@
  */
 import { extname } from 'node:path';
 import sharp from 'sharp';
-import { ApiError } from '../../src-shared/errors.ts';
-import { readBounded } from '../files.ts';
-import type { Project } from '../store/project.ts';
+import { ApiError } from '../../../src-shared/errors.ts';
+import { readBounded } from '../../io/files.ts';
+import type { Project } from '../../store/project.ts';
 import { DEFAULT_MAX_BYTES, hashBytes } from './decode.ts';
 
 const PASS_THROUGH: Record<string, string> = {

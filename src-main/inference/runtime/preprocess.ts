@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import type { Manifest } from '../../src-shared/contract.ts';
-import { ApiError } from '../../src-shared/errors.ts';
-import { readBounded } from '../files.ts';
-import type { StoredImage } from '../store/images.ts';
+import type { Manifest } from '../../../src-shared/contract.ts';
+import { ApiError } from '../../../src-shared/errors.ts';
+import { readBounded } from '../../io/files.ts';
+import type { StoredImage } from '../../store/images.ts';
 
 /** The most bytes an image file may have (as the importer's limit). */
 const MAX_IMAGE_BYTES = 512 * 1024 * 1024;

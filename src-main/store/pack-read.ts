@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { ApiError } from '../../src-shared/errors.ts';
 import { PACK_LIMITS, PackAnswerRow, type PackContents } from '../../src-shared/labels.ts';
-import { Project } from '../store/project.ts';
+import { Project } from './project.ts';
 
 export const PACK_UUID = 'pack_uuid';
 export const PACK_SESSION = 'pack_session';

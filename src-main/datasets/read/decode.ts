@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { PNG } from 'pngjs';
 import sharp, { type Metadata } from 'sharp';
-import { FileProblem, MiB, readBounded } from '../files.ts';
+import { FileProblem, MiB, readBounded } from '../../io/files.ts';
 import { IMAGE_EXTENSIONS } from './sources.ts';
 
 export const THUMBNAIL_SIZE = 64;

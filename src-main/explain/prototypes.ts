@@ -4,13 +4,13 @@
  * Patches follow the toolkit's rule: `patchSize` square around the strongest cell, clamped inside the image.
  */
 import { PNG } from 'pngjs';
-import { MiB, readBoundedSync } from '../../files.ts';
+import { MiB, readBoundedSync } from '../io/files.ts';
 import { join } from 'node:path';
-import type { Model } from '../../../src-shared/contract.ts';
-import type { Component, Prototype } from '../../../src-shared/generative.ts';
-import { pixelsForModel } from '../../inference/preprocess.ts';
-import type { Project } from '../../store/project.ts';
-import { patchOrigin } from '../infodisent/components.ts';
+import type { Model } from '../../src-shared/contract.ts';
+import type { Component, Prototype } from '../../src-shared/generative.ts';
+import { pixelsForModel } from '../inference/runtime/preprocess.ts';
+import type { Project } from '../store/project.ts';
+import { patchOrigin } from './infodisent/components.ts';
 import type { ResolvedBundle } from './bundles.ts';
 
 export const PROTOTYPES_PER_CHANNEL = 8;

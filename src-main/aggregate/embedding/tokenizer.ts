@@ -5,8 +5,8 @@
  * punctuation, greedy longest-match WordPiece with the "##" prefix, and the template that wraps a
  * sentence in its start and end tokens ([CLS] ... [SEP], or <s> ... </s> for MPNet).
  */
-import { MiB, readBoundedSync } from '../files.ts';
-import { ApiError } from '../../src-shared/errors.ts';
+import { MiB, readBoundedSync } from '../../io/files.ts';
+import { ApiError } from '../../../src-shared/errors.ts';
 
 export interface Encoded {
   ids: number[];
