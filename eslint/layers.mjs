@@ -11,6 +11,7 @@ export const LAYERS = [
     name: 'engines',
     files: [
       'src-main/models/onnx/**',
+      'src-main/models/gradient/**',
       'src-main/explain/cam/**',
       'src-main/explain/dxai/**',
       'src-main/explain/counterfactual/**',

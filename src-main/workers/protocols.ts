@@ -7,7 +7,7 @@ import type { PackContents } from '../../src-shared/labels.ts';
 import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
 import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
 import type { BundleRef, ComponentsResult, CounterfactualResult, CounterfactualTarget, DecompositionResult, IndexResult } from '../explain/generative/engine.ts';
-import type { LayerInfo } from '../models/onnx/layers.ts';
+import type { LayerInfo } from '../models/gradient/layers.ts';
 import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
 import type { Clustering } from '../aggregate/embedding/cluster.ts';
 

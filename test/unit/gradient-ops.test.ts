@@ -5,7 +5,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildGradientModel, gradientOutputName, TARGET_INPUT, unsupportedOps } from '../../src-main/models/onnx/gradient.ts';
+import { buildGradientModel, gradientOutputName, TARGET_INPUT, unsupportedOps } from '../../src-main/models/gradient/builder.ts';
+import { GRADIENT_OPS, GRADIENT_RULES } from '../../src-main/models/gradient/table.ts';
 import type { OnnxModel } from '../../src-main/models/onnx/model.ts';
 import { probeShapes } from '../../src-main/models/onnx/probe.ts';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
@@ -302,5 +303,27 @@ describe('gradient graph refusals', () => {
       sums.push(Array.from(out[gradientOutputName('x')]!.data as Float32Array));
     }
     expect(sums).toEqual([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
+  });
+});
+
+describe('the op table', () => {
+  it('lists every op once, in the families of DESIGN.md, and the supported ops are derived from it', () => {
+    const ops = GRADIENT_RULES.map((rule) => rule.op);
+    expect(new Set(ops).size).toBe(ops.length);
+    expect([...GRADIENT_OPS].sort()).toEqual([...ops].sort());
+    for (const rule of GRADIENT_RULES) expect(rule.opsets[0]).toBeLessThanOrEqual(rule.opsets[1]);
+  });
+
+  it('refuses an op outside its opset range by name, with the range it supports', async () => {
+    // HardSwish exists from opset 14: in an opset-13 model the builder names the range instead of guessing.
+    const model = makeModel({
+      opset: 13,
+      inputShape: [4],
+      nodes: [node('HardSwish', ['x'], 'h'), node('MatMul', ['h', 'w'], 'score')],
+      initializers: [floatTensor('w', [4, 3], seeded(12, 3))],
+      result: 'score',
+    });
+    const shapes = new Map([['x', [2, 4]], ['h', [2, 4]], ['w', [4, 3]], ['score', [2, 3]]]);
+    expect(() => buildGradientModel(model, shapes, { targets: ['x'] })).toThrow(/HardSwish at opsets 14 to \d+, and the model uses opset 13/);
   });
 });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildGradientModel, GRADIENT_OPS, gradientOutputName, TARGET_INPUT } from '../../src-main/models/onnx/gradient.ts';
+import { buildGradientModel, GRADIENT_OPS, gradientOutputName, TARGET_INPUT } from '../../src-main/models/gradient/builder.ts';
 import { OnnxModel } from '../../src-main/models/onnx/model.ts';
 import { decodeFloats } from '../support/stats.ts';
 import { probeShapes } from '../../src-main/models/onnx/probe.ts';

@@ -6,12 +6,11 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../src-shared/errors.ts';
-import { buildGradientModel, TARGET_INPUT } from '../../models/onnx/gradient.ts';
-import { candidateLayers, convBlockOutputs, tailFrom, type LayerInfo, type TailModel } from '../../models/onnx/layers.ts';
+import { buildGradientModel, gradientOutputName, TARGET_INPUT, TARGET_OUTPUT } from '../../models/gradient/builder.ts';
+import { candidateLayers, convBlockOutputs, tailFrom, type LayerInfo, type TailModel } from '../../models/gradient/layers.ts';
 import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
-import { probeShapes } from '../../models/onnx/probe.ts';
-import type { ShapeTable } from '../../models/onnx/gradient.ts';
+import { probeShapes, type ShapeTable } from '../../models/onnx/probe.ts';
 import { eigenMap, GRADIENT_METHODS, gradientMap, resizeBilinearAligned, softmax64, weightedSum, type CamMethod, type FeatureMaps } from './maps.ts';
 
 export type SessionFactory = (bytes: Uint8Array) => Promise<ort.InferenceSession>;
@@ -175,9 +174,9 @@ export class CamEngine {
         [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from(request.targets, (t) => BigInt(t)), [count]),
       });
       const logits = outputs[this.outputName]!.data as Float32Array;
-      const chosen = outputs['xaiws_target_used']!.data as BigInt64Array;
+      const chosen = outputs[TARGET_OUTPUT]!.data as BigInt64Array;
       const activations = outputs[layer.name]!.data as Float32Array;
-      const gradients = outputs[`xaiws_gradient:${layer.name}`]!.data as Float32Array;
+      const gradients = outputs[gradientOutputName(layer.name)]!.data as Float32Array;
       hooks.progress?.(count, count);
       return Array.from({ length: count }, (_, i) => ({
         target: Number(chosen[i]),
@@ -304,7 +303,7 @@ export class CamEngine {
       [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),
     });
     const result: LayerwiseResult = {
-      target: Number((outputs['xaiws_target_used']!.data as BigInt64Array)[0]),
+      target: Number((outputs[TARGET_OUTPUT]!.data as BigInt64Array)[0]),
       logits: new Float32Array(outputs[this.outputName]!.data as Float32Array),
       layers: [],
     };
@@ -312,7 +311,7 @@ export class CamEngine {
       throwIfCancelled(hooks.signal);
       const [channels, height, width] = layer.shape as [number, number, number];
       const activations = outputs[layer.name]!.data as Float32Array;
-      const gradients = outputs[`xaiws_gradient:${layer.name}`]!.data as Float32Array;
+      const gradients = outputs[gradientOutputName(layer.name)]!.data as Float32Array;
       result.layers.push({ layer, clusters: clusterLayer({ channels, height, width, activations, gradients }) });
       hooks.progress?.(index + 1, layers.length);
     }

@@ -6,8 +6,10 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../src-shared/errors.ts';
-import type { ShapeTable } from './gradient.ts';
 import { OnnxModel, tensorDims } from './model.ts';
+
+/** The measured shape of every tensor, by name, at batch size PROBE_BATCH. */
+export type ShapeTable = Map<string, number[]>;
 
 export const PROBE_BATCH = 2;
 

@@ -4,8 +4,9 @@
  * output, so that gradient-free methods re-run only what follows the layer.
  */
 import { ApiError } from '../../../src-shared/errors.ts';
-import { unsupportedOps, type ShapeTable } from './gradient.ts';
-import { DataType, OnnxModel, onnx } from './model.ts';
+import { DataType, OnnxModel, onnx } from '../onnx/model.ts';
+import type { ShapeTable } from '../onnx/probe.ts';
+import { unsupportedOps } from './builder.ts';
 
 export interface LayerInfo {
   name: string;
