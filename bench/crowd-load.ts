@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'node:http';
-import type { AnswerAck, NextTask } from '../src-shared/labels.ts';
+import type { AnswerAck, NextTask } from '../src-shared/schemas/labels.ts';
 import { Project } from '../src-main/store/project.ts';
 import { Workstation } from '../src-main/workstation.ts';
 import { startCrowd } from '../src-main/transport/crowd.ts';

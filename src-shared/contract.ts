@@ -2,245 +2,23 @@
  * The one API contract. Every capability of the workstation is a method here with a zod schema for
  * its request and its result, and every push from main to renderer is an event here. Main validates
  * requests against it (src-main/api/router.ts), the preload exposes exactly these methods, and the
- * renderer and CLI use the inferred types. Adding a method means adding it here first.
+ * renderer and CLI use the inferred types. Adding a method means adding it here first. This file keeps
+ * the method and event tables; the schemas they are made of live in src-shared/schemas/.
  */
 import { z } from 'zod';
-import { AgreementReport, Annotator, Answer, AnnotatorRole, AnswerAck, HistoryEntry, LabelSourceChoice, Leaderboard, MergeReport, NextTask, SessionDetail, SessionPreview, SessionRequest, SessionState, SessionSummary, TaskView } from './labels.ts';
-import { Aggregate, AggregateRequest, AggregateTable, ConceptEdit, LabelNextItem, StoredEdit } from './aggregate.ts';
-import { Correctness, ImageFilter } from './images.ts';
-import { ClassChoice, ClassCodeMap, Components, Counterfactual, CounterfactualRequest, Decomposition, GenerativeKind, OverlayChoice, OverlayMap, OverlaySource, Projection } from './generative.ts';
+import { AgreementReport, Annotator, Answer, AnnotatorRole, AnswerAck, HistoryEntry, LabelSourceChoice, Leaderboard, MergeReport, NextTask, SessionDetail, SessionPreview, SessionRequest, SessionState, SessionSummary, TaskView } from './schemas/labels.ts';
+import { Aggregate, AggregateRequest, AggregateTable, ConceptEdit, LabelNextItem, StoredEdit } from './schemas/aggregate.ts';
+import { Correctness, Confusion, ImageDetail, ImageFilter, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
+import { BundleSummary, Dataset, id, ImportIssue, Manifest, Model, ProjectSummary, RecentProject } from './schemas/project.ts';
+import { CamMethodName, ClusteredLayer, ExplainRequest, Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, SanityCheck } from './schemas/explain.ts';
+import { Job, Providers } from './schemas/jobs.ts';
+import { ClassChoice, ClassCodeMap, Components, Counterfactual, CounterfactualRequest, Decomposition, GenerativeKind, OverlayChoice, OverlayMap, OverlaySource, Projection } from './schemas/generative.ts';
 
-const id = z.number().int().positive();
 
-export const ProjectSummary = z.object({
-  path: z.string(),
-  /** Opened read-only: this user may not change the file (nothing can be saved). */
-  readOnly: z.boolean(),
-  name: z.string(),
-  schemaVersion: z.number().int(),
-  datasets: z.number().int(),
-  images: z.number().int(),
-  models: z.number().int(),
-});
-
-export const RecentProject = z.object({ path: z.string(), name: z.string(), openedAt: z.string() });
-
-export const Dataset = z.object({
-  id,
-  name: z.string(),
-  source: z.string(),
-  kind: z.enum(['folder', 'idx', 'csv']),
-  images: z.number().int(),
-  issues: z.number().int(),
-  classes: z.array(z.string()),
-  splits: z.array(z.string()),
-});
-
-export const ImportIssue = z.object({
-  source: z.string(),
-  code: z.string(),
-  message: z.string(),
-});
-
-export const Manifest = z.object({
-  format: z.literal('xaiws.classifier/1'),
-  name: z.string().min(1),
-  description: z.string().optional(),
-  file: z.string().min(1).optional(),
-  input: z.object({
-    name: z.string().min(1).optional(),
-    layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
-    channels: z.union([z.literal(1), z.literal(3)]),
-    height: z.number().int().positive().max(4096),
-    width: z.number().int().positive().max(4096),
-  }),
-  output: z.object({
-    name: z.string().min(1).optional(),
-    kind: z.enum(['logits', 'probabilities']).default('logits'),
-  }),
-  preprocessing: z
-    .object({
-      scale: z.number().positive().default(255),
-      mean: z.array(z.number()).min(1).max(3).default([0]),
-      std: z.array(z.number().positive()).min(1).max(3).default([1]),
-      resize: z.enum(['stretch', 'contain', 'cover']).default('stretch'),
-    })
-    .default({ scale: 255, mean: [0], std: [1], resize: 'stretch' }),
-  classes: z.array(z.string().min(1)).min(2),
-  training: z.record(z.string(), z.unknown()).optional(),
-});
-export type Manifest = z.infer<typeof Manifest>;
-
-export const Model = z.object({
-  id,
-  name: z.string(),
-  path: z.string(),
-  fileHash: z.string(),
-  manifest: Manifest,
-  addedAt: z.string(),
-});
-
-export const BundleSummary = z.object({
-  path: z.string(),
-  name: z.string(),
-  classes: z.array(z.string()),
-  models: z.array(z.object({ role: z.string(), file: z.string(), sha256: z.string(), quality: z.record(z.string(), z.unknown()) })),
-});
-
-export { Correctness };
-export const ImageSort = z.enum(['id', 'class', 'confidence-asc', 'confidence-desc']);
-
-export const ImageQuery = ImageFilter.extend({
-  modelId: id.optional(),
-  sort: ImageSort.default('id'),
-  offset: z.number().int().min(0).default(0),
-  limit: z.number().int().min(1).max(5000).default(500),
-});
-
-export const ImageRow = z.object({
-  id,
-  className: z.string().nullable(),
-  predictedClass: z.string().nullable(),
-  confidence: z.number().nullable(),
-});
-
-export const ImageDetail = z.object({
-  id,
-  datasetId: id,
-  source: z.string(),
-  className: z.string().nullable(),
-  split: z.string().nullable(),
-  width: z.number().int(),
-  height: z.number().int(),
-  channels: z.number().int(),
-  contentHash: z.string(),
-  byteSize: z.number().int(),
-  prediction: z
-    .object({
-      modelId: id,
-      predictedClass: z.string(),
-      confidence: z.number(),
-      probabilities: z.array(z.object({ className: z.string(), probability: z.number() })),
-    })
-    .nullable(),
-});
-
-export const Confusion = z.object({
-  classes: z.array(z.string()),
-  matrix: z.array(z.array(z.number().int())),
-  total: z.number().int(),
-  correct: z.number().int(),
-  accuracy: z.number().nullable(),
-});
-
-export const CAM_METHOD_NAMES = ['gradcam', 'hirescam', 'xgradcam', 'gradcam++', 'layercam', 'scorecam', 'ablationcam', 'eigencam'] as const;
-export const CamMethodName = z.enum(CAM_METHOD_NAMES);
-
-export const LayerInfo = z.object({
-  name: z.string(),
-  shape: z.array(z.number().int()),
-  op: z.string(),
-  gradients: z.boolean(),
-  note: z.string().optional(),
-});
-
-export const ExplainRequest = z.object({
-  modelId: id,
-  method: CamMethodName,
-  layer: z.string().min(1),
-  /** A class index, or -1 for the predicted class. */
-  target: z.number().int().min(-1).default(-1),
-});
-
-/** Which map of which image: the method, layer and class it explains. */
-const ExplainedImage = z.object({
-  imageId: id,
-  method: CamMethodName,
-  layer: z.string(),
-  target: z.number().int(),
-  targetClass: z.string(),
-});
-
-const LayerMap = ExplainedImage.extend({
-  layerShape: z.tuple([z.number().int(), z.number().int()]),
-  /** Row-major, layer resolution, after the method's ReLU, not scaled. */
-  map: z.array(z.number()),
-});
-
-export const Explanation = LayerMap.extend({
-  logits: z.array(z.number()),
-  cached: z.boolean(),
-});
-
-export const FeatureCluster = z.object({
-  /** Stable id: labels refer to a cluster by it. */
-  id,
-  index: z.number().int(),
-  weight: z.number(),
-  kept: z.boolean(),
-  channels: z.array(z.number().int()),
-  map: z.array(z.number()),
-});
-
-export const ClusteredLayer = z.object({
-  layer: z.string(),
-  shape: z.array(z.number().int()),
-  thresholdPercent: z.number(),
-  keptMaps: z.number().int(),
-  k: z.number().int(),
-  silhouette: z.number().nullable(),
-  points: z.array(z.object({ channel: z.number().int(), x: z.number(), y: z.number(), cluster: z.number().int() })),
-  clusters: z.array(FeatureCluster),
-});
-
-export const LayerwiseExplanation = z.object({
-  runId: id,
-  imageId: id,
-  target: z.number().int(),
-  targetClass: z.string(),
-  layers: z.array(ClusteredLayer),
-  cached: z.boolean(),
-});
-
-const MetricCurve = z.object({ x: z.array(z.number()), y: z.array(z.number()), auc: z.number() });
-
-export const ImageMetrics = LayerMap.extend({
-  steps: z.number().int(),
-  /** Class probability while the most salient pixels turn black, step by step; lower area is better. */
-  deletion: MetricCurve,
-  /** Class probability while they appear on a black image; higher area is better. */
-  insertion: MetricCurve,
-  road: z.object({
-    percentiles: z.array(z.number()),
-    original: z.number(),
-    morf: z.array(z.number()),
-    lerf: z.array(z.number()),
-    combined: z.number(),
-  }),
-});
-
-export const SanityCheck = ExplainedImage.extend({
-  steps: z.array(z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() })),
-});
-
-export const JobKind = z.enum(['import', 'inference', 'explain', 'metrics', 'generative', 'index', 'faithfulness']);
-export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
-export const Job = z.object({
-  id: z.string(),
-  kind: JobKind,
-  status: JobStatus,
-  title: z.string(),
-  stage: z.string(),
-  done: z.number().int(),
-  total: z.number().int(),
-  result: z.record(z.string(), z.unknown()).nullable(),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
-  createdAt: z.string(),
-  finishedAt: z.string().nullable(),
-});
-export type Job = z.infer<typeof Job>;
-
-export const Providers = z.object({ available: z.array(z.string()), active: z.string() });
+export * from './schemas/project.ts';
+export * from './schemas/explain.ts';
+export * from './schemas/jobs.ts';
+export { Correctness, Confusion, ImageDetail, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
 
 const JobStarted = z.object({ jobId: z.string() });
 const Empty = z.object({}).default({});
@@ -378,24 +156,6 @@ export type XaiApi = {
   /** A URL answering many thumbnails at once (see src-main/datasets/image-bytes.ts thumbnailBatch). */
   thumbnailBatchUrl(imageIds: readonly number[]): string;
 };
-
-export type ProjectSummary = z.infer<typeof ProjectSummary>;
-export type Dataset = z.infer<typeof Dataset>;
-export type Model = z.infer<typeof Model>;
-export type BundleSummary = z.infer<typeof BundleSummary>;
-export type ImageRow = z.infer<typeof ImageRow>;
-export type ImageDetail = z.infer<typeof ImageDetail>;
-export type ImageQuery = z.input<typeof ImageQuery>;
-export type Confusion = z.infer<typeof Confusion>;
-export type ImportIssue = z.infer<typeof ImportIssue>;
-export type RecentProject = z.infer<typeof RecentProject>;
-export type LayerInfo = z.infer<typeof LayerInfo>;
-export type Explanation = z.infer<typeof Explanation>;
-export type CamMethodName = z.infer<typeof CamMethodName>;
-export type LayerwiseExplanation = z.infer<typeof LayerwiseExplanation>;
-export type ClusteredLayer = z.infer<typeof ClusteredLayer>;
-export type ImageMetrics = z.infer<typeof ImageMetrics>;
-export type SanityCheck = z.infer<typeof SanityCheck>;
 
 /** IPC channel names, one per method and event, all under one prefix the main process checks. */
 export const IPC_PREFIX = 'xai:';

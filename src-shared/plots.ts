@@ -4,7 +4,7 @@
  * work): concept bars, concept shares across layers, method ranking with intervals, heatmaps.
  * Every string that comes from labels is escaped.
  */
-import type { ClassAtlas, ConceptScore, Heatmap, MethodRow } from './aggregate.ts';
+import type { ClassAtlas, ConceptScore, Heatmap, MethodRow } from './schemas/aggregate.ts';
 
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -7,7 +7,7 @@
  * with more answers do not look richer. Trends: the least-squares slope of the share over the layers
  * in model order (0 where a layer has no such label); the three steepest each way.
  */
-import type { ClassAtlas, ConceptScore, Example } from '../../src-shared/aggregate.ts';
+import type { ClassAtlas, ConceptScore, Example } from '../../src-shared/schemas/aggregate.ts';
 import type { LabelRecord } from './collect.ts';
 
 export const EXAMPLES_PER_CONCEPT = 6;

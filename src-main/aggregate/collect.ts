@@ -5,7 +5,7 @@
  * Gold rating and pairwise items show decoys, so they only count towards reliability; gold reveal
  * items show real maps and count like any other.
  */
-import type { Answer, TaskType } from '../../src-shared/labels.ts';
+import type { Answer, TaskType } from '../../src-shared/schemas/labels.ts';
 import { parseAnswer, type SessionRow } from '../store/labels.ts';
 import type { Project } from '../store/project.ts';
 import { reliability } from '../labels/scoring.ts';

@@ -6,8 +6,8 @@
  * the entropy of their answers plus one pseudo-answer per category (a uniform prior), so an item with
  * no answers is the most uncertain and a few agreeing answers settle an item.
  */
-import type { DisagreementItem, LabelNextItem } from '../../src-shared/aggregate.ts';
-import type { Answer } from '../../src-shared/labels.ts';
+import type { DisagreementItem, LabelNextItem } from '../../src-shared/schemas/aggregate.ts';
+import type { Answer } from '../../src-shared/schemas/labels.ts';
 import { krippendorffAlpha, type Rating } from '../labels/agreement.ts';
 import type { LabelRecord } from './collect.ts';
 import { normalisedEntropy, smoothedEntropy } from './stats.ts';

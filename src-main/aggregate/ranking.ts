@@ -6,8 +6,8 @@
  * human score and each metric, each metric turned so that larger is better (deletion and the sanity
  * check's similarity are negated); a positive correlation means the metric agrees with people.
  */
-import type { Faithfulness, MethodRanking, MethodRow } from '../../src-shared/aggregate.ts';
-import { RATING_SCALES } from '../../src-shared/labels.ts';
+import type { Faithfulness, MethodRanking, MethodRow } from '../../src-shared/schemas/aggregate.ts';
+import { RATING_SCALES } from '../../src-shared/schemas/labels.ts';
 import type { LabelRecord } from './collect.ts';
 import { bradleyTerry, meanCi, spearman, type Comparison } from './stats.ts';
 

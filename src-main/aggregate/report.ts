@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Aggregate, MethodRanking } from '../../src-shared/aggregate.ts';
+import type { Aggregate, MethodRanking } from '../../src-shared/schemas/aggregate.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { conceptBars, escapeXml as esc, fmt, heatmap, layerLines, rankingChart } from '../../src-shared/plots.ts';
 import type { Project } from '../store/project.ts';

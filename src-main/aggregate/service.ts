@@ -4,8 +4,8 @@
  * heatmaps and the disagreement list; the faithfulness job that fills the metrics the ranking reads;
  * the "what to label next" order of a session; and every table as CSV or JSON.
  */
-import type { Aggregate, AggregateTable, Concept, ConceptEdit, Faithfulness, Heatmap, LabelNextItem } from '../../src-shared/aggregate.ts';
-import { AGGREGATE_TABLES } from '../../src-shared/aggregate.ts';
+import type { Aggregate, AggregateTable, Concept, ConceptEdit, Faithfulness, Heatmap, LabelNextItem } from '../../src-shared/schemas/aggregate.ts';
+import { AGGREGATE_TABLES } from '../../src-shared/schemas/aggregate.ts';
 import { toCsv } from '../../src-shared/csv.ts';
 import type { CamMethodName, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';

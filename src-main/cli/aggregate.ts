@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { AGGREGATE_TABLES, AggregateTable } from '../../src-shared/aggregate.ts';
+import { AGGREGATE_TABLES, AggregateTable } from '../../src-shared/schemas/aggregate.ts';
 import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { exportTable } from '../aggregate/service.ts';

@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { GenerativeKind } from '../../src-shared/generative.ts';
+import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
 import { loadBundle, type LoadedBundle } from '../models/bundle.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
 import type { BundleRef, ExplainerRole } from './generative/engine.ts';

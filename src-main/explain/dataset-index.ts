@@ -9,7 +9,7 @@ import { PCA, type PCAModel } from 'ml-pca';
 import { UMAP } from 'umap-js';
 import type { Model, ParsedRequest } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { ClassCodeMap } from '../../src-shared/generative.ts';
+import type { ClassCodeMap } from '../../src-shared/schemas/generative.ts';
 import { seededUniform } from '../../src-shared/random.ts';
 import type { JobTask } from '../jobs/registry.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';

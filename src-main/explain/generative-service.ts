@@ -7,7 +7,7 @@
  */
 import type { Model, ParsedRequest } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import { BETAS, type Components, type Counterfactual, type Decomposition, type GenerativeKind, type OverlayChoice, type OverlayMap, type OverlaySource } from '../../src-shared/generative.ts';
+import { BETAS, type Components, type Counterfactual, type Decomposition, type GenerativeKind, type OverlayChoice, type OverlayMap, type OverlaySource } from '../../src-shared/schemas/generative.ts';
 import type { JobTask } from '../jobs/registry.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
 import type { Project } from '../store/project.ts';

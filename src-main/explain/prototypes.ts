@@ -7,7 +7,7 @@ import { PNG } from 'pngjs';
 import { MiB, readBoundedSync } from '../io/files.ts';
 import { join } from 'node:path';
 import type { Model } from '../../src-shared/contract.ts';
-import type { Component, Prototype } from '../../src-shared/generative.ts';
+import type { Component, Prototype } from '../../src-shared/schemas/generative.ts';
 import { pixelsForModel } from '../inference/runtime/preprocess.ts';
 import type { Project } from '../store/project.ts';
 import { patchOrigin } from './infodisent/components.ts';

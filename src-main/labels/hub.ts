@@ -6,7 +6,7 @@
  */
 import QRCode from 'qrcode';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { SessionDetail, SessionSummary } from '../../src-shared/labels.ts';
+import type { SessionDetail, SessionSummary } from '../../src-shared/schemas/labels.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
 import { sessionDetail, sessionSummary } from './report.ts';

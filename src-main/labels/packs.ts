@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { MergeReport, PackContents } from '../../src-shared/labels.ts';
+import type { MergeReport, PackContents } from '../../src-shared/schemas/labels.ts';
 import { Project } from '../store/project.ts';
 import { parseAnswer } from '../store/labels.ts';
 import { WorkerClient } from '../workers/client.ts';

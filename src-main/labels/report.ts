@@ -6,7 +6,7 @@
  * choice, the reveal guess and the first concept picked from the session's list at the nominal level.
  */
 import { toCsv } from '../../src-shared/csv.ts';
-import type { AgreementReport, SeatProgress, SessionDetail, SessionSummary } from '../../src-shared/labels.ts';
+import type { AgreementReport, SeatProgress, SessionDetail, SessionSummary } from '../../src-shared/schemas/labels.ts';
 import type { Project } from '../store/project.ts';
 import { parseAnswer, type SessionAnswer, type SessionRow } from '../store/labels.ts';
 import { agreement, leaveOneOut, type Level, type Rating } from './agreement.ts';

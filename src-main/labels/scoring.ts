@@ -9,8 +9,8 @@
  *   plus the current streak (capped at 10). A streak counts answers since the last wrong gold item.
  * - Levels: one per 100 points.
  */
-import type { Answer } from '../../src-shared/labels.ts';
-import { REVEAL_PERCENTS } from '../../src-shared/labels.ts';
+import type { Answer } from '../../src-shared/schemas/labels.ts';
+import { REVEAL_PERCENTS } from '../../src-shared/schemas/labels.ts';
 
 export type GoldAnswer =
   | { type: 'rating'; maxJustifies: number; reason: string }

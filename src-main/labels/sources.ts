@@ -6,7 +6,7 @@
  * and export only see `ExplainedMap`s with their provenance.
  */
 import type { Model } from '../../src-shared/contract.ts';
-import type { LabelSource, LabelSourceChoice } from '../../src-shared/labels.ts';
+import type { LabelSource, LabelSourceChoice } from '../../src-shared/schemas/labels.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
 import { bundleForModel } from '../explain/bundles.ts';
 import { overlayChoices } from '../explain/generative-service.ts';

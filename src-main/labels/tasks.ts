@@ -15,7 +15,7 @@
  */
 import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
-import { Answer, REVEAL_PERCENTS, type AnswerAck, type AnswerInput, type HistoryEntry, type NextTask, type Progress, type TaskView } from '../../src-shared/labels.ts';
+import { Answer, REVEAL_PERCENTS, type AnswerAck, type AnswerInput, type HistoryEntry, type NextTask, type Progress, type TaskView } from '../../src-shared/schemas/labels.ts';
 import type { Project } from '../store/project.ts';
 import { parseAnswer, type ItemRow, type SeatRow, type StoredMap, type TaskRow } from '../store/labels.ts';
 import type { SessionConfig } from './sessions.ts';

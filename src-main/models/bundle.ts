@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { z } from 'zod';
-import { BUNDLE_FORMAT, Bundle, BUNDLE_ROLES, CaePrototypes, InfoDisentPrototypes, type BundleModel, type BundleRole, type TensorSpec } from '../../src-shared/bundle.ts';
+import { BUNDLE_FORMAT, Bundle, BUNDLE_ROLES, CaePrototypes, InfoDisentPrototypes, type BundleModel, type BundleRole, type TensorSpec } from '../../src-shared/schemas/bundle.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { TensorInfo } from '../workers/protocols.ts';
 import { describeIssue } from './manifest.ts';

@@ -1,5 +1,5 @@
 /** Concept-cluster edits and cached faithfulness metrics (see migration 0006). */
-import { ConceptEdit } from '../../src-shared/aggregate.ts';
+import { ConceptEdit } from '../../src-shared/schemas/aggregate.ts';
 import type { Db } from './open.ts';
 
 export interface StoredEdit {

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
-import type { Answer, Annotator, TaskType } from '../../src-shared/labels.ts';
+import type { Answer, Annotator, TaskType } from '../../src-shared/schemas/labels.ts';
 import type { Db } from './open.ts';
 
 export interface SessionRow {

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { ApiError } from '../../src-shared/errors.ts';
-import { PACK_LIMITS, PackAnswerRow, type PackContents } from '../../src-shared/labels.ts';
+import { PACK_LIMITS, PackAnswerRow, type PackContents } from '../../src-shared/schemas/labels.ts';
 import { Project } from './project.ts';
 
 export const PACK_UUID = 'pack_uuid';

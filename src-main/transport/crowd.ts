@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { ApiError } from '../../src-shared/errors.ts';
-import { Answer } from '../../src-shared/labels.ts';
+import { Answer } from '../../src-shared/schemas/labels.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
 import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';

@@ -3,7 +3,7 @@
  * worker (decomposition, counterfactual, components for the generative explainers).
  */
 import type { Manifest } from '../../src-shared/contract.ts';
-import type { PackContents } from '../../src-shared/labels.ts';
+import type { PackContents } from '../../src-shared/schemas/labels.ts';
 import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
 import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
 import type { BundleRef, ComponentsResult, CounterfactualResult, CounterfactualTarget, DecompositionResult, IndexResult } from '../explain/generative/engine.ts';

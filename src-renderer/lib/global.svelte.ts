@@ -2,8 +2,8 @@
  * Global explanations in the renderer: the aggregate of the chosen sessions, the chosen class, scope,
  * concept and tab, example images fetched on demand, concept edits, exports and the report.
  */
-import type { Aggregate, AggregateTable, ConceptEdit, LabelNextItem } from '../../src-shared/aggregate.ts';
-import type { SessionSummary } from '../../src-shared/labels.ts';
+import type { Aggregate, AggregateTable, ConceptEdit, LabelNextItem } from '../../src-shared/schemas/aggregate.ts';
+import type { SessionSummary } from '../../src-shared/schemas/labels.ts';
 import { api } from './api.ts';
 
 export const GLOBAL_TABS = ['atlas', 'methods', 'agreement', 'disagreement', 'concepts'] as const;

@@ -6,7 +6,7 @@
  * `label:ack` and `label:shown` time each answer (bench/label-latency.ts reads them).
  * This module must not import lib/api.ts: the participant page has no workstation API.
  */
-import type { AnswerAck, AnswerInput, HistoryEntry, NextTask, TaskView } from '../../src-shared/labels.ts';
+import type { AnswerAck, AnswerInput, HistoryEntry, NextTask, TaskView } from '../../src-shared/schemas/labels.ts';
 
 export interface RevealStep {
   src: string;

@@ -6,7 +6,7 @@
  * a cached map simply show no overlay.
  */
 import { SvelteMap } from 'svelte/reactivity';
-import type { OverlayChoice, OverlaySource } from '../../src-shared/generative.ts';
+import type { OverlayChoice, OverlaySource } from '../../src-shared/schemas/generative.ts';
 import { api } from './api.ts';
 import { paintMap } from './colormaps.ts';
 

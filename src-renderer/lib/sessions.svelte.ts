@@ -2,7 +2,7 @@
  * The session owner's state: annotators, sessions, the selected session's live detail (refreshed on
  * `labels.changed` events), and the local annotator labelling in the app.
  */
-import type { Annotator, SessionDetail, SessionSummary } from '../../src-shared/labels.ts';
+import type { Annotator, SessionDetail, SessionSummary } from '../../src-shared/schemas/labels.ts';
 import { api } from './api.ts';
 import { Labeller, type TaskSource } from './labelling.svelte.ts';
 

@@ -3,7 +3,7 @@
  * browser's filters and selection, and which panel is open. Views read it; actions call the API and
  * update it; job events from main keep it current.
  */
-import type { GenerativeKind } from '../../src-shared/generative.ts';
+import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
 import type { CamMethodName, Dataset, ImageQuery, Job, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
 import { api } from './api.ts';
 import { ImagePages } from './image-pages.svelte.ts';

@@ -137,7 +137,7 @@ describe('labelling at the desktop', () => {
     const ana = store.annotators().find((a) => a.name === 'Ana')!;
     const models = testHost.workstation.project.models.list();
     const { createSession } = await import('../../src-main/labels/sessions.ts');
-    const { SessionRequest } = await import('../../src-shared/labels.ts');
+    const { SessionRequest } = await import('../../src-shared/schemas/labels.ts');
     const datasetId = testHost.workstation.project.datasets.list()[0]!.id;
     await createSession(testHost.workstation.generativeContext(models[0]!.id), SessionRequest.parse({
       name: 'Desk', modelId: models[0]!.id, datasetId, sources: [{ kind: 'cam', method: 'gradcam', layer: LAYER, target: -1 }], taskTypes: ['rating'], overlap: 1, annotatorIds: [ana.id],

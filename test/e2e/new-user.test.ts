@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src-shared/contract.ts';
-import type { AnswerInput, TaskView } from '../../src-shared/labels.ts';
+import type { AnswerInput, TaskView } from '../../src-shared/schemas/labels.ts';
 import { answer, next, reveal } from '../../src-main/labels/tasks.ts';
 import { openApp, type App } from '../support/app.ts';
 import { answerByKeys } from '../support/label-keys.ts';

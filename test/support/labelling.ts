@@ -1,8 +1,8 @@
 /** A real project ready for labelling: demo model, Fashion-MNIST images, CAM maps, annotators, a session. */
 import { join } from 'node:path';
-import type { SessionRequest, TaskView, AnswerInput } from '../../src-shared/labels.ts';
+import type { SessionRequest, TaskView, AnswerInput } from '../../src-shared/schemas/labels.ts';
 import { createSession } from '../../src-main/labels/sessions.ts';
-import { SessionRequest as SessionSchema } from '../../src-shared/labels.ts';
+import { SessionRequest as SessionSchema } from '../../src-shared/schemas/labels.ts';
 import type { Workstation } from '../../src-main/workstation.ts';
 import { fashionMnistSubset } from './fixtures.ts';
 import { ROOT } from './host.ts';

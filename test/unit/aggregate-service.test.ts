@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Aggregate } from '../../src-shared/aggregate.ts';
+import type { Aggregate } from '../../src-shared/schemas/aggregate.ts';
 import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
 import { createRouter } from '../../src-main/api/router.ts';
 import { embeddingRuns } from '../../src-main/aggregate/embed.ts';

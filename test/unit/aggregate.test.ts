@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Answer } from '../../src-shared/labels.ts';
+import type { Answer } from '../../src-shared/schemas/labels.ts';
 import { buildAtlas, slope, type ConceptIndex } from '../../src-main/aggregate/atlas.ts';
 import { centralWord, clusterVectors, replayEdits, silhouette, cosineDistances } from '../../src-main/aggregate/embedding/cluster.ts';
 import type { LabelRecord } from '../../src-main/aggregate/collect.ts';

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnswerAck, NextTask } from '../../src-shared/labels.ts';
+import type { AnswerAck, NextTask } from '../../src-shared/schemas/labels.ts';
 import { Project } from '../../src-main/store/project.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { startCrowd } from '../../src-main/transport/crowd.ts';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
-import type { AnswerInput, TaskView } from '../../src-shared/labels.ts';
+import type { AnswerInput, TaskView } from '../../src-shared/schemas/labels.ts';
 import { createRouter } from '../../src-main/api/router.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { Project } from '../../src-main/store/project.ts';

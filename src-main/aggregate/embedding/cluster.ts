@@ -6,7 +6,7 @@
  * split) are kept as operations on terms and replayed, in order, over every new clustering.
  */
 import { agnes } from 'ml-hclust';
-import type { ConceptEdit } from '../../../src-shared/aggregate.ts';
+import type { ConceptEdit } from '../../../src-shared/schemas/aggregate.ts';
 import { isStopWord, words } from './text.ts';
 
 export const K_RANGE: [number, number] = [2, 40];

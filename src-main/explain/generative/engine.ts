@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
-import { BETAS } from '../../../src-shared/generative.ts';
+import { BETAS } from '../../../src-shared/schemas/generative.ts';
 import { ApiError } from '../../../src-shared/errors.ts';
 import { betaImages, normalisedArea, splitBranches, type BranchRoles } from '../dxai/decompose.ts';
 import { absoluteDifference, argmax, flipStep, interpolate, nearestPrototype, type PrototypeSet } from '../counterfactual/path.ts';

@@ -1,0 +1,102 @@
+/** Explanations of the CAM family, layer-wise feature clusters and their quality metrics. */
+import { z } from 'zod';
+import { id } from './project.ts';
+
+export const CAM_METHOD_NAMES = ['gradcam', 'hirescam', 'xgradcam', 'gradcam++', 'layercam', 'scorecam', 'ablationcam', 'eigencam'] as const;
+export const CamMethodName = z.enum(CAM_METHOD_NAMES);
+
+export const LayerInfo = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int()),
+  op: z.string(),
+  gradients: z.boolean(),
+  note: z.string().optional(),
+});
+
+export const ExplainRequest = z.object({
+  modelId: id,
+  method: CamMethodName,
+  layer: z.string().min(1),
+  /** A class index, or -1 for the predicted class. */
+  target: z.number().int().min(-1).default(-1),
+});
+
+/** Which map of which image: the method, layer and class it explains. */
+const ExplainedImage = z.object({
+  imageId: id,
+  method: CamMethodName,
+  layer: z.string(),
+  target: z.number().int(),
+  targetClass: z.string(),
+});
+
+const LayerMap = ExplainedImage.extend({
+  layerShape: z.tuple([z.number().int(), z.number().int()]),
+  /** Row-major, layer resolution, after the method's ReLU, not scaled. */
+  map: z.array(z.number()),
+});
+
+export const Explanation = LayerMap.extend({
+  logits: z.array(z.number()),
+  cached: z.boolean(),
+});
+
+export const FeatureCluster = z.object({
+  /** Stable id: labels refer to a cluster by it. */
+  id,
+  index: z.number().int(),
+  weight: z.number(),
+  kept: z.boolean(),
+  channels: z.array(z.number().int()),
+  map: z.array(z.number()),
+});
+
+export const ClusteredLayer = z.object({
+  layer: z.string(),
+  shape: z.array(z.number().int()),
+  thresholdPercent: z.number(),
+  keptMaps: z.number().int(),
+  k: z.number().int(),
+  silhouette: z.number().nullable(),
+  points: z.array(z.object({ channel: z.number().int(), x: z.number(), y: z.number(), cluster: z.number().int() })),
+  clusters: z.array(FeatureCluster),
+});
+
+export const LayerwiseExplanation = z.object({
+  runId: id,
+  imageId: id,
+  target: z.number().int(),
+  targetClass: z.string(),
+  layers: z.array(ClusteredLayer),
+  cached: z.boolean(),
+});
+
+const MetricCurve = z.object({ x: z.array(z.number()), y: z.array(z.number()), auc: z.number() });
+
+export const ImageMetrics = LayerMap.extend({
+  steps: z.number().int(),
+  /** Class probability while the most salient pixels turn black, step by step; lower area is better. */
+  deletion: MetricCurve,
+  /** Class probability while they appear on a black image; higher area is better. */
+  insertion: MetricCurve,
+  road: z.object({
+    percentiles: z.array(z.number()),
+    original: z.number(),
+    morf: z.array(z.number()),
+    lerf: z.array(z.number()),
+    combined: z.number(),
+  }),
+});
+
+export const SanityCheck = ExplainedImage.extend({
+  steps: z.array(z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() })),
+});
+
+
+export type LayerInfo = z.infer<typeof LayerInfo>;
+export type Explanation = z.infer<typeof Explanation>;
+export type CamMethodName = z.infer<typeof CamMethodName>;
+export type LayerwiseExplanation = z.infer<typeof LayerwiseExplanation>;
+export type ClusteredLayer = z.infer<typeof ClusteredLayer>;
+export type ImageMetrics = z.infer<typeof ImageMetrics>;
+export type SanityCheck = z.infer<typeof SanityCheck>;

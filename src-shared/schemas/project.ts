@@ -1,0 +1,87 @@
+/** Projects, datasets and registered models as the contract describes them. */
+import { z } from 'zod';
+
+export const id = z.number().int().positive();
+
+export const ProjectSummary = z.object({
+  path: z.string(),
+  /** Opened read-only: this user may not change the file (nothing can be saved). */
+  readOnly: z.boolean(),
+  name: z.string(),
+  schemaVersion: z.number().int(),
+  datasets: z.number().int(),
+  images: z.number().int(),
+  models: z.number().int(),
+});
+
+export const RecentProject = z.object({ path: z.string(), name: z.string(), openedAt: z.string() });
+
+export const Dataset = z.object({
+  id,
+  name: z.string(),
+  source: z.string(),
+  kind: z.enum(['folder', 'idx', 'csv']),
+  images: z.number().int(),
+  issues: z.number().int(),
+  classes: z.array(z.string()),
+  splits: z.array(z.string()),
+});
+
+export const ImportIssue = z.object({
+  source: z.string(),
+  code: z.string(),
+  message: z.string(),
+});
+
+export const Manifest = z.object({
+  format: z.literal('xaiws.classifier/1'),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  file: z.string().min(1).optional(),
+  input: z.object({
+    name: z.string().min(1).optional(),
+    layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+    channels: z.union([z.literal(1), z.literal(3)]),
+    height: z.number().int().positive().max(4096),
+    width: z.number().int().positive().max(4096),
+  }),
+  output: z.object({
+    name: z.string().min(1).optional(),
+    kind: z.enum(['logits', 'probabilities']).default('logits'),
+  }),
+  preprocessing: z
+    .object({
+      scale: z.number().positive().default(255),
+      mean: z.array(z.number()).min(1).max(3).default([0]),
+      std: z.array(z.number().positive()).min(1).max(3).default([1]),
+      resize: z.enum(['stretch', 'contain', 'cover']).default('stretch'),
+    })
+    .default({ scale: 255, mean: [0], std: [1], resize: 'stretch' }),
+  classes: z.array(z.string().min(1)).min(2),
+  training: z.record(z.string(), z.unknown()).optional(),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+export const Model = z.object({
+  id,
+  name: z.string(),
+  path: z.string(),
+  fileHash: z.string(),
+  manifest: Manifest,
+  addedAt: z.string(),
+});
+
+export const BundleSummary = z.object({
+  path: z.string(),
+  name: z.string(),
+  classes: z.array(z.string()),
+  models: z.array(z.object({ role: z.string(), file: z.string(), sha256: z.string(), quality: z.record(z.string(), z.unknown()) })),
+});
+
+
+export type ProjectSummary = z.infer<typeof ProjectSummary>;
+export type Dataset = z.infer<typeof Dataset>;
+export type Model = z.infer<typeof Model>;
+export type BundleSummary = z.infer<typeof BundleSummary>;
+export type ImportIssue = z.infer<typeof ImportIssue>;
+export type RecentProject = z.infer<typeof RecentProject>;
