@@ -205,6 +205,26 @@ export class LabelRepository {
     return this.seat(free.id);
   }
 
+  /**
+   * A crowd participant joining: a new participant annotator on the first free seat, with the token
+   * hash and leaderboard choice, in one transaction; undefined (and nothing written) when the session is full.
+   */
+  joinAsParticipant(sessionId: number, name: string, tokenHash: string, leaderboard: boolean): SeatRow | undefined {
+    const full = new Error('session full');
+    try {
+      return this.db.transaction(() => {
+        const annotator = this.addAnnotator(name, 'participant');
+        const seat = this.claimSeat(sessionId, annotator.id, tokenHash);
+        if (!seat) throw full;
+        this.updateSeat(seat.id, { leaderboard });
+        return this.seat(seat.id)!;
+      })();
+    } catch (error) {
+      if (error === full) return undefined;
+      throw error;
+    }
+  }
+
   updateSeat(seatId: number, fields: { state?: SeatRow['state']; tutorialDone?: number; leaderboard?: boolean; tokenHash?: string | null }): void {
     if (fields.state !== undefined) this.db.prepare('UPDATE label_seats SET state = ? WHERE id = ?').run(fields.state, seatId);
     if (fields.tutorialDone !== undefined) this.db.prepare('UPDATE label_seats SET tutorial_done = ? WHERE id = ?').run(fields.tutorialDone, seatId);

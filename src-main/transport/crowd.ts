@@ -19,10 +19,11 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { ApiError } from '../../src-shared/errors.ts';
-import { Answer } from '../../src-shared/schemas/labels.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
 import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
+import { joinSession, showOnLeaderboard } from '../labels/participants.ts';
+import { isParticipantMethod, participantMethods, type ParsedParticipantRequest, type ParticipantMethod, type ParticipantResult } from '../../src-shared/participant.ts';
 import type { CrowdHost, CrowdOptions, RunningCrowd } from '../labels/hub.ts';
 import { readJson, refuseForeignOrigin, requestUrl, sendError, sendJson, total } from './http.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
@@ -48,11 +49,6 @@ export function joinCode(): string {
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
-const Join = z.object({ code: z.string().max(32), name: z.string().trim().min(1).max(60), leaderboard: z.boolean().default(false) });
-const TaskRef = z.object({ taskId: z.string().min(1).max(200) });
-const AnswerBody = TaskRef.extend({ answer: Answer, shownAt: z.string().max(40).nullable().default(null) });
-const RevealBody = TaskRef.extend({ step: z.number().int() });
-const Settings = z.object({ leaderboard: z.boolean() });
 
 export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<RunningCrowd> => {
   const code = joinCode();
@@ -87,62 +83,48 @@ export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<Runn
     return record !== undefined && now - record.since < WINDOW_MS && record.count >= limit;
   };
 
-  function join(body: unknown, address: string): { token: string; name: string } {
+  function join(request: ParsedParticipantRequest<'join'>, address: string): ParticipantResult<'join'> {
     const now = Date.now();
     if (overLimit(`address:${address}`, WRONG_CODES_PER_ADDRESS, now)) throw new ApiError('join_refused', 'Too many wrong join codes from this device; wait a minute');
     if (overLimit('session', WRONG_CODES_PER_SESSION, now)) throw new ApiError('join_refused', 'Too many wrong join codes for this session in the last minute; wait a minute and try again');
-    const request = parse(Join, body);
     const given = Buffer.from(request.code.trim().toUpperCase());
     if (given.length !== code.length || !timingSafeEqual(given, Buffer.from(code))) {
       countWrong(`address:${address}`, now);
       countWrong('session', now);
       throw new ApiError('join_refused', `"${request.code.slice(0, 32)}" is not this session's join code`);
     }
-    const project = options.project();
-    const session = project.labels.session(options.sessionId)!;
-    if (session.state === 'ended') throw new ApiError('session_ended', 'The session has ended');
     const token = randomBytes(24).toString('base64url');
-    const claimed = project.db.transaction(() => {
-      const annotator = project.labels.addAnnotator(request.name, 'participant');
-      const seat = project.labels.claimSeat(options.sessionId, annotator.id, hashToken(token));
-      if (!seat) throw new ApiError('session_full', 'Every seat of this session is taken; ask the session owner for another one');
-      project.labels.updateSeat(seat.id, { leaderboard: request.leaderboard });
-      return seat;
-    })();
+    const name = joinSession(options.project(), options.sessionId, request, hashToken(token));
     options.onChange();
-    return { token, name: project.labels.annotator(claimed.annotatorId!)!.name };
+    return { token, name };
   }
 
+  /** One handler per participant method (src-shared/participant.ts), each after its request is validated. */
+  type Seated = { seat: SeatRow; src: ImageSrc };
+  const handlers: { [M in Exclude<ParticipantMethod, 'join'>]: (request: ParsedParticipantRequest<M>, seated: Seated) => ParticipantResult<M> | Promise<ParticipantResult<M>> } = {
+    next: (_request, { seat, src }) => next(options.project(), seat, src),
+    answer: (request, { seat, src }) => {
+      const ack = answer(options.project(), seat, request.taskId, request.answer, 'crowd', src, request.shownAt);
+      options.onChange();
+      return ack;
+    },
+    task: (request, { seat, src }) => reopen(options.project(), seat, request.taskId, src),
+    history: (_request, { seat }) => history(options.project(), seat),
+    reveal: (request, { seat }) => reveal(options.project(), seat, request.taskId, request.step),
+    leaderboard: (_request, { seat }) => leaderboard(options.project(), seat),
+    settings: (request, { seat }) => {
+      showOnLeaderboard(options.project(), seat, request.leaderboard);
+      return { ok: true as const };
+    },
+  };
+
   async function api(route: string, body: unknown, token: string | undefined, address: string): Promise<unknown> {
-    if (route === 'join') return join(body, address);
+    if (!isParticipantMethod(route)) throw new ApiError('invalid_request', `Unknown participant call "${route.slice(0, 40)}"`);
+    const request = parse(participantMethods[route].request, body);
+    if (route === 'join') return join(request as ParsedParticipantRequest<'join'>, address);
     const seat = seatOf(token);
-    const project = options.project();
-    const src = imageSrc(token!);
-    switch (route) {
-      case 'next':
-        return next(project, seat, src);
-      case 'answer': {
-        const request = parse(AnswerBody, body);
-        const ack = answer(project, seat, request.taskId, request.answer, 'crowd', src, request.shownAt);
-        options.onChange();
-        return ack;
-      }
-      case 'task':
-        return reopen(project, seat, parse(TaskRef, body).taskId, src);
-      case 'history':
-        return history(project, seat);
-      case 'reveal': {
-        const request = parse(RevealBody, body);
-        return reveal(project, seat, request.taskId, request.step);
-      }
-      case 'leaderboard':
-        return leaderboard(project, seat);
-      case 'settings':
-        project.labels.updateSeat(seat.id, { leaderboard: parse(Settings, body).leaderboard });
-        return { ok: true };
-      default:
-        throw new ApiError('invalid_request', `Unknown participant call "${route.slice(0, 40)}"`);
-    }
+    const handler = handlers[route] as (request: unknown, seated: Seated) => unknown;
+    return handler(request, { seat, src: imageSrc(token!) });
   }
 
   const server: Server = createServer(total('crowd host', handle));

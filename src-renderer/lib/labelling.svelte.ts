@@ -7,6 +7,7 @@
  * This module must not import lib/api.ts: the participant page has no workstation API.
  */
 import type { AnswerAck, AnswerInput, HistoryEntry, NextTask, TaskView } from '../../src-shared/schemas/labels.ts';
+import { callHost } from './participant-client.ts';
 
 export interface RevealStep {
   src: string;
@@ -23,35 +24,16 @@ export interface TaskSource {
   leaderboard(): Promise<{ name: string; points: number; level: number; you: boolean }[]>;
 }
 
-export class LabelError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** A participant's source: the session host's participant API with the resume token. */
 export function crowdSource(token: string): TaskSource {
-  const post = async <T>(route: string, body: unknown = {}): Promise<T> => {
-    let response: Response;
-    try {
-      response = await fetch(`/api/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
-    } catch (error) {
-      throw new LabelError('network', `The session host does not answer (${(error as Error).message}); your answers so far are saved. Retrying…`);
-    }
-    const envelope = (await response.json()) as { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
-    if (!envelope.ok) throw new LabelError(envelope.error.code, envelope.error.message);
-    return envelope.value;
-  };
   return {
-    next: () => post('next'),
-    answer: (taskId, answer, shownAt) => post('answer', { taskId, answer, shownAt }),
-    task: (taskId) => post('task', { taskId }),
-    history: () => post('history'),
-    reveal: (taskId, step) => post('reveal', { taskId, step }),
-    leaderboard: () => post('leaderboard'),
+    next: () => callHost('next', {}, token),
+    answer: (taskId, answer, shownAt) => callHost('answer', { taskId, answer, shownAt }, token),
+    task: (taskId) => callHost('task', { taskId }, token),
+    history: () => callHost('history', {}, token),
+    reveal: (taskId, step) => callHost('reveal', { taskId, step }, token),
+    leaderboard: () => callHost('leaderboard', {}, token),
   };
 }
 
