@@ -8,13 +8,16 @@
 import { join } from 'node:path';
 import { launchChromium } from '../test/support/browser.ts';
 import { ROOT, startTestHost } from '../test/support/host.ts';
+import { addModel } from '../src-main/models/service.ts';
+import { startImport } from '../src-main/datasets/service.ts';
+import { startInference } from '../src-main/inference/service.ts';
 
 const testHost = await startTestHost();
 const { workstation } = testHost;
 await workstation.createProject(join(testHost.dir, 'grid.xaiws'));
-const model = await workstation.addModel(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'));
-const datasetId = (await workstation.jobs.wait(workstation.startImport({ source: '/usr/share/datasets/fashion-mnist' }).id)).result!.datasetId as number;
-await workstation.jobs.wait(workstation.startInference(model.id, datasetId).id);
+const model = await addModel(workstation, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') });
+const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: '/usr/share/datasets/fashion-mnist' }).id)).result!.datasetId as number;
+await workstation.jobs.wait(startInference(workstation, { modelId: model.id, datasetId: datasetId }).id);
 
 const browser = await launchChromium();
 try {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Workstation } from '../src-main/workstation.ts';
+import { startImport } from '../src-main/datasets/service.ts';
 
 const SOURCE = process.argv[2] ?? '/usr/share/datasets/fashion-mnist';
 const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-import-'));
@@ -16,7 +17,7 @@ const baselineRss = process.memoryUsage().rss;
 let peakRss = baselineRss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
 const started = performance.now();
-const job = await workstation.jobs.wait(workstation.startImport({ source: SOURCE }).id);
+const job = await workstation.jobs.wait(startImport(workstation, { source: SOURCE }).id);
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 const images = job.result!.added as number;

@@ -14,6 +14,9 @@ import { writeNormalised } from '../src-main/inference/runtime/preprocess.ts';
 import { parseManifest } from '../src-main/models/manifest.ts';
 import { hashFile } from '../src-main/models/register.ts';
 import { Workstation } from '../src-main/workstation.ts';
+import { addModel } from '../src-main/models/service.ts';
+import { startImport } from '../src-main/datasets/service.ts';
+import { startInference } from '../src-main/inference/service.ts';
 
 const THREADS = 2;
 const BATCH = 256;
@@ -58,11 +61,11 @@ const torch = JSON.parse(torchRun.stdout.trim().split('\n').pop()!);
 const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-'));
 const workstation = new Workstation({ dataDir: dir, resourcesDir: 'resources', transport: 'cli' });
 await workstation.createProject(join(dir, 'bench.xaiws'));
-const registered = await workstation.addModel(modelPath);
-const datasetId = (await workstation.jobs.wait(workstation.startImport({ source: 'resources/datasets/fashion-mnist' }).id)).result!.datasetId as number;
+const registered = await addModel(workstation, { path: modelPath });
+const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: 'resources/datasets/fashion-mnist' }).id)).result!.datasetId as number;
 const jobRuns: number[] = [];
 for (let repeat = 0; repeat < REPEATS; repeat++) {
-  const job = await workstation.jobs.wait(workstation.startInference(registered.id, datasetId, BATCH).id);
+  const job = await workstation.jobs.wait(startInference(workstation, { modelId: registered.id, datasetId: datasetId, batchSize: BATCH }).id);
   jobRuns.push(job.result!.seconds as number);
 }
 await workstation.shutdown();

@@ -19,7 +19,7 @@ const ids = await explainedProject(workstation, join(testHost.dir, 'latency.xaiw
 const ana = workstation.project.labels.addAnnotator('Ana', 'analyst');
 const desk = await labelSession(workstation, ids, { name: 'Desk', maxImages: 100, overlap: 1, goldShare: 0, annotatorIds: [ana.id] });
 const crowdSession = await labelSession(workstation, ids, { name: 'Crowd', maxImages: 100, overlap: 1, goldShare: 0, openSeats: 1, gamification: 'off' });
-const crowd = await workstation.labels.openCrowd(crowdSession, '127.0.0.1');
+const crowd = await workstation.crowds.open(crowdSession, '127.0.0.1');
 
 // In-process commit time: wrap the answer write of the project's repository.
 const commits: number[] = [];

@@ -7,12 +7,14 @@
 import { join } from 'node:path';
 import { launchChromium } from '../test/support/browser.ts';
 import { ROOT, startTestHost } from '../test/support/host.ts';
+import { addModel } from '../src-main/models/service.ts';
+import { startImport } from '../src-main/datasets/service.ts';
 
 const testHost = await startTestHost();
 const { workstation } = testHost;
 await workstation.createProject(join(testHost.dir, 'steps.xaiws'));
-await workstation.addModel(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'));
-const datasetId = (await workstation.jobs.wait(workstation.startImport({ source: join(ROOT, 'resources/datasets/fashion-mnist') }).id)).result!.datasetId as number;
+await addModel(workstation, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') });
+const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: join(ROOT, 'resources/datasets/fashion-mnist') }).id)).result!.datasetId as number;
 void datasetId;
 
 const browser = await launchChromium();

@@ -10,6 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Workstation } from '../src-main/workstation.ts';
+import { addModel } from '../src-main/models/service.ts';
+import { explainImage } from '../src-main/explain/service.ts';
+import { startImport } from '../src-main/datasets/service.ts';
+import { startInference } from '../src-main/inference/service.ts';
 
 const REPEATS = 5;
 const CAM_IMAGES = 500;
@@ -20,18 +24,18 @@ const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-'));
 const ws = new Workstation({ dataDir: dir, resourcesDir: 'resources', transport: 'cli' });
 try {
   await ws.createProject(join(dir, 'bench.xaiws'));
-  const model = await ws.addModel('resources/models/fashion-mnist-cnn/classifier.onnx');
-  const imported = await ws.jobs.wait(ws.startImport({ source: 'resources/datasets/fashion-mnist' }).id);
+  const model = await addModel(ws, { path: 'resources/models/fashion-mnist-cnn/classifier.onnx' });
+  const imported = await ws.jobs.wait(startImport(ws, { source: 'resources/datasets/fashion-mnist' }).id);
   const datasetId = imported.result!.datasetId as number;
   const rates: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
-    const job = await ws.jobs.wait(ws.startInference(model.id, datasetId).id);
+    const job = await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId }).id);
     rates.push(job.result!.imagesPerSecond as number);
   }
   const ids = ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }).slice(0, CAM_IMAGES + 5);
-  for (const imageId of ids.slice(CAM_IMAGES)) await ws.explainImage({ modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 }); // warm-up
+  for (const imageId of ids.slice(CAM_IMAGES)) await explainImage(ws, { modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 }); // warm-up
   const started = performance.now();
-  for (const imageId of ids.slice(0, CAM_IMAGES)) await ws.explainImage({ modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
+  for (const imageId of ids.slice(0, CAM_IMAGES)) await explainImage(ws, { modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
   const camMs = (performance.now() - started) / CAM_IMAGES;
   // A call that does nothing in the worker (the session is loaded): the message round trip itself.
   await ws.pool.call('inspect', { key: model.fileHash, path: model.path });

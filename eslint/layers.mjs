@@ -25,7 +25,7 @@ export const LAYERS = [
     ],
   },
   { name: 'workers', files: ['src-main/workers/**'] },
-  { name: 'services', files: ['src-main/models/**', 'src-main/datasets/**', 'src-main/explain/**', 'src-main/inference/**', 'src-main/labels/**', 'src-main/aggregate/**', 'src-main/jobs/**', 'src-main/workstation.ts'] },
+  { name: 'services', files: ['src-main/models/**', 'src-main/datasets/**', 'src-main/explain/**', 'src-main/inference/**', 'src-main/labels/**', 'src-main/aggregate/**', 'src-main/runtime/**', 'src-main/services/**', 'src-main/workstation.ts'] },
   { name: 'api', files: ['src-main/api/**'] },
   { name: 'transport', files: ['src-main/transport/**'] },
   { name: 'app', files: ['src-main/app/**', 'src-main/cli/**'] },

@@ -8,11 +8,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { aggregate } from '../src-main/aggregate/service.ts';
+import { aggregate } from '../src-main/aggregate/aggregation.ts';
 import { reportHtml } from '../src-main/aggregate/report.ts';
 import { launchChromium } from '../test/support/browser.ts';
 import { ROOT, startTestHost } from '../test/support/host.ts';
 import { answerAll, explainedProject, LAYER, labelSession } from '../test/support/labelling.ts';
+import { aggregationOf, startFaithfulness } from '../src-main/aggregate/service.ts';
+import { startExplain } from '../src-main/explain/service.ts';
 
 const out = process.argv[2] ?? join(ROOT, 'docs', 'screenshots');
 mkdirSync(out, { recursive: true });
@@ -21,8 +23,8 @@ const ws = testHost.workstation;
 const ids = await explainedProject(ws, join(testHost.dir, 'global.xaiws'), join(testHost.dir, 'data'), 12);
 const EARLY = '/features/features.6/Relu_output_0';
 const query = { datasetId: ids.datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-await ws.jobs.wait(ws.startExplain({ modelId: ids.modelId, method: 'xgradcam', layer: LAYER, target: -1, query }).id);
-await ws.jobs.wait(ws.startExplain({ modelId: ids.modelId, method: 'gradcam', layer: EARLY, target: -1, query }).id);
+await ws.jobs.wait(startExplain(ws, { modelId: ids.modelId, method: 'xgradcam', layer: LAYER, target: -1, query }).id);
+await ws.jobs.wait(startExplain(ws, { modelId: ids.modelId, method: 'gradcam', layer: EARLY, target: -1, query }).id);
 const analysts = ['Ana', 'Ben', 'Chen'].map((name) => ws.project.labels.addAnnotator(name, 'analyst').id);
 const sources = [
   { kind: 'cam' as const, method: 'gradcam', layer: LAYER, target: -1 },
@@ -32,7 +34,7 @@ const sources = [
 ];
 const sessionId = await labelSession(ws, ids, { name: 'Fashion concepts', sources, maxImages: 10, taskTypes: ['rating', 'pairwise', 'concept', 'reveal'], overlap: 3, goldShare: 0.1, annotatorIds: analysts });
 await answerAll(ws, sessionId, analysts);
-await ws.jobs.wait(ws.startFaithfulness({ steps: 20 }).id);
+await ws.jobs.wait(startFaithfulness(ws, { steps: 20 }).id);
 
 const browser = await launchChromium();
 try {
@@ -55,7 +57,7 @@ try {
   await page.screenshot({ path: join(out, 'global-disagreement.png') });
 
   const html = join(testHost.dir, 'report.html');
-  writeFileSync(html, await reportHtml(ws.project, await aggregate(ws.aggregation)));
+  writeFileSync(html, await reportHtml(ws.project, await aggregate(aggregationOf(ws))));
   const report = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
   await report.goto(pathToFileURL(html).href);
   await report.screenshot({ path: join(out, 'report-top.png') });

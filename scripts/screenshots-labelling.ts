@@ -31,7 +31,7 @@ for (const [i, annotator] of analysts.entries()) {
     state = answer(workstation.project, seat, state.task.taskId, answerFor(state.task, i), 'local', () => 'x').next;
   }
 }
-const crowd = await workstation.labels.openCrowd(sessionId, '127.0.0.1');
+const crowd = await workstation.crowds.open(sessionId, '127.0.0.1');
 
 async function showType(page: Page, type: string, file: string) {
   for (let i = 0; i < 40 && !(await page.getByTestId(`${type}-task`).count()); i++) await answerByKeys(page, i);

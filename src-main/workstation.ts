@@ -6,21 +6,18 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { methods, type BundleSummary, type EventName, type EventPayload, type Explanation, type ImageMetrics, type Job, type LayerInfo, type LayerwiseExplanation, type Model, type SanityCheck, type ParsedRequest, type ProjectSummary, type RecentProject } from '../src-shared/contract.ts';
+import { methods, type EventName, type EventPayload, type Job, type Model, type ProjectSummary, type RecentProject } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
-import { importTask, importTitle } from './datasets/import-job.ts';
-import { explainImage, explainLayerwise, explainSelectionTask, imageMetrics, metricsSelectionTask, modelLayers, sanityCheck } from './explain/service.ts';
-import type { ImportRequest } from './datasets/read/importer.ts';
+import { importTask } from './datasets/import-job.ts';
+import { startImport } from './datasets/service.ts';
 import { inferenceTask } from './inference/inference-job.ts';
-import { InferencePool } from './workers/inference-pool.ts';
-import { loadBundle } from './models/bundle.ts';
-import { indexTask } from './explain/dataset-index.ts';
-import { selectionTask } from './explain/generative-service.ts';
-import { JobRegistry } from './jobs/registry.ts';
-import { registerModel } from './models/register.ts';
+import { startInference } from './inference/service.ts';
+import { Crowds, type CrowdHost } from './labels/crowds.ts';
+import { addModel } from './models/service.ts';
+import type { Context } from './runtime/context.ts';
+import { JobRegistry } from './runtime/jobs.ts';
 import { Project, readOnlyError } from './store/project.ts';
-import { LabelsHub, type CrowdHost } from './labels/hub.ts';
-import { faithfulnessTask, type AggregateContext } from './aggregate/service.ts';
+import { InferencePool } from './workers/inference-pool.ts';
 
 export interface WorkstationOptions {
   /** Where recent.json and the demo project live (Electron: userData; otherwise ~/.xaiws). */
@@ -44,16 +41,16 @@ type Listener = <E extends EventName>(event: E, payload: EventPayload<E>) => voi
 export const DEMO_DATASET = 'datasets/fashion-mnist';
 export const DEMO_MODEL = 'models/fashion-mnist-cnn/classifier.onnx';
 
-export class Workstation {
+export class Workstation implements Context {
   readonly pool: InferencePool;
-  readonly labels: LabelsHub;
+  readonly crowds: Crowds;
   private current: { project: Project; jobs: JobRegistry } | null = null;
   private readonly listeners = new Set<Listener>();
 
   constructor(readonly options: WorkstationOptions) {
     this.pool = new InferencePool(options.poolSize ?? 1, undefined, { memoryLimitMb: options.workerMemoryMb });
     const rendererDir = options.rendererDir ?? join(dirname(resolve(options.resourcesDir)), 'out', 'renderer');
-    this.labels = new LabelsHub(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }), options.crowdHost);
+    this.crowds = new Crowds(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }), options.crowdHost);
   }
 
   onEvent(listener: Listener): () => void {
@@ -77,6 +74,10 @@ export class Workstation {
 
   get hasProject(): boolean {
     return this.current !== null;
+  }
+
+  get cacheDir(): string {
+    return this.options.cacheDir ?? process.env.XAIWS_CACHE ?? join(homedir(), '.cache', 'xaiws');
   }
 
   async createProject(path: string, name?: string): Promise<ProjectSummary> {
@@ -105,15 +106,15 @@ export class Workstation {
   private async completeDemo(): Promise<void> {
     const project = this.project;
     const modelPath = join(this.options.resourcesDir, DEMO_MODEL);
-    const model = project.models.list().find((m) => m.path === resolve(modelPath)) ?? (await this.addModel(modelPath));
+    const model = project.models.list().find((m) => m.path === resolve(modelPath)) ?? (await addModel(this, { path: modelPath }));
     const source = resolve(this.options.resourcesDir, DEMO_DATASET);
     const running = (kind: Job['kind']) => this.jobs.list().find((job) => job.kind === kind && (job.status === 'running' || job.status === 'queued'));
     const imported = this.jobs.list().some((job) => job.kind === 'import' && job.status === 'done' && (this.project.jobs.params(job.id) as { source?: string } | undefined)?.source === source);
-    const importing = imported ? undefined : (running('import') ?? this.startImport({ source, name: 'Fashion-MNIST test set' }));
+    const importing = imported ? undefined : (running('import') ?? startImport(this, { source, name: 'Fashion-MNIST test set' }));
     const classify = () => {
       const dataset = this.current?.project === project ? project.datasets.list().find((d) => d.source === source) : undefined;
       if (!dataset || running('inference') || project.predictions.count(model.id, dataset.id) >= dataset.images) return;
-      this.startInference(model.id, dataset.id);
+      startInference(this, { modelId: model.id, datasetId: dataset.id });
     };
     if (importing) void this.jobs.wait(importing.id).then((job) => job.status === 'done' && classify());
     else classify();
@@ -127,19 +128,6 @@ export class Workstation {
     } catch {
       return [];
     }
-  }
-
-  startImport(request: ImportRequest) {
-    const project = this.project;
-    return this.jobs.start('import', importTitle(request), request, importTask(project.path, request));
-  }
-
-  startInference(modelId: number, datasetId: number, batchSize?: number) {
-    const project = this.project;
-    const model = this.model(modelId);
-    const dataset = project.datasets.get(datasetId);
-    if (!dataset) throw new ApiError('dataset_not_found', `No dataset with id ${datasetId} in this project`);
-    return this.jobs.start('inference', `Classify ${dataset.name} with ${model.name}`, { modelId, datasetId, batchSize }, inferenceTask(project, this.pool, model, datasetId, batchSize));
   }
 
   /**
@@ -166,126 +154,6 @@ export class Workstation {
     }
   }
 
-  /** Starts an ended job again with the request it was started with (the Jobs panel's "Run again"). */
-  retryJob(jobId: string): Job {
-    const job = this.project.jobs.get(jobId);
-    if (!job) throw new ApiError('job_not_found', `No job with id ${jobId}`);
-    if (job.status === 'running' || job.status === 'queued' || job.status === 'done') throw new ApiError('invalid_request', `"${job.title}" is ${job.status}; only an interrupted, failed or cancelled job runs again`);
-    const params = this.project.jobs.params(jobId);
-    const parse = <M extends keyof typeof methods>(method: M) => {
-      const parsed = methods[method].request.safeParse(params);
-      if (!parsed.success) throw new ApiError('invalid_request', `"${job.title}" was started with a request this version cannot run again; start it anew`);
-      return parsed.data as ParsedRequest<M>;
-    };
-    switch (job.kind) {
-      case 'import':
-        return this.startImport(parse('datasets.import'));
-      case 'inference': {
-        const { modelId, datasetId, batchSize } = parse('inference.run');
-        return this.startInference(modelId, datasetId, batchSize);
-      }
-      case 'explain':
-        return this.startExplain(parse('explain.selection'));
-      case 'metrics':
-        return this.startMetrics(parse('explain.metricsSelection'));
-      case 'generative':
-        return this.startGenerative(parse('generative.selection'));
-      case 'index':
-        return this.startIndex(parse('generative.index'));
-      case 'faithfulness':
-        return this.startFaithfulness(parse('aggregate.faithfulness'));
-    }
-  }
-
-  layers(modelId: number): Promise<LayerInfo[]> {
-    return modelLayers(this.pool, this.model(modelId));
-  }
-
-  explainImage(request: ParsedRequest<'explain.image'>): Promise<Explanation> {
-    return explainImage(this.project, this.pool, this.model(request.modelId), request);
-  }
-
-  explainLayerwise(request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
-    return explainLayerwise(this.project, this.pool, this.model(request.modelId), request);
-  }
-
-  imageMetrics(request: ParsedRequest<'explain.metrics'>): Promise<ImageMetrics> {
-    return imageMetrics(this.project, this.pool, this.model(request.modelId), request);
-  }
-
-  sanityCheck(request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
-    return sanityCheck(this.project, this.pool, this.model(request.modelId), request);
-  }
-
-  get aggregation(): AggregateContext {
-    return { project: this.project, pool: this.pool, cacheDir: this.options.cacheDir ?? process.env.XAIWS_CACHE ?? join(homedir(), '.cache', 'xaiws') };
-  }
-
-  startFaithfulness(request: ParsedRequest<'aggregate.faithfulness'>) {
-    const task = faithfulnessTask(this.aggregation, request.sessionIds, request.steps);
-    return this.jobs.start('faithfulness', 'Faithfulness metrics of the labelled maps', request, task);
-  }
-
-  startMetrics(request: ParsedRequest<'explain.metricsSelection'>) {
-    const project = this.project;
-    const model = this.model(request.modelId);
-    const task = metricsSelectionTask(project, this.pool, model, request);
-    return this.jobs.start('metrics', `${request.method} metrics of a selection with ${model.name}`, request, task);
-  }
-
-  startExplain(request: ParsedRequest<'explain.selection'>) {
-    const project = this.project;
-    const model = this.model(request.modelId);
-    const task = explainSelectionTask(project, this.pool, model, request);
-    return this.jobs.start('explain', `${request.method} of a selection with ${model.name}`, request, task);
-  }
-
-  /** What the generative explainers need of the open project and one of its models. */
-  generativeContext(modelId: number) {
-    return { project: this.project, pool: this.pool, model: this.model(modelId) };
-  }
-
-  cachedExplanations(modelId: number, imageId: number): Explanation[] {
-    const model = this.model(modelId);
-    return this.project.explanations.forImage(model.fileHash, imageId).filter((e) => e.params === '{}').map((e) => ({
-      imageId,
-      method: e.method as Explanation['method'],
-      layer: e.layer,
-      target: e.targetClass,
-      targetClass: model.manifest.classes[e.targetClass] ?? String(e.targetClass),
-      layerShape: [e.height, e.width] as [number, number],
-      map: Array.from(e.map),
-      logits: Array.from(e.logits),
-      cached: true,
-    }));
-  }
-
-  startGenerative(request: ParsedRequest<'generative.selection'>) {
-    const context = this.generativeContext(request.modelId);
-    return this.jobs.start('generative', `${request.kinds.join(', ')} of a selection with ${context.model.name}`, request, selectionTask(context, request));
-  }
-
-  startIndex(request: ParsedRequest<'generative.index'>) {
-    const context = this.generativeContext(request.modelId);
-    const task = indexTask(context, request);
-    return this.jobs.start('index', `Index ${this.project.datasets.get(request.datasetId)?.name} for ${context.model.name}'s explainers (${request.projection.toUpperCase()})`, request, task);
-  }
-
-  /** Validate a model bundle folder (hashes, tensor shapes, data files) without changing the project. */
-  async checkBundle(path: string): Promise<BundleSummary> {
-    const loaded = await loadBundle(path, (file, sha256) => this.pool.call('inspect', { key: sha256, path: file }));
-    return {
-      path: loaded.dir,
-      name: loaded.bundle.name,
-      classes: loaded.bundle.classes,
-      models: Object.entries(loaded.models).map(([role, model]) => ({ role, file: model.spec.file, sha256: model.sha256, quality: model.spec.quality })),
-    };
-  }
-
-  async addModel(path: string, manifestPath?: string): Promise<Model> {
-    return registerModel(this.project, this.pool, path, manifestPath);
-  }
-
   model(modelId: number): Model {
     const model = this.project.models.get(modelId);
     if (!model) throw new ApiError('model_not_found', `No model with id ${modelId} in this project`);
@@ -296,7 +164,7 @@ export class Workstation {
     if (!this.current) return;
     const { project, jobs } = this.current;
     this.current = null;
-    await this.labels.closeAll();
+    await this.crowds.closeAll();
     await jobs.cancelAll();
     project.close();
   }

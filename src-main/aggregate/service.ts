@@ -1,337 +1,36 @@
-/**
- * Aggregating a project's labels into global explanations: concept clusters (with the analyst's
- * edits), the per-class concept atlas, the method ranking beside the faithfulness metrics, agreement
- * heatmaps and the disagreement list; the faithfulness job that fills the metrics the ranking reads;
- * the "what to label next" order of a session; and every table as CSV or JSON.
- */
-import type { Aggregate, AggregateTable, Concept, ConceptEdit, Faithfulness, Heatmap, LabelNextItem } from '../../src-shared/schemas/aggregate.ts';
-import { AGGREGATE_TABLES } from '../../src-shared/schemas/aggregate.ts';
-import { toCsv } from '../../src-shared/csv.ts';
-import type { CamMethodName, Model } from '../../src-shared/contract.ts';
-import { ApiError } from '../../src-shared/errors.ts';
-import { CAM_METHOD_NAMES } from '../../src-shared/contract.ts';
-import type { InferencePool } from '../workers/inference-pool.ts';
-import type { JobTask } from '../jobs/registry.ts';
-import { krippendorffAlpha, type Rating } from '../labels/agreement.ts';
-import { modelLayers } from '../explain/service.ts';
-import { verifiedModel } from '../models/identity.ts';
-import { DEFAULT_STEPS } from '../explain/metrics/run.ts';
-import type { SessionRow } from '../store/labels.ts';
-import type { FaithfulnessRow } from '../store/aggregate.ts';
-import type { Project } from '../store/project.ts';
-import { buildAtlas, type ConceptIndex } from './atlas.ts';
-import { candidateWords, centralWord, replayEdits } from './embedding/cluster.ts';
-import { collect, type LabelRecord } from './collect.ts';
-import { categoryOf, disagreements, labelNext } from './disagreement.ts';
-import { embed, findSentenceModel, WORDS_EMBEDDER } from './embed.ts';
-import { K_RANGE } from './embedding/cluster.ts';
-import { rankMethods } from './ranking.ts';
+/** The aggregation methods of the contract: the aggregate itself, concept edits, faithfulness as a job, exports and the report. */
+import type { Job, ParsedRequest, Result } from '../../src-shared/contract.ts';
+import type { Context } from '../runtime/context.ts';
+import { addConceptEdit, aggregate, exportTable, faithfulnessTask, labelNextFor, tables, type AggregateContext } from './aggregation.ts';
+import { exampleImage } from './images.ts';
+import { printPdf, reportHtml } from './report.ts';
 
-export interface AggregateContext {
-  project: Project;
-  pool: InferencePool;
-  cacheDir: string;
+/** What aggregating needs of the workstation. */
+export const aggregationOf = (ctx: Context): AggregateContext => ({ project: ctx.project, pool: ctx.pool, cacheDir: ctx.cacheDir });
+
+const fileStem = (ctx: Context) => ctx.project.name.replace(/[^\w.-]+/g, '_');
+
+export const runAggregate = (ctx: Context, { sessionIds }: ParsedRequest<'aggregate.run'>): Promise<Result<'aggregate.run'>> => aggregate(aggregationOf(ctx), sessionIds);
+export const conceptEdits = (ctx: Context): Result<'aggregate.edits'> => ctx.project.aggregate.edits();
+export const editConcept = (ctx: Context, edit: ParsedRequest<'aggregate.edit'>): Result<'aggregate.edit'> => addConceptEdit(ctx.project, edit);
+export const undoConceptEdit = (ctx: Context, { id }: ParsedRequest<'aggregate.undoEdit'>): Result<'aggregate.undoEdit'> => ({ removed: ctx.project.aggregate.removeEdits(id) });
+export const labelNext = (ctx: Context, { sessionId }: ParsedRequest<'aggregate.labelNext'>): Promise<Result<'aggregate.labelNext'>> => labelNextFor(aggregationOf(ctx), sessionId);
+
+export function startFaithfulness(ctx: Context, request: ParsedRequest<'aggregate.faithfulness'>): Job {
+  return ctx.jobs.start('faithfulness', 'Faithfulness metrics of the labelled maps', request, faithfulnessTask(aggregationOf(ctx), request.sessionIds, request.steps));
 }
 
-export const RELIABILITY_RULE = 'reliability = (gold answers right + 1) / (gold answers + 2), over the aggregated sessions';
-export const SCORE_RULE = 'score = sum over label instances of (1 - 0.1 x reveal step), / 4 when the guess was wrong, 0 when resigned; 1 for a concept-label task';
+export const faithfulness = (ctx: Context, request: ParsedRequest<'aggregate.faithfulness'>): Result<'aggregate.faithfulness'> => ({ jobId: startFaithfulness(ctx, request).id });
 
-function sessionsOf(project: Project, sessionIds?: number[]): SessionRow[] {
-  if (!sessionIds || sessionIds.length === 0) return project.labels.sessions();
-  return sessionIds.map((id) => {
-    const row = project.labels.session(id);
-    if (!row) throw new ApiError('session_not_found', `No labelling session with id ${id} in this project`);
-    return row;
-  });
+export const examples = (ctx: Context, { itemUuids }: ParsedRequest<'aggregate.examples'>): Promise<Result<'aggregate.examples'>> =>
+  Promise.all(itemUuids.map(async (itemUuid) => ({ itemUuid, src: await exampleImage(ctx.project, itemUuid) })));
+
+export async function exportAggregate(ctx: Context, { sessionIds, table, format }: ParsedRequest<'aggregate.export'>): Promise<Result<'aggregate.export'>> {
+  const result = await aggregate(aggregationOf(ctx), sessionIds);
+  return { filename: `${fileStem(ctx)}-${table}.${format}`, text: exportTable(result, table, format), rows: tables(result)[table].length };
 }
 
-/** Distinct terms with their label counts, most frequent first. */
-function termCounts(records: readonly LabelRecord[]): { term: string; count: number }[] {
-  const counts = new Map<string, number>();
-  for (const r of records) for (const t of r.terms) counts.set(t, (counts.get(t) ?? 0) + 1);
-  return [...counts].map(([term, count]) => ({ term, count })).sort((a, b) => b.count - a.count || a.term.localeCompare(b.term));
+export async function report(ctx: Context, { sessionIds, pdf }: ParsedRequest<'aggregate.report'>): Promise<Result<'aggregate.report'>> {
+  const html = await reportHtml(ctx.project, await aggregate(aggregationOf(ctx), sessionIds));
+  return { filename: `${fileStem(ctx)}-report.html`, html, pdf: pdf ? await printPdf(html, pdf) : null };
 }
-
-export interface ConceptModel {
-  concepts: Concept[];
-  index: ConceptIndex;
-  embedder: Aggregate['settings']['embedder'];
-  clustering: Aggregate['settings']['clustering'];
-  edits: number;
-  staleEdits: number;
-}
-
-export async function conceptModel(context: AggregateContext, records: readonly LabelRecord[]): Promise<ConceptModel> {
-  const terms = termCounts(records);
-  const spec = findSentenceModel(context.project.path) ?? WORDS_EMBEDDER;
-  const wordList = [...candidateWords(terms)].map(([w]) => w).filter((w) => !terms.some((t) => t.term === w));
-  const embedded = await embed(spec, [...terms.map((t) => t.term), ...wordList], context.cacheDir, terms.length);
-  const vectorOf = new Map<string, Float32Array>();
-  [...terms.map((t) => t.term), ...wordList].forEach((text, i) => vectorOf.set(text, embedded.vectors[i]!));
-  const countOf = new Map(terms.map((t) => [t.term, t.count]));
-  const nameOf = (members: string[]) => centralWord(members.map((term) => ({ term, count: countOf.get(term) ?? 1, vector: vectorOf.get(term)! })), (w) => vectorOf.get(w));
-  const groups = new Map<number, string[]>();
-  (embedded.clustering?.assignment ?? []).forEach((cluster, i) => groups.set(cluster, [...(groups.get(cluster) ?? []), terms[i]!.term]));
-  const automatic = [...groups.values()].map((members) => ({ terms: members, autoName: nameOf(members) }));
-  const edits = context.project.aggregate.edits();
-  const { clusters, stale } = replayEdits(automatic, edits.map((e) => e.edit), nameOf);
-  const concepts: Concept[] = clusters
-    .map((c) => {
-      const members = c.terms.map((term) => ({ term, count: countOf.get(term) ?? 0 })).sort((a, b) => b.count - a.count || a.term.localeCompare(b.term));
-      return { id: [...c.terms].sort()[0]!, name: c.name, autoName: c.autoName, terms: members, labels: members.reduce((a, m) => a + m.count, 0), edited: c.edited };
-    })
-    .sort((a, b) => b.labels - a.labels || a.name.localeCompare(b.name));
-  const index: ConceptIndex = { of: new Map(), name: new Map() };
-  for (const c of concepts) {
-    index.name.set(c.id, c.name);
-    for (const t of c.terms) index.of.set(t.term, c.id);
-  }
-  return {
-    concepts,
-    index,
-    embedder: { kind: spec.kind, name: spec.name, hash: spec.hash, dimensions: embedded.dimensions },
-    clustering: { linkage: 'complete', metric: 'cosine', kRange: K_RANGE, k: embedded.clustering?.k ?? 0, silhouette: embedded.clustering?.silhouette ?? null, terms: terms.length },
-    edits: edits.length,
-    staleEdits: stale,
-  };
-}
-
-async function layerOrder(context: AggregateContext, modelHashes: Set<string>): Promise<(layer: string) => number> {
-  const order = new Map<string, number>();
-  for (const model of context.project.models.list().filter((m) => modelHashes.has(m.fileHash))) {
-    try {
-      (await modelLayers(context.pool, model)).forEach((layer, i) => {
-        if (!order.has(layer.name)) order.set(layer.name, i);
-      });
-    } catch {
-      // The model file is gone or changed: layers fall back to the order of their names.
-    }
-  }
-  // Feature clusters name the layer's output tensor, CAM maps may name the node: try both spellings.
-  return (layer) => order.get(layer) ?? order.get(layer.replace(/_output_0$/, '')) ?? 1e6;
-}
-
-function faithfulnessLookup(project: Project) {
-  return (method: string, records: readonly LabelRecord[]): Faithfulness => {
-    const keys = new Map<string, { modelHash: string; imageId: number; layer: string; targetClass: number }>();
-    for (const r of records) {
-      r.methods.forEach((m, i) => {
-        if (m !== method || r.kinds[i] !== 'cam' || r.classIndex < 0) return;
-        keys.set(`${r.modelHash}|${r.imageId}|${r.layers[i]}|${r.classIndex}`, { modelHash: r.modelHash, imageId: r.imageId, layer: r.layers[i]!, targetClass: r.classIndex });
-      });
-    }
-    const rows = [...keys.values()].map((k) => project.aggregate.faithfulness({ ...k, method })).filter((r): r is FaithfulnessRow => r !== undefined);
-    const mean = (values: (number | null)[]) => {
-      const v = values.filter((x): x is number => x !== null);
-      return v.length ? Math.round((v.reduce((a, b) => a + b, 0) / v.length) * 1e4) / 1e4 : null;
-    };
-    return { images: rows.length, deletion: mean(rows.map((r) => r.deletion)), insertion: mean(rows.map((r) => r.insertion)), road: mean(rows.map((r) => r.road)), sanity: mean(rows.map((r) => r.sanity)) };
-  };
-}
-
-function agreementHeatmaps(records: readonly LabelRecord[], conceptOf: (term: string) => string | undefined): Heatmap[] {
-  const measures = [
-    { key: 'justifies', type: 'rating', level: 'ordinal' as const, value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.justifies : null) },
-    { key: 'predictable', type: 'rating', level: 'ordinal' as const, value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.predictable : null) },
-    { key: 'pairwise', type: 'pairwise', level: 'nominal' as const, value: (r: LabelRecord) => (r.answer.type === 'pairwise' ? r.answer.choice : null) },
-    { key: 'reveal guess', type: 'reveal', level: 'nominal' as const, value: (r: LabelRecord) => (r.answer.type === 'reveal' ? categoryOf(r.answer, conceptOf, r.terms) : null) },
-    { key: 'concept', type: 'concept', level: 'nominal' as const, value: (r: LabelRecord) => (r.answer.type === 'concept' ? categoryOf(r.answer, conceptOf, r.terms) : null) },
-  ];
-  const classes = [...new Set(records.map((r) => r.className))].sort();
-  const used = measures.filter((m) => records.some((r) => r.taskType === m.type));
-  const cells: Heatmap['cells'] = [];
-  for (const className of classes) {
-    for (const m of used) {
-      const ratings: Rating[] = records.filter((r) => r.className === className && r.taskType === m.type).map((r) => ({ item: r.itemUuid, annotator: r.annotator, value: m.value(r)! }));
-      const perItem = new Map<string, number>();
-      for (const r of ratings) perItem.set(r.item, (perItem.get(r.item) ?? 0) + 1);
-      const alpha = krippendorffAlpha(ratings, m.level);
-      cells.push({ row: className, column: m.key, value: alpha === null ? null : Math.round(alpha * 1e4) / 1e4, n: [...perItem.values()].filter((n) => n >= 2).length });
-    }
-  }
-  const byClass: Heatmap = { title: "Agreement by class (Krippendorff's alpha)", rows: classes, columns: used.map((m) => m.key), cells, low: -1, high: 1 };
-
-  const names = new Map<string, string>();
-  for (const r of records) names.set(r.annotator, r.annotatorName);
-  const annotators = [...names.keys()].sort((a, b) => names.get(a)!.localeCompare(names.get(b)!));
-  const answerOf = new Map<string, string>();
-  for (const r of records) answerOf.set(`${r.annotator}|${r.itemUuid}`, `${r.taskType}:${categoryOf(r.answer, conceptOf, r.terms)}`);
-  const itemsOf = new Map<string, string[]>();
-  for (const r of records) itemsOf.set(r.annotator, [...(itemsOf.get(r.annotator) ?? []), r.itemUuid]);
-  const pairCells: Heatmap['cells'] = [];
-  for (const a of annotators) {
-    for (const b of annotators) {
-      if (a === b) {
-        pairCells.push({ row: names.get(a)!, column: names.get(b)!, value: null, n: 0 });
-        continue;
-      }
-      const shared = (itemsOf.get(a) ?? []).filter((item) => answerOf.has(`${b}|${item}`));
-      const same = shared.filter((item) => answerOf.get(`${a}|${item}`) === answerOf.get(`${b}|${item}`)).length;
-      pairCells.push({ row: names.get(a)!, column: names.get(b)!, value: shared.length ? Math.round((same / shared.length) * 1e4) / 1e4 : null, n: shared.length });
-    }
-  }
-  const between: Heatmap = { title: 'Agreement between annotators (share of shared items answered alike)', rows: annotators.map((a) => names.get(a)!), columns: annotators.map((a) => names.get(a)!), cells: pairCells, low: 0, high: 1 };
-  return [byClass, between];
-}
-
-function overview(project: Project, collected: ReturnType<typeof collect>): Aggregate['overview'] {
-  const datasets = project.datasets.list();
-  const models = project.models.list();
-  return {
-    name: project.name,
-    datasets: datasets.map((d) => ({ name: d.name, images: d.images, classes: d.classes })),
-    models: models.map((m) => {
-      let total = 0;
-      let correct = 0;
-      for (const d of datasets) {
-        const c = project.predictions.confusion(m.id, d.id, m.manifest.classes, d.classes);
-        total += c.total;
-        correct += c.correct;
-      }
-      return { name: m.name, hash: m.fileHash, classes: m.manifest.classes.length, accuracy: total ? Math.round((correct / total) * 1e4) / 1e4 : null };
-    }),
-    labelledImages: new Set(collected.records.map((r) => r.imageId)).size,
-    answers: collected.records.length,
-    annotators: collected.annotators.size,
-  };
-}
-
-const classLabel = (classes: readonly string[]) => (record: LabelRecord, category: string): string => {
-  if (record.taskType === 'reveal' && /^\d+$/.test(category)) return classes[Number(category)] ?? category;
-  if (record.taskType === 'pairwise') return ({ a: `left (${record.methods[0]})`, b: `right (${record.methods[1]})`, neither: 'neither' } as Record<string, string>)[category] ?? category;
-  return category;
-};
-
-export async function aggregate(context: AggregateContext, sessionIds?: number[]): Promise<Aggregate> {
-  const { project } = context;
-  const sessions = sessionsOf(project, sessionIds);
-  if (sessions.length === 0) throw new ApiError('no_labels', 'This project has no labelling sessions yet: create one in the Labelling panel (A) and collect some answers first');
-  const collected = collect(project, sessions);
-  if (collected.records.length === 0) throw new ApiError('no_labels', `The ${sessions.length === 1 ? 'session' : `${sessions.length} sessions`} chosen ${sessions.length === 1 ? 'has' : 'have'} no answers yet (gold decoys do not count)`);
-  const concepts = await conceptModel(context, collected.records);
-  const depth = await layerOrder(context, new Set(collected.records.map((r) => r.modelHash)));
-  const conceptOf = (term: string) => concepts.index.of.get(term);
-  const classes = collected.sessions[0]!.config.classes;
-  const conceptName = (record: LabelRecord, category: string) => (record.taskType === 'concept' ? (concepts.index.name.get(category) ?? category) : classLabel(classes)(record, category));
-  return {
-    settings: {
-      generatedAt: new Date().toISOString(),
-      sessions: collected.sessions.map(({ row, config, answers }) => ({ id: row.id, uuid: row.uuid, name: row.name, modelName: config.modelName, modelHash: config.modelHash, answers })),
-      embedder: concepts.embedder,
-      clustering: concepts.clustering,
-      edits: concepts.edits,
-      staleEdits: concepts.staleEdits,
-      reliability: RELIABILITY_RULE,
-      score: SCORE_RULE,
-    },
-    overview: overview(project, collected),
-    concepts: concepts.concepts,
-    atlas: buildAtlas(collected.records, concepts.index, depth),
-    methods: rankMethods(collected.records, faithfulnessLookup(project)),
-    agreement: agreementHeatmaps(collected.records, conceptOf),
-    disagreement: disagreements(collected.records, conceptOf, conceptName),
-  };
-}
-
-/** Checks that an edit names terms the labels have, then keeps it. */
-export function addConceptEdit(project: Project, edit: ConceptEdit) {
-  const known = new Set(termCounts(collect(project, project.labels.sessions()).records).map((t) => t.term));
-  const named = edit.op === 'rename' ? [edit.term] : edit.terms;
-  const missing = named.filter((t) => !known.has(t));
-  if (missing.length) throw new ApiError('concept_not_found', `No concept label ${missing.map((t) => JSON.stringify(t)).join(', ')} in this project's labels`);
-  return project.aggregate.addEdit(edit);
-}
-
-export async function labelNextFor(context: AggregateContext, sessionId: number): Promise<LabelNextItem[]> {
-  const [session] = sessionsOf(context.project, [sessionId]);
-  const collected = collect(context.project, [session!]);
-  const concepts = await conceptModel(context, collected.records);
-  const config = collected.sessions[0]!.config;
-  const items = context.project.labels
-    .items(sessionId)
-    .filter((item) => item.gold === null)
-    .map((item) => {
-      const provenance = JSON.parse(item.explanations) as { method: string; targetClass: number | null }[];
-      return { itemUuid: item.uuid, imageId: item.imageId, taskType: item.taskType, method: provenance.map((p) => p.method).join(' vs '), className: config.classes[provenance[0]?.targetClass ?? -1] ?? 'unknown' };
-    });
-  return labelNext(items, collected.records, (t) => concepts.index.of.get(t));
-}
-
-/** The faithfulness metrics of every CAM map the chosen sessions showed that has none cached yet. */
-export function faithfulnessTask(context: AggregateContext, sessionIds: number[] | undefined, steps = DEFAULT_STEPS): JobTask {
-  const { project, pool } = context;
-  const collected = collect(project, sessionsOf(project, sessionIds));
-  const wanted = new Map<string, { model: Model; method: CamMethodName; layer: string; target: number; imageIds: Set<number> }>();
-  const models = new Map(project.models.list().map((m) => [m.fileHash, m]));
-  for (const r of collected.records) {
-    r.methods.forEach((method, i) => {
-      const model = models.get(r.modelHash);
-      if (!model || r.kinds[i] !== 'cam' || !(CAM_METHOD_NAMES as readonly string[]).includes(method) || r.classIndex < 0) return;
-      if (project.aggregate.faithfulness({ modelHash: r.modelHash, imageId: r.imageId, method, layer: r.layers[i]!, targetClass: r.classIndex })) return;
-      const key = `${r.modelHash}|${method}|${r.layers[i]}|${r.classIndex}`;
-      const entry = wanted.get(key) ?? { model, method: method as CamMethodName, layer: r.layers[i]!, target: r.classIndex, imageIds: new Set<number>() };
-      entry.imageIds.add(r.imageId);
-      wanted.set(key, entry);
-    });
-  }
-  const total = [...wanted.values()].reduce((a, w) => a + w.imageIds.size, 0);
-  return async ({ signal, report }) => {
-    let done = 0;
-    report('faithfulness', 0, total);
-    for (const w of wanted.values()) {
-      const ref = await verifiedModel(w.model);
-      for (const imageId of w.imageIds) {
-        if (signal.aborted) return { cancelled: true, result: { images: done, total } };
-        const source = { projectPath: project.path, imageIds: [imageId] };
-        const request = { method: w.method, layer: w.layer, target: w.target };
-        const [metrics] = await pool.call('metrics', { model: ref, source, request, steps }, { signal });
-        const sanity = await pool.call('sanity', { model: ref, source, request, fullOnly: true }, { signal });
-        project.aggregate.putFaithfulness([
-          { modelHash: w.model.fileHash, imageId, method: w.method, layer: w.layer, targetClass: w.target, steps, deletion: metrics!.deletion.auc, insertion: metrics!.insertion.auc, road: metrics!.road.combined, sanity: sanity.steps.at(-1)?.spearman ?? null },
-        ]);
-        report('faithfulness', ++done, total);
-      }
-    }
-    return { result: { images: done, total } };
-  };
-}
-
-/** Every aggregated table as flat rows, the shape the CSV and JSON exports write. */
-export function tables(result: Aggregate): Record<AggregateTable, Record<string, unknown>[]> {
-  const methods = result.methods.flatMap((m) =>
-    m.rows.map((r) => ({
-      scope: m.scope,
-      method: r.method,
-      human_rank: r.humanRank,
-      ...Object.fromEntries(
-        Object.entries(r.ratings).flatMap(([scale, v]) => [
-          [`${scale}_n`, v.unweighted.n], [`${scale}_mean`, v.unweighted.mean], [`${scale}_low`, v.unweighted.low], [`${scale}_high`, v.unweighted.high],
-          [`${scale}_weighted_mean`, v.weighted.mean], [`${scale}_weighted_low`, v.weighted.low], [`${scale}_weighted_high`, v.weighted.high],
-        ]),
-      ),
-      comparisons: r.pairwise.comparisons, wins: r.pairwise.wins, losses: r.pairwise.losses, ties: r.pairwise.ties,
-      win_rate: r.pairwise.winRate, weighted_win_rate: r.pairwise.weightedWinRate, bradley_terry: r.pairwise.bradleyTerry, bradley_terry_weighted: r.pairwise.bradleyTerryWeighted,
-      metric_images: r.faithfulness.images, deletion: r.faithfulness.deletion, insertion: r.faithfulness.insertion, road: r.faithfulness.road, sanity: r.faithfulness.sanity,
-    })),
-  );
-  return {
-    concepts: result.concepts.map((c) => ({ concept: c.id, name: c.name, auto_name: c.autoName, labels: c.labels, edited: c.edited, terms: c.terms.map((t) => `${t.term} (${t.count})`).join('; ') })),
-    atlas: result.atlas.flatMap((a) => a.concepts.map((c) => ({ class: a.className, concept: c.name, score: c.score, share: c.share, labels: c.labels, people: c.people, images: c.images, example_images: c.examples.map((e) => e.imageId).join(' ') }))),
-    atlas_layers: result.atlas.flatMap((a) => a.layers.flatMap((l) => l.concepts.map((c) => ({ class: a.className, layer: l.layer, depth: l.depth, answers: l.answers, concept: c.name, score: c.score, share: c.share, labels: c.labels, people: c.people, images: c.images })))),
-    trends: result.atlas.flatMap((a) => a.trends.map((t) => ({ class: a.className, concept: t.name, direction: t.direction, slope: t.slope, first: t.first, last: t.last }))),
-    methods,
-    correlations: result.methods.flatMap((m) => m.correlations.map((c) => ({ scope: m.scope, metric: c.metric, weighted: c.weighted, methods: c.methods, spearman: c.spearman }))),
-    agreement: result.agreement.flatMap((h) => h.cells.map((c) => ({ heatmap: h.title, row: c.row, column: c.column, value: c.value, n: c.n }))),
-    disagreement: result.disagreement.items.map((i) => ({ item: i.itemUuid, session: i.sessionId, image: i.imageId, class: i.className, task: i.taskType, method: i.method, layer: i.layer, answers: i.answers, disagreement: i.disagreement, answers_given: i.summary })),
-    disagreement_classes: result.disagreement.classes.map((c) => ({ class: c.className, items: c.items, mean_disagreement: c.meanDisagreement, alpha: c.alpha })),
-  };
-}
-
-export function exportTable(result: Aggregate, table: AggregateTable, format: 'csv' | 'json'): string {
-  const rows = tables(result)[table];
-  if (format === 'json') return JSON.stringify(rows, null, 2);
-  if (rows.length === 0) return '';
-  return toCsv(rows);
-}
-
-export { AGGREGATE_TABLES };

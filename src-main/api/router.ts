@@ -1,15 +1,15 @@
 /**
  * The router: validates a call against the contract, runs its handler, validates the result, and
- * wraps both outcomes in the envelope every transport sends. Handlers stay thin and call services.
+ * wraps both outcomes in the envelope every transport sends. Each handler is its service function.
  */
 import { methods, type MethodName } from '../../src-shared/contract.ts';
 import { ApiError, toApiError, type Envelope } from '../../src-shared/errors.ts';
-import type { Workstation } from '../workstation.ts';
+import type { Context } from '../runtime/context.ts';
 import { handlers } from './handlers.ts';
 
 export type Dispatch = (method: string, request: unknown) => Promise<Envelope<unknown>>;
 
-export function createRouter(workstation: Workstation): Dispatch {
+export function createRouter(ctx: Context): Dispatch {
   return async (method, request) => {
     try {
       if (!Object.hasOwn(methods, method)) throw new ApiError('unknown_method', `Unknown API method "${method}"`);
@@ -19,8 +19,8 @@ export function createRouter(workstation: Workstation): Dispatch {
         const issue = parsed.error.issues[0]!;
         throw new ApiError('invalid_request', `${name}: ${issue.path.join('.') || 'request'} ${issue.message}`);
       }
-      const handler = handlers[name] as (ws: Workstation, request: unknown) => unknown;
-      const value = await handler(workstation, parsed.data);
+      const handler = handlers[name] as (ctx: Context, request: unknown) => unknown;
+      const value = await handler(ctx, parsed.data);
       const checked = methods[name].result.safeParse(value);
       if (!checked.success) {
         // A result that breaks its own contract is a bug here, not the user's; say so in words, never as a raw schema dump.
@@ -32,7 +32,7 @@ export function createRouter(workstation: Workstation): Dispatch {
     } catch (error) {
       // A write to a project opened read-only reaches SQLite only as SQLITE_READONLY: say what it means.
       const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return { ok: false, error: toApiError(workstation.readOnlyError() ?? error) };
+      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return { ok: false, error: toApiError(ctx.readOnlyError() ?? error) };
       return { ok: false, error: toApiError(error) };
     }
   };

@@ -6,7 +6,7 @@
  */
 import { basename } from 'node:path';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { JobTask } from '../jobs/registry.ts';
+import type { JobTask } from '../runtime/jobs.ts';
 import { WorkerClient } from '../workers/client.ts';
 import type { ImportProtocol } from '../workers/protocols.ts';
 import type { ImportRequest } from './read/importer.ts';

@@ -7,12 +7,12 @@
  */
 import { PCA, type PCAModel } from 'ml-pca';
 import { UMAP } from 'umap-js';
-import type { Model, ParsedRequest } from '../../src-shared/contract.ts';
+import type { Job, Model, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { ClassCodeMap } from '../../src-shared/schemas/generative.ts';
 import { seededUniform } from '../../src-shared/random.ts';
-import type { JobTask } from '../jobs/registry.ts';
-import type { InferencePool } from '../workers/inference-pool.ts';
+import type { JobTask } from '../runtime/jobs.ts';
+import { modelScope, type Context, type ModelScope } from '../runtime/context.ts';
 import type { Project } from '../store/project.ts';
 import { verifiedModel } from '../models/identity.ts';
 import { bundleForModel } from './bundles.ts';
@@ -21,11 +21,7 @@ import { TopPerChannel, type PrototypeIndex } from './prototypes.ts';
 export const INDEX_PAGE = 256;
 const NEIGHBOURS = 10;
 
-interface Context {
-  project: Project;
-  pool: InferencePool;
-  model: Model;
-}
+type Scope = ModelScope;
 
 export interface CodeIndex {
   imageIds: Int32Array;
@@ -36,7 +32,7 @@ export interface CodeIndex {
   pca?: PCAModel;
 }
 
-export function indexTask(context: Context, request: ParsedRequest<'generative.index'>): JobTask {
+function indexTask(context: Scope, request: ParsedRequest<'generative.index'>): JobTask {
   const { project, pool, model } = context;
   const dataset = project.datasets.get(request.datasetId);
   if (!dataset) throw new ApiError('dataset_not_found', `No dataset with id ${request.datasetId} in this project`);
@@ -135,7 +131,8 @@ export function placeCodes(index: CodeIndex, codes: number[][]): { x: number; y:
   });
 }
 
-export async function classCodeMap(context: Context, request: ParsedRequest<'generative.codeMap'>): Promise<ClassCodeMap & { path: { x: number; y: number }[] }> {
+export async function classCodeMap(ctx: Context, request: ParsedRequest<'generative.codeMap'>): Promise<ClassCodeMap & { path: { x: number; y: number }[] }> {
+  const context = modelScope(ctx, request.modelId);
   const { project, pool, model } = context;
   if (!project.datasets.get(request.datasetId)) throw new ApiError('dataset_not_found', `No dataset with id ${request.datasetId} in this project`);
   const bundle = await bundleForModel(model, pool);
@@ -162,3 +159,11 @@ export async function classCodeMap(context: Context, request: ParsedRequest<'gen
     path: request.codes ? placeCodes(index, request.codes) : [],
   };
 }
+
+export function startIndex(ctx: Context, request: ParsedRequest<'generative.index'>): Job {
+  const context = modelScope(ctx, request.modelId);
+  const dataset = ctx.project.datasets.get(request.datasetId);
+  return ctx.jobs.start('index', `Index ${dataset?.name} for ${context.model.name}'s explainers (${request.projection.toUpperCase()})`, request, indexTask(context, request));
+}
+
+export const indexDataset = (ctx: Context, request: ParsedRequest<'generative.index'>): Result<'generative.index'> => ({ jobId: startIndex(ctx, request).id });

@@ -5,11 +5,11 @@
  * cancellable job. What the worker returns (typed arrays) is what is stored; the API shape is built on
  * the way out, with the parts that can change (prototype patches from a newer dataset index) added then.
  */
-import type { Model, ParsedRequest } from '../../src-shared/contract.ts';
+import type { Job, Model, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { BETAS, type Components, type Counterfactual, type Decomposition, type GenerativeKind, type OverlayChoice, type OverlayMap, type OverlaySource } from '../../src-shared/schemas/generative.ts';
-import type { JobTask } from '../jobs/registry.ts';
-import type { InferencePool } from '../workers/inference-pool.ts';
+import type { JobTask } from '../runtime/jobs.ts';
+import { modelScope, type Context, type ModelScope } from '../runtime/context.ts';
 import type { Project } from '../store/project.ts';
 import { verifiedModel } from '../models/identity.ts';
 import { bundleForModel, type ResolvedBundle } from './bundles.ts';
@@ -21,11 +21,7 @@ export const GENERATIVE_JOB_BATCH = 32;
 
 type Stored = { decomposition: DecompositionResult; counterfactual: CounterfactualResult; components: ComponentsResult };
 
-interface Context {
-  project: Project;
-  pool: InferencePool;
-  model: Model;
-}
+type Scope = ModelScope;
 
 /** The request parameters that identify a cached result (besides the image and the explainer files). */
 export function paramsOf(kind: GenerativeKind, request: { target: number; steps?: number; referenceImageId?: number }): string {
@@ -42,7 +38,7 @@ function checkImage(project: Project, imageId: number): void {
   if (!project.images.stored(imageId)) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
 }
 
-async function prepare({ project, pool, model }: Context, imageIds: number[], target: number) {
+async function prepare({ project, pool, model }: Scope, imageIds: number[], target: number) {
   await verifiedModel(model);
   const bundle = await bundleForModel(model, pool);
   checkClass(bundle, target);
@@ -51,7 +47,7 @@ async function prepare({ project, pool, model }: Context, imageIds: number[], ta
 }
 
 /** Runs one kind over a batch of images through the worker. */
-function compute<K extends GenerativeKind>(context: Context, bundle: ResolvedBundle, kind: K, imageIds: number[], request: { target: number; steps?: number; referenceImageId?: number }): Promise<Stored[K][]> {
+function compute<K extends GenerativeKind>(context: Scope, bundle: ResolvedBundle, kind: K, imageIds: number[], request: { target: number; steps?: number; referenceImageId?: number }): Promise<Stored[K][]> {
   const { pool, model, project } = context;
   const batch = { bundle: bundle.ref, manifest: model.manifest, projectPath: project.path, imageIds };
   const targets = imageIds.map(() => request.target);
@@ -86,7 +82,7 @@ function overlayOf(kind: GenerativeKind, result: Stored[GenerativeKind], shape: 
   return { width: mapShape[1], height: mapShape[0], map: out };
 }
 
-async function cachedOrComputed<K extends GenerativeKind>(context: Context, kind: K, request: { imageId: number; target: number; steps?: number; referenceImageId?: number }) {
+async function cachedOrComputed<K extends GenerativeKind>(context: Scope, kind: K, request: { imageId: number; target: number; steps?: number; referenceImageId?: number }) {
   const bundle = await prepare(context, request.referenceImageId ? [request.imageId, request.referenceImageId] : [request.imageId], request.target);
   const key = { explainerKey: bundle.keys[kind], kind, params: paramsOf(kind, request) };
   const cached = context.project.generative.get<Stored[K]>(key, request.imageId);
@@ -107,7 +103,8 @@ function range(values: ArrayLike<number>): { min: number; max: number } {
   return { min, max };
 }
 
-export async function decomposition(context: Context, request: ParsedRequest<'generative.decomposition'>): Promise<Decomposition> {
+export async function decomposition(ctx: Context, request: ParsedRequest<'generative.decomposition'>): Promise<Decomposition> {
+  const context = modelScope(ctx, request.modelId);
   const { bundle, result, cached } = await cachedOrComputed(context, 'decomposition', request);
   const { classes, shape, branches: roles } = bundle.ref;
   const size = shape[0] * shape[1] * shape[2];
@@ -141,7 +138,8 @@ export async function decomposition(context: Context, request: ParsedRequest<'ge
   };
 }
 
-export async function counterfactual(context: Context, request: ParsedRequest<'generative.counterfactual'>): Promise<Counterfactual> {
+export async function counterfactual(ctx: Context, request: ParsedRequest<'generative.counterfactual'>): Promise<Counterfactual> {
+  const context = modelScope(ctx, request.modelId);
   const { bundle, result, cached } = await cachedOrComputed(context, 'counterfactual', request);
   const { classes, shape } = bundle.ref;
   const size = shape[0] * shape[1] * shape[2];
@@ -168,7 +166,8 @@ export async function counterfactual(context: Context, request: ParsedRequest<'g
   };
 }
 
-export async function components(context: Context, request: ParsedRequest<'generative.components'>): Promise<Components> {
+export async function components(ctx: Context, request: ParsedRequest<'generative.components'>): Promise<Components> {
+  const context = modelScope(ctx, request.modelId);
   const { bundle, result, cached } = await cachedOrComputed(context, 'components', request);
   const { classes } = bundle.ref;
   const size = result.mapShape[0] * result.mapShape[1];
@@ -199,7 +198,7 @@ export async function components(context: Context, request: ParsedRequest<'gener
 }
 
 /** Decompositions, paths and components of every image the filters match, as one job; cached results are skipped. */
-export function selectionTask(context: Context, request: ParsedRequest<'generative.selection'>): JobTask {
+function selectionTask(context: Scope, request: ParsedRequest<'generative.selection'>): JobTask {
   return async ({ signal, report }) => {
     const bundle = await prepare(context, [], request.target);
     const ids = Array.from(context.project.images.matchingIds(request.query));
@@ -229,8 +228,10 @@ export function selectionTask(context: Context, request: ParsedRequest<'generati
 }
 
 /** What the grid can draw over its thumbnails: every cached CAM variant of the model and every cached generative kind. */
-export async function overlayChoices(context: Context): Promise<OverlayChoice[]> {
-  const { project, model, pool } = context;
+export const overlayChoices = (ctx: Context, { modelId }: ParsedRequest<'overlays.choices'>): Promise<OverlayChoice[]> => overlayChoicesOf(modelScope(ctx, modelId));
+
+/** The overlay choices of one model (labelling sessions offer the same as sources). */
+export async function overlayChoicesOf({ project, model, pool }: Scope): Promise<OverlayChoice[]> {
   const classLabel = (target: number) => (target < 0 ? 'predicted class' : (model.manifest.classes[target] ?? `class ${target}`));
   const cams: OverlayChoice[] = project.explanations.variants(model.fileHash).map((v) => ({
     label: `${v.method} · ${v.layer} · ${classLabel(v.requestedClass)}`,
@@ -254,11 +255,18 @@ export async function overlayChoices(context: Context): Promise<OverlayChoice[]>
   return [...cams, ...generative];
 }
 
-export async function overlays(context: Context, source: OverlaySource, imageIds: number[]): Promise<OverlayMap[]> {
-  const { project, model, pool } = context;
+export async function overlays(ctx: Context, { modelId, source, imageIds }: ParsedRequest<'overlays.maps'>): Promise<OverlayMap[]> {
+  const { project, model, pool } = modelScope(ctx, modelId);
   const maps =
     source.kind === 'cam'
       ? project.explanations.maps(model.fileHash, { method: source.method, layer: source.layer, requestedClass: source.target }, imageIds)
       : project.generative.overlays({ explainerKey: (await bundleForModel(model, pool)).keys[source.kind], kind: source.kind, params: source.params }, imageIds);
   return maps.map((m) => ({ imageId: m.imageId, width: m.width, height: m.height, map: numbers(m.map) }));
 }
+
+export function startGenerative(ctx: Context, request: ParsedRequest<'generative.selection'>): Job {
+  const context = modelScope(ctx, request.modelId);
+  return ctx.jobs.start('generative', `${request.kinds.join(', ')} of a selection with ${context.model.name}`, request, selectionTask(context, request));
+}
+
+export const generativeSelection = (ctx: Context, request: ParsedRequest<'generative.selection'>): Result<'generative.selection'> => ({ jobId: startGenerative(ctx, request).id });

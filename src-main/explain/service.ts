@@ -4,10 +4,10 @@
  * sure the model file is still the one registered (same hash), so cached maps never describe another
  * model and a changed file is reported instead of silently explained.
  */
-import type { Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, SanityCheck } from '../../src-shared/contract.ts';
+import type { Explanation, ImageMetrics, Job, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, Result, SanityCheck } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { JobTask } from '../jobs/registry.ts';
-import type { InferencePool } from '../workers/inference-pool.ts';
+import type { JobTask } from '../runtime/jobs.ts';
+import type { Context } from '../runtime/context.ts';
 import { verifiedModel } from '../models/identity.ts';
 import type { StoredExplanation } from '../store/explanations.ts';
 import type { Project } from '../store/project.ts';
@@ -16,8 +16,8 @@ export const EXPLAIN_JOB_BATCH = 32;
 /** The CAM methods have no tunable parameters yet; the key keeps room for them. */
 const NO_PARAMS = '{}';
 
-export async function modelLayers(pool: InferencePool, model: Model): Promise<LayerInfo[]> {
-  return pool.call('camLayers', { model: await verifiedModel(model) });
+export async function layers(ctx: Context, { modelId }: ParsedRequest<'explain.layers'>): Promise<LayerInfo[]> {
+  return ctx.pool.call('camLayers', { model: await verifiedModel(ctx.model(modelId)) });
 }
 
 type ImageRequest = ParsedRequest<'explain.image'>;
@@ -69,7 +69,9 @@ function toExplanation(model: Model, stored: StoredExplanation, cached: boolean)
   };
 }
 
-export async function explainImage(project: Project, pool: InferencePool, model: Model, request: ImageRequest): Promise<Explanation> {
+export async function explainImage(ctx: Context, request: ImageRequest): Promise<Explanation> {
+  const { project, pool } = ctx;
+  const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
   const key = { modelHash: model.fileHash, imageId: request.imageId, method: request.method, layer: request.layer, requestedClass: request.target, params: NO_PARAMS };
   const cached = project.explanations.get(key);
@@ -80,7 +82,7 @@ export async function explainImage(project: Project, pool: InferencePool, model:
   return toExplanation(model, stored, false);
 }
 
-export function explainSelectionTask(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.selection'>): JobTask {
+function explainSelectionTask(project: Project, pool: Context['pool'], model: Model, request: ParsedRequest<'explain.selection'>): JobTask {
   checkTarget(model, request.target);
   return async ({ signal, report }) => {
     const ref = await verifiedModel(model);
@@ -114,7 +116,9 @@ export function explainSelectionTask(project: Project, pool: InferencePool, mode
 }
 
 /** Clustered feature maps of every conv layer for one image, stored once per model file, image and class. */
-export async function explainLayerwise(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
+export async function explainLayerwise(ctx: Context, request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
+  const { project, pool } = ctx;
+  const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
   const key = { modelHash: model.fileHash, imageId: request.imageId, requestedClass: request.target, params: NO_PARAMS };
   let stored = project.layerClusters.find(key);
@@ -127,7 +131,9 @@ export async function explainLayerwise(project: Project, pool: InferencePool, mo
   return { ...stored, targetClass: className(model, stored.target), cached };
 }
 
-export async function imageMetrics(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.metrics'>): Promise<ImageMetrics> {
+export async function imageMetrics(ctx: Context, request: ParsedRequest<'explain.metrics'>): Promise<ImageMetrics> {
+  const { project, pool } = ctx;
+  const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
   const [result] = await pool.call('metrics', { model: ref, source, request: { method: request.method, layer: request.layer, target: request.target }, steps: request.steps });
   const { explanation, deletion, insertion, road } = result!;
@@ -146,7 +152,9 @@ export async function imageMetrics(project: Project, pool: InferencePool, model:
   };
 }
 
-export async function sanityCheck(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
+export async function sanityCheck(ctx: Context, request: ParsedRequest<'explain.sanity'>): Promise<SanityCheck> {
+  const { project, pool } = ctx;
+  const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
   const { original, steps } = await pool.call('sanity', { model: ref, source, request: { method: request.method, layer: request.layer, target: request.target }, fullOnly: false });
   return {
@@ -160,7 +168,7 @@ export async function sanityCheck(project: Project, pool: InferencePool, model: 
 }
 
 /** Deletion, insertion and ROAD over a filtered selection, averaged; one job, cancellable between batches. */
-export function metricsSelectionTask(project: Project, pool: InferencePool, model: Model, request: ParsedRequest<'explain.metricsSelection'>): JobTask {
+function metricsSelectionTask(project: Project, pool: Context['pool'], model: Model, request: ParsedRequest<'explain.metricsSelection'>): JobTask {
   checkTarget(model, request.target);
   return async ({ signal, report }) => {
     const ref = await verifiedModel(model);
@@ -193,4 +201,27 @@ export function metricsSelectionTask(project: Project, pool: InferencePool, mode
       result: { method: request.method, layer: request.layer, images: done, deletionAuc: mean(sums.deletion), insertionAuc: mean(sums.insertion), roadCombined: mean(sums.road) },
     };
   };
+}
+
+export function startExplain(ctx: Context, request: ParsedRequest<'explain.selection'>): Job {
+  const model = ctx.model(request.modelId);
+  return ctx.jobs.start('explain', `${request.method} of a selection with ${model.name}`, request, explainSelectionTask(ctx.project, ctx.pool, model, request));
+}
+
+export const explainSelection = (ctx: Context, request: ParsedRequest<'explain.selection'>): Result<'explain.selection'> => ({ jobId: startExplain(ctx, request).id });
+
+export function startMetrics(ctx: Context, request: ParsedRequest<'explain.metricsSelection'>): Job {
+  const model = ctx.model(request.modelId);
+  return ctx.jobs.start('metrics', `${request.method} metrics of a selection with ${model.name}`, request, metricsSelectionTask(ctx.project, ctx.pool, model, request));
+}
+
+export const metricsSelection = (ctx: Context, request: ParsedRequest<'explain.metricsSelection'>): Result<'explain.metricsSelection'> => ({ jobId: startMetrics(ctx, request).id });
+
+/** The maps of one image already in the project's cache, for this model. */
+export function cachedExplanations(ctx: Context, { modelId, imageId }: ParsedRequest<'explain.cached'>): Explanation[] {
+  const model = ctx.model(modelId);
+  return ctx.project.explanations
+    .forImage(model.fileHash, imageId)
+    .filter((e) => e.params === NO_PARAMS)
+    .map((e) => toExplanation(model, e, true));
 }

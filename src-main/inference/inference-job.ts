@@ -4,7 +4,7 @@
  * and probabilities per image. Cancel stops between batches; stored predictions stay.
  */
 import type { Model } from '../../src-shared/contract.ts';
-import type { JobTask } from '../jobs/registry.ts';
+import type { JobTask } from '../runtime/jobs.ts';
 import { verifiedModel } from '../models/identity.ts';
 import type { Project } from '../store/project.ts';
 import type { NewPrediction } from '../store/predictions.ts';

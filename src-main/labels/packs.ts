@@ -38,18 +38,12 @@ export function exportPack(project: Project, sessionId: number, path: string): {
     const from = project.labels;
     let tasks = 0;
     let answers = 0;
-    pack.db.transaction(() => {
+    pack.transaction(() => {
       pack.setMeta(PACK_UUID, packUuid);
       pack.setMeta(PACK_SESSION, session.uuid);
       pack.setMeta('pack_of', project.name);
       const newSession = to.insertSession(session.name, JSON.parse(session.config), session.uuid, session.state === 'ended' ? 'ended' : 'open', session.createdAt);
-      const images = project.db.prepare('SELECT * FROM label_images WHERE session_id = ?').all(sessionId) as Record<string, unknown>[];
-      const insertImage = pack.db.prepare('INSERT INTO label_images (session_id, image_id, opaque, mime, bytes, width, height, true_class, predicted_class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-      for (const i of images) insertImage.run(newSession, i.image_id, i.opaque, i.mime, i.bytes, i.width, i.height, i.true_class, i.predicted_class, i.confidence);
-      const itemIds = new Map<number, number>();
-      const items = project.db.prepare('SELECT * FROM label_items WHERE session_id = ? ORDER BY id').all(sessionId) as Record<string, unknown>[];
-      const insertItem = pack.db.prepare('INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, NULL)');
-      for (const i of items) itemIds.set(i.id as number, Number(insertItem.run(i.uuid, newSession, i.task_type, i.image_id, i.explanations, i.maps).lastInsertRowid)); // gold stays here
+      const itemIds = from.copyContent(sessionId, to, newSession); // gold stays here
       const annotatorIds = new Map<number, number>();
       for (const seat of from.seats(sessionId)) {
         let annotatorId: number | null = null;
@@ -67,9 +61,7 @@ export function exportPack(project: Project, sessionId: number, path: string): {
           if (task.revealed >= 0) to.setRevealed(packTask.id, task.revealed);
           const a = from.answer(task.id);
           if (a) {
-            pack.db
-              .prepare('INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at, revised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-              .run(packTask.id, annotatorIds.get(a.annotatorId) ?? annotatorId, a.answer, null, a.score, a.points, a.revision, a.origin, a.shownAt, a.answeredAt, a.revisedAt);
+            to.insertAnswer({ ...a, taskId: packTask.id, annotatorId: annotatorIds.get(a.annotatorId) ?? annotatorId!, correct: null });
             answers++;
           }
         }
@@ -102,7 +94,7 @@ export async function mergePack(project: Project, path: string, options: { limit
   const origin = `pack:${pack.packUuid}`;
   const report: MergeReport = { pack: pack.packUuid, session: pack.sessionUuid, added: 0, updated: 0, unchanged: 0, conflicts: [], unknown: 0 };
   const problems: string[] = [];
-  project.db.transaction(() => {
+  project.transaction(() => {
     for (const a of pack.answers) {
       const task = project.labels.taskByUuid(a.taskUuid);
       const seat = task && project.labels.seat(task.seatId);

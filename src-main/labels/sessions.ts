@@ -256,7 +256,7 @@ export async function createSession(context: Context, request: Parsed): Promise<
   );
   const config: SessionConfig = { request, modelName: model.name, modelHash: model.fileHash, classes: model.manifest.classes, problems: plan.problems };
   const store = project.labels;
-  return project.db.transaction(() => {
+  return project.transaction(() => {
     const sessionId = store.insertSession(request.name, config);
     for (const image of images) store.insertImage(sessionId, image);
     const itemIds = all.map((c) =>

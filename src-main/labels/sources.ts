@@ -7,17 +7,13 @@
  */
 import type { Model } from '../../src-shared/contract.ts';
 import type { LabelSource, LabelSourceChoice } from '../../src-shared/schemas/labels.ts';
-import type { InferencePool } from '../workers/inference-pool.ts';
+import type { ModelScope } from '../runtime/context.ts';
 import { bundleForModel } from '../explain/bundles.ts';
-import { overlayChoices } from '../explain/generative-service.ts';
-import { fromBlob } from '../store/blobs.ts';
+import { overlayChoicesOf } from '../explain/generative-service.ts';
 import type { Project } from '../store/project.ts';
 
-export interface Context {
-  project: Project;
-  pool: InferencePool;
-  model: Model;
-}
+/** The open project, the pool and the model whose maps are the sources. */
+export type Context = ModelScope;
 
 export interface Provenance {
   kind: string;
@@ -59,12 +55,8 @@ export function sourceKey(source: LabelSource): string {
  * cover more images come first.
  */
 export async function sourceChoices(context: Context, imageIds?: readonly number[]): Promise<LabelSourceChoice[]> {
-  const overlays = await overlayChoices(context);
-  const clusters = context.project.db
-    .prepare(
-      `SELECT count(*) AS n, count(DISTINCT r.image_id) AS images FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1`,
-    )
-    .get(context.model.fileHash) as { n: number; images: number };
+  const overlays = await overlayChoicesOf(context);
+  const clusters = context.project.layerClusters.keptCount(context.model.fileHash);
   const all: LabelSourceChoice[] = overlays.map((choice) => ({ ...choice, images: choice.count, regions: isRegionSource(choice.source) }));
   if (clusters.n > 0) all.push({ label: 'Layer-wise feature clusters (each kept cluster)', count: clusters.n, images: clusters.images, source: { kind: 'clusters' }, regions: true });
   const choices = imageIds ? await Promise.all(all.map(async (choice) => ({ ...choice, ...(await coverage(context, choice.source, imageIds)) }))) : all;
@@ -78,19 +70,12 @@ export async function mapCounts(context: Context, source: LabelSource, imageIds:
   const explainerKey = source.kind === 'cam' || source.kind === 'clusters' ? '' : (await bundleForModel(model, pool)).keys[source.kind];
   for (let start = 0; start < imageIds.length; start += 500) {
     const chunk = imageIds.slice(start, start + 500);
-    const rows = (
+    const rows =
       source.kind === 'cam'
-        ? project.db
-            .prepare(`SELECT image_id AS imageId, count(*) AS n FROM explanations WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(chunk.length)}) GROUP BY image_id`)
-            .all(model.fileHash, source.method, source.layer, source.target, ...chunk)
+        ? project.explanations.countsByImage(model.fileHash, { method: source.method, layer: source.layer, requestedClass: source.target }, chunk)
         : source.kind === 'clusters'
-          ? project.db
-              .prepare(`SELECT r.image_id AS imageId, count(*) AS n FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1 AND r.image_id IN (${placeholders(chunk.length)}) GROUP BY r.image_id`)
-              .all(model.fileHash, ...chunk)
-          : project.db
-              .prepare(`SELECT image_id AS imageId, count(*) AS n FROM generative_results WHERE explainer_key = ? AND kind = ? AND params = ? AND image_id IN (${placeholders(chunk.length)}) GROUP BY image_id`)
-              .all(explainerKey, source.kind, source.params, ...chunk)
-    ) as { imageId: number; n: number }[];
+          ? project.layerClusters.keptCountsByImage(model.fileHash, chunk)
+          : project.generative.countsByImage(explainerKey, source.kind, source.params, chunk);
     for (const row of rows) out.set(row.imageId, row.n);
   }
   return out;
@@ -125,9 +110,6 @@ export function normalise(map: Float32Array): Float32Array {
   return map.map((v) => (range > 0 ? (v - min) / range : 0));
 }
 
-function placeholders(count: number): string {
-  return new Array(count).fill('?').join(',');
-}
 
 /** Every map of the source for these images (several per image for feature clusters). */
 export async function mapsOf(context: Context, source: LabelSource, imageIds: readonly number[]): Promise<ExplainedMap[]> {
@@ -136,31 +118,18 @@ export async function mapsOf(context: Context, source: LabelSource, imageIds: re
   for (let start = 0; start < imageIds.length; start += 500) {
     const chunk = imageIds.slice(start, start + 500);
     if (source.kind === 'cam') {
-      const rows = project.db
-        .prepare(
-          `SELECT id, image_id AS imageId, target_class AS targetClass, width, height, map, params FROM explanations
-           WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(chunk.length)})`,
-        )
-        .all(model.fileHash, source.method, source.layer, source.target, ...chunk) as { id: number; imageId: number; targetClass: number; width: number; height: number; map: Buffer; params: string }[];
+      const rows = project.explanations.mapsOf(model.fileHash, { method: source.method, layer: source.layer, requestedClass: source.target }, chunk);
       for (const row of rows) {
         out.push({
-          imageId: row.imageId, width: row.width, height: row.height, map: normalise(fromBlob(row.map)), weight: 1,
+          imageId: row.imageId, width: row.width, height: row.height, map: normalise(row.map), weight: 1,
           provenance: { kind: 'cam', method: source.method, layer: source.layer, params: JSON.stringify({ requestedClass: source.target }), targetClass: row.targetClass, modelHash: model.fileHash, ref: `explanations:${row.id}` },
         });
       }
     } else if (source.kind === 'clusters') {
-      const rows = project.db
-        .prepare(
-          `SELECT c.id, r.image_id AS imageId, r.target_class AS targetClass, r.params, l.layer, l.width, l.height, c.cluster_index AS clusterIndex, c.weight, c.map
-           FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id
-           JOIN layer_cluster_layers l ON l.run_id = c.run_id AND l.layer_index = c.layer_index
-           WHERE r.model_hash = ? AND c.kept = 1 AND r.image_id IN (${placeholders(chunk.length)})
-           ORDER BY r.image_id, c.layer_index, c.weight DESC`,
-        )
-        .all(model.fileHash, ...chunk) as { id: number; imageId: number; targetClass: number; params: string; layer: string; width: number; height: number; clusterIndex: number; weight: number; map: Buffer }[];
+      const rows = project.layerClusters.keptClusters(model.fileHash, chunk);
       for (const row of rows) {
         out.push({
-          imageId: row.imageId, width: row.width, height: row.height, map: normalise(fromBlob(row.map)), weight: row.weight,
+          imageId: row.imageId, width: row.width, height: row.height, map: normalise(row.map), weight: row.weight,
           provenance: { kind: 'clusters', method: 'layer-clusters', layer: row.layer, params: JSON.stringify({ cluster: row.clusterIndex, run: JSON.parse(row.params) as unknown }), targetClass: row.targetClass, modelHash: model.fileHash, ref: `feature_clusters:${row.id}` },
         });
       }

@@ -173,7 +173,7 @@ export function answer(project: Project, seat: SeatRow, taskId: string, input: A
   const item = project.labels.item(task.itemId)!;
   const given = parseInput(input, item.taskType);
   if (given.type === 'reveal' && !given.resigned && task.revealed < 0) throw new ApiError('invalid_request', 'Reveal at least one step before guessing');
-  const { revision } = project.db.transaction(() => {
+  const { revision } = project.transaction(() => {
     const judged = judge(project, seat, task, item, given);
     return project.labels.writeAnswer({ taskId: task.id, annotatorId: seat.annotatorId!, answer: JSON.stringify(given), ...judged, origin, shownAt, answeredAt: new Date().toISOString() });
   })();

@@ -28,6 +28,8 @@ interface Row {
   logits: Buffer;
 }
 
+const placeholders = (count: number) => new Array(count).fill('?').join(',');
+
 export class ExplanationRepository {
   constructor(private readonly db: Db) {}
 
@@ -96,4 +98,23 @@ export class ExplanationRepository {
       .all(modelHash, imageId) as (Row & { method: string; layer: string; requestedClass: number; params: string })[];
     return rows.map((row) => ({ ...row, modelHash, imageId, map: fromBlob(row.map), logits: fromBlob(row.logits) }));
   }
+
+  /** Per image of `imageIds` (at most a few hundred), how many default-parameter maps of this variant it has. */
+  countsByImage(modelHash: string, variant: { method: string; layer: string; requestedClass: number }, imageIds: readonly number[]): { imageId: number; n: number }[] {
+    return this.db
+      .prepare(`SELECT image_id AS imageId, count(*) AS n FROM explanations WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(imageIds.length)}) GROUP BY image_id`)
+      .all(modelHash, variant.method, variant.layer, variant.requestedClass, ...imageIds) as { imageId: number; n: number }[];
+  }
+
+  /** The default-parameter maps of this variant for `imageIds` (at most a few hundred), with their row ids. */
+  mapsOf(modelHash: string, variant: { method: string; layer: string; requestedClass: number }, imageIds: readonly number[]) {
+    const rows = this.db
+      .prepare(
+        `SELECT id, image_id AS imageId, target_class AS targetClass, width, height, map FROM explanations
+         WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(imageIds.length)})`,
+      )
+      .all(modelHash, variant.method, variant.layer, variant.requestedClass, ...imageIds) as { id: number; imageId: number; targetClass: number; width: number; height: number; map: Buffer }[];
+    return rows.map((row) => ({ ...row, map: fromBlob(row.map) }));
+  }
 }
+

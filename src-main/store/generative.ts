@@ -18,6 +18,8 @@ export interface StoredGenerative<T> {
   overlay: { width: number; height: number; map: Float32Array };
 }
 
+const placeholders = (count: number) => new Array(count).fill('?').join(',');
+
 export class GenerativeRepository {
   constructor(private readonly db: Db) {}
 
@@ -85,4 +87,12 @@ export class GenerativeRepository {
       .prepare('INSERT OR REPLACE INTO dataset_indexes (explainer_key, dataset_id, kind, variant, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(explainerKey, datasetId, kind, variant, serialize(payload), new Date().toISOString());
   }
+
+  /** Per image of `imageIds` (at most a few hundred), how many results of this explainer, kind and parameters it has. */
+  countsByImage(explainerKey: string, kind: string, params: string, imageIds: readonly number[]): { imageId: number; n: number }[] {
+    return this.db
+      .prepare(`SELECT image_id AS imageId, count(*) AS n FROM generative_results WHERE explainer_key = ? AND kind = ? AND params = ? AND image_id IN (${placeholders(imageIds.length)}) GROUP BY image_id`)
+      .all(explainerKey, kind, params, ...imageIds) as { imageId: number; n: number }[];
+  }
 }
+

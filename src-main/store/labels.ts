@@ -152,6 +152,23 @@ export class LabelRepository {
       .get(opaque, seatId) as { bytes: Buffer; mime: string } | undefined;
   }
 
+  /**
+   * Copies a session's images and items, as stored, into another project's session (an annotator
+   * pack); items go without their gold answer. Returns the new item id of every old one.
+   */
+  copyContent(sessionId: number, target: LabelRepository, targetSessionId: number): Map<number, number> {
+    const insertImage = target.db.prepare('INSERT INTO label_images (session_id, image_id, opaque, mime, bytes, width, height, true_class, predicted_class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const i of this.db.prepare('SELECT * FROM label_images WHERE session_id = ?').iterate(sessionId) as IterableIterator<Record<string, unknown>>) {
+      insertImage.run(targetSessionId, i.image_id, i.opaque, i.mime, i.bytes, i.width, i.height, i.true_class, i.predicted_class, i.confidence);
+    }
+    const itemIds = new Map<number, number>();
+    const insertItem = target.db.prepare('INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, NULL)');
+    for (const i of this.db.prepare('SELECT * FROM label_items WHERE session_id = ? ORDER BY id').all(sessionId) as Record<string, unknown>[]) {
+      itemIds.set(i.id as number, Number(insertItem.run(i.uuid, targetSessionId, i.task_type, i.image_id, i.explanations, i.maps).lastInsertRowid));
+    }
+    return itemIds;
+  }
+
   insertItem(sessionId: number, item: { taskType: TaskType; imageId: number; explanations: unknown; maps: StoredMap[]; gold: unknown | null; uuid?: string }): number {
     return Number(
       this.db

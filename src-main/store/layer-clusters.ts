@@ -30,8 +30,38 @@ export interface RunKey {
 
 type StoredRun = Omit<LayerwiseExplanation, 'targetClass' | 'cached'>;
 
+const placeholders = (count: number) => new Array(count).fill('?').join(',');
+
 export class LayerClusterRepository {
   constructor(private readonly db: Db) {}
+
+  /** How many kept clusters the model's runs have, on how many images. */
+  keptCount(modelHash: string): { n: number; images: number } {
+    return this.db
+      .prepare('SELECT count(*) AS n, count(DISTINCT r.image_id) AS images FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1')
+      .get(modelHash) as { n: number; images: number };
+  }
+
+  /** Per image of `imageIds` (at most a few hundred), how many kept clusters its runs have. */
+  keptCountsByImage(modelHash: string, imageIds: readonly number[]): { imageId: number; n: number }[] {
+    return this.db
+      .prepare(`SELECT r.image_id AS imageId, count(*) AS n FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id WHERE r.model_hash = ? AND c.kept = 1 AND r.image_id IN (${placeholders(imageIds.length)}) GROUP BY r.image_id`)
+      .all(modelHash, ...imageIds) as { imageId: number; n: number }[];
+  }
+
+  /** Every kept cluster of the model's runs on `imageIds` (at most a few hundred), heaviest first per layer. */
+  keptClusters(modelHash: string, imageIds: readonly number[]) {
+    const rows = this.db
+      .prepare(
+        `SELECT c.id, r.image_id AS imageId, r.target_class AS targetClass, r.params, l.layer, l.width, l.height, c.cluster_index AS clusterIndex, c.weight, c.map
+         FROM feature_clusters c JOIN layer_cluster_runs r ON r.id = c.run_id
+         JOIN layer_cluster_layers l ON l.run_id = c.run_id AND l.layer_index = c.layer_index
+         WHERE r.model_hash = ? AND c.kept = 1 AND r.image_id IN (${placeholders(imageIds.length)})
+         ORDER BY r.image_id, c.layer_index, c.weight DESC`,
+      )
+      .all(modelHash, ...imageIds) as { id: number; imageId: number; targetClass: number; params: string; layer: string; width: number; height: number; clusterIndex: number; weight: number; map: Buffer }[];
+    return rows.map((row) => ({ ...row, map: fromBlob(row.map) }));
+  }
 
   save(key: RunKey, result: LayerwiseRun): number {
     return this.db.transaction(() => {

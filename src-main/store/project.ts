@@ -89,6 +89,11 @@ export class Project {
     return row?.value;
   }
 
+  /** `fn` as one transaction (services group repository writes with it; only repositories write). */
+  transaction<T>(fn: () => T): () => T {
+    return this.db.transaction(fn);
+  }
+
   setMeta(key: string, value: string): void {
     this.db.prepare('INSERT OR REPLACE INTO project (key, value) VALUES (?, ?)').run(key, value);
   }

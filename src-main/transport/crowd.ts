@@ -24,7 +24,7 @@ import type { SeatRow } from '../store/labels.ts';
 import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
 import { joinSession, showOnLeaderboard } from '../labels/participants.ts';
 import { isParticipantMethod, participantMethods, type ParsedParticipantRequest, type ParticipantMethod, type ParticipantResult } from '../../src-shared/participant.ts';
-import type { CrowdHost, CrowdOptions, RunningCrowd } from '../labels/hub.ts';
+import type { CrowdHost, CrowdOptions, RunningCrowd } from '../labels/crowds.ts';
 import { readJson, refuseForeignOrigin, requestUrl, sendError, sendJson, total } from './http.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
 

@@ -44,7 +44,9 @@ function parentChannel(): Channel {
   const send = process.send?.bind(process);
   if (!send) throw new Error('This module runs as a worker process, started by src-main/workers/spawn.ts');
   process.on('disconnect', () => process.exit(0)); // the parent is gone: so is the work
-  return { post: (message) => void send(message), onMessage: (handler) => process.on('message', handler as (message: unknown) => void) };
+  // A send after the parent went away fails with EPIPE: the work has no one to report to, so it ends.
+  const post = (message: FromWorker) => void send(message, undefined, undefined, (error: Error | null) => error && process.exit(0));
+  return { post, onMessage: (handler) => process.on('message', handler as (message: unknown) => void) };
 }
 
 /** The start data the parent gave this worker. */

@@ -1,74 +1,156 @@
 /**
  * Global explanations in the renderer: the aggregate of the chosen sessions, the chosen class, scope,
- * concept and tab, example images fetched on demand, concept edits, exports and the report.
+ * concept and tab, example images fetched on demand, concept edits, exports and the report. Views
+ * read it and change it through its methods only.
  */
+import type { XaiApi } from '../../src-shared/contract.ts';
 import type { Aggregate, AggregateTable, ConceptEdit, LabelNextItem } from '../../src-shared/schemas/aggregate.ts';
 import type { SessionSummary } from '../../src-shared/schemas/labels.ts';
-import { api } from './api.ts';
+import { api as defaultApi } from './api.ts';
+import { Loaded } from './loaded.svelte.ts';
 
 export const GLOBAL_TABS = ['atlas', 'methods', 'agreement', 'disagreement', 'concepts'] as const;
 export type GlobalTab = (typeof GLOBAL_TABS)[number];
+export type RatingScale = 'justifies' | 'predictable';
 
 export class GlobalView {
-  result = $state.raw<Aggregate | null>(null);
-  sessions = $state.raw<SessionSummary[]>([]);
-  chosenSessions = $state<number[]>([]);
-  tab = $state<GlobalTab>('atlas');
-  classIndex = $state<number | null>(null);
-  concept = $state<string | null>(null);
-  scope = $state(0);
-  scale = $state<'justifies' | 'predictable'>('justifies');
-  weighted = $state(true);
-  loading = $state(false);
-  error = $state<string | null>(null);
-  examples = $state.raw<Record<string, string | null>>({});
-  labelNext = $state.raw<LabelNextItem[]>([]);
-  labelNextSession = $state<number | null>(null);
+  readonly #aggregate = new Loaded<Aggregate>();
+  #sessions = $state.raw<SessionSummary[]>([]);
+  #chosenSessions = $state.raw<number[]>([]);
+  #tab = $state<GlobalTab>('atlas');
+  #classIndex = $state<number | null>(null);
+  #concept = $state<string | null>(null);
+  #scope = $state(0);
+  #scale = $state<RatingScale>('justifies');
+  #weighted = $state(true);
+  #actionError = $state<string | null>(null);
+  #examples = $state.raw<Record<string, string | null>>({});
+  #labelNext = $state.raw<LabelNextItem[]>([]);
 
-  atlas = $derived(this.result?.atlas.find((a) => a.classIndex === this.classIndex) ?? this.result?.atlas[0] ?? null);
-  conceptScore = $derived(this.atlas?.concepts.find((c) => c.concept === this.concept) ?? null);
+  constructor(private readonly api: XaiApi = defaultApi) {}
 
+  get result(): Aggregate | null {
+    return this.#aggregate.value;
+  }
+  get loading(): boolean {
+    return this.#aggregate.loading;
+  }
+  get error(): string | null {
+    return this.#actionError ?? this.#aggregate.error;
+  }
+  get sessions(): SessionSummary[] {
+    return this.#sessions;
+  }
+  get chosenSessions(): number[] {
+    return this.#chosenSessions;
+  }
+  get tab(): GlobalTab {
+    return this.#tab;
+  }
+  get classIndex(): number | null {
+    return this.#classIndex;
+  }
+  get concept(): string | null {
+    return this.#concept;
+  }
+  get scope(): number {
+    return this.#scope;
+  }
+  get scale(): RatingScale {
+    return this.#scale;
+  }
+  get weighted(): boolean {
+    return this.#weighted;
+  }
+  get examples(): Record<string, string | null> {
+    return this.#examples;
+  }
+  get labelNext(): LabelNextItem[] {
+    return this.#labelNext;
+  }
+
+  atlas = $derived(this.result?.atlas.find((a) => a.classIndex === this.#classIndex) ?? this.result?.atlas[0] ?? null);
+  conceptScore = $derived(this.atlas?.concepts.find((c) => c.concept === this.#concept) ?? null);
+  ranking = $derived(this.result?.methods[this.#scope] ?? null);
+
+  private get sessionIds(): number[] | undefined {
+    return this.#chosenSessions.length ? [...this.#chosenSessions] : undefined;
+  }
+
+  /** Aggregates the chosen sessions (all when none is chosen) again, keeping the class, scope and concept where they still exist. */
   async load(): Promise<void> {
-    this.loading = true;
-    this.error = null;
-    try {
-      this.sessions = await api.call('labels.sessions');
-      const sessionIds = this.chosenSessions.length ? [...this.chosenSessions] : undefined;
-      this.result = await api.call('aggregate.run', { sessionIds });
-      if (this.classIndex === null || !this.result.atlas.some((a) => a.classIndex === this.classIndex)) this.classIndex = this.result.atlas[0]?.classIndex ?? null;
-      if (this.scope >= this.result.methods.length) this.scope = 0;
-      if (this.concept && !this.atlas?.concepts.some((c) => c.concept === this.concept)) this.concept = null;
-    } catch (error) {
-      this.result = null;
-      this.error = (error as Error).message;
-    } finally {
-      this.loading = false;
-    }
+    this.#actionError = null;
+    await this.#aggregate.run(
+      async () => {
+        this.#sessions = await this.api.call('labels.sessions');
+        return this.api.call('aggregate.run', { sessionIds: this.sessionIds });
+      },
+      {
+        keep: true,
+        onValue: (result) => {
+          if (this.#classIndex === null || !result.atlas.some((a) => a.classIndex === this.#classIndex)) this.#classIndex = result.atlas[0]?.classIndex ?? null;
+          if (this.#scope >= result.methods.length) this.#scope = 0;
+          const atlas = result.atlas.find((a) => a.classIndex === this.#classIndex);
+          if (this.#concept && !atlas?.concepts.some((c) => c.concept === this.#concept)) this.#concept = null;
+        },
+      },
+    );
+  }
+
+  showTab(tab: GlobalTab): void {
+    this.#tab = tab;
+  }
+
+  /** A class of the atlas, with no concept chosen. */
+  chooseClass(classIndex: number): void {
+    this.#classIndex = classIndex;
+    this.#concept = null;
+  }
+
+  /** A class by name (a row of the agreement heatmap): its concepts in the atlas. */
+  openClass(className: string): void {
+    const atlas = this.result?.atlas.find((a) => a.className === className);
+    if (!atlas) return;
+    this.chooseClass(atlas.classIndex);
+    this.#tab = 'atlas';
+  }
+
+  /** Adds or removes a session from the aggregate, and aggregates again. */
+  async chooseSession(sessionId: number, chosen: boolean): Promise<void> {
+    this.#chosenSessions = chosen ? [...new Set([...this.#chosenSessions, sessionId])] : this.#chosenSessions.filter((id) => id !== sessionId);
+    await this.load();
+  }
+
+  setRanking({ scope, scale, weighted }: { scope?: number; scale?: RatingScale; weighted?: boolean }): void {
+    if (scope !== undefined) this.#scope = scope;
+    if (scale !== undefined) this.#scale = scale;
+    if (weighted !== undefined) this.#weighted = weighted;
   }
 
   async showExamples(itemUuids: string[]): Promise<void> {
-    const missing = itemUuids.filter((id) => !(id in this.examples));
+    const missing = itemUuids.filter((id) => !(id in this.#examples));
     if (missing.length === 0) return;
-    const images = await api.call('aggregate.examples', { itemUuids: missing });
-    this.examples = { ...this.examples, ...Object.fromEntries(images.map((i) => [i.itemUuid, i.src])) };
+    const images = await this.api.call('aggregate.examples', { itemUuids: missing });
+    this.#examples = { ...this.#examples, ...Object.fromEntries(images.map((i) => [i.itemUuid, i.src])) };
   }
 
+  /** Chooses a concept (choosing it again clears it) and fetches its example images. */
   selectConcept(concept: string | null): void {
-    this.concept = this.concept === concept ? null : concept;
-    const chosen = this.atlas?.concepts.find((c) => c.concept === this.concept);
+    this.#concept = this.#concept === concept ? null : concept;
+    const chosen = this.atlas?.concepts.find((c) => c.concept === this.#concept);
     if (chosen) void this.showExamples(chosen.examples.map((e) => e.itemUuid));
   }
 
   async edit(edit: ConceptEdit): Promise<void> {
     await this.guard(async () => {
-      await api.call('aggregate.edit', edit);
+      await this.api.call('aggregate.edit', edit);
       await this.load();
     });
   }
 
   async undoEdits(): Promise<void> {
     await this.guard(async () => {
-      await api.call('aggregate.undoEdit', {});
+      await this.api.call('aggregate.undoEdit', {});
       await this.load();
     });
   }
@@ -76,38 +158,37 @@ export class GlobalView {
   async faithfulness(): Promise<string | null> {
     let jobId: string | null = null;
     await this.guard(async () => {
-      jobId = (await api.call('aggregate.faithfulness', { sessionIds: this.chosenSessions.length ? [...this.chosenSessions] : undefined })).jobId;
+      jobId = (await this.api.call('aggregate.faithfulness', { sessionIds: this.sessionIds })).jobId;
     });
     return jobId;
   }
 
   async loadLabelNext(sessionId: number): Promise<void> {
-    this.labelNextSession = sessionId;
     await this.guard(async () => {
-      this.labelNext = await api.call('aggregate.labelNext', { sessionId });
+      this.#labelNext = await this.api.call('aggregate.labelNext', { sessionId });
     });
   }
 
   async exportTable(table: AggregateTable, format: 'csv' | 'json'): Promise<void> {
     await this.guard(async () => {
-      const { filename, text } = await api.call('aggregate.export', { table, format, sessionIds: this.chosenSessions.length ? [...this.chosenSessions] : undefined });
+      const { filename, text } = await this.api.call('aggregate.export', { table, format, sessionIds: this.sessionIds });
       save(filename, text, format === 'csv' ? 'text/csv' : 'application/json');
     });
   }
 
   async report(): Promise<void> {
     await this.guard(async () => {
-      const { filename, html } = await api.call('aggregate.report', { sessionIds: this.chosenSessions.length ? [...this.chosenSessions] : undefined });
+      const { filename, html } = await this.api.call('aggregate.report', { sessionIds: this.sessionIds });
       save(filename, html, 'text/html');
     });
   }
 
-  async guard(work: () => Promise<void>): Promise<void> {
-    this.error = null;
+  private async guard(work: () => Promise<void>): Promise<void> {
+    this.#actionError = null;
     try {
       await work();
     } catch (error) {
-      this.error = (error as Error).message;
+      this.#actionError = (error as Error).message;
     }
   }
 }

@@ -18,15 +18,65 @@ export function localSource(sessionId: number, annotatorId: number): TaskSource 
 }
 
 export class Sessions {
-  annotators = $state.raw<Annotator[]>([]);
-  list = $state.raw<SessionSummary[]>([]);
-  selectedId = $state<number | null>(null);
-  detail = $state.raw<SessionDetail | null>(null);
-  creating = $state(false);
-  labeller = $state.raw<Labeller | null>(null);
-  error = $state<string | null>(null);
+  #annotators = $state.raw<Annotator[]>([]);
+  #list = $state.raw<SessionSummary[]>([]);
+  #selectedId = $state<number | null>(null);
+  #detail = $state.raw<SessionDetail | null>(null);
+  #creating = $state(false);
+  #labeller = $state.raw<Labeller | null>(null);
+  #error = $state<string | null>(null);
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private unsubscribe: (() => void) | null = null;
+
+  get annotators() {
+    return this.#annotators;
+  }
+
+  get list() {
+    return this.#list;
+  }
+
+  get selectedId() {
+    return this.#selectedId;
+  }
+
+  get detail() {
+    return this.#detail;
+  }
+
+  get creating() {
+    return this.#creating;
+  }
+
+  get labeller() {
+    return this.#labeller;
+  }
+
+  get error() {
+    return this.#error;
+  }
+
+  /** The form for a new session (leaves any labelling in the app). */
+  startCreating(): void {
+    this.#creating = true;
+    this.#labeller = null;
+  }
+
+  /** A session was created: it is the selected one, and the form closes. */
+  created(sessionId: number): void {
+    this.#selectedId = sessionId;
+    this.#creating = false;
+  }
+
+  /** Back from labelling to the session's detail. */
+  async stopLabelling(): Promise<void> {
+    this.#labeller = null;
+    await this.refresh();
+  }
+
+  fail(message: string): void {
+    this.#error = message;
+  }
 
   async open(): Promise<void> {
     this.unsubscribe ??= api.on('labels.changed', ({ sessionId }) => this.changed(sessionId));
@@ -36,22 +86,22 @@ export class Sessions {
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    this.labeller = null;
-    this.creating = false;
+    this.#labeller = null;
+    this.#creating = false;
   }
 
   async refresh(): Promise<void> {
     await this.guard(async () => {
-      [this.annotators, this.list] = await Promise.all([api.call('annotators.list', {}), api.call('labels.sessions', {})]);
-      if (this.selectedId === null && this.list[0]) this.selectedId = this.list[0].id;
-      this.detail = this.selectedId === null ? null : await api.call('labels.session', { sessionId: this.selectedId });
+      [this.#annotators, this.#list] = await Promise.all([api.call('annotators.list', {}), api.call('labels.sessions', {})]);
+      if (this.selectedId === null && this.list[0]) this.#selectedId = this.list[0].id;
+      this.#detail = this.selectedId === null ? null : await api.call('labels.session', { sessionId: this.selectedId });
     });
   }
 
   async select(sessionId: number): Promise<void> {
-    this.selectedId = sessionId;
-    this.labeller = null;
-    this.creating = false;
+    this.#selectedId = sessionId;
+    this.#labeller = null;
+    this.#creating = false;
     await this.refresh();
   }
 
@@ -66,17 +116,18 @@ export class Sessions {
 
   labelAs(annotatorId: number): void {
     if (this.selectedId === null) return;
-    this.labeller = new Labeller(localSource(this.selectedId, annotatorId));
-    void this.labeller.load();
+    const labeller = new Labeller(localSource(this.selectedId, annotatorId));
+    this.#labeller = labeller;
+    void labeller.load();
   }
 
   async guard(work: () => Promise<void>): Promise<boolean> {
-    this.error = null;
+    this.#error = null;
     try {
       await work();
       return true;
     } catch (error) {
-      this.error = (error as Error).message;
+      this.#error = (error as Error).message;
       return false;
     }
   }

@@ -4,13 +4,11 @@
  * update it; job events from main keep it current.
  */
 import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
-import type { CamMethodName, Dataset, ImageQuery, Job, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
-import { api } from './api.ts';
+import { Correctness, ImageSort, type CamMethodName, type Dataset, type ImageQuery, type Job, type Model, type ProjectSummary, type RecentProject, type XaiApi } from '../../src-shared/contract.ts';
+import { api as defaultApi } from './api.ts';
 import { ImagePages } from './image-pages.svelte.ts';
 import { thumbnails } from './thumbnails.svelte.ts';
 
-export type Correctness = 'all' | 'correct' | 'wrong';
-export type Sort = 'id' | 'class' | 'confidence-asc' | 'confidence-desc';
 export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics' | 'decomposition' | 'counterfactual' | 'components' | 'compare' | 'labelling' | 'global';
 
 export interface Filters {
@@ -20,13 +18,13 @@ export interface Filters {
   correctness: Correctness;
   confidenceMin: number;
   confidenceMax: number;
-  sort: Sort;
+  sort: ImageSort;
 }
 
 export const NO_FILTERS: Filters = { trueClass: '', predictedClass: '', split: '', correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' };
 
-const SORTS: readonly Sort[] = ['id', 'class', 'confidence-asc', 'confidence-desc'];
-const CORRECTNESS: readonly Correctness[] = ['all', 'correct', 'wrong'];
+const SORTS: readonly ImageSort[] = ImageSort.options;
+const CORRECTNESS: readonly Correctness[] = Correctness.options;
 
 /** Filters read back from storage, field by field; anything that is not a filter of this dataset is dropped. */
 export function filtersFrom(value: unknown, dataset: Pick<Dataset, 'classes' | 'splits'> | null, modelClasses: readonly string[]): Filters {
@@ -40,7 +38,7 @@ export function filtersFrom(value: unknown, dataset: Pick<Dataset, 'classes' | '
     correctness: CORRECTNESS.includes(v.correctness as Correctness) ? (v.correctness as Correctness) : 'all',
     confidenceMin: unit(v.confidenceMin, 0),
     confidenceMax: unit(v.confidenceMax, 1),
-    sort: SORTS.includes(v.sort as Sort) ? (v.sort as Sort) : 'id',
+    sort: SORTS.includes(v.sort as ImageSort) ? (v.sort as ImageSort) : 'id',
   };
 }
 
@@ -51,23 +49,86 @@ export interface Toast {
 }
 
 export class Workspace {
-  ready = $state(false);
-  project = $state.raw<ProjectSummary | null>(null);
-  recent = $state.raw<RecentProject[]>([]);
-  datasets = $state.raw<Dataset[]>([]);
-  models = $state.raw<Model[]>([]);
-  jobs = $state.raw<Job[]>([]);
-  provider = $state.raw({ available: [] as string[], active: '' });
-  datasetId = $state<number | null>(null);
-  modelId = $state<number | null>(null);
-  filters = $state<Filters>({ ...NO_FILTERS });
-  selectedIndex = $state(-1);
-  openImageId = $state<number | null>(null);
-  panel = $state<Panel>('none');
+  constructor(private readonly api: XaiApi = defaultApi) {}
+
+  #ready = $state(false);
+  #project = $state.raw<ProjectSummary | null>(null);
+  #recent = $state.raw<RecentProject[]>([]);
+  #datasets = $state.raw<Dataset[]>([]);
+  #models = $state.raw<Model[]>([]);
+  #jobs = $state.raw<Job[]>([]);
+  #provider = $state.raw({ available: [] as string[], active: '' });
+  #datasetId = $state<number | null>(null);
+  #modelId = $state<number | null>(null);
+  #filters = $state<Filters>({ ...NO_FILTERS });
+  #selectedIndex = $state(-1);
+  #openImageId = $state<number | null>(null);
+  #panel = $state<Panel>('none');
   /** The start view over an open project: create, open or pick a recent one, or go back. */
-  choosingProject = $state(false);
-  toasts = $state<Toast[]>([]);
+  #choosingProject = $state(false);
+  #toasts = $state<Toast[]>([]);
   readonly pages = new ImagePages();
+
+  get ready() {
+    return this.#ready;
+  }
+
+  get project() {
+    return this.#project;
+  }
+
+  get recent() {
+    return this.#recent;
+  }
+
+  get datasets() {
+    return this.#datasets;
+  }
+
+  get models() {
+    return this.#models;
+  }
+
+  get jobs() {
+    return this.#jobs;
+  }
+
+  get provider() {
+    return this.#provider;
+  }
+
+  get datasetId() {
+    return this.#datasetId;
+  }
+
+  get modelId() {
+    return this.#modelId;
+  }
+
+  get filters() {
+    return this.#filters;
+  }
+
+  get selectedIndex() {
+    return this.#selectedIndex;
+  }
+
+  get openImageId() {
+    return this.#openImageId;
+  }
+
+  get panel() {
+    return this.#panel;
+  }
+
+  get choosingProject() {
+    return this.#choosingProject;
+  }
+
+  get toasts() {
+    return this.#toasts;
+  }
+
   private toastId = 0;
   private lastGrowthRefresh = 0;
 
@@ -92,62 +153,62 @@ export class Workspace {
   });
 
   async init(): Promise<void> {
-    api.on('job.updated', (job) => this.onJob(job));
-    api.on('project.changed', (summary) => {
+    this.api.on('job.updated', (job) => this.onJob(job));
+    this.api.on('project.changed', (summary) => {
       if (summary?.path !== this.project?.path) thumbnails.clear();
-      this.project = summary;
+      this.#project = summary;
       void this.refresh();
     });
     await this.attempt(async () => {
-      const [project, recent] = await Promise.all([api.call('projects.current'), api.call('projects.recent')]);
-      this.recent = recent;
-      this.project = project;
+      const [project, recent] = await Promise.all([this.api.call('projects.current'), this.api.call('projects.recent')]);
+      this.#recent = recent;
+      this.#project = project;
       if (project) await this.refresh();
     });
-    this.ready = true;
+    this.#ready = true;
   }
 
   async refresh(): Promise<void> {
     if (!this.project) return;
     await this.attempt(async () => {
       const [datasets, models, jobs, info, project] = await Promise.all([
-        api.call('datasets.list'), api.call('models.list'), api.call('jobs.list'), api.call('app.info'), api.call('projects.current'),
+        this.api.call('datasets.list'), this.api.call('models.list'), this.api.call('jobs.list'), this.api.call('app.info'), this.api.call('projects.current'),
       ]);
-      this.datasets = datasets;
-      this.models = models;
-      this.jobs = jobs;
-      this.provider = info.providers;
-      this.project = project;
-      if (this.modelId === null || !models.some((m) => m.id === this.modelId)) this.modelId = models[0]?.id ?? null;
+      this.#datasets = datasets;
+      this.#models = models;
+      this.#jobs = jobs;
+      this.#provider = info.providers;
+      this.#project = project;
+      if (this.modelId === null || !models.some((m) => m.id === this.modelId)) this.#modelId = models[0]?.id ?? null;
       if (this.datasetId === null || !datasets.some((d) => d.id === this.datasetId)) this.chooseDataset(datasets[0]?.id ?? null);
     });
   }
 
   async openDemo(): Promise<void> {
-    await this.attempt(async () => this.switchTo(await api.call('projects.openDemo')));
+    await this.attempt(async () => this.switchTo(await this.api.call('projects.openDemo')));
   }
 
   async openProject(path: string): Promise<void> {
-    await this.attempt(async () => this.switchTo(await api.call('projects.open', { path })));
+    await this.attempt(async () => this.switchTo(await this.api.call('projects.open', { path })));
   }
 
   async createProject(path: string): Promise<void> {
-    await this.attempt(async () => this.switchTo(await api.call('projects.create', { path })));
+    await this.attempt(async () => this.switchTo(await this.api.call('projects.create', { path })));
   }
 
   async importSource(source: string): Promise<void> {
     await this.attempt(async () => {
-      await api.call('datasets.import', { source });
-      this.panel = 'jobs';
+      await this.api.call('datasets.import', { source });
+      this.#panel = 'jobs';
     });
   }
 
   async addModel(path: string, manifestPath?: string): Promise<void> {
     await this.attempt(async () => {
-      const model = await api.call('models.add', { path, manifestPath: manifestPath || undefined });
+      const model = await this.api.call('models.add', { path, manifestPath: manifestPath || undefined });
       this.notify('info', `Model "${model.name}" registered`);
       await this.refresh();
-      this.modelId = model.id;
+      this.#modelId = model.id;
     });
   }
 
@@ -155,8 +216,8 @@ export class Workspace {
     if (this.modelId === null || this.datasetId === null) return;
     const [modelId, datasetId] = [this.modelId, this.datasetId];
     await this.attempt(async () => {
-      await api.call('inference.run', { modelId, datasetId });
-      this.panel = 'jobs';
+      await this.api.call('inference.run', { modelId, datasetId });
+      this.#panel = 'jobs';
     });
   }
 
@@ -169,8 +230,8 @@ export class Workspace {
     if (this.modelId === null || !query || !layer) return;
     const modelId = this.modelId;
     await this.attempt(async () => {
-      await api.call(kind, { modelId, method, layer, target, query });
-      this.panel = 'jobs';
+      await this.api.call(kind, { modelId, method, layer, target, query });
+      this.#panel = 'jobs';
     });
   }
 
@@ -180,8 +241,8 @@ export class Workspace {
     if (this.modelId === null || !query) return;
     const modelId = this.modelId;
     await this.attempt(async () => {
-      await api.call('generative.selection', { modelId, kinds, target, steps, query });
-      this.panel = 'jobs';
+      await this.api.call('generative.selection', { modelId, kinds, target, steps, query });
+      this.#panel = 'jobs';
     });
   }
 
@@ -190,17 +251,17 @@ export class Workspace {
     if (this.modelId === null || this.datasetId === null) return;
     const [modelId, datasetId] = [this.modelId, this.datasetId];
     await this.attempt(async () => {
-      await api.call('generative.index', { modelId, datasetId, projection });
+      await this.api.call('generative.index', { modelId, datasetId, projection });
       this.notify('info', `Indexing the dataset (${projection.toUpperCase()}); the views update when it is done`);
     });
   }
 
   async cancelJob(jobId: string): Promise<void> {
-    await this.attempt(async () => void (await api.call('jobs.cancel', { jobId })));
+    await this.attempt(async () => void (await this.api.call('jobs.cancel', { jobId })));
   }
 
   async retryJob(jobId: string): Promise<void> {
-    await this.attempt(async () => void (await api.call('jobs.retry', { jobId })));
+    await this.attempt(async () => void (await this.api.call('jobs.retry', { jobId })));
   }
 
   /**
@@ -208,9 +269,9 @@ export class Workspace {
    * in this browser per project and dataset, so they come back after a reload.
    */
   chooseDataset(datasetId: number | null): void {
-    this.datasetId = datasetId;
-    this.openImageId = null;
-    this.filters = datasetId === null ? { ...NO_FILTERS } : this.storedFilters(datasetId);
+    this.#datasetId = datasetId;
+    this.#openImageId = null;
+    this.#filters = datasetId === null ? { ...NO_FILTERS } : this.storedFilters(datasetId);
   }
 
   private filtersKey(datasetId: number): string {
@@ -240,44 +301,78 @@ export class Workspace {
 
   /** A confusion-matrix cell: exactly the images of that true and predicted class (its count), whatever was filtered before. */
   showCell(trueClass: string, predictedClass: string): void {
-    this.filters = { ...NO_FILTERS, sort: this.filters.sort, trueClass, predictedClass };
-    this.panel = 'none';
+    this.#filters = { ...NO_FILTERS, sort: this.filters.sort, trueClass, predictedClass };
+    this.#panel = 'none';
   }
 
   resetFilters(): void {
-    this.filters = { ...NO_FILTERS };
+    this.#filters = { ...NO_FILTERS };
+  }
+
+  /** Opens a panel ('none' closes whichever is open). */
+  showPanel(panel: Panel): void {
+    this.#panel = panel;
+  }
+
+  /** Opens the panel, or closes it when it is the one open. */
+  togglePanel(panel: Panel): void {
+    this.#panel = this.#panel === panel ? 'none' : panel;
+  }
+
+  /** Shows one image in the image panel (null closes it). */
+  openImage(imageId: number | null): void {
+    this.#openImageId = imageId;
+  }
+
+  /** The grid's keyboard selection (-1: none). */
+  select(index: number): void {
+    this.#selectedIndex = index;
+  }
+
+  chooseModel(modelId: number | null): void {
+    this.#modelId = modelId;
+  }
+
+  /** Changes some of the filters; the others stay. */
+  setFilters(patch: Partial<Filters>): void {
+    this.#filters = { ...this.#filters, ...patch };
+  }
+
+  /** Back from the start view to the open project. */
+  stopChoosingProject(): void {
+    this.#choosingProject = false;
   }
 
   notify(kind: Toast['kind'], text: string): void {
     const toast = { id: ++this.toastId, kind, text };
-    this.toasts = [...this.toasts, toast];
+    this.#toasts = [...this.toasts, toast];
     setTimeout(() => this.dismiss(toast.id), kind === 'error' ? 12_000 : 4_000);
   }
 
   dismiss(id: number): void {
-    this.toasts = this.toasts.filter((toast) => toast.id !== id);
+    this.#toasts = this.toasts.filter((toast) => toast.id !== id);
   }
 
   async chooseProject(): Promise<void> {
     await this.attempt(async () => {
-      this.recent = await api.call('projects.recent');
-      this.choosingProject = true;
+      this.#recent = await this.api.call('projects.recent');
+      this.#choosingProject = true;
     });
   }
 
   private async switchTo(project: ProjectSummary): Promise<void> {
     if (project.readOnly) this.notify('info', `${project.name} is open read-only: you can browse and explain it, but nothing can be saved to it.`);
     thumbnails.clear(); // image ids belong to a project
-    this.choosingProject = false;
-    this.project = project;
+    this.#choosingProject = false;
+    this.#project = project;
     this.chooseDataset(null);
-    this.modelId = null;
+    this.#modelId = null;
     await this.refresh();
   }
 
   private onJob(job: Job): void {
     const others = this.jobs.filter((other) => other.id !== job.id);
-    this.jobs = [job, ...others].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    this.#jobs = [job, ...others].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     const finished = job.status === 'done' || job.status === 'cancelled' || job.status === 'failed';
     if (job.status === 'failed' && job.error) this.notify('error', `${job.title} failed: ${job.error.message}`);
     const growing = job.kind === 'import' && job.status === 'running' && Date.now() - this.lastGrowthRefresh > 1500;

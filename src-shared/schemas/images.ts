@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { id } from './project.ts';
 
 export const Correctness = z.enum(['all', 'correct', 'wrong']);
+export type Correctness = z.infer<typeof Correctness>;
 
 export const ImageFilter = z.object({
   datasetId: z.number().int().positive(),
@@ -20,6 +21,7 @@ export type ImageFilter = z.input<typeof ImageFilter>;
 
 // The image grid, one image's detail, the confusion matrix.
 export const ImageSort = z.enum(['id', 'class', 'confidence-asc', 'confidence-desc']);
+export type ImageSort = z.infer<typeof ImageSort>;
 
 export const ImageQuery = ImageFilter.extend({
   modelId: id.optional(),

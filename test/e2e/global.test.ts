@@ -8,11 +8,12 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregate } from '../../src-main/aggregate/service.ts';
+import { aggregate } from '../../src-main/aggregate/aggregation.ts';
 import { openApp, type App } from '../support/app.ts';
 import type { TestHost } from '../support/host.ts';
 import { answerByKeys, currentTask } from '../support/label-keys.ts';
 import { answerAll, explainedProject, labelSession } from '../support/labelling.ts';
+import { aggregationOf } from '../../src-main/aggregate/service.ts';
 
 let app: App;
 let testHost: TestHost;
@@ -45,7 +46,7 @@ describe('global explanations in the app', () => {
 
     await page.keyboard.press('Shift+G');
     await page.getByTestId('concept-bars').waitFor();
-    const expected = await aggregate(testHost.workstation.aggregation);
+    const expected = await aggregate(aggregationOf(testHost.workstation));
     const first = expected.atlas[0]!;
     // Ana typed collar, sole and sleeve; those terms are in the concepts the app shows.
     const terms = expected.concepts.flatMap((c) => c.terms.map((t) => t.term));

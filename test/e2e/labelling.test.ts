@@ -11,6 +11,8 @@ import { launchChromium } from '../support/browser.ts';
 import { startTestHost, type TestHost } from '../support/host.ts';
 import { answerByKeys, currentTask } from '../support/label-keys.ts';
 import { explainedProject, LAYER } from '../support/labelling.ts';
+import { listSessions } from '../../src-main/labels/service.ts';
+import { modelScope } from '../../src-main/runtime/context.ts';
 
 let testHost: TestHost;
 let browser: Browser;
@@ -56,7 +58,7 @@ describe('a crowd labelling session', () => {
     await form.getByText('Deep Reveal game').click();
     await form.getByRole('button', { name: 'Create session' }).click();
     await owner.getByTestId('session-view').waitFor();
-    const detail = testHost.workstation.labels.summaries()[0]!;
+    const detail = listSessions(testHost.workstation)[0]!;
     expect(detail.taskTypes).toEqual(['rating', 'pairwise', 'reveal']);
     // The test host lives on loopback; the app's button would pick the LAN address.
     await owner.getByLabel('Interface address').fill('127.0.0.1');
@@ -139,7 +141,7 @@ describe('labelling at the desktop', () => {
     const { createSession } = await import('../../src-main/labels/sessions.ts');
     const { SessionRequest } = await import('../../src-shared/schemas/labels.ts');
     const datasetId = testHost.workstation.project.datasets.list()[0]!.id;
-    await createSession(testHost.workstation.generativeContext(models[0]!.id), SessionRequest.parse({
+    await createSession(modelScope(testHost.workstation, models[0]!.id), SessionRequest.parse({
       name: 'Desk', modelId: models[0]!.id, datasetId, sources: [{ kind: 'cam', method: 'gradcam', layer: LAYER, target: -1 }], taskTypes: ['rating'], overlap: 1, annotatorIds: [ana.id],
     }));
     await owner.keyboard.press('Escape');

@@ -19,6 +19,9 @@ import { answerByKeys } from '../support/label-keys.ts';
 import { classFolderTree } from '../support/fixtures.ts';
 import { ROOT, type TestHost } from '../support/host.ts';
 import { LAYER } from '../support/labelling.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
+import { startExplain } from '../../src-main/explain/service.ts';
+import { createSession, getSession, inlineImage, seatOf } from '../../src-main/labels/service.ts';
 
 let app: App;
 let testHost: TestHost;
@@ -94,7 +97,7 @@ describe('a new user', () => {
 
   it('keeps filters with their dataset, and across a reload', async () => {
     const tree = await classFolderTree();
-    await ws().jobs.wait(ws().startImport({ source: tree.root, name: 'Pets', maxPixels: 100_000 }).id);
+    await ws().jobs.wait(startImport(ws(), { source: tree.root, name: 'Pets', maxPixels: 100_000 }).id);
     await page.getByRole('button', { name: /^Clear/ }).click();
     await page.getByTestId('filter-true-class').selectOption('Bag');
     await expect.poll(total).toBe(1000);
@@ -112,7 +115,7 @@ describe('a new user', () => {
     const modelId = ws().project.models.list()[0]!.id;
     const datasetId = ws().project.datasets.list()[0]!.id;
     const bags = { datasetId, trueClass: 'Bag', correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-    await ws().jobs.wait(ws().startExplain({ modelId, method: 'gradcam', layer: LAYER, target: -1, query: { ...bags, modelId } }).id);
+    await ws().jobs.wait(startExplain(ws(), { modelId, method: 'gradcam', layer: LAYER, target: -1, query: { ...bags, modelId } }).id);
     const sure = Array.from(ws().project.images.matchingIds({ ...bags, modelId, confidenceMin: 0.999 }));
     expect(sure.length).toBeGreaterThan(10);
     await page.getByTestId('filter-confidence-min').fill('99.9');
@@ -171,19 +174,17 @@ describe('a new user', () => {
     // Confident mistakes: a few images of many classes, so some class has one image (two weighted ratings per method).
     const query = { datasetId, correctness: 'wrong' as const, confidenceMin: 0.9, confidenceMax: 1, sort: 'id' as const };
     for (const method of ['gradcam', 'scorecam'] as const) {
-      const job = await ws().jobs.wait(ws().startExplain({ modelId, method, layer: LAYER, target: -1, query: { ...query, modelId } }).id);
+      const job = await ws().jobs.wait(startExplain(ws(), { modelId, method, layer: LAYER, target: -1, query: { ...query, modelId } }).id);
       expect(job, method).toMatchObject({ status: 'done' });
     }
     const careful = project.labels.addAnnotator('Careful', 'analyst').id;
     const careless = project.labels.addAnnotator('Careless', 'analyst').id;
     const sources = ['gradcam', 'scorecam'].map((method) => ({ kind: 'cam' as const, method, layer: LAYER, target: -1 }));
-    const detail = await ws().labels.detail((await import('../../src-main/labels/sessions.ts').then(({ createSession }) =>
-      createSession(ws().generativeContext(modelId), { name: 'Pilot', modelId, ...query, maxImages: 5, sources, taskTypes: ['rating', 'pairwise', 'reveal'], overlap: 2, goldShare: 0.3, annotatorIds: [careful, careless], openSeats: 0, concepts: [], gamification: 'off', seed: 3 }),
-    )));
+    const detail = await createSession(ws(), { name: 'Pilot', modelId, ...query, maxImages: 5, sources, taskTypes: ['rating', 'pairwise', 'reveal'], overlap: 2, goldShare: 0.3, annotatorIds: [careful, careless], openSeats: 0, concepts: [], gamification: 'off', seed: 3 });
     // The careful annotator gets the gold items right (the test may look at them), the careless one rates everything 5.
     for (const annotatorId of [careful, careless]) {
-      const seat = () => ws().labels.seat(detail.id, annotatorId);
-      for (let upcoming = next(project, seat(), ws().labels.inlineImage); upcoming.state === 'task'; ) {
+      const seat = () => seatOf(ws(), detail.id, annotatorId);
+      for (let upcoming = next(project, seat(), inlineImage(ws())); upcoming.state === 'task'; ) {
         const task: TaskView = upcoming.task!;
         const item = project.labels.item(project.labels.taskByUuid(task.taskId)!.itemId)!;
         const gold = item.gold === null ? null : (JSON.parse(item.gold) as { type: string; choice?: 'a' | 'b'; classIndex?: number });
@@ -193,12 +194,12 @@ describe('a new user', () => {
           given = { type: 'reveal', guess: annotatorId === careful ? (gold?.classIndex ?? 7) : 0, resigned: false, text: 'sole' };
         } else if (task.type === 'pairwise') given = { type: 'pairwise', choice: annotatorId === careful && gold ? gold.choice! : 'a' };
         else given = { type: 'rating', scores: annotatorId === careful ? (gold ? { justifies: 1, predictable: 1 } : { justifies: 4, predictable: 3 }) : { justifies: 5, predictable: 5 }, comment: '' };
-        upcoming = answer(project, seat(), task.taskId, given, 'local', ws().labels.inlineImage).next;
+        upcoming = answer(project, seat(), task.taskId, given, 'local', inlineImage(ws())).next;
       }
     }
     const methods = ws().project.db.prepare("SELECT DISTINCT json_extract(explanations, '$[0].method') AS m FROM label_items WHERE session_id = ?").all(detail.id).map((r) => (r as { m: string }).m).sort();
     expect(methods).toEqual(['gradcam', 'scorecam']);
-    const seats = ws().labels.detail(detail.id).seats;
+    const seats = getSession(ws(), { sessionId: detail.id }).seats;
     expect(seats.map((s) => s.answered)).toEqual(seats.map((s) => s.tasks));
     expect(new Set(seats.map((s) => s.reliability)).size).toBe(2);
     await page.keyboard.press('Shift+G');

@@ -6,6 +6,11 @@ import { SessionRequest as SessionSchema } from '../../src-shared/schemas/labels
 import type { Workstation } from '../../src-main/workstation.ts';
 import { fashionMnistSubset } from './fixtures.ts';
 import { ROOT } from './host.ts';
+import { addModel } from '../../src-main/models/service.ts';
+import { inlineImage, seatOf } from '../../src-main/labels/service.ts';
+import { startExplain } from '../../src-main/explain/service.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
+import { startInference } from '../../src-main/inference/service.ts';
 
 export const BUNDLE = join(ROOT, 'resources/models/fashion-mnist-cnn');
 export const LAYER = '/features/features.10/Relu_output_0';
@@ -13,12 +18,12 @@ export const LAYER = '/features/features.10/Relu_output_0';
 /** Creates a project at `path` with `images` explained by Grad-CAM and LayerCAM; returns its ids. */
 export async function explainedProject(ws: Workstation, path: string, dataDir: string, images = 12): Promise<{ modelId: number; datasetId: number }> {
   await ws.createProject(path);
-  const modelId = (await ws.addModel(join(BUNDLE, 'classifier.onnx'), join(BUNDLE, 'classifier.manifest.json'))).id;
-  const job = await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(dataDir, images) }).id);
+  const modelId = (await addModel(ws, { path: join(BUNDLE, 'classifier.onnx'), manifestPath: join(BUNDLE, 'classifier.manifest.json') })).id;
+  const job = await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(dataDir, images) }).id);
   const datasetId = job.result!.datasetId as number;
-  await ws.jobs.wait(ws.startInference(modelId, datasetId).id);
+  await ws.jobs.wait(startInference(ws, { modelId: modelId, datasetId: datasetId }).id);
   const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-  for (const method of ['gradcam', 'layercam'] as const) await ws.jobs.wait(ws.startExplain({ modelId, method, layer: LAYER, target: -1, query }).id);
+  for (const method of ['gradcam', 'layercam'] as const) await ws.jobs.wait(startExplain(ws, { modelId, method, layer: LAYER, target: -1, query }).id);
   return { modelId, datasetId };
 }
 
@@ -61,8 +66,8 @@ export async function answerAll(ws: Workstation, sessionId: number, annotatorIds
   const { next, answer, reveal } = await import('../../src-main/labels/tasks.ts');
   let count = 0;
   for (const [k, annotatorId] of annotatorIds.entries()) {
-    const seat = () => ws.labels.seat(sessionId, annotatorId);
-    let upcoming = next(ws.project, seat(), ws.labels.inlineImage);
+    const seat = () => seatOf(ws, sessionId, annotatorId);
+    let upcoming = next(ws.project, seat(), inlineImage(ws));
     let i = 0;
     while (upcoming.state === 'task' && upcoming.task) {
       const task = upcoming.task;
@@ -73,7 +78,7 @@ export async function answerAll(ws: Workstation, sessionId: number, annotatorIds
         given = { ...given, text } as AnswerInput;
       }
       if (task.type === 'concept') given = { type: 'concept', text, concepts: [] };
-      upcoming = answer(ws.project, seat(), task.taskId, given, 'local', ws.labels.inlineImage).next;
+      upcoming = answer(ws.project, seat(), task.taskId, given, 'local', inlineImage(ws)).next;
       i++;
       count++;
     }

@@ -9,6 +9,7 @@ import { Workstation } from '../../src-main/workstation.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { checkBundle } from '../../src-main/models/service.ts';
 
 // XAIWS_TEST_BUNDLE checks another bundle (your own) with the same tests.
 const BUNDLE = process.env.XAIWS_TEST_BUNDLE ?? join(ROOT, 'resources/models/fashion-mnist-cnn');
@@ -51,7 +52,7 @@ describe('the committed model bundle', () => {
   });
 
   it('is answered by the bundles.check method with each model and its quality figures', async () => {
-    const summary = await workstation.checkBundle(BUNDLE);
+    const summary = await checkBundle(workstation, { path: BUNDLE });
     expect(summary.models.map((m) => m.role)).toContain('cae-encoder');
     expect(summary.classes[9]).toBe('Ankle boot');
   });

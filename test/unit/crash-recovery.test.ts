@@ -16,6 +16,10 @@ import { startHost } from '../../src-main/transport/host.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { classFolderTree, fashionMnistSubset, tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { addModel } from '../../src-main/models/service.ts';
+import { retryJob } from '../../src-main/services/jobs.ts';
+import { startExplain } from '../../src-main/explain/service.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
 
 /** Starts the demo's first start in a child and kills it with SIGKILL once `when` holds for a job update. */
 async function killDuringFirstStart(dataDir: string, when: (update: { kind: string; status: string; done: number }) => boolean): Promise<void> {
@@ -82,20 +86,20 @@ describe('a first start killed while it builds the demo', () => {
     const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'host' });
     try {
       await ws.createProject(join(dir, 'p.xaiws'));
-      const modelId = (await ws.addModel(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'))).id;
-      const datasetId = (await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(join(dir, 'data'), 20) }).id)).result!.datasetId as number;
+      const modelId = (await addModel(ws, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') })).id;
+      const datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 20) }).id)).result!.datasetId as number;
       const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-      const explain = await ws.jobs.wait(ws.startExplain({ modelId, method: 'gradcam', layer: '/features/features.10/Relu_output_0', target: -1, query }).id);
+      const explain = await ws.jobs.wait(startExplain(ws, { modelId, method: 'gradcam', layer: '/features/features.10/Relu_output_0', target: -1, query }).id);
       // As a process killed mid-job leaves it: running, owned by a process that is gone.
       ws.project.db.prepare("UPDATE jobs SET status = 'running', owner = ? WHERE id = ?").run(`${hostname()}:999999`, explain.id);
       await ws.openProject(join(dir, 'p.xaiws'));
       expect(ws.project.jobs.get(explain.id)!.status).toBe('interrupted'); // not resumed: offered again
-      const again = await ws.jobs.wait(ws.retryJob(explain.id).id);
+      const again = await ws.jobs.wait(retryJob(ws, { jobId: explain.id }).id);
       expect(again.id).not.toBe(explain.id);
       expect(again).toMatchObject({ kind: 'explain', status: 'done' });
       // A job row whose request was tampered with is refused, not run.
       ws.project.db.prepare("UPDATE jobs SET params = '{\"modelId\": \"drop\"}' WHERE id = ?").run(explain.id);
-      expect(() => ws.retryJob(explain.id)).toThrow(/cannot run again/);
+      expect(() => retryJob(ws, { jobId: explain.id })).toThrow(/cannot run again/);
     } finally {
       await ws.shutdown();
     }
@@ -123,7 +127,7 @@ describe('a project this user may not write', () => {
     const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
     const project = join(dir, 'theirs.xaiws');
     await ws.createProject(project);
-    await ws.jobs.wait(ws.startImport({ source: join(ROOT, 'resources/datasets/fashion-mnist') }).id);
+    await ws.jobs.wait(startImport(ws, { source: join(ROOT, 'resources/datasets/fashion-mnist') }).id);
     await ws.shutdown();
     chmodSync(project, 0o644);
     // Its folder is not ours: read from a private copy.
@@ -151,7 +155,7 @@ describe('an image file changed since its import', () => {
     const host = await startHost(ws, createRouter(ws), { rendererDir: join(ROOT, 'out', 'renderer') });
     try {
       await ws.createProject(join(dir, 'p.xaiws'));
-      await ws.jobs.wait(ws.startImport({ source: tree.root, maxPixels: 100_000 }).id);
+      await ws.jobs.wait(startImport(ws, { source: tree.root, maxPixels: 100_000 }).id);
       const image = ws.project.db.prepare("SELECT id, file_path AS path FROM images WHERE file_path LIKE '%.png' LIMIT 1").get() as { id: number; path: string };
       expect((await fetch(`${host.url}image/full/${image.id}`)).status).toBe(200);
       writeFileSync(image.path, Buffer.concat([Buffer.from(execFileSync('cat', [image.path])), Buffer.from([0])]));

@@ -50,7 +50,7 @@ beforeAll(async () => {
   const ids = await explainedProject(ws, projectPath, join(dir, 'data'), 6);
   sessionId = await labelSession(ws, ids, { taskTypes: ['rating', 'reveal'], overlap: 1, openSeats: 2, gamification: 'off' });
   otherSession = await labelSession(ws, ids, { name: 'Other', taskTypes: ['rating'], overlap: 1, openSeats: 1 });
-  const crowd = await ws.labels.openCrowd(sessionId, '127.0.0.1');
+  const crowd = await ws.crowds.open(sessionId, '127.0.0.1');
   base = new URL(crowd.url).origin;
   code = crowd.code;
 }, 600_000);

@@ -12,6 +12,7 @@ import { CALL_CHANNEL, EVENT_CHANNEL, isTrustedSender, registerIpc } from '../..
 import { Workstation } from '../../src-main/workstation.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
 
 let workstation: Workstation;
 beforeAll(() => {
@@ -111,7 +112,7 @@ describe('custom protocols', () => {
     expect((await serve(new Request('xai-image://thumb/%2Fetc%2Fpasswd'))).status).toBe(404);
     expect((await serve(new Request('xai-image://file/1'))).status).toBe(404);
     expect((await serve(new Request('xai-image://thumb/999999'))).status).toBe(404);
-    const job = workstation.startImport({ source: join(ROOT, 'resources/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz') });
+    const job = startImport(workstation, { source: join(ROOT, 'resources/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz') });
     await workstation.jobs.wait(job.id);
     const thumb = await serve(new Request('xai-image://thumb/1'));
     expect(thumb.status).toBe(200);

@@ -12,6 +12,9 @@ import { createRouter } from '../../src-main/api/router.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { addModel } from '../../src-main/models/service.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
+import { startInference } from '../../src-main/inference/service.ts';
 
 const BUNDLE = join(ROOT, 'resources/models/fashion-mnist-cnn');
 let ws: Workstation;
@@ -32,10 +35,10 @@ beforeAll(async () => {
   ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
   dispatch = createRouter(ws);
   await ws.createProject(join(dir, 'generative.xaiws'));
-  modelId = (await ws.addModel(join(BUNDLE, 'classifier.onnx'), join(BUNDLE, 'classifier.manifest.json'))).id;
-  const job = await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(join(dir, 'data'), 40) }).id);
+  modelId = (await addModel(ws, { path: join(BUNDLE, 'classifier.onnx'), manifestPath: join(BUNDLE, 'classifier.manifest.json') })).id;
+  const job = await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 40) }).id);
   datasetId = job.result!.datasetId as number;
-  await ws.jobs.wait(ws.startInference(modelId, datasetId).id);
+  await ws.jobs.wait(startInference(ws, { modelId: modelId, datasetId: datasetId }).id);
   ids = Array.from(ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }));
 });
 afterAll(() => ws.shutdown());
@@ -195,7 +198,7 @@ describe('dataset jobs', () => {
 
 describe('bundle problems reach the caller as clear errors', () => {
   async function modelIn(folder: string) {
-    return (await ws.addModel(join(folder, 'classifier.onnx'), join(folder, 'classifier.manifest.json'))).id;
+    return (await addModel(ws, { path: join(folder, 'classifier.onnx'), manifestPath: join(folder, 'classifier.manifest.json') })).id;
   }
 
   it('names a missing file, a changed file, and a model without a bundle', async () => {

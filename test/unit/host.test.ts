@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parseThumbnailBatch } from '../../src-renderer/lib/thumbnail-batch.ts';
 import { ROOT, startTestHost, type TestHost } from '../support/host.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
 
 let testHost: TestHost;
 beforeAll(async () => {
@@ -79,7 +80,7 @@ describe('browser host', () => {
   it('answers thumbnails in batches and refuses malformed id lists', async () => {
     const { token } = testHost.host;
     await testHost.workstation.createProject(`${testHost.dir}/thumbs.xaiws`);
-    const job = testHost.workstation.startImport({ source: `${ROOT}/resources/datasets/fashion-mnist` });
+    const job = startImport(testHost.workstation, { source: `${ROOT}/resources/datasets/fashion-mnist` });
     await testHost.workstation.jobs.wait(job.id);
     const batch = await getBytes(`/${token}/thumbs?ids=3,1,99999`);
     expect(batch.status).toBe(200);

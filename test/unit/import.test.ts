@@ -7,6 +7,7 @@ import { Project } from '../../src-main/store/project.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import { classFolderTree, idxPair, tempDir, writeImage } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
 
 const quiet: ImportHooks = { progress: () => undefined, isCancelled: () => false };
 const opened: Project[] = [];
@@ -142,7 +143,7 @@ describe('import as a job in a worker thread', () => {
           if (payload.done >= 4096) workstation.jobs.cancel(payload.id);
         }
       });
-      const job = workstation.startImport({ source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' });
+      const job = startImport(workstation, { source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' });
       const final = await workstation.jobs.wait(job.id);
       expect(final.status).toBe('cancelled');
       const count = workstation.project.images.count();
@@ -160,7 +161,7 @@ describe('import as a job in a worker thread', () => {
     try {
       await workstation.createProject(join(dir, 'stuck.xaiws'));
       let stopped = 0;
-      const job = workstation.startImport({ source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' });
+      const job = startImport(workstation, { source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' });
       workstation.onEvent((event, payload) => {
         if (event !== 'job.updated' || !payload || !('done' in payload) || payload.id !== job.id || payload.done === 0 || stopped) return;
         // The worker freezes, as one blocked on a file would: it can take no cancel message.

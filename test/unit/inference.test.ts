@@ -9,6 +9,9 @@ import { Workstation } from '../../src-main/workstation.ts';
 import type { Manifest } from '../../src-shared/contract.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
+import { addModel } from '../../src-main/models/service.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
+import { startInference } from '../../src-main/inference/service.ts';
 
 const DEMO_MODEL = join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx');
 const DEMO_MANIFEST = JSON.parse(readFileSync(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.manifest.json'), 'utf8'));
@@ -43,40 +46,40 @@ describe('manifest validation', () => {
 
 describe('model registration', () => {
   it('registers the demo classifier and checks its shapes', async () => {
-    const model = await workstation.addModel(DEMO_MODEL);
+    const model = await addModel(workstation, { path: DEMO_MODEL });
     expect(model).toMatchObject({ name: 'Fashion-MNIST demo CNN', manifest: { classes: DEMO_MANIFEST.classes } });
     expect(model.fileHash).toMatch(/^[0-9a-f]{64}$/);
-    const again = await workstation.addModel(DEMO_MODEL);
+    const again = await addModel(workstation, { path: DEMO_MODEL });
     expect(again.id).toBe(model.id);
   });
 
   it('refuses a manifest whose input shape does not match the model, naming both shapes', async () => {
     const manifest = manifestFile((m) => (m.input.channels = 3));
-    await expect(workstation.addModel(DEMO_MODEL, manifest)).rejects.toMatchObject({
+    await expect(addModel(workstation, { path: DEMO_MODEL, manifestPath: manifest })).rejects.toMatchObject({
       code: 'model_shape_mismatch', message: expect.stringMatching(/shape \[-1, 1, 28, 28\].*\[N, 3, 28, 28\]/),
     });
   });
 
   it('refuses a manifest with the wrong number of classes', async () => {
     const manifest = manifestFile((m) => m.classes.push('Hat'));
-    await expect(workstation.addModel(DEMO_MODEL, manifest)).rejects.toMatchObject({ code: 'model_shape_mismatch', message: expect.stringMatching(/11 classes/) });
+    await expect(addModel(workstation, { path: DEMO_MODEL, manifestPath: manifest })).rejects.toMatchObject({ code: 'model_shape_mismatch', message: expect.stringMatching(/11 classes/) });
   });
 
   it('refuses a file that is not an ONNX model', async () => {
     const folder = tempDir();
     writeFileSync(join(folder, 'broken.onnx'), 'not a protobuf');
     copyFileSync(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.manifest.json'), join(folder, 'broken.manifest.json'));
-    await expect(workstation.addModel(join(folder, 'broken.onnx'))).rejects.toMatchObject({ code: 'model_invalid' });
-    await expect(workstation.addModel(join(folder, 'absent.onnx'))).rejects.toMatchObject({ code: 'model_not_found' });
+    await expect(addModel(workstation, { path: join(folder, 'broken.onnx') })).rejects.toMatchObject({ code: 'model_invalid' });
+    await expect(addModel(workstation, { path: join(folder, 'absent.onnx') })).rejects.toMatchObject({ code: 'model_not_found' });
   });
 });
 
 describe('inference', () => {
   it('classifies the Fashion-MNIST test set with the accuracy PyTorch measured at training', async () => {
     const model = workstation.project.models.list().find((m) => m.name === 'Fashion-MNIST demo CNN')!;
-    const importJob = workstation.startImport({ source: join(ROOT, 'resources/datasets/fashion-mnist') });
+    const importJob = startImport(workstation, { source: join(ROOT, 'resources/datasets/fashion-mnist') });
     const datasetId = (await workstation.jobs.wait(importJob.id)).result!.datasetId as number;
-    const job = await workstation.jobs.wait(workstation.startInference(model.id, datasetId).id);
+    const job = await workstation.jobs.wait(startInference(workstation, { modelId: model.id, datasetId: datasetId }).id);
     expect(job.status).toBe('done');
     expect(job.result).toMatchObject({ images: 10_000, provider: 'cpu' });
     expect(job.result!.accuracy).toBeCloseTo(DEMO_MANIFEST.training.testAccuracy, 3);
@@ -93,9 +96,9 @@ describe('inference', () => {
       await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: rgb[0]!, g: rgb[1]!, b: rgb[2]! } } }).png().toFile(join(root, 'colours', `${name}.png`));
     }
     await sharp({ create: { width: 50, height: 20, channels: 3, background: { r: 220, g: 30, b: 40 } } }).jpeg({ quality: 100 }).toFile(join(root, 'colours', 'wide-red.jpg'));
-    const model = await workstation.addModel(FIXTURE);
-    const datasetId = (await workstation.jobs.wait(workstation.startImport({ source: root }).id)).result!.datasetId as number;
-    const job = await workstation.jobs.wait(workstation.startInference(model.id, datasetId, 2).id);
+    const model = await addModel(workstation, { path: FIXTURE });
+    const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: root }).id)).result!.datasetId as number;
+    const job = await workstation.jobs.wait(startInference(workstation, { modelId: model.id, datasetId: datasetId, batchSize: 2 }).id);
     expect(job.status).toBe('done');
     const { weights, bias } = model.manifest.training as { weights: number[][]; bias: number[] };
     const { mean, std } = model.manifest.preprocessing;
@@ -120,7 +123,7 @@ describe('inference', () => {
     const model = workstation.project.models.list().find((m) => m.name === 'Fashion-MNIST demo CNN')!;
     const datasetId = workstation.project.datasets.list().find((d) => d.kind === 'idx')!.id;
     workstation.project.db.prepare('DELETE FROM predictions WHERE model_id = ?').run(model.id);
-    const job = workstation.startInference(model.id, datasetId, 64);
+    const job = startInference(workstation, { modelId: model.id, datasetId: datasetId, batchSize: 64 });
     const off = workstation.onEvent((event, payload) => {
       if (event === 'job.updated' && payload && 'done' in payload && payload.id === job.id && payload.done >= 512) workstation.jobs.cancel(job.id);
     });

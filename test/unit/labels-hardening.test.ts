@@ -17,6 +17,7 @@ import { WRONG_CODES_PER_ADDRESS, WRONG_CODES_PER_SESSION } from '../../src-main
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { explainedProject, labelSession } from '../support/labelling.ts';
+import { seatOf } from '../../src-main/labels/service.ts';
 
 let ws: Workstation;
 let dispatch: ReturnType<typeof createRouter>;
@@ -53,7 +54,7 @@ describe('the reveal game', () => {
     const sessionId = await labelSession(ws, ids, { name: 'Reveal', taskTypes: ['reveal'], overlap: 1, goldShare: 0, annotatorIds: [analyst], gamification: 'off' });
     const task = await nextOfType(sessionId, 'reveal');
     const classes = task.classes;
-    const seat = ws.labels.seat(sessionId, analyst);
+    const seat = seatOf(ws, sessionId, analyst);
     const item = ws.project.labels.item(ws.project.labels.taskByUuid(task.taskId)!.itemId)!;
     const truth = classes.indexOf(ws.project.labels.image(sessionId, item.imageId)!.trueClass!);
     await call('labels.reveal', { sessionId, annotatorId: analyst, taskId: task.taskId, step: 0 });
@@ -113,7 +114,7 @@ describe('joining a crowd session', () => {
 
   it('counts wrong codes per session too, so many addresses get no more guesses than one', async () => {
     const sessionId = await labelSession(ws, ids, { name: 'Crowd', taskTypes: ['rating'], overlap: 1, goldShare: 0, openSeats: 2 });
-    const crowd = await ws.labels.openCrowd(sessionId, '127.0.0.1');
+    const crowd = await ws.crowds.open(sessionId, '127.0.0.1');
     try {
       const base = new URL(crowd.url);
       const wrong = crowd.code === 'AAAAAA' ? 'BBBBBB' : 'AAAAAA';
@@ -131,7 +132,7 @@ describe('joining a crowd session', () => {
       expect(blocked.body.error).toMatchObject({ code: 'join_refused', message: expect.stringMatching(/this session/) });
       expect(ws.project.labels.seats(sessionId).every((seat) => seat.annotatorId === null)).toBe(true);
     } finally {
-      await ws.labels.closeCrowd(sessionId);
+      await ws.crowds.close(sessionId);
     }
   });
 });

@@ -14,6 +14,8 @@ import { Project } from '../../src-main/store/project.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { explainedProject, LAYER } from '../support/labelling.ts';
+import { explainLayerwise } from '../../src-main/explain/service.ts';
+import { seatOf } from '../../src-main/labels/service.ts';
 let ws: Workstation;
 let dir: string;
 let modelId: number;
@@ -58,7 +60,7 @@ beforeAll(async () => {
   ({ modelId, datasetId } = await explainedProject(ws, join(dir, 'labels.xaiws'), join(dir, 'data'), 12));
   const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
   const ids = Array.from(ws.project.images.matchingIds(query));
-  for (const imageId of ids.slice(0, 2)) await ws.explainLayerwise({ modelId, imageId, target: -1 });
+  for (const imageId of ids.slice(0, 2)) await explainLayerwise(ws, { modelId, imageId, target: -1 });
   analysts = [(await call('annotators.add', { name: 'Ana', role: 'analyst' })).id, (await call('annotators.add', { name: 'Ben', role: 'analyst' })).id];
   participant = (await call('annotators.add', { name: 'Pia', role: 'participant' })).id;
 }, 600_000);
@@ -162,7 +164,7 @@ describe('a labelling session', () => {
   it('starts participants with a tutorial round that stores nothing', async () => {
     // At most one practice task per task type, none of them showing an image the participant will play in full.
     const types = (await call('labels.session', { sessionId })).taskTypes;
-    const seat = ws.labels.seat(sessionId, participant);
+    const seat = seatOf(ws, sessionId, participant);
     const played = new Set(ws.project.labels.tasks(seat.id).map((t) => ws.project.labels.item(t.itemId)!).filter((item) => item.taskType === 'reveal').map((item) => item.imageId));
     let next = await call('labels.next', { sessionId, annotatorId: participant });
     expect(next.progress.gamified).toBe(true);

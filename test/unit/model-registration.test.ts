@@ -14,6 +14,9 @@ import { onnx } from '../../src-main/models/onnx/model.ts';
 import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { int, makeModel, node, seeded } from '../support/onnx-builder.ts';
+import { addModel } from '../../src-main/models/service.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
+import { startInference } from '../../src-main/inference/service.ts';
 
 const DEMO = join(ROOT, 'resources/models/fashion-mnist-cnn');
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -44,42 +47,42 @@ beforeAll(async () => {
   dir = tempDir();
   ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
   await ws.createProject(join(dir, 'models.xaiws'));
-  datasetId = (await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(join(dir, 'data'), 400) }).id)).result!.datasetId as number;
+  datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 400) }).id)).result!.datasetId as number;
 }, 600_000);
 afterAll(() => ws.shutdown());
 
 describe('registering a model', () => {
   it('refuses the same file with another manifest by name, and keeps the first registration as it was', async () => {
-    const first = await ws.addModel(join(DEMO, 'classifier.onnx'));
-    const before = (await ws.jobs.wait(ws.startInference(first.id, datasetId).id)).result!.accuracy as number;
+    const first = await addModel(ws, { path: join(DEMO, 'classifier.onnx') });
+    const before = (await ws.jobs.wait(startInference(ws, { modelId: first.id, datasetId: datasetId }).id)).result!.accuracy as number;
     expect(before).toBeGreaterThan(0.8);
     const other = join(dir, 'other-folder');
     mkdirSync(other);
     copyFileSync(join(DEMO, 'classifier.onnx'), join(other, 'classifier.onnx'));
     writeFileSync(join(other, 'classifier.manifest.json'), manifest('Reordered', [...CLASSES].reverse()));
-    await expect(ws.addModel(join(other, 'classifier.onnx'))).rejects.toMatchObject({ code: 'model_exists', message: expect.stringMatching(/already registered as "Fashion-MNIST demo CNN" \(from .*classifier\.onnx\) with another manifest: .*classes/s) });
+    await expect(addModel(ws, { path: join(other, 'classifier.onnx') })).rejects.toMatchObject({ code: 'model_exists', message: expect.stringMatching(/already registered as "Fashion-MNIST demo CNN" \(from .*classifier\.onnx\) with another manifest: .*classes/s) });
     const kept = ws.model(first.id);
     expect(kept).toEqual(first);
     expect(ws.project.models.list()).toHaveLength(1);
-    expect((await ws.jobs.wait(ws.startInference(first.id, datasetId).id)).result!.accuracy).toBe(before);
+    expect((await ws.jobs.wait(startInference(ws, { modelId: first.id, datasetId: datasetId }).id)).result!.accuracy).toBe(before);
     // The same manifest from another folder is the same registration, now at that folder (its bundle).
     copyFileSync(join(DEMO, 'classifier.manifest.json'), join(other, 'classifier.manifest.json'));
-    const again = await ws.addModel(join(other, 'classifier.onnx'));
+    const again = await addModel(ws, { path: join(other, 'classifier.onnx') });
     expect(again).toEqual({ ...first, path: join(other, 'classifier.onnx') });
     expect(ws.project.models.list()).toHaveLength(1);
   });
 
   it('hashes external weight files with the model, and refuses weights that changed or live elsewhere', async () => {
     const path = externalModel(join(dir, 'external'), 'weights.bin', 1);
-    const model = await ws.addModel(path);
+    const model = await addModel(ws, { path: path });
     const plain = externalModel(join(dir, 'external-copy'), 'weights.bin', 2);
-    const sibling = await ws.addModel(plain); // the same .onnx bytes with other weights: another model
+    const sibling = await addModel(ws, { path: plain }); // the same .onnx bytes with other weights: another model
     expect(sibling.id).not.toBe(model.id);
     expect(sibling.fileHash).not.toBe(model.fileHash);
-    expect((await ws.jobs.wait(ws.startInference(model.id, datasetId).id)).status).toBe('done');
+    expect((await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId }).id)).status).toBe('done');
     // Change the weights: the model is refused, never used with the new weights.
     writeFileSync(join(dir, 'external', 'weights.bin'), Buffer.from(seeded(784 * 10, 3, -0.05, 0.05).buffer));
-    const job = await ws.jobs.wait(ws.startInference(model.id, datasetId).id);
+    const job = await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId }).id);
     expect(job.status).toBe('failed');
     expect(job.error).toMatchObject({ code: 'model_changed' });
     // Weights outside the model's folder (here through a link) are refused before they are read.
@@ -91,20 +94,20 @@ describe('registering a model', () => {
     copyFileSync(join(escape, 'linear.onnx'), join(linked, 'linear.onnx'));
     copyFileSync(join(escape, 'linear.manifest.json'), join(linked, 'linear.manifest.json'));
     symlinkSync(join(dir, 'secret.bin'), join(linked, 'weights.bin'));
-    await expect(ws.addModel(join(linked, 'linear.onnx'))).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringMatching(/weights\.bin.*outside/) });
+    await expect(addModel(ws, { path: join(linked, 'linear.onnx') })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringMatching(/weights\.bin.*outside/) });
   });
 
   it('says "not an ONNX model" for an image, and refuses pipes and devices without reading them', async () => {
     const image = join(dir, 'photo.png');
     await sharp({ create: { width: 8, height: 8, channels: 3, background: '#804020' } }).png().toFile(image);
-    await expect(ws.addModel(image, join(DEMO, 'classifier.manifest.json'))).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('is not an ONNX model') });
-    await expect(ws.addModel(image)).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('is not an ONNX model') });
+    await expect(addModel(ws, { path: image, manifestPath: join(DEMO, 'classifier.manifest.json') })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('is not an ONNX model') });
+    await expect(addModel(ws, { path: image })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('is not an ONNX model') });
     const fifo = join(dir, 'pipe.onnx');
     execFileSync('mkfifo', [fifo]);
-    await expect(ws.addModel(fifo)).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('named pipe') });
+    await expect(addModel(ws, { path: fifo })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('named pipe') });
     const zero = join(dir, 'zero.onnx');
     symlinkSync('/dev/zero', zero);
-    await expect(ws.addModel(zero)).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('character device') });
+    await expect(addModel(ws, { path: zero })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('character device') });
     expect(ws.project.models.list().map((m) => m.name)).not.toContain('photo');
   });
 });

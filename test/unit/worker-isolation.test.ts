@@ -12,6 +12,9 @@ import { Workstation } from '../../src-main/workstation.ts';
 import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { floatTensor, int64Tensor, ints, int, makeModel, node } from '../support/onnx-builder.ts';
+import { addModel } from '../../src-main/models/service.ts';
+import { startImport } from '../../src-main/datasets/service.ts';
+import { startInference } from '../../src-main/inference/service.ts';
 
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 let ws: Workstation;
@@ -42,13 +45,13 @@ beforeAll(async () => {
   dir = tempDir();
   ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli', workerMemoryMb: 1500 });
   await ws.createProject(join(dir, 'isolation.xaiws'));
-  demoModel = (await ws.addModel(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'))).id;
-  datasetId = (await ws.jobs.wait(ws.startImport({ source: fashionMnistSubset(join(dir, 'data'), 2000) }).id)).result!.datasetId as number;
+  demoModel = (await addModel(ws, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') })).id;
+  datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 2000) }).id)).result!.datasetId as number;
 }, 600_000);
 afterAll(() => ws.shutdown());
 
 async function classifies(): Promise<void> {
-  const job = await ws.jobs.wait(ws.startInference(demoModel, datasetId).id);
+  const job = await ws.jobs.wait(startInference(ws, { modelId: demoModel, datasetId: datasetId }).id);
   expect(job.status).toBe('done');
   expect(job.result!.images).toBe(2000);
 }
@@ -57,15 +60,15 @@ describe('models in worker processes', () => {
   it('fails a model that exhausts memory with out_of_memory, and the app goes on', async () => {
     const path = join(dir, 'exploding.onnx');
     explodingModel(path);
-    const model = await ws.addModel(path); // loading is fine: the memory goes at run time
+    const model = await addModel(ws, { path: path }); // loading is fine: the memory goes at run time
     // One image: 8 GiB the system grants, then fills; the worker's bound stops it.
-    const one = await ws.jobs.wait(ws.startInference(model.id, datasetId, 1).id);
+    const one = await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId, batchSize: 1 }).id);
     expect(one.status).toBe('failed');
     expect(one.error).toMatchObject({ code: 'out_of_memory', message: expect.stringContaining('exploding.onnx') });
     expect(one.error!.message).toMatch(/1500 MiB/);
     await classifies();
     // Four images: 32 GiB, more than the machine has; onnxruntime's refusal says so by name too.
-    const four = await ws.jobs.wait(ws.startInference(model.id, datasetId, 4).id);
+    const four = await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId, batchSize: 4 }).id);
     expect(four.status).toBe('failed');
     expect(four.error).toMatchObject({ code: 'out_of_memory', message: expect.stringContaining('exploding.onnx') });
     await classifies();
@@ -73,7 +76,7 @@ describe('models in worker processes', () => {
 
   it('fails the job whose worker is killed with SIGKILL, and the next job gets a fresh worker', async () => {
     let killed = 0;
-    const job = ws.startInference(demoModel, datasetId, 16);
+    const job = startInference(ws, { modelId: demoModel, datasetId: datasetId, batchSize: 16 });
     const unsubscribe = ws.onEvent((event, payload) => {
       const update = payload as { id?: string; done?: number };
       if (event === 'job.updated' && update.id === job.id && (update.done ?? 0) > 0 && killed === 0) {

@@ -1,0 +1,58 @@
+/**
+ * The one context every service gets: what the workstation holds for one process (the open project,
+ * its jobs, the inference pool, the crowd hosts, the event fan-out). Handlers pass it on unchanged:
+ * `(ctx, request) => service(ctx, request)`. The Workstation (workstation.ts) implements it; tests may
+ * hand in any object that does.
+ */
+import type { EventName, EventPayload, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
+import type { ApiError } from '../../src-shared/errors.ts';
+import type { JobRegistry } from './jobs.ts';
+import type { Project } from '../store/project.ts';
+import type { InferencePool } from '../workers/inference-pool.ts';
+
+export interface CrowdInfo {
+  url: string;
+  code: string;
+  qrSvg: string;
+}
+
+/** The crowd hosts of the open project's sessions (labels/crowds.ts). */
+export interface CrowdRuntime {
+  info(sessionId: number): CrowdInfo | null;
+  open(sessionId: number, host?: string, port?: number): Promise<CrowdInfo>;
+  close(sessionId: number): Promise<boolean>;
+  closeAll(): Promise<void>;
+}
+
+export interface Context {
+  readonly options: { transport: 'ipc' | 'host' | 'cli'; dataDir: string; resourcesDir: string };
+  /** The open project; `no_project` when none is. */
+  readonly project: Project;
+  readonly hasProject: boolean;
+  /** The open project's jobs; `no_project` when none is. */
+  readonly jobs: JobRegistry;
+  readonly pool: InferencePool;
+  readonly crowds: CrowdRuntime;
+  /** Caches that outlive a project (the word-vector table). */
+  readonly cacheDir: string;
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
+  /** A model of the open project; `model_not_found` when it has none with this id. */
+  model(modelId: number): Model;
+  createProject(path: string, name?: string): Promise<ProjectSummary>;
+  openProject(path: string): Promise<ProjectSummary>;
+  openDemo(): Promise<ProjectSummary>;
+  recent(): RecentProject[];
+  /** A write refused because the project is read-only, in words (the router's answer to SQLITE_READONLY). */
+  readOnlyError(): ApiError | null;
+}
+
+/** The open project, the pool and one of its models: what the model-scoped services work on. */
+export interface ModelScope {
+  project: Project;
+  pool: InferencePool;
+  model: Model;
+}
+
+export function modelScope(ctx: Context, modelId: number): ModelScope {
+  return { project: ctx.project, pool: ctx.pool, model: ctx.model(modelId) };
+}
