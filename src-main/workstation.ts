@@ -14,7 +14,8 @@ import { inferenceTask } from './inference/inference-job.ts';
 import { startInference } from './inference/service.ts';
 import { Crowds, type CrowdHost } from './labels/crowds.ts';
 import { addModel } from './models/service.ts';
-import type { Context } from './runtime/context.ts';
+import type { Context, DialogRuntime, PdfPrinter } from './runtime/context.ts';
+import { printWithChromium } from './aggregate/report.ts';
 import { JobRegistry } from './runtime/jobs.ts';
 import { Project, readOnlyError } from './store/project.ts';
 import { InferencePool } from './workers/inference-pool.ts';
@@ -34,6 +35,10 @@ export interface WorkstationOptions {
   rendererDir?: string;
   /** Hosts LAN sessions for crowd participants (transport/crowd.ts's startCrowd); without it none can open. */
   crowdHost?: CrowdHost;
+  /** The system's file dialogs (the desktop app only). */
+  dialogs?: DialogRuntime;
+  /** How reports become PDFs: Electron's printToPDF in the app; headless Chromium otherwise. */
+  printPdf?: PdfPrinter;
 }
 
 type Listener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -44,12 +49,16 @@ export const DEMO_MODEL = 'models/fashion-mnist-cnn/classifier.onnx';
 export class Workstation implements Context {
   readonly pool: InferencePool;
   readonly crowds: Crowds;
+  readonly dialogs: DialogRuntime | null;
+  readonly printPdf: PdfPrinter;
   private current: { project: Project; jobs: JobRegistry } | null = null;
   private readonly listeners = new Set<Listener>();
 
   constructor(readonly options: WorkstationOptions) {
     this.pool = new InferencePool(options.poolSize ?? 1, undefined, { memoryLimitMb: options.workerMemoryMb });
     const rendererDir = options.rendererDir ?? join(dirname(resolve(options.resourcesDir)), 'out', 'renderer');
+    this.dialogs = options.dialogs ?? null;
+    this.printPdf = options.printPdf ?? printWithChromium;
     this.crowds = new Crowds(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }), options.crowdHost);
   }
 

@@ -21,14 +21,23 @@ export * from './schemas/jobs.ts';
 export { Correctness, Confusion, ImageDetail, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
 
 const JobStarted = z.object({ jobId: z.string() });
+
+/** What a native open or save dialog is for: its title, filters and whether it picks a folder. */
+export const OpenPurpose = z.enum(['import-folder', 'import-file', 'model', 'manifest', 'pack', 'project']);
+export const SavePurpose = z.enum(['report-html', 'report-pdf', 'pack', 'project']);
+export type OpenPurpose = z.infer<typeof OpenPurpose>;
+export type SavePurpose = z.infer<typeof SavePurpose>;
 const Empty = z.object({}).default({});
 
 /** Every method: its request schema and its result schema. */
 export const methods = {
   'app.info': {
     request: Empty,
-    result: z.object({ version: z.string(), transport: z.enum(['ipc', 'host', 'cli']), providers: Providers }),
+    /** `nativeDialogs`: the desktop app, where files are chosen in the system's dialogs (dialogs.*) instead of typed. */
+    result: z.object({ version: z.string(), transport: z.enum(['ipc', 'host', 'cli']), providers: Providers, nativeDialogs: z.boolean() }),
   },
+  'dialogs.open': { request: z.object({ purpose: OpenPurpose }), result: z.object({ path: z.string().nullable() }) },
+  'dialogs.save': { request: z.object({ purpose: SavePurpose, defaultName: z.string().max(200).optional() }), result: z.object({ path: z.string().nullable() }) },
   'projects.create': { request: z.object({ path: z.string().min(1), name: z.string().optional() }), result: ProjectSummary },
   'projects.open': { request: z.object({ path: z.string().min(1) }), result: ProjectSummary },
   'projects.openDemo': { request: Empty, result: ProjectSummary },
@@ -123,7 +132,7 @@ export const methods = {
   'aggregate.examples': { request: z.object({ itemUuids: z.array(z.string().min(1).max(80)).max(60) }), result: z.array(z.object({ itemUuid: z.string(), src: z.string().nullable() })) },
   'aggregate.export': { request: AggregateRequest.extend({ table: AggregateTable, format: z.enum(['csv', 'json']) }), result: z.object({ filename: z.string(), text: z.string(), rows: z.number().int() }) },
   /** The self-contained HTML report; with `pdf`, also printed to that PDF file by Chromium. */
-  'aggregate.report': { request: AggregateRequest.extend({ pdf: z.string().min(1).max(4096).optional() }), result: z.object({ filename: z.string(), html: z.string(), pdf: z.string().nullable() }) },
+  'aggregate.report': { request: AggregateRequest.extend({ pdf: z.string().min(1).max(4096).optional(), html: z.string().min(1).max(4096).optional() }), result: z.object({ filename: z.string(), html: z.string(), pdf: z.string().nullable() }) },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
   'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },
@@ -153,7 +162,7 @@ export type XaiApi = {
   call<M extends MethodName>(method: M, request?: Request<M>): Promise<Result<M>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
   imageUrl(imageId: number, variant: 'thumb' | 'full'): string;
-  /** A URL answering many thumbnails at once (see src-main/datasets/image-bytes.ts thumbnailBatch). */
+  /** A URL answering many thumbnails at once (see src-main/datasets/read/image-bytes.ts thumbnailBatch). */
   thumbnailBatchUrl(imageIds: readonly number[]): string;
 };
 

@@ -2,7 +2,8 @@
  * The report of a project's global explanations: one self-contained HTML file (styles inline, charts
  * as inline SVG, example images as PNG data URIs, no script, nothing fetched) with the dataset and
  * model summary, the method ranking, the concept atlas with examples, agreement, disagreement, the
- * concept clusters, and the exact settings and model hashes. `printPdf` turns it into a PDF with a
+ * concept clusters, and the exact settings and model hashes. In the desktop app it becomes a PDF through
+ * Electron's printToPDF (app/pdf.ts); elsewhere `printWithChromium` prints it with a
  * headless Chromium.
  */
 import { spawn } from 'node:child_process';
@@ -131,8 +132,8 @@ export function chromiumPath(): string | null {
   return candidates.find((p): p is string => !!p && existsSync(p)) ?? null;
 }
 
-/** Prints the HTML to `pdfPath` with headless Chromium; refuses by name when none is installed. */
-export async function printPdf(html: string, pdfPath: string): Promise<string> {
+/** Prints the HTML to `pdfPath` with headless Chromium (the CLI and the browser host); refuses by name when none is installed. */
+export async function printWithChromium(html: string, pdfPath: string): Promise<string> {
   const browser = chromiumPath();
   if (!browser) throw new ApiError('pdf_unavailable', 'No Chromium or Chrome found to print the PDF (looked at XAIWS_CHROMIUM and the usual install paths); save the HTML report and print it from a browser');
   const dir = mkdtempSync(join(tmpdir(), 'xaiws-report-'));

@@ -3,7 +3,8 @@ import type { Job, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import type { Context } from '../runtime/context.ts';
 import { addConceptEdit, aggregate, exportTable, faithfulnessTask, labelNextFor, tables, type AggregateContext } from './aggregation.ts';
 import { exampleImage } from './images.ts';
-import { printPdf, reportHtml } from './report.ts';
+import { writeFileSync } from 'node:fs';
+import { reportHtml } from './report.ts';
 
 /** What aggregating needs of the workstation. */
 export const aggregationOf = (ctx: Context): AggregateContext => ({ project: ctx.project, pool: ctx.pool, cacheDir: ctx.cacheDir });
@@ -30,7 +31,9 @@ export async function exportAggregate(ctx: Context, { sessionIds, table, format 
   return { filename: `${fileStem(ctx)}-${table}.${format}`, text: exportTable(result, table, format), rows: tables(result)[table].length };
 }
 
-export async function report(ctx: Context, { sessionIds, pdf }: ParsedRequest<'aggregate.report'>): Promise<Result<'aggregate.report'>> {
+/** The HTML report; also written to `html` and printed to `pdf` when those paths are given. */
+export async function report(ctx: Context, { sessionIds, pdf, html: htmlPath }: ParsedRequest<'aggregate.report'>): Promise<Result<'aggregate.report'>> {
   const html = await reportHtml(ctx.project, await aggregate(aggregationOf(ctx), sessionIds));
-  return { filename: `${fileStem(ctx)}-report.html`, html, pdf: pdf ? await printPdf(html, pdf) : null };
+  if (htmlPath) writeFileSync(htmlPath, html);
+  return { filename: `${fileStem(ctx)}-report.html`, html, pdf: pdf ? await ctx.printPdf(html, pdf) : null };
 }

@@ -13,6 +13,7 @@ import * as explain from '../explain/service.ts';
 import { confusion, runInference } from '../inference/service.ts';
 import * as labels from '../labels/service.ts';
 import { addModel, checkBundle, listModels } from '../models/service.ts';
+import { openDialog, saveDialog } from '../services/dialogs.ts';
 import { cancelJob, listJobs, runAgain } from '../services/jobs.ts';
 import * as projects from '../services/projects.ts';
 
@@ -21,6 +22,8 @@ type Handlers = { [M in MethodName]: Handler<M> };
 
 export const handlers: Handlers = {
   'app.info': projects.appInfo,
+  'dialogs.open': openDialog,
+  'dialogs.save': saveDialog,
   'projects.create': projects.createProject,
   'projects.open': projects.openProject,
   'projects.openDemo': projects.openDemo,

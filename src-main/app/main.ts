@@ -14,6 +14,8 @@ import { useLauncher } from '../workers/spawn.ts';
 import { handleAppProtocol, handleImageProtocol, registerSchemes } from './protocol.ts';
 import { installSecurityGuards } from './security.ts';
 import { utilityLauncher } from './utility-process.ts';
+import { electronDialogs } from './dialogs.ts';
+import { printWithElectron } from './pdf.ts';
 import { createMainWindow } from './window.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,6 +34,8 @@ const workstation = new Workstation({
   resourcesDir: app.isPackaged ? join(process.resourcesPath, 'resources') : join(root, 'resources'),
   transport: 'ipc',
   crowdHost: startCrowd,
+  dialogs: electronDialogs,
+  printPdf: printWithElectron,
   rendererDir: join(root, 'out', 'renderer'),
 });
 

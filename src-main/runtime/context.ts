@@ -4,7 +4,7 @@
  * `(ctx, request) => service(ctx, request)`. The Workstation (workstation.ts) implements it; tests may
  * hand in any object that does.
  */
-import type { EventName, EventPayload, Model, ProjectSummary, RecentProject } from '../../src-shared/contract.ts';
+import type { EventName, EventPayload, Model, OpenPurpose, ProjectSummary, RecentProject, SavePurpose } from '../../src-shared/contract.ts';
 import type { ApiError } from '../../src-shared/errors.ts';
 import type { JobRegistry } from './jobs.ts';
 import type { Project } from '../store/project.ts';
@@ -24,6 +24,15 @@ export interface CrowdRuntime {
   closeAll(): Promise<void>;
 }
 
+/** The system's file dialogs (the desktop app; app/dialogs.ts). */
+export interface DialogRuntime {
+  open(purpose: OpenPurpose): Promise<string | null>;
+  save(purpose: SavePurpose, defaultName?: string): Promise<string | null>;
+}
+
+/** Prints an HTML document to a PDF file and returns its path. */
+export type PdfPrinter = (html: string, pdfPath: string) => Promise<string>;
+
 export interface Context {
   readonly options: { transport: 'ipc' | 'host' | 'cli'; dataDir: string; resourcesDir: string };
   /** The open project; `no_project` when none is. */
@@ -33,6 +42,9 @@ export interface Context {
   readonly jobs: JobRegistry;
   readonly pool: InferencePool;
   readonly crowds: CrowdRuntime;
+  /** Null outside the desktop app: the browser host and the CLI take typed paths. */
+  readonly dialogs: DialogRuntime | null;
+  readonly printPdf: PdfPrinter;
   /** Caches that outlive a project (the word-vector table). */
   readonly cacheDir: string;
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;

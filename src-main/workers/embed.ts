@@ -1,6 +1,6 @@
 /**
  * Embedding worker (a process of its own, one per call): embeds label terms with the chosen embedder
- * (aggregate/embedders.ts) and clusters them (aggregate/cluster.ts), off the main process: a sentence
+ * (aggregate/embedding/embedders.ts) and clusters them (aggregate/embedding/cluster.ts), off the main process: a sentence
  * model is a user's ONNX file, and complete linkage is cubic in the number of terms.
  */
 import { clusterVectors } from '../aggregate/embedding/cluster.ts';

@@ -1,5 +1,5 @@
 /**
- * Pack worker (a process of its own, one per pack): reads one annotator pack (labels/pack-read.ts), a
+ * Pack worker (a process of its own, one per pack): reads one annotator pack (store/pack-read.ts), a
  * file from another desktop, under the time limit its caller sets. Whatever goes wrong reading it is
  * `pack_invalid` unless it has a more precise name (an untrusted schema, a corrupt or too new file).
  */

@@ -176,11 +176,17 @@ export class GlobalView {
     });
   }
 
-  async report(): Promise<void> {
+  /** The HTML report as a download (the browser), or to a file (the desktop app, `path` from its save dialog). */
+  async report(path?: string): Promise<void> {
     await this.guard(async () => {
-      const { filename, html } = await this.api.call('aggregate.report', { sessionIds: this.sessionIds });
-      save(filename, html, 'text/html');
+      const { filename, html } = await this.api.call('aggregate.report', { sessionIds: this.sessionIds, html: path });
+      if (!path) save(filename, html, 'text/html');
     });
+  }
+
+  /** The report printed to a PDF file (the desktop app prints it with its own Chromium). */
+  async reportPdf(path: string): Promise<void> {
+    await this.guard(async () => void (await this.api.call('aggregate.report', { sessionIds: this.sessionIds, pdf: path })));
   }
 
   private async guard(work: () => Promise<void>): Promise<void> {

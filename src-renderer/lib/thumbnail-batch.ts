@@ -1,4 +1,4 @@
-/** Reads the thumbnail batch format of src-main/datasets/image-bytes.ts (thumbnailBatch). */
+/** Reads the thumbnail batch format of src-main/datasets/read/image-bytes.ts (thumbnailBatch). */
 export function parseThumbnailBatch(buffer: ArrayBuffer): Array<{ id: number; png: Uint8Array }> {
   const view = new DataView(buffer);
   const count = view.getUint32(0, true);

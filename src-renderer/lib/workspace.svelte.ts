@@ -4,43 +4,15 @@
  * update it; job events from main keep it current.
  */
 import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
-import { Correctness, ImageSort, type CamMethodName, type Dataset, type ImageQuery, type Job, type Model, type ProjectSummary, type RecentProject, type XaiApi } from '../../src-shared/contract.ts';
+import { type CamMethodName, type Dataset, type ImageQuery, type Job, type Model, type OpenPurpose, type ProjectSummary, type RecentProject, type SavePurpose, type XaiApi } from '../../src-shared/contract.ts';
 import { api as defaultApi } from './api.ts';
+import { filtersFrom, NO_FILTERS, type Filters } from './filters.ts';
 import { ImagePages } from './image-pages.svelte.ts';
+
+export { filtersFrom, NO_FILTERS, type Filters };
 import { thumbnails } from './thumbnails.svelte.ts';
 
 export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics' | 'decomposition' | 'counterfactual' | 'components' | 'compare' | 'labelling' | 'global';
-
-export interface Filters {
-  trueClass: string;
-  predictedClass: string;
-  split: string;
-  correctness: Correctness;
-  confidenceMin: number;
-  confidenceMax: number;
-  sort: ImageSort;
-}
-
-export const NO_FILTERS: Filters = { trueClass: '', predictedClass: '', split: '', correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' };
-
-const SORTS: readonly ImageSort[] = ImageSort.options;
-const CORRECTNESS: readonly Correctness[] = Correctness.options;
-
-/** Filters read back from storage, field by field; anything that is not a filter of this dataset is dropped. */
-export function filtersFrom(value: unknown, dataset: Pick<Dataset, 'classes' | 'splits'> | null, modelClasses: readonly string[]): Filters {
-  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const text = (x: unknown, allowed: readonly string[]) => (typeof x === 'string' && allowed.includes(x) ? x : '');
-  const unit = (x: unknown, fallback: number) => (typeof x === 'number' && x >= 0 && x <= 1 ? x : fallback);
-  return {
-    trueClass: text(v.trueClass, dataset?.classes ?? []),
-    predictedClass: text(v.predictedClass, modelClasses),
-    split: text(v.split, dataset?.splits ?? []),
-    correctness: CORRECTNESS.includes(v.correctness as Correctness) ? (v.correctness as Correctness) : 'all',
-    confidenceMin: unit(v.confidenceMin, 0),
-    confidenceMax: unit(v.confidenceMax, 1),
-    sort: SORTS.includes(v.sort as ImageSort) ? (v.sort as ImageSort) : 'id',
-  };
-}
 
 export interface Toast {
   id: number;
@@ -58,6 +30,7 @@ export class Workspace {
   #models = $state.raw<Model[]>([]);
   #jobs = $state.raw<Job[]>([]);
   #provider = $state.raw({ available: [] as string[], active: '' });
+  #nativeDialogs = $state(false);
   #datasetId = $state<number | null>(null);
   #modelId = $state<number | null>(null);
   #filters = $state<Filters>({ ...NO_FILTERS });
@@ -91,6 +64,11 @@ export class Workspace {
 
   get jobs() {
     return this.#jobs;
+  }
+
+  /** The desktop app: files are chosen in the system's dialogs, not typed. */
+  get nativeDialogs() {
+    return this.#nativeDialogs;
   }
 
   get provider() {
@@ -178,6 +156,7 @@ export class Workspace {
       this.#models = models;
       this.#jobs = jobs;
       this.#provider = info.providers;
+      this.#nativeDialogs = info.nativeDialogs;
       this.#project = project;
       if (this.modelId === null || !models.some((m) => m.id === this.modelId)) this.#modelId = models[0]?.id ?? null;
       if (this.datasetId === null || !datasets.some((d) => d.id === this.datasetId)) this.chooseDataset(datasets[0]?.id ?? null);
@@ -307,6 +286,17 @@ export class Workspace {
 
   resetFilters(): void {
     this.#filters = { ...NO_FILTERS };
+  }
+
+  /** A path from the system's open or save dialog (null when cancelled or refused). */
+  async pickPath(mode: 'open', purpose: OpenPurpose): Promise<string | null>;
+  async pickPath(mode: 'save', purpose: SavePurpose, defaultName?: string): Promise<string | null>;
+  async pickPath(mode: 'open' | 'save', purpose: OpenPurpose | SavePurpose, defaultName?: string): Promise<string | null> {
+    let path: string | null = null;
+    await this.attempt(async () => {
+      path = (mode === 'open' ? await this.api.call('dialogs.open', { purpose: purpose as OpenPurpose }) : await this.api.call('dialogs.save', { purpose: purpose as SavePurpose, defaultName })).path;
+    });
+    return path;
   }
 
   /** Opens a panel ('none' closes whichever is open). */

@@ -20,6 +20,10 @@ export const calls = {
   exposed: new Map<string, any>(),
   invoked: [] as unknown[][],
   utilityForks: [] as { modulePath: string; args: string[]; options: Record<string, any> }[],
+  dialogs: [] as { kind: 'open' | 'save'; options: Record<string, any> }[],
+  /** What the next dialogs answer (the user's choice), in order. */
+  dialogAnswers: [] as ({ canceled: boolean; filePaths?: string[]; filePath?: string })[],
+  printed: [] as { file: string; options: Record<string, any> }[],
 };
 
 export const ipcRenderer = Object.assign(new EventEmitter(), {
@@ -44,11 +48,20 @@ export function reset(): void {
   calls.exposed.clear();
   calls.invoked.length = 0;
   calls.utilityForks.length = 0;
+  calls.dialogs.length = 0;
+  calls.dialogAnswers.length = 0;
+  calls.printed.length = 0;
   ipcRenderer.removeAllListeners();
   app.removeAllListeners();
 }
 
 export class FakeWebContents extends EventEmitter {
+  /** A PDF of the loaded page: here the page's own URL as its bytes, so a test sees what was printed. */
+  async printToPDF(options: Record<string, any>) {
+    const window = calls.windows.find((w) => w.webContents === this)!;
+    calls.printed.push({ file: window.loadedUrl, options });
+    return Buffer.from(`%PDF-fake ${window.loadedUrl}`);
+  }
   windowOpenHandler: Handler | null = null;
   mainFrame = { url: 'xai-app://app/index.html' };
   sent: unknown[][] = [];
@@ -75,7 +88,16 @@ export class FakeBrowserWindow extends EventEmitter {
     this.loadedUrl = url;
     return Promise.resolve();
   }
+  loadFile(file: string) {
+    this.loadedUrl = `file://${file}`;
+    return Promise.resolve();
+  }
   show() {}
+  destroyed = false;
+  destroy() {
+    this.destroyed = true;
+  }
+  static getFocusedWindow = () => calls.windows.find((w) => !w.destroyed) ?? null;
 }
 
 export const app = Object.assign(new EventEmitter(), {
@@ -107,6 +129,15 @@ export const shell = { openExternal: async (url: string) => void calls.openedExt
 export const nativeTheme = { shouldUseDarkColors: false };
 export const BrowserWindow = FakeBrowserWindow;
 
+const answer = (kind: 'open' | 'save', options: Record<string, any>) => {
+  calls.dialogs.push({ kind, options });
+  return Promise.resolve(calls.dialogAnswers.shift() ?? { canceled: true, filePaths: [] });
+};
+export const dialog = {
+  showOpenDialog: (...args: any[]) => answer('open', args.at(-1)),
+  showSaveDialog: (...args: any[]) => answer('save', args.at(-1)),
+};
+
 /**
  * Electron's utilityProcess.fork as far as the app uses it: a Node process with `process.parentPort`
  * (fake-parent-port.mjs), `postMessage`, `kill`, `pid`, and 'message' and 'exit' (a code only) events.
@@ -128,4 +159,4 @@ export const utilityProcess = {
     return utility;
   },
 };
-export default { app, ipcMain, ipcRenderer, contextBridge, protocol, session, shell, nativeTheme, BrowserWindow, utilityProcess };
+export default { app, ipcMain, ipcRenderer, contextBridge, protocol, session, shell, nativeTheme, BrowserWindow, utilityProcess, dialog };

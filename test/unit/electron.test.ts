@@ -13,6 +13,9 @@ import { Workstation } from '../../src-main/workstation.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { startImport } from '../../src-main/datasets/service.ts';
+import { electronDialogs } from '../../src-main/app/dialogs.ts';
+import { printWithElectron } from '../../src-main/app/pdf.ts';
+import { readFileSync } from 'node:fs';
 
 let workstation: Workstation;
 beforeAll(() => {
@@ -123,5 +126,43 @@ describe('custom protocols', () => {
     expect(batch.status).toBe(200);
     expect(new DataView(await batch.arrayBuffer()).getUint32(0, true)).toBe(2);
     expect((await serve(new Request('xai-image://batch/thumbs?ids=..%2F1'))).status).toBe(400);
+  });
+});
+
+describe('native dialogs and PDF in the app', () => {
+  it('chooses files in the system dialogs, by purpose; a cancel is no path', async () => {
+    const app = new Workstation({ dataDir: tempDir(), resourcesDir: join(ROOT, 'resources'), transport: 'ipc', dialogs: electronDialogs });
+    const dispatch = createRouter(app);
+    try {
+      expect(await dispatch('app.info', {})).toMatchObject({ ok: true, value: { nativeDialogs: true } });
+      calls.dialogAnswers.push({ canceled: false, filePaths: ['/data/pets'] }, { canceled: true, filePaths: [] }, { canceled: false, filePath: '/reports/study' });
+      expect(await dispatch('dialogs.open', { purpose: 'import-folder' })).toEqual({ ok: true, value: { path: '/data/pets' } });
+      expect(await dispatch('dialogs.open', { purpose: 'model' })).toEqual({ ok: true, value: { path: null } });
+      expect(await dispatch('dialogs.save', { purpose: 'report-pdf', defaultName: 'study' })).toEqual({ ok: true, value: { path: '/reports/study' } });
+      expect(calls.dialogs.map((d) => [d.kind, d.options.properties ?? null, d.options.filters?.[0]?.extensions ?? null, d.options.defaultPath ?? null])).toEqual([
+        ['open', ['openDirectory'], null, null],
+        ['open', ['openFile'], ['onnx'], null],
+        ['save', null, ['pdf'], 'study.pdf'],
+      ]);
+    } finally {
+      await app.shutdown();
+    }
+  });
+
+  it('has no dialogs in the browser host: the views keep typed paths, and a dialog call says why', async () => {
+    const dispatch = createRouter(workstation);
+    expect(await dispatch('app.info', {})).toMatchObject({ ok: true, value: { nativeDialogs: false } });
+    expect(await dispatch('dialogs.open', { purpose: 'pack' })).toMatchObject({ ok: false, error: { code: 'invalid_request', message: expect.stringMatching(/only in the desktop app/) } });
+  });
+
+  it('prints the report with Electron’s printToPDF in a hidden, sandboxed window without scripts', async () => {
+    const dir = tempDir();
+    const pdf = join(dir, 'report.pdf');
+    expect(await printWithElectron('<html><body>report</body></html>', pdf)).toBe(pdf);
+    expect(readFileSync(pdf, 'utf8')).toMatch(/^%PDF-fake file:\/\/.*report\.html$/);
+    const window = calls.windows.at(-1)!;
+    expect(window.options).toMatchObject({ show: false, webPreferences: { sandbox: true, javascript: false, nodeIntegration: false } });
+    expect(window.destroyed).toBe(true);
+    expect(calls.printed[0]!.options).toMatchObject({ printBackground: true });
   });
 });

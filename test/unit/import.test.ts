@@ -205,7 +205,7 @@ describe('import as a job in a worker thread', () => {
     Project.create(path).close();
     const script = `
       import { Project } from ${JSON.stringify(join(ROOT, 'src-main/store/project.ts'))};
-      import { runImport } from ${JSON.stringify(join(ROOT, 'src-main/datasets/importer.ts'))};
+      import { runImport } from ${JSON.stringify(join(ROOT, 'src-main/datasets/read/importer.ts'))};
       const project = Project.open(${JSON.stringify(path)});
       await runImport(project, { source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' }, {
         progress: (p) => p.done > 0 && process.stdout.write('chunk\\n'), isCancelled: () => false });`;
