@@ -38,7 +38,9 @@ export default defineConfig({
     plugins: [svelte()],
     build: {
       outDir: 'out/renderer',
-      rollupOptions: { input: { index: resolve('src-renderer/index.html'), participant: resolve('src-renderer/participant.html') } },
+      rollupOptions: {
+        input: { index: resolve('src-renderer/index.html'), participant: resolve('src-renderer/participant.html') },
+      },
     },
   },
 });

@@ -8,7 +8,15 @@ import xaiws from './eslint/rules.mjs';
 export default [
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'native/**', 'training/**', 'resources/**', '**/*.d.ts'] },
   {
-    files: ['src-*/**/*.ts', 'src-*/**/*.mjs', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.{ts,mjs}', 'eslint/**/*.mjs', 'bin/**/*.mjs'],
+    files: [
+      'src-*/**/*.ts',
+      'src-*/**/*.mjs',
+      'test/**/*.ts',
+      'bench/**/*.ts',
+      'scripts/**/*.{ts,mjs}',
+      'eslint/**/*.mjs',
+      'bin/**/*.mjs',
+    ],
     languageOptions: { parser: tseslint.parser, sourceType: 'module' },
   },
   {

@@ -23,7 +23,9 @@ try {
     const terms = words.filter((_, i) => i % Math.floor(words.length / n) === 0).slice(0, n);
     t = performance.now();
     const result = await embed(WORDS_EMBEDDER, terms, cache, terms.length);
-    console.log(`${n} terms: embed + cluster in the worker ${((performance.now() - t) / 1000).toFixed(2)} s (k = ${result.clustering!.k})`);
+    console.log(
+      `${n} terms: embed + cluster in the worker ${((performance.now() - t) / 1000).toFixed(2)} s (k = ${result.clustering!.k})`,
+    );
   }
   console.log(`machine: ${cpus()[0]!.model}, ${cpus().length} cores, node ${process.version}`);
 } finally {

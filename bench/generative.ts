@@ -23,7 +23,8 @@ const options = { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimiz
 
 const describe = async (path: string) => {
   const session = await ort.InferenceSession.create(path);
-  const shape = (m: ort.InferenceSession.ValueMetadata) => (m.isTensor ? m.shape.map((d) => (typeof d === 'number' ? d : -1)) : []);
+  const shape = (m: ort.InferenceSession.ValueMetadata) =>
+    m.isTensor ? m.shape.map((d) => (typeof d === 'number' ? d : -1)) : [];
   const info = {
     inputs: session.inputMetadata.map((m) => ({ name: m.name, shape: shape(m), type: m.isTensor ? m.type : '' })),
     outputs: session.outputMetadata.map((m) => ({ name: m.name, shape: shape(m), type: m.isTensor ? m.type : '' })),
@@ -40,9 +41,16 @@ const pixels = Float32Array.from(images.data.subarray(0, IMAGES * size), (v) => 
 const slice = (start: number, count: number) => pixels.subarray(start * size, (start + count) * size);
 
 const runs = {
-  decompose: (start: number, count: number) => engine.decomposition(slice(start, count), count, new Array(count).fill(-1)),
-  path: (start: number, count: number) => engine.counterfactual(slice(start, count), count, Array.from({ length: count }, () => ({ target: -1, steps: STEPS }))),
-  components: (start: number, count: number) => engine.components(slice(start, count), count, new Array(count).fill(-1)),
+  decompose: (start: number, count: number) =>
+    engine.decomposition(slice(start, count), count, new Array(count).fill(-1)),
+  path: (start: number, count: number) =>
+    engine.counterfactual(
+      slice(start, count),
+      count,
+      Array.from({ length: count }, () => ({ target: -1, steps: STEPS })),
+    ),
+  components: (start: number, count: number) =>
+    engine.components(slice(start, count), count, new Array(count).fill(-1)),
 };
 
 const workstation: Record<string, { perImageMs: number; seconds1000: number }> = {};
@@ -53,16 +61,55 @@ for (const [name, run] of Object.entries(runs)) {
   const perImageMs = (performance.now() - started) / SINGLE;
   started = performance.now();
   for (let s = 0; s < IMAGES; s += BATCH) await run(s, Math.min(BATCH, IMAGES - s));
-  workstation[name] = { perImageMs: Number(perImageMs.toFixed(3)), seconds1000: Number(((performance.now() - started) / 1000).toFixed(3)) };
+  workstation[name] = {
+    perImageMs: Number(perImageMs.toFixed(3)),
+    seconds1000: Number(((performance.now() - started) / 1000).toFixed(3)),
+  };
 }
 await engine.release();
 
-const torchRun = spawnSync('/usr/bin/python3', ['bench/generative_torch.py', '--threads', String(THREADS), '--images', String(IMAGES), '--single', String(SINGLE), '--batch', String(BATCH), '--steps', String(STEPS)], { encoding: 'utf8' });
+const torchRun = spawnSync(
+  '/usr/bin/python3',
+  [
+    'bench/generative_torch.py',
+    '--threads',
+    String(THREADS),
+    '--images',
+    String(IMAGES),
+    '--single',
+    String(SINGLE),
+    '--batch',
+    String(BATCH),
+    '--steps',
+    String(STEPS),
+  ],
+  { encoding: 'utf8' },
+);
 if (torchRun.status !== 0) throw new Error(`PyTorch reference failed: ${torchRun.stderr}`);
 const torch = JSON.parse(torchRun.stdout.trim().split('\n').pop()!);
 
-const speedup = Object.fromEntries(Object.keys(runs).map((name) => [name, {
-  perImage: Number((torch[name].perImageMs / workstation[name]!.perImageMs).toFixed(2)),
-  per1000: Number((torch[name].seconds1000 / workstation[name]!.seconds1000).toFixed(2)),
-}]));
-console.log(JSON.stringify({ machine: `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}`, threads: THREADS, images: IMAGES, batch: BATCH, steps: STEPS, workstation, pytorch: torch, speedup }, null, 2));
+const speedup = Object.fromEntries(
+  Object.keys(runs).map((name) => [
+    name,
+    {
+      perImage: Number((torch[name].perImageMs / workstation[name]!.perImageMs).toFixed(2)),
+      per1000: Number((torch[name].seconds1000 / workstation[name]!.seconds1000).toFixed(2)),
+    },
+  ]),
+);
+console.log(
+  JSON.stringify(
+    {
+      machine: `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}`,
+      threads: THREADS,
+      images: IMAGES,
+      batch: BATCH,
+      steps: STEPS,
+      workstation,
+      pytorch: torch,
+      speedup,
+    },
+    null,
+    2,
+  ),
+);

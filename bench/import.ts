@@ -21,19 +21,27 @@ const job = await workstation.jobs.wait(startImport(workstation, { source: SOURC
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 const images = job.result!.added as number;
-const dbBytes = statSync(join(dir, 'import.xaiws')).size + (statSync(join(dir, 'import.xaiws-wal'), { throwIfNoEntry: false })?.size ?? 0);
+const dbBytes =
+  statSync(join(dir, 'import.xaiws')).size +
+  (statSync(join(dir, 'import.xaiws-wal'), { throwIfNoEntry: false })?.size ?? 0);
 await workstation.shutdown();
 rmSync(dir, { recursive: true, force: true });
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
-console.log(JSON.stringify({
-  machine: `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}`,
-  source: SOURCE,
-  status: job.status,
-  images,
-  seconds: Number(seconds.toFixed(2)),
-  imagesPerSecond: Math.round(images / seconds),
-  peakRssMiB: mib(peakRss),
-  rssGrowthMiB: mib(peakRss - baselineRss),
-  maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-  projectFileMiB: mib(dbBytes),
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      machine: `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}`,
+      source: SOURCE,
+      status: job.status,
+      images,
+      seconds: Number(seconds.toFixed(2)),
+      imagesPerSecond: Math.round(images / seconds),
+      peakRssMiB: mib(peakRss),
+      rssGrowthMiB: mib(peakRss - baselineRss),
+      maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      projectFileMiB: mib(dbBytes),
+    },
+    null,
+    2,
+  ),
+);

@@ -22,7 +22,10 @@ const THREADS = 2;
 const BATCH = 256;
 const REPEATS = 3;
 const modelPath = 'resources/models/fashion-mnist-cnn/classifier.onnx';
-const manifest = parseManifest(JSON.parse(readFileSync('resources/models/fashion-mnist-cnn/classifier.manifest.json', 'utf8')), 'manifest');
+const manifest = parseManifest(
+  JSON.parse(readFileSync('resources/models/fashion-mnist-cnn/classifier.manifest.json', 'utf8')),
+  'manifest',
+);
 
 const images = readIdx('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz');
 const labels = readIdx('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz').data;
@@ -41,7 +44,11 @@ for (let repeat = 0; repeat < REPEATS; repeat++) {
   correct = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    const { output } = await pool.call('inferTensor', { model, tensor: tensor.slice(start * size, (start + n) * size), count: n });
+    const { output } = await pool.call('inferTensor', {
+      model,
+      tensor: tensor.slice(start * size, (start + n) * size),
+      count: n,
+    });
     for (let row = 0; row < n; row++) {
       const logits = output.subarray(row * 10, row * 10 + 10);
       if (logits.indexOf(Math.max(...logits)) === labels[start + row]) correct++;
@@ -51,9 +58,21 @@ for (let repeat = 0; repeat < REPEATS; repeat++) {
 }
 await pool.close();
 const ortSeconds = Math.min(...runs);
-const ort = { engine: 'onnxruntime-node', threads: THREADS, batch: BATCH, images: count, seconds: ortSeconds, imagesPerSecond: count / ortSeconds, accuracy: correct / count };
+const ort = {
+  engine: 'onnxruntime-node',
+  threads: THREADS,
+  batch: BATCH,
+  images: count,
+  seconds: ortSeconds,
+  imagesPerSecond: count / ortSeconds,
+  accuracy: correct / count,
+};
 
-const torchRun = spawnSync('/usr/bin/python3', ['bench/torch_reference.py', '--threads', String(THREADS), '--batch', String(BATCH), '--repeats', String(REPEATS)], { encoding: 'utf8' });
+const torchRun = spawnSync(
+  '/usr/bin/python3',
+  ['bench/torch_reference.py', '--threads', String(THREADS), '--batch', String(BATCH), '--repeats', String(REPEATS)],
+  { encoding: 'utf8' },
+);
 if (torchRun.status !== 0) throw new Error(`PyTorch reference failed: ${torchRun.stderr}`);
 const torch = JSON.parse(torchRun.stdout.trim().split('\n').pop()!);
 
@@ -62,10 +81,14 @@ const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-'));
 const workstation = new Workstation({ dataDir: dir, resourcesDir: 'resources', transport: 'cli' });
 await workstation.createProject(join(dir, 'bench.xaiws'));
 const registered = await addModel(workstation, { path: modelPath });
-const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: 'resources/datasets/fashion-mnist' }).id)).result!.datasetId as number;
+const datasetId = (
+  await workstation.jobs.wait(startImport(workstation, { source: 'resources/datasets/fashion-mnist' }).id)
+).result!.datasetId as number;
 const jobRuns: number[] = [];
 for (let repeat = 0; repeat < REPEATS; repeat++) {
-  const job = await workstation.jobs.wait(startInference(workstation, { modelId: registered.id, datasetId: datasetId, batchSize: BATCH }).id);
+  const job = await workstation.jobs.wait(
+    startInference(workstation, { modelId: registered.id, datasetId: datasetId, batchSize: BATCH }).id,
+  );
   jobRuns.push(job.result!.seconds as number);
 }
 await workstation.shutdown();
@@ -73,10 +96,16 @@ rmSync(dir, { recursive: true, force: true });
 const jobSeconds = Math.min(...jobRuns);
 
 const round = (value: number) => Math.round(value);
-console.log(JSON.stringify({
-  machine: `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}`,
-  onnxruntime: { ...ort, imagesPerSecond: round(ort.imagesPerSecond) },
-  pytorch: { ...torch, imagesPerSecond: round(torch.imagesPerSecond) },
-  ratio: Number((ort.imagesPerSecond / torch.imagesPerSecond).toFixed(2)),
-  inferenceJob: { images: count, seconds: jobSeconds, imagesPerSecond: round(count / jobSeconds) },
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      machine: `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}`,
+      onnxruntime: { ...ort, imagesPerSecond: round(ort.imagesPerSecond) },
+      pytorch: { ...torch, imagesPerSecond: round(torch.imagesPerSecond) },
+      ratio: Number((ort.imagesPerSecond / torch.imagesPerSecond).toFixed(2)),
+      inferenceJob: { images: count, seconds: jobSeconds, imagesPerSecond: round(count / jobSeconds) },
+    },
+    null,
+    2,
+  ),
+);

@@ -17,8 +17,21 @@ const testHost = await startTestHost();
 const { workstation } = testHost;
 const ids = await explainedProject(workstation, join(testHost.dir, 'latency.xaiws'), join(testHost.dir, 'data'), 100);
 const ana = workstation.project.labels.addAnnotator('Ana', 'analyst');
-const desk = await labelSession(workstation, ids, { name: 'Desk', maxImages: 100, overlap: 1, goldShare: 0, annotatorIds: [ana.id] });
-const crowdSession = await labelSession(workstation, ids, { name: 'Crowd', maxImages: 100, overlap: 1, goldShare: 0, openSeats: 1, gamification: 'off' });
+const desk = await labelSession(workstation, ids, {
+  name: 'Desk',
+  maxImages: 100,
+  overlap: 1,
+  goldShare: 0,
+  annotatorIds: [ana.id],
+});
+const crowdSession = await labelSession(workstation, ids, {
+  name: 'Crowd',
+  maxImages: 100,
+  overlap: 1,
+  goldShare: 0,
+  openSeats: 1,
+  gamification: 'off',
+});
 const crowd = await workstation.crowds.open(crowdSession, '127.0.0.1');
 
 // In-process commit time: wrap the answer write of the project's repository.
@@ -42,7 +55,9 @@ async function answerMany(page: Page): Promise<{ ack: number[]; shown: number[] 
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   }
   // (inline: a named helper inside evaluate would need esbuild's __name in the page)
-  const [keys, acks, shown] = await page.evaluate(() => ['label:key', 'label:ack', 'label:shown'].map((name) => performance.getEntriesByName(name).map((e) => e.startTime)));
+  const [keys, acks, shown] = await page.evaluate(() =>
+    ['label:key', 'label:ack', 'label:shown'].map((name) => performance.getEntriesByName(name).map((e) => e.startTime)),
+  );
   return { ack: keys!.map((k, i) => acks![i]! - k), shown: keys!.map((k, i) => shown![i]! - k) };
 }
 
@@ -71,8 +86,16 @@ try {
   const crowdTimes = await answerMany(crowdPage);
 
   const rows = {
-    desktop: { keyToCommitted: summary(deskTimes.ack), keyToNextTaskShown: summary(deskTimes.shown), commitInProcess: summary(deskCommits) },
-    crowd: { keyToCommitted: summary(crowdTimes.ack), keyToNextTaskShown: summary(crowdTimes.shown), commitInProcess: summary(commits) },
+    desktop: {
+      keyToCommitted: summary(deskTimes.ack),
+      keyToNextTaskShown: summary(deskTimes.shown),
+      commitInProcess: summary(deskCommits),
+    },
+    crowd: {
+      keyToCommitted: summary(crowdTimes.ack),
+      keyToNextTaskShown: summary(crowdTimes.shown),
+      commitInProcess: summary(commits),
+    },
   };
   console.log(JSON.stringify({ answers: ANSWERS, ms: rows }, null, 2));
   console.log(`targets: key to committed row p95 < 20 ms, answer to next task shown p95 < 100 ms`);

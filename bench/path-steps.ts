@@ -14,7 +14,9 @@ const testHost = await startTestHost();
 const { workstation } = testHost;
 await workstation.createProject(join(testHost.dir, 'steps.xaiws'));
 await addModel(workstation, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') });
-const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: join(ROOT, 'resources/datasets/fashion-mnist') }).id)).result!.datasetId as number;
+const datasetId = (
+  await workstation.jobs.wait(startImport(workstation, { source: join(ROOT, 'resources/datasets/fashion-mnist') }).id)
+).result!.datasetId as number;
 void datasetId;
 
 const browser = await launchChromium();
@@ -44,9 +46,20 @@ try {
     }
     return { dom, painted };
   });
-  const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
-  const summary = (values: number[]) => ({ median: Number(percentile(values, 50).toFixed(2)), p95: Number(percentile(values, 95).toFixed(2)), max: Number(Math.max(...values).toFixed(2)) });
-  console.log(JSON.stringify({ steps: samples.dom.length, keyToDomMs: summary(samples.dom), keyToSecondFrameMs: summary(samples.painted) }, null, 2));
+  const percentile = (values: number[], p: number) =>
+    [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+  const summary = (values: number[]) => ({
+    median: Number(percentile(values, 50).toFixed(2)),
+    p95: Number(percentile(values, 95).toFixed(2)),
+    max: Number(Math.max(...values).toFixed(2)),
+  });
+  console.log(
+    JSON.stringify(
+      { steps: samples.dom.length, keyToDomMs: summary(samples.dom), keyToSecondFrameMs: summary(samples.painted) },
+      null,
+      2,
+    ),
+  );
 } finally {
   await browser.close();
   await testHost.close();

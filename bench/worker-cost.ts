@@ -32,10 +32,14 @@ try {
     const job = await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId }).id);
     rates.push(job.result!.imagesPerSecond as number);
   }
-  const ids = ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }).slice(0, CAM_IMAGES + 5);
-  for (const imageId of ids.slice(CAM_IMAGES)) await explainImage(ws, { modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 }); // warm-up
+  const ids = ws.project.images
+    .matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' })
+    .slice(0, CAM_IMAGES + 5);
+  for (const imageId of ids.slice(CAM_IMAGES))
+    await explainImage(ws, { modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 }); // warm-up
   const started = performance.now();
-  for (const imageId of ids.slice(0, CAM_IMAGES)) await explainImage(ws, { modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
+  for (const imageId of ids.slice(0, CAM_IMAGES))
+    await explainImage(ws, { modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
   const camMs = (performance.now() - started) / CAM_IMAGES;
   // A call that does nothing in the worker (the session is loaded): the message round trip itself.
   await ws.pool.call('inspect', { key: model.fileHash, path: model.path });
@@ -43,7 +47,15 @@ try {
   for (let i = 0; i < CALLS; i++) await ws.pool.call('inspect', { key: model.fileHash, path: model.path });
   const callMs = (performance.now() - calls) / CALLS;
   const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
-  console.log(JSON.stringify({ machine: `${cpus().length} x ${cpus()[0]?.model}`, inferenceImagesPerSecond: median, runs: rates, gradcamMsPerImage: Number(camMs.toFixed(3)), roundTripMs: Number(callMs.toFixed(3)) }));
+  console.log(
+    JSON.stringify({
+      machine: `${cpus().length} x ${cpus()[0]?.model}`,
+      inferenceImagesPerSecond: median,
+      runs: rates,
+      gradcamMsPerImage: Number(camMs.toFixed(3)),
+      roundTripMs: Number(callMs.toFixed(3)),
+    }),
+  );
 } finally {
   await ws.shutdown();
   rmSync(dir, { recursive: true, force: true });

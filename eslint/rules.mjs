@@ -14,11 +14,16 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { CHECKED_ROOTS, ELECTRON_ALLOWED, LAYERS } from './layers.mjs';
 
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?\sfrom\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[\s;])import\s*['"]([^'"]+)['"]/g;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"`;]*?\sfrom\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[\s;])import\s*['"]([^'"]+)['"]/g;
 const SOURCE = /\.(ts|mts|mjs|js|svelte)$/;
 
 function globRegex(glob) {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\/?/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*');
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*\*\/?/g, '\u0000')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\u0000/g, '.*');
   return new RegExp(`^${escaped}$`);
 }
 
@@ -162,7 +167,9 @@ export function projectGraph(root) {
 const layers = {
   meta: {
     type: 'problem',
-    docs: { description: 'Imports follow the layer order of eslint/layers.mjs, with no circle between files or folders' },
+    docs: {
+      description: 'Imports follow the layer order of eslint/layers.mjs, with no circle between files or folders',
+    },
     schema: [],
   },
   create(context) {
@@ -174,22 +181,38 @@ const layers = {
     const check = (node, specifier) => {
       if (typeof specifier !== 'string') return;
       const report = (message) => context.report({ node, message });
-      if (specifier === 'electron' && !electronPatterns.some((pattern) => pattern.test(file))) report(`${file} imports electron: only src-main/app/, src-main/transport/ipc.ts and the preload may`);
-      if (file.startsWith('src-shared/') && (specifier.startsWith('node:') || (specifier.startsWith('.') && !resolve(root, dirname(file), specifier).startsWith(join(root, 'src-shared'))))) {
+      if (specifier === 'electron' && !electronPatterns.some((pattern) => pattern.test(file)))
+        report(`${file} imports electron: only src-main/app/, src-main/transport/ipc.ts and the preload may`);
+      if (
+        file.startsWith('src-shared/') &&
+        (specifier.startsWith('node:') ||
+          (specifier.startsWith('.') && !resolve(root, dirname(file), specifier).startsWith(join(root, 'src-shared'))))
+      ) {
         report(`src-shared stays environment-free: ${file} imports ${specifier}`);
       }
       const to = target(root, file, specifier);
       if (!to) return;
-      if ((file.startsWith('src-renderer/') || file.startsWith('src-preload/')) && to.startsWith('src-main/')) report(`${file} imports ${to}: the renderer and the preload reach the main process only through the contract`);
-      if (file.startsWith('src-main/') && to.startsWith('src-renderer/')) report(`${file} imports the renderer (${to})`);
+      if ((file.startsWith('src-renderer/') || file.startsWith('src-preload/')) && to.startsWith('src-main/'))
+        report(`${file} imports ${to}: the renderer and the preload reach the main process only through the contract`);
+      if (file.startsWith('src-main/') && to.startsWith('src-renderer/'))
+        report(`${file} imports the renderer (${to})`);
       const theirs = layerOf(to);
-      if (own && theirs && theirs.rank > own.rank) report(`${file} (layer ${own.name}) imports ${to} (layer ${theirs.name}): a layer imports only from lower layers (${LAYERS.map((l) => l.name).join(' < ')})`);
+      if (own && theirs && theirs.rank > own.rank)
+        report(
+          `${file} (layer ${own.name}) imports ${to} (layer ${theirs.name}): a layer imports only from lower layers (${LAYERS.map((l) => l.name).join(' < ')})`,
+        );
       const circle = graph.fileCircles.get(file);
-      if (circle !== undefined && graph.fileCircles.get(to) === circle) report(`import circle: ${pathBetween(graph.files, to, file).concat(to).join(' -> ')}`);
+      if (circle !== undefined && graph.fileCircles.get(to) === circle)
+        report(`import circle: ${pathBetween(graph.files, to, file).concat(to).join(' -> ')}`);
       const [fromDir, toDir] = [dirname(file), dirname(to)];
       const folderCircle = graph.folderCircles.get(fromDir);
       if (fromDir !== toDir && folderCircle !== undefined && graph.folderCircles.get(toDir) === folderCircle) {
-        report(`folder circle: ${pathBetween(graph.folders, toDir, fromDir).concat(toDir).map((d) => `${d}/`).join(' -> ')}`);
+        report(
+          `folder circle: ${pathBetween(graph.folders, toDir, fromDir)
+            .concat(toDir)
+            .map((d) => `${d}/`)
+            .join(' -> ')}`,
+        );
       }
     };
     return {

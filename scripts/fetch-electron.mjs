@@ -16,13 +16,22 @@ if (!existsSync(installer)) {
   process.exit(1);
 }
 console.error('Fetching the Electron binary…');
-const result = spawnSync(process.execPath, [installer], { cwd: join(root, 'node_modules', 'electron'), encoding: 'utf8', timeout: 10 * 60_000 });
+const result = spawnSync(process.execPath, [installer], {
+  cwd: join(root, 'node_modules', 'electron'),
+  encoding: 'utf8',
+  timeout: 10 * 60_000,
+});
 if (result.status === 0 && existsSync(join(root, 'node_modules', 'electron', 'path.txt'))) {
   console.log('Electron is installed.');
   process.exit(buildSqliteForElectron() ? 0 : 1);
 }
-const output = `${result.stderr ?? ''}${result.stdout ?? ''}${result.error ? String(result.error) : ''}`.split('\n').map((line) => line.trim());
-const reason = output.find((line) => /error|ENOTFOUND|ECONN|EAI_AGAIN|timed out/i.test(line) && !line.startsWith('at ')) ?? output.find(Boolean) ?? '';
+const output = `${result.stderr ?? ''}${result.stdout ?? ''}${result.error ? String(result.error) : ''}`
+  .split('\n')
+  .map((line) => line.trim());
+const reason =
+  output.find((line) => /error|ENOTFOUND|ECONN|EAI_AGAIN|timed out/i.test(line) && !line.startsWith('at ')) ??
+  output.find(Boolean) ??
+  '';
 console.error(`Could not fetch the Electron binary: the download failed${reason ? `:\n  ${reason}` : ''}.
 This machine probably has no access to GitHub's release downloads (or Node is older than Electron's installer needs: ${process.version}).
 Nothing else is affected: npm start runs the workstation in your browser, and npm test passes without Electron.
@@ -41,12 +50,29 @@ function buildSqliteForElectron() {
     cpSync(join(root, 'node_modules', 'better-sqlite3'), work, { recursive: true });
     rmSync(join(work, 'build'), { recursive: true, force: true });
     console.error(`Building better-sqlite3 for Electron ${version}…`);
-    const build = spawnSync('npx', ['--yes', 'node-gyp', 'rebuild', '--release', `--target=${version}`, `--arch=${process.arch}`, '--dist-url=https://electronjs.org/headers'], {
-      cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000,
-    });
+    const build = spawnSync(
+      'npx',
+      [
+        '--yes',
+        'node-gyp',
+        'rebuild',
+        '--release',
+        `--target=${version}`,
+        `--arch=${process.arch}`,
+        '--dist-url=https://electronjs.org/headers',
+      ],
+      {
+        cwd: work,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 15 * 60_000,
+      },
+    );
     const binary = join(work, 'build', 'Release', 'better_sqlite3.node');
     if (build.status !== 0 || !existsSync(binary)) {
-      const line = `${build.stderr ?? ''}`.split('\n').find((l) => /error|ERR!/i.test(l)) ?? String(build.error ?? 'node-gyp failed');
+      const line =
+        `${build.stderr ?? ''}`.split('\n').find((l) => /error|ERR!/i.test(l)) ??
+        String(build.error ?? 'node-gyp failed');
       console.error(`Could not build better-sqlite3 for Electron: ${line.trim()}
 The Electron window needs it; npm start keeps using the browser host until this step succeeds.`);
       return false;

@@ -22,7 +22,13 @@ const testHost = await startTestHost();
 const ws = testHost.workstation;
 const ids = await explainedProject(ws, join(testHost.dir, 'global.xaiws'), join(testHost.dir, 'data'), 12);
 const EARLY = '/features/features.6/Relu_output_0';
-const query = { datasetId: ids.datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
+const query = {
+  datasetId: ids.datasetId,
+  correctness: 'all' as const,
+  confidenceMin: 0,
+  confidenceMax: 1,
+  sort: 'id' as const,
+};
 await ws.jobs.wait(startExplain(ws, { modelId: ids.modelId, method: 'xgradcam', layer: LAYER, target: -1, query }).id);
 await ws.jobs.wait(startExplain(ws, { modelId: ids.modelId, method: 'gradcam', layer: EARLY, target: -1, query }).id);
 const analysts = ['Ana', 'Ben', 'Chen'].map((name) => ws.project.labels.addAnnotator(name, 'analyst').id);
@@ -32,7 +38,15 @@ const sources = [
   { kind: 'cam' as const, method: 'xgradcam', layer: LAYER, target: -1 },
   { kind: 'cam' as const, method: 'gradcam', layer: EARLY, target: -1 },
 ];
-const sessionId = await labelSession(ws, ids, { name: 'Fashion concepts', sources, maxImages: 10, taskTypes: ['rating', 'pairwise', 'concept', 'reveal'], overlap: 3, goldShare: 0.1, annotatorIds: analysts });
+const sessionId = await labelSession(ws, ids, {
+  name: 'Fashion concepts',
+  sources,
+  maxImages: 10,
+  taskTypes: ['rating', 'pairwise', 'concept', 'reveal'],
+  overlap: 3,
+  goldShare: 0.1,
+  annotatorIds: analysts,
+});
 await answerAll(ws, sessionId, analysts);
 await ws.jobs.wait(startFaithfulness(ws, { steps: 20 }).id);
 
@@ -46,7 +60,11 @@ try {
   await page.getByTestId('concept-example').first().locator('img').waitFor();
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(out, 'global-atlas.png') });
-  for (const [key, file] of [['2', 'global-methods.png'], ['3', 'global-agreement.png'], ['5', 'global-concepts.png']] as const) {
+  for (const [key, file] of [
+    ['2', 'global-methods.png'],
+    ['3', 'global-agreement.png'],
+    ['5', 'global-concepts.png'],
+  ] as const) {
     await page.keyboard.press(key);
     await page.waitForTimeout(400);
     await page.screenshot({ path: join(out, file) });

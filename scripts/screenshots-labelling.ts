@@ -20,7 +20,12 @@ const ids = await explainedProject(workstation, join(testHost.dir, 'study.xaiws'
 const store = workstation.project.labels;
 const analysts = ['Ana', 'Ben', 'Chen'].map((name) => store.addAnnotator(name, 'analyst'));
 const sessionId = await labelSession(workstation, ids, {
-  name: 'Fashion CAM study', taskTypes: ['rating', 'pairwise', 'concept', 'reveal'], overlap: 3, goldShare: 0.15, annotatorIds: analysts.map((a) => a.id), openSeats: 2,
+  name: 'Fashion CAM study',
+  taskTypes: ['rating', 'pairwise', 'concept', 'reveal'],
+  overlap: 3,
+  goldShare: 0.15,
+  annotatorIds: analysts.map((a) => a.id),
+  openSeats: 2,
   concepts: ['collar', 'sole', 'sleeve', 'strap', 'heel', 'handle'],
 });
 for (const [i, annotator] of analysts.entries()) {

@@ -84,10 +84,16 @@ try {
   await page.locator('[data-testid=job][data-kind=generative][data-status=done]').waitFor({ timeout: 120_000 });
   await page.keyboard.press('Escape');
   await page.keyboard.press('Escape');
-  await page.locator('[data-testid=grid-overlay] option', { hasText: 'DXAI' }).waitFor({ state: 'attached', timeout: 30_000 });
+  await page
+    .locator('[data-testid=grid-overlay] option', { hasText: 'DXAI' })
+    .waitFor({ state: 'attached', timeout: 30_000 });
   const option = await page.locator('[data-testid=grid-overlay] option', { hasText: 'DXAI' }).getAttribute('value');
   await page.getByTestId('grid-overlay').selectOption(option!);
-  await page.waitForFunction(() => Number(document.querySelector<HTMLCanvasElement>('[data-testid=row-thumbnails]')?.dataset.overlays ?? 0) > 0, undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => Number(document.querySelector<HTMLCanvasElement>('[data-testid=row-thumbnails]')?.dataset.overlays ?? 0) > 0,
+    undefined,
+    { timeout: 30_000 },
+  );
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(out, 'grid-overlay-dark.png') });
   await page.keyboard.press('Escape');

@@ -23,10 +23,17 @@ function newest(dir) {
 
 function buildIfStale() {
   const built = join(root, 'out', 'renderer', 'index.html');
-  const sources = Math.max(...['src-main', 'src-renderer', 'src-preload', 'src-shared'].map((dir) => newest(join(root, dir))));
-  if (existsSync(built) && statSync(built).mtimeMs >= sources && existsSync(join(root, 'out', 'main', 'index.js'))) return;
+  const sources = Math.max(
+    ...['src-main', 'src-renderer', 'src-preload', 'src-shared'].map((dir) => newest(join(root, dir))),
+  );
+  if (existsSync(built) && statSync(built).mtimeMs >= sources && existsSync(join(root, 'out', 'main', 'index.js')))
+    return;
   console.error('Building the workstation…');
-  const result = spawnSync(process.execPath, [join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'],
+    { cwd: root, stdio: 'inherit' },
+  );
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
@@ -51,7 +58,18 @@ buildIfStale();
 const electron = electronBinary();
 const child = electron
   ? spawn(electron, [root, ...args], { stdio: 'inherit' })
-  : (console.error('No Electron binary is installed (npm run electron:fetch tries to fetch it); opening the workstation in the browser instead.'),
-    spawn(process.execPath, [join(root, 'bin', 'xaiws.mjs'), 'serve', ...(args.length ? args : ['--demo']), ...(canOpenBrowser() ? ['--open'] : [])], { stdio: 'inherit' }));
+  : (console.error(
+      'No Electron binary is installed (npm run electron:fetch tries to fetch it); opening the workstation in the browser instead.',
+    ),
+    spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'xaiws.mjs'),
+        'serve',
+        ...(args.length ? args : ['--demo']),
+        ...(canOpenBrowser() ? ['--open'] : []),
+      ],
+      { stdio: 'inherit' },
+    ));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code) => process.exit(code ?? 0));

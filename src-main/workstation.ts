@@ -6,7 +6,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { methods, type EventName, type EventPayload, type Job, type Model, type ProjectSummary, type RecentProject } from '../src-shared/contract.ts';
+import {
+  methods,
+  type EventName,
+  type EventPayload,
+  type Job,
+  type Model,
+  type ProjectSummary,
+  type RecentProject,
+} from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask } from './datasets/import-job.ts';
 import { startImport } from './datasets/service.ts';
@@ -59,7 +67,12 @@ export class Workstation implements Context {
     const rendererDir = options.rendererDir ?? join(dirname(resolve(options.resourcesDir)), 'out', 'renderer');
     this.dialogs = options.dialogs ?? null;
     this.printPdf = options.printPdf ?? printWithChromium;
-    this.crowds = new Crowds(() => this.project, rendererDir, (sessionId) => this.emit('labels.changed', { sessionId }), options.crowdHost);
+    this.crowds = new Crowds(
+      () => this.project,
+      rendererDir,
+      (sessionId) => this.emit('labels.changed', { sessionId }),
+      options.crowdHost,
+    );
   }
 
   onEvent(listener: Listener): () => void {
@@ -107,7 +120,9 @@ export class Workstation implements Context {
    */
   async openDemo(): Promise<ProjectSummary> {
     const path = join(this.options.dataDir, 'demo', 'fashion-mnist-demo.xaiws');
-    const summary = existsSync(path) ? await this.openProject(path) : await this.createProject(path, 'Fashion-MNIST demo');
+    const summary = existsSync(path)
+      ? await this.openProject(path)
+      : await this.createProject(path, 'Fashion-MNIST demo');
     if (!summary.readOnly) await this.completeDemo();
     return summary;
   }
@@ -115,13 +130,25 @@ export class Workstation implements Context {
   private async completeDemo(): Promise<void> {
     const project = this.project;
     const modelPath = join(this.options.resourcesDir, DEMO_MODEL);
-    const model = project.models.list().find((m) => m.path === resolve(modelPath)) ?? (await addModel(this, { path: modelPath }));
+    const model =
+      project.models.list().find((m) => m.path === resolve(modelPath)) ?? (await addModel(this, { path: modelPath }));
     const source = resolve(this.options.resourcesDir, DEMO_DATASET);
-    const running = (kind: Job['kind']) => this.jobs.list().find((job) => job.kind === kind && (job.status === 'running' || job.status === 'queued'));
-    const imported = this.jobs.list().some((job) => job.kind === 'import' && job.status === 'done' && (this.project.jobs.params(job.id) as { source?: string } | undefined)?.source === source);
-    const importing = imported ? undefined : (running('import') ?? startImport(this, { source, name: 'Fashion-MNIST test set' }));
+    const running = (kind: Job['kind']) =>
+      this.jobs.list().find((job) => job.kind === kind && (job.status === 'running' || job.status === 'queued'));
+    const imported = this.jobs
+      .list()
+      .some(
+        (job) =>
+          job.kind === 'import' &&
+          job.status === 'done' &&
+          (this.project.jobs.params(job.id) as { source?: string } | undefined)?.source === source,
+      );
+    const importing = imported
+      ? undefined
+      : (running('import') ?? startImport(this, { source, name: 'Fashion-MNIST test set' }));
     const classify = () => {
-      const dataset = this.current?.project === project ? project.datasets.list().find((d) => d.source === source) : undefined;
+      const dataset =
+        this.current?.project === project ? project.datasets.list().find((d) => d.source === source) : undefined;
       if (!dataset || running('inference') || project.predictions.count(model.id, dataset.id) >= dataset.images) return;
       startInference(this, { modelId: model.id, datasetId: dataset.id });
     };
@@ -155,7 +182,10 @@ export class Workstation implements Context {
         } else if (job.kind === 'inference') {
           const { modelId, datasetId, batchSize } = methods['inference.run'].request.parse(params);
           if (!this.project.datasets.get(datasetId)) continue;
-          this.jobs.resume(job.id, inferenceTask(this.project, this.pool, this.model(modelId), datasetId, batchSize, true));
+          this.jobs.resume(
+            job.id,
+            inferenceTask(this.project, this.pool, this.model(modelId), datasetId, batchSize, true),
+          );
         }
       } catch {
         // A job that cannot be resumed (its model or dataset is gone, its request is not valid) stays interrupted.

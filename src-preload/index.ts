@@ -7,7 +7,10 @@ import { contextBridge, ipcRenderer } from 'electron';
 import { EVENT_NAMES, IMAGE_SCHEME, IPC_PREFIX, METHOD_NAMES } from '../src-shared/contract.ts';
 
 const methods = Object.fromEntries(
-  METHOD_NAMES.map((method) => [method, (request?: unknown) => ipcRenderer.invoke(`${IPC_PREFIX}call`, method, request ?? {})]),
+  METHOD_NAMES.map((method) => [
+    method,
+    (request?: unknown) => ipcRenderer.invoke(`${IPC_PREFIX}call`, method, request ?? {}),
+  ]),
 );
 
 contextBridge.exposeInMainWorld('xai', {

@@ -6,14 +6,67 @@
  * the method and event tables; the schemas they are made of live in src-shared/schemas/.
  */
 import { z } from 'zod';
-import { AgreementReport, Annotator, Answer, AnnotatorRole, AnswerAck, HistoryEntry, LabelSourceChoice, Leaderboard, MergeReport, NextTask, SessionDetail, SessionPreview, SessionRequest, SessionState, SessionSummary, TaskView } from './schemas/labels.ts';
-import { Aggregate, AggregateRequest, AggregateTable, ConceptEdit, LabelNextItem, StoredEdit } from './schemas/aggregate.ts';
+import {
+  AgreementReport,
+  Annotator,
+  Answer,
+  AnnotatorRole,
+  AnswerAck,
+  HistoryEntry,
+  LabelSourceChoice,
+  Leaderboard,
+  MergeReport,
+  NextTask,
+  SessionDetail,
+  SessionPreview,
+  SessionRequest,
+  SessionState,
+  SessionSummary,
+  TaskView,
+} from './schemas/labels.ts';
+import {
+  Aggregate,
+  AggregateRequest,
+  AggregateTable,
+  ConceptEdit,
+  LabelNextItem,
+  StoredEdit,
+} from './schemas/aggregate.ts';
 import { Correctness, Confusion, ImageDetail, ImageFilter, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
-import { BundleSummary, Dataset, id, ImportIssue, Manifest, Model, ProjectSummary, RecentProject } from './schemas/project.ts';
-import { CamMethodName, ClusteredLayer, ExplainRequest, Explanation, ImageMetrics, LayerInfo, LayerwiseExplanation, SanityCheck } from './schemas/explain.ts';
+import {
+  BundleSummary,
+  Dataset,
+  id,
+  ImportIssue,
+  Manifest,
+  Model,
+  ProjectSummary,
+  RecentProject,
+} from './schemas/project.ts';
+import {
+  CamMethodName,
+  ClusteredLayer,
+  ExplainRequest,
+  Explanation,
+  ImageMetrics,
+  LayerInfo,
+  LayerwiseExplanation,
+  SanityCheck,
+} from './schemas/explain.ts';
 import { Job, Providers } from './schemas/jobs.ts';
-import { ClassChoice, ClassCodeMap, Components, Counterfactual, CounterfactualRequest, Decomposition, GenerativeKind, OverlayChoice, OverlayMap, OverlaySource, Projection } from './schemas/generative.ts';
-
+import {
+  ClassChoice,
+  ClassCodeMap,
+  Components,
+  Counterfactual,
+  CounterfactualRequest,
+  Decomposition,
+  GenerativeKind,
+  OverlayChoice,
+  OverlayMap,
+  OverlaySource,
+  Projection,
+} from './schemas/generative.ts';
 
 export * from './schemas/project.ts';
 export * from './schemas/explain.ts';
@@ -34,11 +87,22 @@ export const methods = {
   'app.info': {
     request: Empty,
     /** `nativeDialogs`: the desktop app, where files are chosen in the system's dialogs (dialogs.*) instead of typed. */
-    result: z.object({ version: z.string(), transport: z.enum(['ipc', 'host', 'cli']), providers: Providers, nativeDialogs: z.boolean() }),
+    result: z.object({
+      version: z.string(),
+      transport: z.enum(['ipc', 'host', 'cli']),
+      providers: Providers,
+      nativeDialogs: z.boolean(),
+    }),
   },
   'dialogs.open': { request: z.object({ purpose: OpenPurpose }), result: z.object({ path: z.string().nullable() }) },
-  'dialogs.save': { request: z.object({ purpose: SavePurpose, defaultName: z.string().max(200).optional() }), result: z.object({ path: z.string().nullable() }) },
-  'projects.create': { request: z.object({ path: z.string().min(1), name: z.string().optional() }), result: ProjectSummary },
+  'dialogs.save': {
+    request: z.object({ purpose: SavePurpose, defaultName: z.string().max(200).optional() }),
+    result: z.object({ path: z.string().nullable() }),
+  },
+  'projects.create': {
+    request: z.object({ path: z.string().min(1), name: z.string().optional() }),
+    result: ProjectSummary,
+  },
   'projects.open': { request: z.object({ path: z.string().min(1) }), result: ProjectSummary },
   'projects.openDemo': { request: Empty, result: ProjectSummary },
   'projects.current': { request: Empty, result: ProjectSummary.nullable() },
@@ -59,22 +123,48 @@ export const methods = {
   'models.list': { request: Empty, result: z.array(Model) },
   'models.add': { request: z.object({ path: z.string().min(1), manifestPath: z.string().optional() }), result: Model },
   'bundles.check': { request: z.object({ path: z.string().min(1) }), result: BundleSummary },
-  'inference.run': { request: z.object({ modelId: id, datasetId: id, batchSize: z.number().int().min(1).max(4096).optional() }), result: JobStarted },
-  'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
-  'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
-  'explain.layerwise': { request: z.object({ modelId: id, imageId: id, target: z.number().int().min(-1).default(-1) }), result: LayerwiseExplanation },
-  'explain.metrics': { request: ExplainRequest.extend({ imageId: id, steps: z.number().int().min(2).max(1000).default(50) }), result: ImageMetrics },
-  'explain.sanity': { request: ExplainRequest.extend({ imageId: id }), result: SanityCheck },
-  'explain.metricsSelection': {
-    request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }), steps: z.number().int().min(2).max(1000).default(50) }),
+  'inference.run': {
+    request: z.object({ modelId: id, datasetId: id, batchSize: z.number().int().min(1).max(4096).optional() }),
     result: JobStarted,
   },
-  'explain.selection': { request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }) }), result: JobStarted },
+  'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
+  'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
+  'explain.layerwise': {
+    request: z.object({ modelId: id, imageId: id, target: z.number().int().min(-1).default(-1) }),
+    result: LayerwiseExplanation,
+  },
+  'explain.metrics': {
+    request: ExplainRequest.extend({ imageId: id, steps: z.number().int().min(2).max(1000).default(50) }),
+    result: ImageMetrics,
+  },
+  'explain.sanity': { request: ExplainRequest.extend({ imageId: id }), result: SanityCheck },
+  'explain.metricsSelection': {
+    request: ExplainRequest.extend({
+      query: ImageQuery.omit({ offset: true, limit: true }),
+      steps: z.number().int().min(2).max(1000).default(50),
+    }),
+    result: JobStarted,
+  },
+  'explain.selection': {
+    request: ExplainRequest.extend({ query: ImageQuery.omit({ offset: true, limit: true }) }),
+    result: JobStarted,
+  },
   /** Every cached CAM map of one image under the model (the comparison panel shows them). */
   'explain.cached': { request: z.object({ modelId: id, imageId: id }), result: z.array(Explanation) },
-  'generative.decomposition': { request: z.object({ modelId: id, imageId: id, target: ClassChoice }), result: Decomposition },
+  'generative.decomposition': {
+    request: z.object({ modelId: id, imageId: id, target: ClassChoice }),
+    result: Decomposition,
+  },
   'generative.counterfactual': { request: CounterfactualRequest, result: Counterfactual },
-  'generative.components': { request: z.object({ modelId: id, imageId: id, target: ClassChoice, top: z.number().int().min(1).max(64).default(8) }), result: Components },
+  'generative.components': {
+    request: z.object({
+      modelId: id,
+      imageId: id,
+      target: ClassChoice,
+      top: z.number().int().min(1).max(64).default(8),
+    }),
+    result: Components,
+  },
   'generative.selection': {
     request: z.object({
       modelId: id,
@@ -86,38 +176,95 @@ export const methods = {
     result: JobStarted,
   },
   /** One pass over a dataset: the class-code map (PCA or UMAP) and InfoDisent prototypes from its images. */
-  'generative.index': { request: z.object({ modelId: id, datasetId: id, projection: Projection.default('pca') }), result: JobStarted },
+  'generative.index': {
+    request: z.object({ modelId: id, datasetId: id, projection: Projection.default('pca') }),
+    result: JobStarted,
+  },
   'generative.codeMap': {
-    request: z.object({ modelId: id, datasetId: id, projection: Projection.optional(), codes: z.array(z.array(z.number())).max(256).optional() }),
+    request: z.object({
+      modelId: id,
+      datasetId: id,
+      projection: Projection.optional(),
+      codes: z.array(z.array(z.number())).max(256).optional(),
+    }),
     result: ClassCodeMap.extend({ path: z.array(z.object({ x: z.number(), y: z.number() })) }),
   },
   'overlays.choices': { request: z.object({ modelId: id }), result: z.array(OverlayChoice) },
-  'overlays.maps': { request: z.object({ modelId: id, source: OverlaySource, imageIds: z.array(id).max(1000) }), result: z.array(OverlayMap) },
+  'overlays.maps': {
+    request: z.object({ modelId: id, source: OverlaySource, imageIds: z.array(id).max(1000) }),
+    result: z.array(OverlayMap),
+  },
   'annotators.list': { request: Empty, result: z.array(Annotator) },
-  'annotators.add': { request: z.object({ name: z.string().trim().min(1).max(60), role: AnnotatorRole.default('analyst') }), result: Annotator },
+  'annotators.add': {
+    request: z.object({ name: z.string().trim().min(1).max(60), role: AnnotatorRole.default('analyst') }),
+    result: Annotator,
+  },
   /** Explanation sources a session can label: every cached kind of map under the model, counted over the filtered images. */
-  'labels.sources': { request: z.object({ modelId: id, filter: ImageFilter.optional() }), result: z.array(LabelSourceChoice) },
+  'labels.sources': {
+    request: z.object({ modelId: id, filter: ImageFilter.optional() }),
+    result: z.array(LabelSourceChoice),
+  },
   /** What a session request would build (items per task type, seats, tasks) and everything it cannot build, before it is created. */
   'labels.preview': { request: SessionRequest, result: SessionPreview },
   'labels.create': { request: SessionRequest, result: SessionDetail },
   'labels.sessions': { request: Empty, result: z.array(SessionSummary) },
   'labels.session': { request: z.object({ sessionId: id }), result: SessionDetail },
   /** An ended session goes back to open or paused only with `confirm: true` (else `confirmation_needed`). */
-  'labels.setState': { request: z.object({ sessionId: id, state: SessionState, confirm: z.boolean().default(false) }), result: SessionDetail },
+  'labels.setState': {
+    request: z.object({ sessionId: id, state: SessionState, confirm: z.boolean().default(false) }),
+    result: SessionDetail,
+  },
   'labels.removeSeat': { request: z.object({ sessionId: id, seatId: id }), result: SessionDetail },
   /** An annotator's next task; takes a free seat for an annotator who has none yet. */
   'labels.next': { request: z.object({ sessionId: id, annotatorId: id }), result: NextTask },
-  'labels.answer': { request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200), answer: Answer, shownAt: z.string().max(40).nullable().default(null) }), result: AnswerAck },
-  'labels.task': { request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200) }), result: TaskView },
+  'labels.answer': {
+    request: z.object({
+      sessionId: id,
+      annotatorId: id,
+      taskId: z.string().min(1).max(200),
+      answer: Answer,
+      shownAt: z.string().max(40).nullable().default(null),
+    }),
+    result: AnswerAck,
+  },
+  'labels.task': {
+    request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200) }),
+    result: TaskView,
+  },
   'labels.history': { request: z.object({ sessionId: id, annotatorId: id }), result: z.array(HistoryEntry) },
-  'labels.reveal': { request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200), step: z.number().int() }), result: z.object({ src: z.string(), step: z.number().int(), percent: z.number() }) },
+  'labels.reveal': {
+    request: z.object({ sessionId: id, annotatorId: id, taskId: z.string().min(1).max(200), step: z.number().int() }),
+    result: z.object({ src: z.string(), step: z.number().int(), percent: z.number() }),
+  },
   'labels.leaderboard': { request: z.object({ sessionId: id, annotatorId: id }), result: Leaderboard },
-  'labels.agreement': { request: z.object({ sessionId: id, samples: z.number().int().min(0).max(10000).default(1000) }), result: AgreementReport },
-  'labels.export': { request: z.object({ sessionId: id, format: z.enum(['csv', 'jsonl']) }), result: z.object({ filename: z.string(), text: z.string(), answers: z.number().int() }) },
-  'labels.exportPack': { request: z.object({ sessionId: id, path: z.string().min(1) }), result: z.object({ path: z.string(), pack: z.string(), seats: z.number().int(), tasks: z.number().int(), answers: z.number().int() }) },
+  'labels.agreement': {
+    request: z.object({ sessionId: id, samples: z.number().int().min(0).max(10000).default(1000) }),
+    result: AgreementReport,
+  },
+  'labels.export': {
+    request: z.object({ sessionId: id, format: z.enum(['csv', 'jsonl']) }),
+    result: z.object({ filename: z.string(), text: z.string(), answers: z.number().int() }),
+  },
+  'labels.exportPack': {
+    request: z.object({ sessionId: id, path: z.string().min(1) }),
+    result: z.object({
+      path: z.string(),
+      pack: z.string(),
+      seats: z.number().int(),
+      tasks: z.number().int(),
+      answers: z.number().int(),
+    }),
+  },
   'labels.mergePack': { request: z.object({ path: z.string().min(1) }), result: MergeReport },
   /** Opens the session to the lab network: a join code, a URL and its QR code. */
-  'labels.openCrowd': { request: z.object({ sessionId: id, host: z.string().max(100).optional(), port: z.number().int().min(0).max(65535).optional() }), result: z.object({ url: z.string(), code: z.string(), qrSvg: z.string() }) },
+  'labels.openCrowd': {
+    request: z.object({
+      sessionId: id,
+      host: z.string().max(100).optional(),
+      port: z.number().int().min(0).max(65535).optional(),
+    }),
+    result: z.object({ url: z.string(), code: z.string(), qrSvg: z.string() }),
+  },
   'labels.closeCrowd': { request: z.object({ sessionId: id }), result: z.object({ closed: z.boolean() }) },
   /** Global explanations from the labels of the chosen sessions (all when none are named). */
   'aggregate.run': { request: AggregateRequest, result: Aggregate },
@@ -126,13 +273,28 @@ export const methods = {
   /** Removes one concept edit, or every edit when no id is given. */
   'aggregate.undoEdit': { request: z.object({ id: id.optional() }), result: z.object({ removed: z.number().int() }) },
   /** Deletion, insertion, ROAD and the sanity check of every labelled CAM map that has none cached. */
-  'aggregate.faithfulness': { request: AggregateRequest.extend({ steps: z.number().int().min(2).max(1000).default(50) }), result: JobStarted },
+  'aggregate.faithfulness': {
+    request: AggregateRequest.extend({ steps: z.number().int().min(2).max(1000).default(50) }),
+    result: JobStarted,
+  },
   'aggregate.labelNext': { request: z.object({ sessionId: id }), result: z.array(LabelNextItem) },
   /** Example images with the map people saw over them, as data URIs (null when the session no longer holds the item). */
-  'aggregate.examples': { request: z.object({ itemUuids: z.array(z.string().min(1).max(80)).max(60) }), result: z.array(z.object({ itemUuid: z.string(), src: z.string().nullable() })) },
-  'aggregate.export': { request: AggregateRequest.extend({ table: AggregateTable, format: z.enum(['csv', 'json']) }), result: z.object({ filename: z.string(), text: z.string(), rows: z.number().int() }) },
+  'aggregate.examples': {
+    request: z.object({ itemUuids: z.array(z.string().min(1).max(80)).max(60) }),
+    result: z.array(z.object({ itemUuid: z.string(), src: z.string().nullable() })),
+  },
+  'aggregate.export': {
+    request: AggregateRequest.extend({ table: AggregateTable, format: z.enum(['csv', 'json']) }),
+    result: z.object({ filename: z.string(), text: z.string(), rows: z.number().int() }),
+  },
   /** The self-contained HTML report; with `pdf`, also printed to that PDF file by Chromium. */
-  'aggregate.report': { request: AggregateRequest.extend({ pdf: z.string().min(1).max(4096).optional(), html: z.string().min(1).max(4096).optional() }), result: z.object({ filename: z.string(), html: z.string(), pdf: z.string().nullable() }) },
+  'aggregate.report': {
+    request: AggregateRequest.extend({
+      pdf: z.string().min(1).max(4096).optional(),
+      html: z.string().min(1).max(4096).optional(),
+    }),
+    result: z.object({ filename: z.string(), html: z.string(), pdf: z.string().nullable() }),
+  },
   'stats.confusion': { request: z.object({ modelId: id, datasetId: id }), result: Confusion },
   'jobs.list': { request: Empty, result: z.array(Job) },
   'jobs.cancel': { request: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },

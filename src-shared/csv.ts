@@ -13,7 +13,10 @@ export function neutraliseCell(text: string): string {
   return FORMULA_START.test(text) ? `'${text}` : text;
 }
 
-export function toCsv(rows: readonly Record<string, unknown>[], columns: readonly string[] = rows.length ? Object.keys(rows[0]!) : []): string {
+export function toCsv(
+  rows: readonly Record<string, unknown>[],
+  columns: readonly string[] = rows.length ? Object.keys(rows[0]!) : [],
+): string {
   return stringify(rows as Record<string, unknown>[], {
     header: true,
     columns: [...columns],

@@ -78,13 +78,18 @@ export class ApiError extends Error implements ApiErrorShape {
   }
 
   toJSON(): ApiErrorShape {
-    return this.value === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, value: this.value };
+    return this.value === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, value: this.value };
   }
 }
 
 /** Turns anything thrown into the {code, message, value?} shape that crosses a transport. */
 export function toApiError(error: unknown): ApiErrorShape {
-  if (error instanceof ApiError || isApiErrorShape(error)) return error.value === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, value: error.value };
+  if (error instanceof ApiError || isApiErrorShape(error))
+    return error.value === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, value: error.value };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'internal', message: message || 'Unexpected internal error' };
 }

@@ -15,11 +15,18 @@ export const RevealStep = z.object({ src: z.string(), step: z.number().int(), pe
 export const participantMethods = {
   /** The only call without a token: the session's join code and the name to show. */
   join: {
-    request: z.object({ code: z.string().max(32), name: z.string().trim().min(1).max(60), leaderboard: z.boolean().default(false) }),
+    request: z.object({
+      code: z.string().max(32),
+      name: z.string().trim().min(1).max(60),
+      leaderboard: z.boolean().default(false),
+    }),
     result: z.object({ token: z.string(), name: z.string() }),
   },
   next: { request: Empty, result: NextTask },
-  answer: { request: TaskRef.extend({ answer: Answer, shownAt: z.string().max(40).nullable().default(null) }), result: AnswerAck },
+  answer: {
+    request: TaskRef.extend({ answer: Answer, shownAt: z.string().max(40).nullable().default(null) }),
+    result: AnswerAck,
+  },
   task: { request: TaskRef, result: TaskView },
   history: { request: Empty, result: z.array(HistoryEntry) },
   reveal: { request: TaskRef.extend({ step: z.number().int() }), result: RevealStep },

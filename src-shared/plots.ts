@@ -11,16 +11,31 @@ export function escapeXml(text: string): string {
 }
 
 const FONT = 'font-family="system-ui, sans-serif" font-size="12"';
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 /** A number for charts and tables: fixed digits, an en dash for none. */
-export const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '–' : x.toFixed(digits));
+export const fmt = (x: number | null | undefined, digits = 2) =>
+  x === null || x === undefined ? '–' : x.toFixed(digits);
 
 export function colourOf(index: number): string {
   return PALETTE[index % PALETTE.length]!;
 }
 
 /** Horizontal bars of concept scores, one row per concept; a selected concept is outlined. */
-export function conceptBars(concepts: readonly ConceptScore[], options: { width?: number; selected?: string | null; limit?: number } = {}): string {
+export function conceptBars(
+  concepts: readonly ConceptScore[],
+  options: { width?: number; selected?: string | null; limit?: number } = {},
+): string {
   const rows = concepts.slice(0, options.limit ?? 12);
   const width = options.width ?? 520;
   const label = 150;
@@ -51,7 +66,10 @@ ${bars}
 }
 
 /** The share of the top concepts in each layer, layers in model order; a highlighted concept is drawn thick. */
-export function layerLines(atlas: ClassAtlas, options: { width?: number; concepts?: readonly string[]; highlight?: string | null } = {}): string {
+export function layerLines(
+  atlas: ClassAtlas,
+  options: { width?: number; concepts?: readonly string[]; highlight?: string | null } = {},
+): string {
   const layers = atlas.layers;
   const width = options.width ?? 520;
   const height = 240;
@@ -62,23 +80,48 @@ export function layerLines(atlas: ClassAtlas, options: { width?: number; concept
   const plotW = width - left - legend - 10;
   const plotH = height - top - bottom;
   const chosen = options.concepts ?? atlas.concepts.slice(0, 6).map((c) => c.concept);
-  if (layers.length < 2) return `<svg xmlns="http://www.w3.org/2000/svg" class="plot layer-lines" viewBox="0 0 ${width} 40" width="${width}" height="40" ${FONT}><text x="0" y="24" fill="currentColor">Labels refer to ${layers.length === 1 ? 'one layer' : 'no layer'}: no trend across layers to draw.</text></svg>`;
-  const series = chosen.map((concept) => ({ concept, name: atlas.concepts.find((c) => c.concept === concept)?.name ?? concept, ys: layers.map((l) => l.concepts.find((c) => c.concept === concept)?.share ?? 0) }));
+  if (layers.length < 2)
+    return `<svg xmlns="http://www.w3.org/2000/svg" class="plot layer-lines" viewBox="0 0 ${width} 40" width="${width}" height="40" ${FONT}><text x="0" y="24" fill="currentColor">Labels refer to ${layers.length === 1 ? 'one layer' : 'no layer'}: no trend across layers to draw.</text></svg>`;
+  const series = chosen.map((concept) => ({
+    concept,
+    name: atlas.concepts.find((c) => c.concept === concept)?.name ?? concept,
+    ys: layers.map((l) => l.concepts.find((c) => c.concept === concept)?.share ?? 0),
+  }));
   const max = Math.max(1e-9, ...series.flatMap((s) => s.ys));
   const x = (i: number) => left + (layers.length === 1 ? plotW / 2 : (i / (layers.length - 1)) * plotW);
   const y = (v: number) => top + plotH - (v / max) * plotH;
-  const grid = [0, 0.5, 1].map((f) => `<line x1="${left}" x2="${left + plotW}" y1="${y(f * max).toFixed(1)}" y2="${y(f * max).toFixed(1)}" stroke="currentColor" opacity="0.15"/><text x="${left - 6}" y="${(y(f * max) + 4).toFixed(1)}" text-anchor="end" fill="currentColor" opacity="0.7">${fmt(f * max)}</text>`).join('');
+  const grid = [0, 0.5, 1]
+    .map(
+      (f) =>
+        `<line x1="${left}" x2="${left + plotW}" y1="${y(f * max).toFixed(1)}" y2="${y(f * max).toFixed(1)}" stroke="currentColor" opacity="0.15"/><text x="${left - 6}" y="${(y(f * max) + 4).toFixed(1)}" text-anchor="end" fill="currentColor" opacity="0.7">${fmt(f * max)}</text>`,
+    )
+    .join('');
   const names = layerNames(layers.map((l) => l.layer));
-  const ticks = layers.map((l, i) => `<text x="${x(i).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="currentColor"><title>${escapeXml(l.layer)}: ${l.answers} answers</title>${escapeXml(shorten(names[i]!, 16))}</text>`).join('');
+  const ticks = layers
+    .map(
+      (l, i) =>
+        `<text x="${x(i).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="currentColor"><title>${escapeXml(l.layer)}: ${l.answers} answers</title>${escapeXml(shorten(names[i]!, 16))}</text>`,
+    )
+    .join('');
   const lines = series
     .map((s, k) => {
       const thick = options.highlight === s.concept;
       const points = s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-      const dots = s.ys.map((v, i) => `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="${thick ? 4.5 : 3}" fill="${colourOf(k)}"><title>${escapeXml(`${s.name} at ${layers[i]!.layer}: share ${fmt(v)}`)}</title></circle>`).join('');
+      const dots = s.ys
+        .map(
+          (v, i) =>
+            `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="${thick ? 4.5 : 3}" fill="${colourOf(k)}"><title>${escapeXml(`${s.name} at ${layers[i]!.layer}: share ${fmt(v)}`)}</title></circle>`,
+        )
+        .join('');
       return `<g class="line" data-concept="${escapeXml(s.concept)}" style="cursor:pointer" opacity="${options.highlight && !thick ? 0.35 : 1}"><polyline points="${points}" fill="none" stroke="${colourOf(k)}" stroke-width="${thick ? 3.5 : 2}"/>${dots}</g>`;
     })
     .join('\n');
-  const key = series.map((s, k) => `<g class="legend" data-concept="${escapeXml(s.concept)}" style="cursor:pointer"><rect x="${left + plotW + 16}" y="${top + k * 18}" width="10" height="10" fill="${colourOf(k)}"/><text x="${left + plotW + 30}" y="${top + k * 18 + 9}" fill="currentColor">${escapeXml(shorten(s.name, 14))}</text></g>`).join('');
+  const key = series
+    .map(
+      (s, k) =>
+        `<g class="legend" data-concept="${escapeXml(s.concept)}" style="cursor:pointer"><rect x="${left + plotW + 16}" y="${top + k * 18}" width="10" height="10" fill="${colourOf(k)}"/><text x="${left + plotW + 30}" y="${top + k * 18 + 9}" fill="currentColor">${escapeXml(shorten(s.name, 14))}</text></g>`,
+    )
+    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" class="plot layer-lines" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ${FONT} role="img" aria-label="Concept share across layers">
 ${grid}${ticks}
 <text x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle" fill="currentColor" opacity="0.7">layer (input → output); share = score ÷ labelled answers</text>
@@ -104,7 +147,10 @@ function shorten(text: string, n: number): string {
  * Each method's mean "justifies" rating with its 95 % interval: the filled dot is reliability-weighted,
  * the hollow one unweighted. Methods without ratings show their Bradley-Terry score instead, on its own axis.
  */
-export function rankingChart(rows: readonly MethodRow[], options: { width?: number; scale?: string; selected?: string | null } = {}): string {
+export function rankingChart(
+  rows: readonly MethodRow[],
+  options: { width?: number; scale?: string; selected?: string | null } = {},
+): string {
   const scale = options.scale ?? 'justifies';
   const width = options.width ?? 520;
   const left = 130;
@@ -115,7 +161,12 @@ export function rankingChart(rows: readonly MethodRow[], options: { width?: numb
   const height = rated.length * rowH + 46;
   const plotW = width - left - right;
   const x = (v: number) => left + ((v - 1) / 4) * plotW;
-  const axis = [1, 2, 3, 4, 5].map((v) => `<line x1="${x(v)}" x2="${x(v)}" y1="6" y2="${height - 34}" stroke="currentColor" opacity="0.15"/><text x="${x(v)}" y="${height - 20}" text-anchor="middle" fill="currentColor">${v}</text>`).join('');
+  const axis = [1, 2, 3, 4, 5]
+    .map(
+      (v) =>
+        `<line x1="${x(v)}" x2="${x(v)}" y1="6" y2="${height - 34}" stroke="currentColor" opacity="0.15"/><text x="${x(v)}" y="${height - 20}" text-anchor="middle" fill="currentColor">${v}</text>`,
+    )
+    .join('');
   const marks = rated
     .map((r, i) => {
       const y = 18 + i * rowH;
@@ -123,7 +174,10 @@ export function rankingChart(rows: readonly MethodRow[], options: { width?: numb
       const w = r.ratings[scale]!.weighted;
       const tip = `${r.method}: weighted ${fmt(w.mean)} [${fmt(w.low)}, ${fmt(w.high)}], unweighted ${fmt(u.mean)} [${fmt(u.low)}, ${fmt(u.high)}], n = ${u.n}`;
       const clamp = (v: number | null) => x(Math.min(5, Math.max(1, v ?? 1)));
-      const whisker = (ci: typeof u, dy: number, colour: string) => (ci.low === null ? '' : `<line x1="${clamp(ci.low).toFixed(1)}" x2="${clamp(ci.high).toFixed(1)}" y1="${y + dy}" y2="${y + dy}" stroke="${colour}" stroke-width="2"/>`);
+      const whisker = (ci: typeof u, dy: number, colour: string) =>
+        ci.low === null
+          ? ''
+          : `<line x1="${clamp(ci.low).toFixed(1)}" x2="${clamp(ci.high).toFixed(1)}" y1="${y + dy}" y2="${y + dy}" stroke="${colour}" stroke-width="2"/>`;
       const selected = options.selected === r.method;
       return `<g class="method" data-method="${escapeXml(r.method)}" style="cursor:pointer"><title>${escapeXml(tip)}</title>
 <rect x="0" y="${y - 11}" width="${width}" height="${rowH - 2}" fill="${selected ? 'rgba(78,121,167,0.12)' : 'transparent'}"/>
@@ -142,7 +196,8 @@ ${axis}${marks}
 
 function btChart(rows: readonly MethodRow[], width: number): string {
   const compared = rows.filter((r) => r.pairwise.bradleyTerryWeighted !== null);
-  if (compared.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" class="plot ranking" viewBox="0 0 ${width} 40" width="${width}" height="40" ${FONT}><text x="0" y="24" fill="currentColor">No ratings or pairwise choices to rank methods by.</text></svg>`;
+  if (compared.length === 0)
+    return `<svg xmlns="http://www.w3.org/2000/svg" class="plot ranking" viewBox="0 0 ${width} 40" width="${width}" height="40" ${FONT}><text x="0" y="24" fill="currentColor">No ratings or pairwise choices to rank methods by.</text></svg>`;
   const left = 130;
   const rowH = 26;
   const height = compared.length * rowH + 40;
@@ -176,10 +231,22 @@ export function heatmap(h: Heatmap, options: { cell?: number; selected?: string 
     const mid = (h.low + h.high) / 2;
     const t = Math.max(-1, Math.min(1, (v - mid) / ((h.high - h.low) / 2)));
     const mix = (a: number, b: number, f: number) => Math.round(a + (b - a) * f);
-    return t >= 0 ? `rgb(${mix(255, 33, t)},${mix(255, 102, t)},${mix(255, 172, t)})` : `rgb(${mix(255, 214, -t)},${mix(255, 96, -t)},${mix(255, 77, -t)})`;
+    return t >= 0
+      ? `rgb(${mix(255, 33, t)},${mix(255, 102, t)},${mix(255, 172, t)})`
+      : `rgb(${mix(255, 214, -t)},${mix(255, 96, -t)},${mix(255, 77, -t)})`;
   };
-  const headers = h.columns.map((c, j) => `<text transform="translate(${left + j * cell + cell / 2 + 4},${top - 6}) rotate(-45)" fill="currentColor">${escapeXml(shorten(c, 16))}</text>`).join('');
-  const rowLabels = h.rows.map((r, i) => `<text x="${left - 6}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end" fill="currentColor" ${options.selected === r ? 'font-weight="bold"' : ''}>${escapeXml(shorten(r, 22))}</text>`).join('');
+  const headers = h.columns
+    .map(
+      (c, j) =>
+        `<text transform="translate(${left + j * cell + cell / 2 + 4},${top - 6}) rotate(-45)" fill="currentColor">${escapeXml(shorten(c, 16))}</text>`,
+    )
+    .join('');
+  const rowLabels = h.rows
+    .map(
+      (r, i) =>
+        `<text x="${left - 6}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end" fill="currentColor" ${options.selected === r ? 'font-weight="bold"' : ''}>${escapeXml(shorten(r, 22))}</text>`,
+    )
+    .join('');
   const cells = h.cells
     .map((c) => {
       const i = h.rows.indexOf(c.row);

@@ -4,7 +4,14 @@
  */
 
 /** Bilinear resize with corners aligned (torch.nn.UpsamplingBilinear2d), one plane. */
-export function resizeBilinearAligned(source: ArrayLike<number>, height: number, width: number, outHeight: number, outWidth: number, out = new Float32Array(outHeight * outWidth)): Float32Array {
+export function resizeBilinearAligned(
+  source: ArrayLike<number>,
+  height: number,
+  width: number,
+  outHeight: number,
+  outWidth: number,
+  out = new Float32Array(outHeight * outWidth),
+): Float32Array {
   const sy = outHeight > 1 ? (height - 1) / (outHeight - 1) : 0;
   const sx = outWidth > 1 ? (width - 1) / (outWidth - 1) : 0;
   for (let y = 0; y < outHeight; y++) {

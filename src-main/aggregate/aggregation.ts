@@ -4,7 +4,15 @@
  * heatmaps and the disagreement list; the faithfulness job that fills the metrics the ranking reads;
  * the "what to label next" order of a session; and every table as CSV or JSON.
  */
-import type { Aggregate, AggregateTable, Concept, ConceptEdit, Faithfulness, Heatmap, LabelNextItem } from '../../src-shared/schemas/aggregate.ts';
+import type {
+  Aggregate,
+  AggregateTable,
+  Concept,
+  ConceptEdit,
+  Faithfulness,
+  Heatmap,
+  LabelNextItem,
+} from '../../src-shared/schemas/aggregate.ts';
 import { AGGREGATE_TABLES } from '../../src-shared/schemas/aggregate.ts';
 import { toCsv } from '../../src-shared/csv.ts';
 import type { CamMethodName, Model } from '../../src-shared/contract.ts';
@@ -32,8 +40,10 @@ export interface AggregateContext {
   cacheDir: string;
 }
 
-export const RELIABILITY_RULE = 'reliability = (gold answers right + 1) / (gold answers + 2), over the aggregated sessions';
-export const SCORE_RULE = 'score = sum over label instances of (1 - 0.1 x reveal step), / 4 when the guess was wrong, 0 when resigned; 1 for a concept-label task';
+export const RELIABILITY_RULE =
+  'reliability = (gold answers right + 1) / (gold answers + 2), over the aggregated sessions';
+export const SCORE_RULE =
+  'score = sum over label instances of (1 - 0.1 x reveal step), / 4 when the guess was wrong, 0 when resigned; 1 for a concept-label task';
 
 function sessionsOf(project: Project, sessionIds?: number[]): SessionRow[] {
   if (!sessionIds || sessionIds.length === 0) return project.labels.sessions();
@@ -48,7 +58,9 @@ function sessionsOf(project: Project, sessionIds?: number[]): SessionRow[] {
 function termCounts(records: readonly LabelRecord[]): { term: string; count: number }[] {
   const counts = new Map<string, number>();
   for (const r of records) for (const t of r.terms) counts.set(t, (counts.get(t) ?? 0) + 1);
-  return [...counts].map(([term, count]) => ({ term, count })).sort((a, b) => b.count - a.count || a.term.localeCompare(b.term));
+  return [...counts]
+    .map(([term, count]) => ({ term, count }))
+    .sort((a, b) => b.count - a.count || a.term.localeCompare(b.term));
 }
 
 export interface ConceptModel {
@@ -68,16 +80,35 @@ export async function conceptModel(context: AggregateContext, records: readonly 
   const vectorOf = new Map<string, Float32Array>();
   [...terms.map((t) => t.term), ...wordList].forEach((text, i) => vectorOf.set(text, embedded.vectors[i]!));
   const countOf = new Map(terms.map((t) => [t.term, t.count]));
-  const nameOf = (members: string[]) => centralWord(members.map((term) => ({ term, count: countOf.get(term) ?? 1, vector: vectorOf.get(term)! })), (w) => vectorOf.get(w));
+  const nameOf = (members: string[]) =>
+    centralWord(
+      members.map((term) => ({ term, count: countOf.get(term) ?? 1, vector: vectorOf.get(term)! })),
+      (w) => vectorOf.get(w),
+    );
   const groups = new Map<number, string[]>();
-  (embedded.clustering?.assignment ?? []).forEach((cluster, i) => groups.set(cluster, [...(groups.get(cluster) ?? []), terms[i]!.term]));
+  (embedded.clustering?.assignment ?? []).forEach((cluster, i) =>
+    groups.set(cluster, [...(groups.get(cluster) ?? []), terms[i]!.term]),
+  );
   const automatic = [...groups.values()].map((members) => ({ terms: members, autoName: nameOf(members) }));
   const edits = context.project.aggregate.edits();
-  const { clusters, stale } = replayEdits(automatic, edits.map((e) => e.edit), nameOf);
+  const { clusters, stale } = replayEdits(
+    automatic,
+    edits.map((e) => e.edit),
+    nameOf,
+  );
   const concepts: Concept[] = clusters
     .map((c) => {
-      const members = c.terms.map((term) => ({ term, count: countOf.get(term) ?? 0 })).sort((a, b) => b.count - a.count || a.term.localeCompare(b.term));
-      return { id: [...c.terms].sort()[0]!, name: c.name, autoName: c.autoName, terms: members, labels: members.reduce((a, m) => a + m.count, 0), edited: c.edited };
+      const members = c.terms
+        .map((term) => ({ term, count: countOf.get(term) ?? 0 }))
+        .sort((a, b) => b.count - a.count || a.term.localeCompare(b.term));
+      return {
+        id: [...c.terms].sort()[0]!,
+        name: c.name,
+        autoName: c.autoName,
+        terms: members,
+        labels: members.reduce((a, m) => a + m.count, 0),
+        edited: c.edited,
+      };
     })
     .sort((a, b) => b.labels - a.labels || a.name.localeCompare(b.name));
   const index: ConceptIndex = { of: new Map(), name: new Map() };
@@ -89,7 +120,14 @@ export async function conceptModel(context: AggregateContext, records: readonly 
     concepts,
     index,
     embedder: { kind: spec.kind, name: spec.name, hash: spec.hash, dimensions: embedded.dimensions },
-    clustering: { linkage: 'complete', metric: 'cosine', kRange: K_RANGE, k: embedded.clustering?.k ?? 0, silhouette: embedded.clustering?.silhouette ?? null, terms: terms.length },
+    clustering: {
+      linkage: 'complete',
+      metric: 'cosine',
+      kRange: K_RANGE,
+      k: embedded.clustering?.k ?? 0,
+      silhouette: embedded.clustering?.silhouette ?? null,
+      terms: terms.length,
+    },
     edits: edits.length,
     staleEdits: stale,
   };
@@ -116,45 +154,101 @@ function faithfulnessLookup(project: Project) {
     for (const r of records) {
       r.methods.forEach((m, i) => {
         if (m !== method || r.kinds[i] !== 'cam' || r.classIndex < 0) return;
-        keys.set(`${r.modelHash}|${r.imageId}|${r.layers[i]}|${r.classIndex}`, { modelHash: r.modelHash, imageId: r.imageId, layer: r.layers[i]!, targetClass: r.classIndex });
+        keys.set(`${r.modelHash}|${r.imageId}|${r.layers[i]}|${r.classIndex}`, {
+          modelHash: r.modelHash,
+          imageId: r.imageId,
+          layer: r.layers[i]!,
+          targetClass: r.classIndex,
+        });
       });
     }
-    const rows = [...keys.values()].map((k) => project.aggregate.faithfulness({ ...k, method })).filter((r): r is FaithfulnessRow => r !== undefined);
+    const rows = [...keys.values()]
+      .map((k) => project.aggregate.faithfulness({ ...k, method }))
+      .filter((r): r is FaithfulnessRow => r !== undefined);
     const mean = (values: (number | null)[]) => {
       const v = values.filter((x): x is number => x !== null);
       return v.length ? Math.round((v.reduce((a, b) => a + b, 0) / v.length) * 1e4) / 1e4 : null;
     };
-    return { images: rows.length, deletion: mean(rows.map((r) => r.deletion)), insertion: mean(rows.map((r) => r.insertion)), road: mean(rows.map((r) => r.road)), sanity: mean(rows.map((r) => r.sanity)) };
+    return {
+      images: rows.length,
+      deletion: mean(rows.map((r) => r.deletion)),
+      insertion: mean(rows.map((r) => r.insertion)),
+      road: mean(rows.map((r) => r.road)),
+      sanity: mean(rows.map((r) => r.sanity)),
+    };
   };
 }
 
-function agreementHeatmaps(records: readonly LabelRecord[], conceptOf: (term: string) => string | undefined): Heatmap[] {
+function agreementHeatmaps(
+  records: readonly LabelRecord[],
+  conceptOf: (term: string) => string | undefined,
+): Heatmap[] {
   const measures = [
-    { key: 'justifies', type: 'rating', level: 'ordinal' as const, value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.justifies : null) },
-    { key: 'predictable', type: 'rating', level: 'ordinal' as const, value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.predictable : null) },
-    { key: 'pairwise', type: 'pairwise', level: 'nominal' as const, value: (r: LabelRecord) => (r.answer.type === 'pairwise' ? r.answer.choice : null) },
-    { key: 'reveal guess', type: 'reveal', level: 'nominal' as const, value: (r: LabelRecord) => (r.answer.type === 'reveal' ? categoryOf(r.answer, conceptOf, r.terms) : null) },
-    { key: 'concept', type: 'concept', level: 'nominal' as const, value: (r: LabelRecord) => (r.answer.type === 'concept' ? categoryOf(r.answer, conceptOf, r.terms) : null) },
+    {
+      key: 'justifies',
+      type: 'rating',
+      level: 'ordinal' as const,
+      value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.justifies : null),
+    },
+    {
+      key: 'predictable',
+      type: 'rating',
+      level: 'ordinal' as const,
+      value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.predictable : null),
+    },
+    {
+      key: 'pairwise',
+      type: 'pairwise',
+      level: 'nominal' as const,
+      value: (r: LabelRecord) => (r.answer.type === 'pairwise' ? r.answer.choice : null),
+    },
+    {
+      key: 'reveal guess',
+      type: 'reveal',
+      level: 'nominal' as const,
+      value: (r: LabelRecord) => (r.answer.type === 'reveal' ? categoryOf(r.answer, conceptOf, r.terms) : null),
+    },
+    {
+      key: 'concept',
+      type: 'concept',
+      level: 'nominal' as const,
+      value: (r: LabelRecord) => (r.answer.type === 'concept' ? categoryOf(r.answer, conceptOf, r.terms) : null),
+    },
   ];
   const classes = [...new Set(records.map((r) => r.className))].sort();
   const used = measures.filter((m) => records.some((r) => r.taskType === m.type));
   const cells: Heatmap['cells'] = [];
   for (const className of classes) {
     for (const m of used) {
-      const ratings: Rating[] = records.filter((r) => r.className === className && r.taskType === m.type).map((r) => ({ item: r.itemUuid, annotator: r.annotator, value: m.value(r)! }));
+      const ratings: Rating[] = records
+        .filter((r) => r.className === className && r.taskType === m.type)
+        .map((r) => ({ item: r.itemUuid, annotator: r.annotator, value: m.value(r)! }));
       const perItem = new Map<string, number>();
       for (const r of ratings) perItem.set(r.item, (perItem.get(r.item) ?? 0) + 1);
       const alpha = krippendorffAlpha(ratings, m.level);
-      cells.push({ row: className, column: m.key, value: alpha === null ? null : Math.round(alpha * 1e4) / 1e4, n: [...perItem.values()].filter((n) => n >= 2).length });
+      cells.push({
+        row: className,
+        column: m.key,
+        value: alpha === null ? null : Math.round(alpha * 1e4) / 1e4,
+        n: [...perItem.values()].filter((n) => n >= 2).length,
+      });
     }
   }
-  const byClass: Heatmap = { title: "Agreement by class (Krippendorff's alpha)", rows: classes, columns: used.map((m) => m.key), cells, low: -1, high: 1 };
+  const byClass: Heatmap = {
+    title: "Agreement by class (Krippendorff's alpha)",
+    rows: classes,
+    columns: used.map((m) => m.key),
+    cells,
+    low: -1,
+    high: 1,
+  };
 
   const names = new Map<string, string>();
   for (const r of records) names.set(r.annotator, r.annotatorName);
   const annotators = [...names.keys()].sort((a, b) => names.get(a)!.localeCompare(names.get(b)!));
   const answerOf = new Map<string, string>();
-  for (const r of records) answerOf.set(`${r.annotator}|${r.itemUuid}`, `${r.taskType}:${categoryOf(r.answer, conceptOf, r.terms)}`);
+  for (const r of records)
+    answerOf.set(`${r.annotator}|${r.itemUuid}`, `${r.taskType}:${categoryOf(r.answer, conceptOf, r.terms)}`);
   const itemsOf = new Map<string, string[]>();
   for (const r of records) itemsOf.set(r.annotator, [...(itemsOf.get(r.annotator) ?? []), r.itemUuid]);
   const pairCells: Heatmap['cells'] = [];
@@ -166,10 +260,22 @@ function agreementHeatmaps(records: readonly LabelRecord[], conceptOf: (term: st
       }
       const shared = (itemsOf.get(a) ?? []).filter((item) => answerOf.has(`${b}|${item}`));
       const same = shared.filter((item) => answerOf.get(`${a}|${item}`) === answerOf.get(`${b}|${item}`)).length;
-      pairCells.push({ row: names.get(a)!, column: names.get(b)!, value: shared.length ? Math.round((same / shared.length) * 1e4) / 1e4 : null, n: shared.length });
+      pairCells.push({
+        row: names.get(a)!,
+        column: names.get(b)!,
+        value: shared.length ? Math.round((same / shared.length) * 1e4) / 1e4 : null,
+        n: shared.length,
+      });
     }
   }
-  const between: Heatmap = { title: 'Agreement between annotators (share of shared items answered alike)', rows: annotators.map((a) => names.get(a)!), columns: annotators.map((a) => names.get(a)!), cells: pairCells, low: 0, high: 1 };
+  const between: Heatmap = {
+    title: 'Agreement between annotators (share of shared items answered alike)',
+    rows: annotators.map((a) => names.get(a)!),
+    columns: annotators.map((a) => names.get(a)!),
+    cells: pairCells,
+    low: 0,
+    high: 1,
+  };
   return [byClass, between];
 }
 
@@ -187,7 +293,12 @@ function overview(project: Project, collected: ReturnType<typeof collect>): Aggr
         total += c.total;
         correct += c.correct;
       }
-      return { name: m.name, hash: m.fileHash, classes: m.manifest.classes.length, accuracy: total ? Math.round((correct / total) * 1e4) / 1e4 : null };
+      return {
+        name: m.name,
+        hash: m.fileHash,
+        classes: m.manifest.classes.length,
+        accuracy: total ? Math.round((correct / total) * 1e4) / 1e4 : null,
+      };
     }),
     labelledImages: new Set(collected.records.map((r) => r.imageId)).size,
     answers: collected.records.length,
@@ -195,27 +306,55 @@ function overview(project: Project, collected: ReturnType<typeof collect>): Aggr
   };
 }
 
-const classLabel = (classes: readonly string[]) => (record: LabelRecord, category: string): string => {
-  if (record.taskType === 'reveal' && /^\d+$/.test(category)) return classes[Number(category)] ?? category;
-  if (record.taskType === 'pairwise') return ({ a: `left (${record.methods[0]})`, b: `right (${record.methods[1]})`, neither: 'neither' } as Record<string, string>)[category] ?? category;
-  return category;
-};
+const classLabel =
+  (classes: readonly string[]) =>
+  (record: LabelRecord, category: string): string => {
+    if (record.taskType === 'reveal' && /^\d+$/.test(category)) return classes[Number(category)] ?? category;
+    if (record.taskType === 'pairwise')
+      return (
+        (
+          { a: `left (${record.methods[0]})`, b: `right (${record.methods[1]})`, neither: 'neither' } as Record<
+            string,
+            string
+          >
+        )[category] ?? category
+      );
+    return category;
+  };
 
 export async function aggregate(context: AggregateContext, sessionIds?: number[]): Promise<Aggregate> {
   const { project } = context;
   const sessions = sessionsOf(project, sessionIds);
-  if (sessions.length === 0) throw new ApiError('no_labels', 'This project has no labelling sessions yet: create one in the Labelling panel (A) and collect some answers first');
+  if (sessions.length === 0)
+    throw new ApiError(
+      'no_labels',
+      'This project has no labelling sessions yet: create one in the Labelling panel (A) and collect some answers first',
+    );
   const collected = collect(project, sessions);
-  if (collected.records.length === 0) throw new ApiError('no_labels', `The ${sessions.length === 1 ? 'session' : `${sessions.length} sessions`} chosen ${sessions.length === 1 ? 'has' : 'have'} no answers yet (gold decoys do not count)`);
+  if (collected.records.length === 0)
+    throw new ApiError(
+      'no_labels',
+      `The ${sessions.length === 1 ? 'session' : `${sessions.length} sessions`} chosen ${sessions.length === 1 ? 'has' : 'have'} no answers yet (gold decoys do not count)`,
+    );
   const concepts = await conceptModel(context, collected.records);
   const depth = await layerOrder(context, new Set(collected.records.map((r) => r.modelHash)));
   const conceptOf = (term: string) => concepts.index.of.get(term);
   const classes = collected.sessions[0]!.config.classes;
-  const conceptName = (record: LabelRecord, category: string) => (record.taskType === 'concept' ? (concepts.index.name.get(category) ?? category) : classLabel(classes)(record, category));
+  const conceptName = (record: LabelRecord, category: string) =>
+    record.taskType === 'concept'
+      ? (concepts.index.name.get(category) ?? category)
+      : classLabel(classes)(record, category);
   return {
     settings: {
       generatedAt: new Date().toISOString(),
-      sessions: collected.sessions.map(({ row, config, answers }) => ({ id: row.id, uuid: row.uuid, name: row.name, modelName: config.modelName, modelHash: config.modelHash, answers })),
+      sessions: collected.sessions.map(({ row, config, answers }) => ({
+        id: row.id,
+        uuid: row.uuid,
+        name: row.name,
+        modelName: config.modelName,
+        modelHash: config.modelHash,
+        answers,
+      })),
       embedder: concepts.embedder,
       clustering: concepts.clustering,
       edits: concepts.edits,
@@ -237,7 +376,11 @@ export function addConceptEdit(project: Project, edit: ConceptEdit) {
   const known = new Set(termCounts(collect(project, project.labels.sessions()).records).map((t) => t.term));
   const named = edit.op === 'rename' ? [edit.term] : edit.terms;
   const missing = named.filter((t) => !known.has(t));
-  if (missing.length) throw new ApiError('concept_not_found', `No concept label ${missing.map((t) => JSON.stringify(t)).join(', ')} in this project's labels`);
+  if (missing.length)
+    throw new ApiError(
+      'concept_not_found',
+      `No concept label ${missing.map((t) => JSON.stringify(t)).join(', ')} in this project's labels`,
+    );
   return project.aggregate.addEdit(edit);
 }
 
@@ -251,24 +394,58 @@ export async function labelNextFor(context: AggregateContext, sessionId: number)
     .filter((item) => item.gold === null)
     .map((item) => {
       const provenance = JSON.parse(item.explanations) as { method: string; targetClass: number | null }[];
-      return { itemUuid: item.uuid, imageId: item.imageId, taskType: item.taskType, method: provenance.map((p) => p.method).join(' vs '), className: config.classes[provenance[0]?.targetClass ?? -1] ?? 'unknown' };
+      return {
+        itemUuid: item.uuid,
+        imageId: item.imageId,
+        taskType: item.taskType,
+        method: provenance.map((p) => p.method).join(' vs '),
+        className: config.classes[provenance[0]?.targetClass ?? -1] ?? 'unknown',
+      };
     });
   return labelNext(items, collected.records, (t) => concepts.index.of.get(t));
 }
 
 /** The faithfulness metrics of every CAM map the chosen sessions showed that has none cached yet. */
-export function faithfulnessTask(context: AggregateContext, sessionIds: number[] | undefined, steps = DEFAULT_STEPS): JobTask {
+export function faithfulnessTask(
+  context: AggregateContext,
+  sessionIds: number[] | undefined,
+  steps = DEFAULT_STEPS,
+): JobTask {
   const { project, pool } = context;
   const collected = collect(project, sessionsOf(project, sessionIds));
-  const wanted = new Map<string, { model: Model; method: CamMethodName; layer: string; target: number; imageIds: Set<number> }>();
+  const wanted = new Map<
+    string,
+    { model: Model; method: CamMethodName; layer: string; target: number; imageIds: Set<number> }
+  >();
   const models = new Map(project.models.list().map((m) => [m.fileHash, m]));
   for (const r of collected.records) {
     r.methods.forEach((method, i) => {
       const model = models.get(r.modelHash);
-      if (!model || r.kinds[i] !== 'cam' || !(CAM_METHOD_NAMES as readonly string[]).includes(method) || r.classIndex < 0) return;
-      if (project.aggregate.faithfulness({ modelHash: r.modelHash, imageId: r.imageId, method, layer: r.layers[i]!, targetClass: r.classIndex })) return;
+      if (
+        !model ||
+        r.kinds[i] !== 'cam' ||
+        !(CAM_METHOD_NAMES as readonly string[]).includes(method) ||
+        r.classIndex < 0
+      )
+        return;
+      if (
+        project.aggregate.faithfulness({
+          modelHash: r.modelHash,
+          imageId: r.imageId,
+          method,
+          layer: r.layers[i]!,
+          targetClass: r.classIndex,
+        })
+      )
+        return;
       const key = `${r.modelHash}|${method}|${r.layers[i]}|${r.classIndex}`;
-      const entry = wanted.get(key) ?? { model, method: method as CamMethodName, layer: r.layers[i]!, target: r.classIndex, imageIds: new Set<number>() };
+      const entry = wanted.get(key) ?? {
+        model,
+        method: method as CamMethodName,
+        layer: r.layers[i]!,
+        target: r.classIndex,
+        imageIds: new Set<number>(),
+      };
       entry.imageIds.add(r.imageId);
       wanted.set(key, entry);
     });
@@ -286,7 +463,18 @@ export function faithfulnessTask(context: AggregateContext, sessionIds: number[]
         const [metrics] = await pool.call('metrics', { model: ref, source, request, steps }, { signal });
         const sanity = await pool.call('sanity', { model: ref, source, request, fullOnly: true }, { signal });
         project.aggregate.putFaithfulness([
-          { modelHash: w.model.fileHash, imageId, method: w.method, layer: w.layer, targetClass: w.target, steps, deletion: metrics!.deletion.auc, insertion: metrics!.insertion.auc, road: metrics!.road.combined, sanity: sanity.steps.at(-1)?.spearman ?? null },
+          {
+            modelHash: w.model.fileHash,
+            imageId,
+            method: w.method,
+            layer: w.layer,
+            targetClass: w.target,
+            steps,
+            deletion: metrics!.deletion.auc,
+            insertion: metrics!.insertion.auc,
+            road: metrics!.road.combined,
+            sanity: sanity.steps.at(-1)?.spearman ?? null,
+          },
         ]);
         report('faithfulness', ++done, total);
       }
@@ -304,25 +492,108 @@ export function tables(result: Aggregate): Record<AggregateTable, Record<string,
       human_rank: r.humanRank,
       ...Object.fromEntries(
         Object.entries(r.ratings).flatMap(([scale, v]) => [
-          [`${scale}_n`, v.unweighted.n], [`${scale}_mean`, v.unweighted.mean], [`${scale}_low`, v.unweighted.low], [`${scale}_high`, v.unweighted.high],
-          [`${scale}_weighted_mean`, v.weighted.mean], [`${scale}_weighted_low`, v.weighted.low], [`${scale}_weighted_high`, v.weighted.high],
+          [`${scale}_n`, v.unweighted.n],
+          [`${scale}_mean`, v.unweighted.mean],
+          [`${scale}_low`, v.unweighted.low],
+          [`${scale}_high`, v.unweighted.high],
+          [`${scale}_weighted_mean`, v.weighted.mean],
+          [`${scale}_weighted_low`, v.weighted.low],
+          [`${scale}_weighted_high`, v.weighted.high],
         ]),
       ),
-      comparisons: r.pairwise.comparisons, wins: r.pairwise.wins, losses: r.pairwise.losses, ties: r.pairwise.ties,
-      win_rate: r.pairwise.winRate, weighted_win_rate: r.pairwise.weightedWinRate, bradley_terry: r.pairwise.bradleyTerry, bradley_terry_weighted: r.pairwise.bradleyTerryWeighted,
-      metric_images: r.faithfulness.images, deletion: r.faithfulness.deletion, insertion: r.faithfulness.insertion, road: r.faithfulness.road, sanity: r.faithfulness.sanity,
+      comparisons: r.pairwise.comparisons,
+      wins: r.pairwise.wins,
+      losses: r.pairwise.losses,
+      ties: r.pairwise.ties,
+      win_rate: r.pairwise.winRate,
+      weighted_win_rate: r.pairwise.weightedWinRate,
+      bradley_terry: r.pairwise.bradleyTerry,
+      bradley_terry_weighted: r.pairwise.bradleyTerryWeighted,
+      metric_images: r.faithfulness.images,
+      deletion: r.faithfulness.deletion,
+      insertion: r.faithfulness.insertion,
+      road: r.faithfulness.road,
+      sanity: r.faithfulness.sanity,
     })),
   );
   return {
-    concepts: result.concepts.map((c) => ({ concept: c.id, name: c.name, auto_name: c.autoName, labels: c.labels, edited: c.edited, terms: c.terms.map((t) => `${t.term} (${t.count})`).join('; ') })),
-    atlas: result.atlas.flatMap((a) => a.concepts.map((c) => ({ class: a.className, concept: c.name, score: c.score, share: c.share, labels: c.labels, people: c.people, images: c.images, example_images: c.examples.map((e) => e.imageId).join(' ') }))),
-    atlas_layers: result.atlas.flatMap((a) => a.layers.flatMap((l) => l.concepts.map((c) => ({ class: a.className, layer: l.layer, depth: l.depth, answers: l.answers, concept: c.name, score: c.score, share: c.share, labels: c.labels, people: c.people, images: c.images })))),
-    trends: result.atlas.flatMap((a) => a.trends.map((t) => ({ class: a.className, concept: t.name, direction: t.direction, slope: t.slope, first: t.first, last: t.last }))),
+    concepts: result.concepts.map((c) => ({
+      concept: c.id,
+      name: c.name,
+      auto_name: c.autoName,
+      labels: c.labels,
+      edited: c.edited,
+      terms: c.terms.map((t) => `${t.term} (${t.count})`).join('; '),
+    })),
+    atlas: result.atlas.flatMap((a) =>
+      a.concepts.map((c) => ({
+        class: a.className,
+        concept: c.name,
+        score: c.score,
+        share: c.share,
+        labels: c.labels,
+        people: c.people,
+        images: c.images,
+        example_images: c.examples.map((e) => e.imageId).join(' '),
+      })),
+    ),
+    atlas_layers: result.atlas.flatMap((a) =>
+      a.layers.flatMap((l) =>
+        l.concepts.map((c) => ({
+          class: a.className,
+          layer: l.layer,
+          depth: l.depth,
+          answers: l.answers,
+          concept: c.name,
+          score: c.score,
+          share: c.share,
+          labels: c.labels,
+          people: c.people,
+          images: c.images,
+        })),
+      ),
+    ),
+    trends: result.atlas.flatMap((a) =>
+      a.trends.map((t) => ({
+        class: a.className,
+        concept: t.name,
+        direction: t.direction,
+        slope: t.slope,
+        first: t.first,
+        last: t.last,
+      })),
+    ),
     methods,
-    correlations: result.methods.flatMap((m) => m.correlations.map((c) => ({ scope: m.scope, metric: c.metric, weighted: c.weighted, methods: c.methods, spearman: c.spearman }))),
-    agreement: result.agreement.flatMap((h) => h.cells.map((c) => ({ heatmap: h.title, row: c.row, column: c.column, value: c.value, n: c.n }))),
-    disagreement: result.disagreement.items.map((i) => ({ item: i.itemUuid, session: i.sessionId, image: i.imageId, class: i.className, task: i.taskType, method: i.method, layer: i.layer, answers: i.answers, disagreement: i.disagreement, answers_given: i.summary })),
-    disagreement_classes: result.disagreement.classes.map((c) => ({ class: c.className, items: c.items, mean_disagreement: c.meanDisagreement, alpha: c.alpha })),
+    correlations: result.methods.flatMap((m) =>
+      m.correlations.map((c) => ({
+        scope: m.scope,
+        metric: c.metric,
+        weighted: c.weighted,
+        methods: c.methods,
+        spearman: c.spearman,
+      })),
+    ),
+    agreement: result.agreement.flatMap((h) =>
+      h.cells.map((c) => ({ heatmap: h.title, row: c.row, column: c.column, value: c.value, n: c.n })),
+    ),
+    disagreement: result.disagreement.items.map((i) => ({
+      item: i.itemUuid,
+      session: i.sessionId,
+      image: i.imageId,
+      class: i.className,
+      task: i.taskType,
+      method: i.method,
+      layer: i.layer,
+      answers: i.answers,
+      disagreement: i.disagreement,
+      answers_given: i.summary,
+    })),
+    disagreement_classes: result.disagreement.classes.map((c) => ({
+      class: c.className,
+      items: c.items,
+      mean_disagreement: c.meanDisagreement,
+      alpha: c.alpha,
+    })),
   };
 }
 

@@ -27,7 +27,16 @@ const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 function scores(records: LabelRecord[], concepts: ConceptIndex): ConceptScore[] {
   const answers = records.length;
-  const by = new Map<string, { score: number; labels: number; people: Set<string>; images: Set<number>; examples: (Example & { weight: number })[] }>();
+  const by = new Map<
+    string,
+    {
+      score: number;
+      labels: number;
+      people: Set<string>;
+      images: Set<number>;
+      examples: (Example & { weight: number })[];
+    }
+  >();
   for (const r of records) {
     const weight = labelWeight(r);
     const seen = new Set<string>();
@@ -40,7 +49,16 @@ function scores(records: LabelRecord[], concepts: ConceptIndex): ConceptScore[] 
       entry.score += weight;
       entry.labels++;
       entry.people.add(r.annotator);
-      if (!entry.images.has(r.imageId)) entry.examples.push({ imageId: r.imageId, itemUuid: r.itemUuid, sessionId: r.sessionId, method: r.methods[0] ?? '', layer: r.layer, text: r.text, weight });
+      if (!entry.images.has(r.imageId))
+        entry.examples.push({
+          imageId: r.imageId,
+          itemUuid: r.itemUuid,
+          sessionId: r.sessionId,
+          method: r.methods[0] ?? '',
+          layer: r.layer,
+          text: r.text,
+          weight,
+        });
       entry.images.add(r.imageId);
     }
   }
@@ -76,14 +94,20 @@ export function slope(ys: readonly number[]): number {
 }
 
 /** Concept-bearing records (concept and reveal answers with at least one term) by class. */
-export function buildAtlas(records: readonly LabelRecord[], concepts: ConceptIndex, layerDepth: (layer: string) => number): ClassAtlas[] {
+export function buildAtlas(
+  records: readonly LabelRecord[],
+  concepts: ConceptIndex,
+  layerDepth: (layer: string) => number,
+): ClassAtlas[] {
   const labelled = records.filter((r) => (r.taskType === 'concept' || r.taskType === 'reveal') && r.terms.length > 0);
   const classes = new Map<number, LabelRecord[]>();
   for (const r of labelled) classes.set(r.classIndex, [...(classes.get(r.classIndex) ?? []), r]);
   return [...classes]
     .sort(([a], [b]) => a - b)
     .map(([classIndex, rows]) => {
-      const layerNames = [...new Set(rows.map((r) => r.layer).filter((l) => l !== ''))].sort((a, b) => layerDepth(a) - layerDepth(b) || a.localeCompare(b));
+      const layerNames = [...new Set(rows.map((r) => r.layer).filter((l) => l !== ''))].sort(
+        (a, b) => layerDepth(a) - layerDepth(b) || a.localeCompare(b),
+      );
       const layers = layerNames.map((layer, depth) => {
         const inLayer = rows.filter((r) => r.layer === layer);
         return { layer, depth, answers: inLayer.length, concepts: scores(inLayer, concepts) };
@@ -95,9 +119,18 @@ export function buildAtlas(records: readonly LabelRecord[], concepts: ConceptInd
           const ys = layers.map((l) => l.concepts.find((x) => x.concept === c.concept)?.share ?? 0);
           return { concept: c.concept, name: c.name, slope: round(slope(ys)), first: ys[0]!, last: ys[ys.length - 1]! };
         });
-        const rising = series.filter((s) => s.slope > 0).sort((a, b) => b.slope - a.slope).slice(0, TRENDS_EACH_WAY);
-        const falling = series.filter((s) => s.slope < 0).sort((a, b) => a.slope - b.slope).slice(0, TRENDS_EACH_WAY);
-        trends.push(...rising.map((s) => ({ ...s, direction: 'rising' as const })), ...falling.map((s) => ({ ...s, direction: 'falling' as const })));
+        const rising = series
+          .filter((s) => s.slope > 0)
+          .sort((a, b) => b.slope - a.slope)
+          .slice(0, TRENDS_EACH_WAY);
+        const falling = series
+          .filter((s) => s.slope < 0)
+          .sort((a, b) => a.slope - b.slope)
+          .slice(0, TRENDS_EACH_WAY);
+        trends.push(
+          ...rising.map((s) => ({ ...s, direction: 'rising' as const })),
+          ...falling.map((s) => ({ ...s, direction: 'falling' as const })),
+        );
       }
       return {
         classIndex,

@@ -54,7 +54,11 @@ export function answerText(answer: Answer): string {
 export function collect(project: Project, sessions: SessionRow[]): Collected {
   const gold = new Map<string, { name: string; answered: number; correct: number }>();
   const out: Collected = { sessions: [], records: [], annotators: new Map() };
-  const pending: { row: ReturnType<Project['labels']['sessionAnswers']>[number]; config: SessionConfig; sessionId: number }[] = [];
+  const pending: {
+    row: ReturnType<Project['labels']['sessionAnswers']>[number];
+    config: SessionConfig;
+    sessionId: number;
+  }[] = [];
   for (const row of sessions) {
     const config = JSON.parse(row.config) as SessionConfig;
     const answers = project.labels.sessionAnswers(row.id);
@@ -69,19 +73,31 @@ export function collect(project: Project, sessions: SessionRow[]): Collected {
       pending.push({ row: a, config, sessionId: row.id });
     }
   }
-  for (const [uuid, g] of gold) out.annotators.set(uuid, { name: g.name, reliability: reliability(g.correct, g.answered), goldAnswered: g.answered, goldCorrect: g.correct });
+  for (const [uuid, g] of gold)
+    out.annotators.set(uuid, {
+      name: g.name,
+      reliability: reliability(g.correct, g.answered),
+      goldAnswered: g.answered,
+      goldCorrect: g.correct,
+    });
   const wordsOf = new Map<string, Set<string>>();
   for (const { row: a, config, sessionId } of pending) {
     if (a.gold !== null && (a.taskType === 'rating' || a.taskType === 'pairwise')) continue;
     const provenance = JSON.parse(a.explanations) as Provenance[];
     const first = provenance[0];
     const answer = parseAnswer(a.answer);
-    const classIndex = first?.targetClass ?? (a.predictedClass !== null ? config.classes.indexOf(a.predictedClass) : -1);
+    const classIndex =
+      first?.targetClass ?? (a.predictedClass !== null ? config.classes.indexOf(a.predictedClass) : -1);
     const key = config.classes.join('\u0000');
     let classes = wordsOf.get(key);
     if (!classes) wordsOf.set(key, (classes = classWords(config.classes)));
     const text = answerText(answer);
-    const terms = answer.type === 'concept' ? termsOf(answer.text, answer.concepts, classes) : answer.type === 'reveal' ? termsOf(answer.text, [], classes) : [];
+    const terms =
+      answer.type === 'concept'
+        ? termsOf(answer.text, answer.concepts, classes)
+        : answer.type === 'reveal'
+          ? termsOf(answer.text, [], classes)
+          : [];
     out.records.push({
       sessionId,
       itemUuid: a.itemUuid,

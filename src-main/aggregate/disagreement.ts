@@ -17,7 +17,11 @@ export const LIST_LIMIT = 200;
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** The nominal category of an answer (ratings: the "justifies" score). */
-export function categoryOf(answer: Answer, concept: (term: string) => string | undefined, terms: readonly string[]): string {
+export function categoryOf(
+  answer: Answer,
+  concept: (term: string) => string | undefined,
+  terms: readonly string[],
+): string {
   switch (answer.type) {
     case 'rating':
       return String(answer.scores.justifies);
@@ -43,13 +47,26 @@ function std(values: readonly number[]): number {
 
 const CATEGORIES: Record<string, number> = { rating: 5, pairwise: 3 };
 
-export function itemDisagreement(records: readonly LabelRecord[], concept: (term: string) => string | undefined, label: (record: LabelRecord, category: string) => string): { disagreement: number; summary: string } {
+export function itemDisagreement(
+  records: readonly LabelRecord[],
+  concept: (term: string) => string | undefined,
+  label: (record: LabelRecord, category: string) => string,
+): { disagreement: number; summary: string } {
   const type = records[0]!.taskType;
   const categories = records.map((r) => categoryOf(r.answer, concept, r.terms));
   const tally = [...counts(categories)].sort((a, b) => b[1] - a[1]);
   const summary = tally.map(([c, n]) => `${label(records[0]!, c)} ${n}`).join(', ');
-  if (type === 'rating') return { disagreement: round(std(categories.map(Number)) / 2), summary: `justifies: ${summary}` };
-  return { disagreement: round(normalisedEntropy(tally.map(([, n]) => n), CATEGORIES[type] ?? tally.length)), summary };
+  if (type === 'rating')
+    return { disagreement: round(std(categories.map(Number)) / 2), summary: `justifies: ${summary}` };
+  return {
+    disagreement: round(
+      normalisedEntropy(
+        tally.map(([, n]) => n),
+        CATEGORIES[type] ?? tally.length,
+      ),
+    ),
+    summary,
+  };
 }
 
 function groupBy<T>(values: readonly T[], key: (v: T) => string): Map<string, T[]> {
@@ -58,20 +75,49 @@ function groupBy<T>(values: readonly T[], key: (v: T) => string): Map<string, T[
   return m;
 }
 
-export function disagreements(records: readonly LabelRecord[], concept: (term: string) => string | undefined, label: (record: LabelRecord, category: string) => string): { items: DisagreementItem[]; classes: { className: string; items: number; meanDisagreement: number | null; alpha: number | null }[] } {
+export function disagreements(
+  records: readonly LabelRecord[],
+  concept: (term: string) => string | undefined,
+  label: (record: LabelRecord, category: string) => string,
+): {
+  items: DisagreementItem[];
+  classes: { className: string; items: number; meanDisagreement: number | null; alpha: number | null }[];
+} {
   const items: DisagreementItem[] = [];
   for (const [itemUuid, rows] of groupBy(records, (r) => r.itemUuid)) {
     if (rows.length < 2) continue;
     const { disagreement, summary } = itemDisagreement(rows, concept, label);
     const r = rows[0]!;
-    items.push({ itemUuid, sessionId: r.sessionId, imageId: r.imageId, className: r.className, taskType: r.taskType, method: r.methods.join(' vs '), layer: r.layer, answers: rows.length, disagreement, summary });
+    items.push({
+      itemUuid,
+      sessionId: r.sessionId,
+      imageId: r.imageId,
+      className: r.className,
+      taskType: r.taskType,
+      method: r.methods.join(' vs '),
+      layer: r.layer,
+      answers: rows.length,
+      disagreement,
+      summary,
+    });
   }
-  items.sort((a, b) => b.disagreement - a.disagreement || b.answers - a.answers || a.itemUuid.localeCompare(b.itemUuid));
+  items.sort(
+    (a, b) => b.disagreement - a.disagreement || b.answers - a.answers || a.itemUuid.localeCompare(b.itemUuid),
+  );
   const classes = [...groupBy(items, (i) => i.className)].map(([className, rows]) => {
     const ratings: Rating[] = records
       .filter((r) => r.className === className && r.answer.type === 'rating')
-      .map((r) => ({ item: r.itemUuid, annotator: r.annotator, value: (r.answer as { scores: { justifies: number } }).scores.justifies }));
-    return { className, items: rows.length, meanDisagreement: round(rows.reduce((a, r) => a + r.disagreement, 0) / rows.length), alpha: ((a) => (a === null ? null : round(a)))(krippendorffAlpha(ratings, 'ordinal')) };
+      .map((r) => ({
+        item: r.itemUuid,
+        annotator: r.annotator,
+        value: (r.answer as { scores: { justifies: number } }).scores.justifies,
+      }));
+    return {
+      className,
+      items: rows.length,
+      meanDisagreement: round(rows.reduce((a, r) => a + r.disagreement, 0) / rows.length),
+      alpha: ((a) => (a === null ? null : round(a)))(krippendorffAlpha(ratings, 'ordinal')),
+    };
   });
   classes.sort((a, b) => (b.meanDisagreement ?? 0) - (a.meanDisagreement ?? 0));
   return { items: items.slice(0, LIST_LIMIT), classes };
@@ -86,7 +132,11 @@ export interface SessionItem {
 }
 
 /** Every real item of a session, most uncertain first; items with fewer answers first among equals. */
-export function labelNext(items: readonly SessionItem[], records: readonly LabelRecord[], concept: (term: string) => string | undefined): LabelNextItem[] {
+export function labelNext(
+  items: readonly SessionItem[],
+  records: readonly LabelRecord[],
+  concept: (term: string) => string | undefined,
+): LabelNextItem[] {
   const byItem = groupBy(records, (r) => r.itemUuid);
   return items
     .map((item) => {

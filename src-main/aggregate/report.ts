@@ -17,14 +17,24 @@ import { conceptBars, escapeXml as esc, fmt, heatmap, layerLines, rankingChart }
 import type { Project } from '../store/project.ts';
 import { exampleImage } from './images.ts';
 
-export const REPORT_SECTIONS = ['overview', 'methods', 'atlas', 'agreement', 'disagreement', 'concepts', 'settings'] as const;
+export const REPORT_SECTIONS = [
+  'overview',
+  'methods',
+  'atlas',
+  'agreement',
+  'disagreement',
+  'concepts',
+  'settings',
+] as const;
 const CONCEPTS_WITH_EXAMPLES = 3;
 const EXAMPLES_SHOWN = 4;
 
-
 function table(headers: string[], rows: (string | number | null)[][]): string {
   return `<table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${typeof c === 'number' ? fmt(c, Number.isInteger(c) ? 0 : 2) : esc(c ?? '–')}</td>`).join('')}</tr>`)
+    .map(
+      (r) =>
+        `<tr>${r.map((c) => `<td>${typeof c === 'number' ? fmt(c, Number.isInteger(c) ? 0 : 2) : esc(c ?? '–')}</td>`).join('')}</tr>`,
+    )
     .join('')}</tbody></table>`;
 }
 
@@ -33,12 +43,33 @@ function ranking(m: MethodRanking): string {
     const j = r.ratings['justifies']!;
     const p = r.ratings['predictable']!;
     const ci = (c: typeof j.weighted) => (c.mean === null ? '–' : `${fmt(c.mean)} [${fmt(c.low)}, ${fmt(c.high)}]`);
-    return [r.humanRank === null ? '–' : String(r.humanRank), r.method, ci(j.weighted), ci(j.unweighted), ci(p.weighted), j.unweighted.n, r.pairwise.comparisons ? `${fmt(r.pairwise.weightedWinRate)} (${fmt(r.pairwise.winRate)})` : '–', r.pairwise.comparisons ? `${fmt(r.pairwise.bradleyTerryWeighted)} (${fmt(r.pairwise.bradleyTerry)})` : '–', r.faithfulness.deletion, r.faithfulness.insertion, r.faithfulness.road, r.faithfulness.sanity, r.faithfulness.images];
+    return [
+      r.humanRank === null ? '–' : String(r.humanRank),
+      r.method,
+      ci(j.weighted),
+      ci(j.unweighted),
+      ci(p.weighted),
+      j.unweighted.n,
+      r.pairwise.comparisons ? `${fmt(r.pairwise.weightedWinRate)} (${fmt(r.pairwise.winRate)})` : '–',
+      r.pairwise.comparisons ? `${fmt(r.pairwise.bradleyTerryWeighted)} (${fmt(r.pairwise.bradleyTerry)})` : '–',
+      r.faithfulness.deletion,
+      r.faithfulness.insertion,
+      r.faithfulness.road,
+      r.faithfulness.sanity,
+      r.faithfulness.images,
+    ];
   });
-  const correlations = m.correlations.filter((c) => c.weighted).map((c) => {
-    const unweighted = m.correlations.find((u) => !u.weighted && u.metric === c.metric);
-    return [c.metric, c.methods, c.spearman === null ? 'too few methods' : fmt(c.spearman), unweighted?.spearman === null ? '–' : fmt(unweighted?.spearman)];
-  });
+  const correlations = m.correlations
+    .filter((c) => c.weighted)
+    .map((c) => {
+      const unweighted = m.correlations.find((u) => !u.weighted && u.metric === c.metric);
+      return [
+        c.metric,
+        c.methods,
+        c.spearman === null ? 'too few methods' : fmt(c.spearman),
+        unweighted?.spearman === null ? '–' : fmt(unweighted?.spearman),
+      ];
+    });
   return `<h3>${esc(m.scope)}</h3>
 <div class="figure">${rankingChart(m.rows)}</div>
 ${table(['rank', 'method', 'justifies (weighted, 95 % CI)', 'justifies (unweighted)', 'predictable (weighted)', 'ratings', 'win rate w. (unw.)', 'Bradley-Terry w. (unw.)', 'deletion ↓', 'insertion ↑', 'ROAD ↑', 'sanity ρ ↓', 'metric images'], rows)}
@@ -61,15 +92,23 @@ export async function reportHtml(project: Project, result: Aggregate): Promise<s
       const figures: string[] = [];
       for (const e of c.examples.slice(0, EXAMPLES_SHOWN)) {
         const src = await imageOf(e.itemUuid);
-        if (src) figures.push(`<figure><img src="${src}" alt="${esc(`image ${e.imageId}, ${e.method}`)}" width="112" height="112"><figcaption>#${e.imageId} · ${esc(e.method)}${e.layer ? ` · ${esc(e.layer)}` : ''}<br><q>${esc(e.text.slice(0, 60))}</q></figcaption></figure>`);
+        if (src)
+          figures.push(
+            `<figure><img src="${src}" alt="${esc(`image ${e.imageId}, ${e.method}`)}" width="112" height="112"><figcaption>#${e.imageId} · ${esc(e.method)}${e.layer ? ` · ${esc(e.layer)}` : ''}<br><q>${esc(e.text.slice(0, 60))}</q></figcaption></figure>`,
+          );
       }
       examples.push(`<div class="examples"><h4>${esc(c.name)}</h4>${figures.join('')}</div>`);
     }
-    const trends = a.trends.length ? `<p>${a.trends.map((t) => `<span class="trend ${t.direction}">${t.direction === 'rising' ? '↗' : '↘'} ${esc(t.name)} (${fmt(t.first)} → ${fmt(t.last)})</span>`).join(' ')}</p>` : '';
+    const trends = a.trends.length
+      ? `<p>${a.trends.map((t) => `<span class="trend ${t.direction}">${t.direction === 'rising' ? '↗' : '↘'} ${esc(t.name)} (${fmt(t.first)} → ${fmt(t.last)})</span>`).join(' ')}</p>`
+      : '';
     atlasSections.push(`<section class="class" id="class-${a.classIndex}"><h3>${esc(a.className)} <small>${a.answers} labelled answers on ${a.images} images</small></h3>
 <div class="figure">${conceptBars(a.concepts)}</div>
 ${a.layers.length >= 2 ? `<div class="figure">${layerLines(a)}</div>${trends}` : ''}
-${table(['concept', 'score', 'share', 'labels', 'people', 'images'], a.concepts.map((c) => [c.name, c.score, c.share, c.labels, c.people, c.images]))}
+${table(
+  ['concept', 'score', 'share', 'labels', 'people', 'images'],
+  a.concepts.map((c) => [c.name, c.score, c.share, c.labels, c.people, c.images]),
+)}
 ${examples.join('')}</section>`);
   }
 
@@ -78,8 +117,19 @@ ${examples.join('')}</section>`);
 <header><h1>Global explanations: ${esc(overview.name)}</h1><p>Generated ${esc(settings.generatedAt)} by XAI Workstation from ${overview.answers} answers of ${overview.annotators} annotators on ${overview.labelledImages} images.</p>
 <nav>${REPORT_SECTIONS.map((s) => `<a href="#${s}">${s}</a>`).join(' · ')}</nav></header>
 <section id="overview"><h2>Dataset and model</h2>
-${table(['dataset', 'images', 'classes'], overview.datasets.map((d) => [d.name, d.images, d.classes.join(', ')]))}
-${table(['model', 'classes', 'accuracy', 'sha256'], overview.models.map((m) => [m.name, m.classes, m.accuracy === null ? '–' : `${(m.accuracy * 100).toFixed(1)} %`, m.hash]))}
+${table(
+  ['dataset', 'images', 'classes'],
+  overview.datasets.map((d) => [d.name, d.images, d.classes.join(', ')]),
+)}
+${table(
+  ['model', 'classes', 'accuracy', 'sha256'],
+  overview.models.map((m) => [
+    m.name,
+    m.classes,
+    m.accuracy === null ? '–' : `${(m.accuracy * 100).toFixed(1)} %`,
+    m.hash,
+  ]),
+)}
 </section>
 <section id="methods"><h2>Method ranking</h2>
 <p class="note">Human ratings on the two 1–5 scales (mean, 95 % t interval), weighted by annotator reliability with the unweighted figures beside; pairwise choices as win rates and Bradley-Terry log-strengths; faithfulness metrics of the same maps (deletion and insertion AUC, ROAD, the sanity check's Spearman similarity to the fully randomised model's map).</p>
@@ -93,23 +143,61 @@ ${atlasSections.length ? atlasSections.join('\n') : '<p>No concept labels yet.</
 ${result.agreement.map((h) => `<h3>${esc(h.title)}</h3><div class="figure">${heatmap(h)}</div>`).join('\n')}
 </section>
 <section id="disagreement"><h2>Disagreement</h2>
-${table(['class', 'items with 2+ answers', 'mean disagreement', "Krippendorff's α (justifies)"], dis.classes.map((c) => [c.className, c.items, c.meanDisagreement, c.alpha]))}
-${table(['item', 'image', 'class', 'task', 'method', 'answers', 'disagreement', 'answers given'], dis.items.slice(0, 30).map((i) => [i.itemUuid.slice(0, 8), i.imageId, i.className, i.taskType, i.method, i.answers, i.disagreement, i.summary]))}
+${table(
+  ['class', 'items with 2+ answers', 'mean disagreement', "Krippendorff's α (justifies)"],
+  dis.classes.map((c) => [c.className, c.items, c.meanDisagreement, c.alpha]),
+)}
+${table(
+  ['item', 'image', 'class', 'task', 'method', 'answers', 'disagreement', 'answers given'],
+  dis.items
+    .slice(0, 30)
+    .map((i) => [
+      i.itemUuid.slice(0, 8),
+      i.imageId,
+      i.className,
+      i.taskType,
+      i.method,
+      i.answers,
+      i.disagreement,
+      i.summary,
+    ]),
+)}
 </section>
 <section id="concepts"><h2>Concept clusters</h2>
-${table(['concept', 'most central word', 'labels', 'terms', 'edited'], result.concepts.map((c) => [c.name, c.autoName, c.labels, c.terms.map((t) => `${t.term} (${t.count})`).join(', '), c.edited ? 'yes' : '']))}
+${table(
+  ['concept', 'most central word', 'labels', 'terms', 'edited'],
+  result.concepts.map((c) => [
+    c.name,
+    c.autoName,
+    c.labels,
+    c.terms.map((t) => `${t.term} (${t.count})`).join(', '),
+    c.edited ? 'yes' : '',
+  ]),
+)}
 </section>
 <section id="settings"><h2>Settings</h2>
-${table(['session', 'uuid', 'model', 'model sha256', 'answers'], settings.sessions.map((s) => [s.name, s.uuid, s.modelName, s.modelHash, s.answers]))}
-${table(['setting', 'value'], [
+${table(
+  ['session', 'uuid', 'model', 'model sha256', 'answers'],
+  settings.sessions.map((s) => [s.name, s.uuid, s.modelName, s.modelHash, s.answers]),
+)}
+${table(
+  ['setting', 'value'],
+  [
     ['embedder', `${settings.embedder.kind}: ${settings.embedder.name} (${settings.embedder.dimensions} dimensions)`],
     ['embedder hash', settings.embedder.hash],
-    ['clustering', `agglomerative, ${settings.clustering.linkage} linkage, ${settings.clustering.metric} distance, k by silhouette over ${settings.clustering.kRange[0]}–${settings.clustering.kRange[1]}`],
-    ['chosen k', `${settings.clustering.k} clusters of ${settings.clustering.terms} terms (silhouette ${fmt(settings.clustering.silhouette, 3)})`],
+    [
+      'clustering',
+      `agglomerative, ${settings.clustering.linkage} linkage, ${settings.clustering.metric} distance, k by silhouette over ${settings.clustering.kRange[0]}–${settings.clustering.kRange[1]}`,
+    ],
+    [
+      'chosen k',
+      `${settings.clustering.k} clusters of ${settings.clustering.terms} terms (silhouette ${fmt(settings.clustering.silhouette, 3)})`,
+    ],
     ['analyst edits', `${settings.edits} (${settings.staleEdits} no longer match a label)`],
     ['reliability', settings.reliability],
     ['concept score', settings.score],
-  ])}
+  ],
+)}
 </section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -128,20 +216,47 @@ section.class { page-break-inside: avoid; }
 }
 
 export function chromiumPath(): string | null {
-  const candidates = [process.env.XAIWS_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome', 'C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe'];
+  const candidates = [
+    process.env.XAIWS_CHROMIUM,
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+    '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+    'C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe',
+  ];
   return candidates.find((p): p is string => !!p && existsSync(p)) ?? null;
 }
 
 /** Prints the HTML to `pdfPath` with headless Chromium (the CLI and the browser host); refuses by name when none is installed. */
 export async function printWithChromium(html: string, pdfPath: string): Promise<string> {
   const browser = chromiumPath();
-  if (!browser) throw new ApiError('pdf_unavailable', 'No Chromium or Chrome found to print the PDF (looked at XAIWS_CHROMIUM and the usual install paths); save the HTML report and print it from a browser');
+  if (!browser)
+    throw new ApiError(
+      'pdf_unavailable',
+      'No Chromium or Chrome found to print the PDF (looked at XAIWS_CHROMIUM and the usual install paths); save the HTML report and print it from a browser',
+    );
   const dir = mkdtempSync(join(tmpdir(), 'xaiws-report-'));
   try {
     const htmlPath = join(dir, 'report.html');
     writeFileSync(htmlPath, html);
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(browser, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'profile')}`, '--no-pdf-header-footer', `--print-to-pdf=${pdfPath}`, pathToFileURL(htmlPath).href], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(
+        browser,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${join(dir, 'profile')}`,
+          '--no-pdf-header-footer',
+          `--print-to-pdf=${pdfPath}`,
+          pathToFileURL(htmlPath).href,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
@@ -149,7 +264,13 @@ export async function printWithChromium(html: string, pdfPath: string): Promise<
       child.on('exit', (code) => {
         clearTimeout(timer);
         if (code === 0 && existsSync(pdfPath) && statSync(pdfPath).size > 0) resolve();
-        else reject(new ApiError('pdf_unavailable', `Chromium (${browser}) could not print the PDF (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' ')}`));
+        else
+          reject(
+            new ApiError(
+              'pdf_unavailable',
+              `Chromium (${browser}) could not print the PDF (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' ')}`,
+            ),
+          );
       });
     });
     return pdfPath;

@@ -1,38 +1,81 @@
 /** The aggregation methods of the contract: the aggregate itself, concept edits, faithfulness as a job, exports and the report. */
 import type { Job, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import type { Context } from '../runtime/context.ts';
-import { addConceptEdit, aggregate, exportTable, faithfulnessTask, labelNextFor, tables, type AggregateContext } from './aggregation.ts';
+import {
+  addConceptEdit,
+  aggregate,
+  exportTable,
+  faithfulnessTask,
+  labelNextFor,
+  tables,
+  type AggregateContext,
+} from './aggregation.ts';
 import { exampleImage } from './images.ts';
 import { writeFileSync } from 'node:fs';
 import { reportHtml } from './report.ts';
 
 /** What aggregating needs of the workstation. */
-export const aggregationOf = (ctx: Context): AggregateContext => ({ project: ctx.project, pool: ctx.pool, cacheDir: ctx.cacheDir });
+export const aggregationOf = (ctx: Context): AggregateContext => ({
+  project: ctx.project,
+  pool: ctx.pool,
+  cacheDir: ctx.cacheDir,
+});
 
 const fileStem = (ctx: Context) => ctx.project.name.replace(/[^\w.-]+/g, '_');
 
-export const runAggregate = (ctx: Context, { sessionIds }: ParsedRequest<'aggregate.run'>): Promise<Result<'aggregate.run'>> => aggregate(aggregationOf(ctx), sessionIds);
+export const runAggregate = (
+  ctx: Context,
+  { sessionIds }: ParsedRequest<'aggregate.run'>,
+): Promise<Result<'aggregate.run'>> => aggregate(aggregationOf(ctx), sessionIds);
 export const conceptEdits = (ctx: Context): Result<'aggregate.edits'> => ctx.project.aggregate.edits();
-export const editConcept = (ctx: Context, edit: ParsedRequest<'aggregate.edit'>): Result<'aggregate.edit'> => addConceptEdit(ctx.project, edit);
-export const undoConceptEdit = (ctx: Context, { id }: ParsedRequest<'aggregate.undoEdit'>): Result<'aggregate.undoEdit'> => ({ removed: ctx.project.aggregate.removeEdits(id) });
-export const labelNext = (ctx: Context, { sessionId }: ParsedRequest<'aggregate.labelNext'>): Promise<Result<'aggregate.labelNext'>> => labelNextFor(aggregationOf(ctx), sessionId);
+export const editConcept = (ctx: Context, edit: ParsedRequest<'aggregate.edit'>): Result<'aggregate.edit'> =>
+  addConceptEdit(ctx.project, edit);
+export const undoConceptEdit = (
+  ctx: Context,
+  { id }: ParsedRequest<'aggregate.undoEdit'>,
+): Result<'aggregate.undoEdit'> => ({ removed: ctx.project.aggregate.removeEdits(id) });
+export const labelNext = (
+  ctx: Context,
+  { sessionId }: ParsedRequest<'aggregate.labelNext'>,
+): Promise<Result<'aggregate.labelNext'>> => labelNextFor(aggregationOf(ctx), sessionId);
 
 export function startFaithfulness(ctx: Context, request: ParsedRequest<'aggregate.faithfulness'>): Job {
-  return ctx.jobs.start('faithfulness', 'Faithfulness metrics of the labelled maps', request, faithfulnessTask(aggregationOf(ctx), request.sessionIds, request.steps));
+  return ctx.jobs.start(
+    'faithfulness',
+    'Faithfulness metrics of the labelled maps',
+    request,
+    faithfulnessTask(aggregationOf(ctx), request.sessionIds, request.steps),
+  );
 }
 
-export const faithfulness = (ctx: Context, request: ParsedRequest<'aggregate.faithfulness'>): Result<'aggregate.faithfulness'> => ({ jobId: startFaithfulness(ctx, request).id });
+export const faithfulness = (
+  ctx: Context,
+  request: ParsedRequest<'aggregate.faithfulness'>,
+): Result<'aggregate.faithfulness'> => ({ jobId: startFaithfulness(ctx, request).id });
 
-export const examples = (ctx: Context, { itemUuids }: ParsedRequest<'aggregate.examples'>): Promise<Result<'aggregate.examples'>> =>
+export const examples = (
+  ctx: Context,
+  { itemUuids }: ParsedRequest<'aggregate.examples'>,
+): Promise<Result<'aggregate.examples'>> =>
   Promise.all(itemUuids.map(async (itemUuid) => ({ itemUuid, src: await exampleImage(ctx.project, itemUuid) })));
 
-export async function exportAggregate(ctx: Context, { sessionIds, table, format }: ParsedRequest<'aggregate.export'>): Promise<Result<'aggregate.export'>> {
+export async function exportAggregate(
+  ctx: Context,
+  { sessionIds, table, format }: ParsedRequest<'aggregate.export'>,
+): Promise<Result<'aggregate.export'>> {
   const result = await aggregate(aggregationOf(ctx), sessionIds);
-  return { filename: `${fileStem(ctx)}-${table}.${format}`, text: exportTable(result, table, format), rows: tables(result)[table].length };
+  return {
+    filename: `${fileStem(ctx)}-${table}.${format}`,
+    text: exportTable(result, table, format),
+    rows: tables(result)[table].length,
+  };
 }
 
 /** The HTML report; also written to `html` and printed to `pdf` when those paths are given. */
-export async function report(ctx: Context, { sessionIds, pdf, html: htmlPath }: ParsedRequest<'aggregate.report'>): Promise<Result<'aggregate.report'>> {
+export async function report(
+  ctx: Context,
+  { sessionIds, pdf, html: htmlPath }: ParsedRequest<'aggregate.report'>,
+): Promise<Result<'aggregate.report'>> {
   const html = await reportHtml(ctx.project, await aggregate(aggregationOf(ctx), sessionIds));
   if (htmlPath) writeFileSync(htmlPath, html);
   return { filename: `${fileStem(ctx)}-report.html`, html, pdf: pdf ? await ctx.printPdf(html, pdf) : null };

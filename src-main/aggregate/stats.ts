@@ -6,7 +6,10 @@
 export { spearman } from '../explain/metrics/sanity.ts';
 
 /** Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom; beyond, the values at 40, 60, 120 and the normal one. */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 export function tQuantile975(df: number): number {
   if (df < 1) return NaN;
@@ -33,10 +36,15 @@ const round = (x: number) => Math.round(x * 1e4) / 1e4;
  * Every figure is defined or explicitly absent (null): no interval below an effective size of 2 (one
  * degree of freedom), none for non-finite input; `range` clips the interval to the scale's ends.
  */
-export function meanCi(values: readonly number[], weights?: readonly number[], range?: readonly [number, number]): MeanCi {
+export function meanCi(
+  values: readonly number[],
+  weights?: readonly number[],
+  range?: readonly [number, number],
+): MeanCi {
   const n = values.length;
   const w = weights ?? values.map(() => 1);
-  if (n === 0 || w.length !== n || ![...values, ...w].every(Number.isFinite) || w.some((x) => x < 0)) return { n, mean: null, low: null, high: null };
+  if (n === 0 || w.length !== n || ![...values, ...w].every(Number.isFinite) || w.some((x) => x < 0))
+    return { n, mean: null, low: null, high: null };
   const sw = w.reduce((a, b) => a + b, 0);
   if (sw <= 0) return { n, mean: null, low: null, high: null };
   const mean = values.reduce((a, v, i) => a + w[i]! * v, 0) / sw;
@@ -48,7 +56,12 @@ export function meanCi(values: readonly number[], weights?: readonly number[], r
   const half = tQuantile975(effective - 1) * Math.sqrt(Math.max(0, variance) / effective);
   if (!Number.isFinite(half)) return { n, mean: round(mean), low: null, high: null };
   const [lowest, highest] = range ?? [-Infinity, Infinity];
-  return { n, mean: round(mean), low: round(Math.max(lowest, mean - half)), high: round(Math.min(highest, mean + half)) };
+  return {
+    n,
+    mean: round(mean),
+    low: round(Math.max(lowest, mean - half)),
+    high: round(Math.min(highest, mean + half)),
+  };
 }
 
 export interface Comparison {
@@ -67,7 +80,12 @@ export interface Comparison {
  * strengths centred on their mean, so 0 is an average item and a difference of d means the odds
  * exp(d) : 1 of winning.
  */
-export function bradleyTerry(items: readonly string[], comparisons: readonly Comparison[], prior = 0, iterations = 10_000): Map<string, number> {
+export function bradleyTerry(
+  items: readonly string[],
+  comparisons: readonly Comparison[],
+  prior = 0,
+  iterations = 10_000,
+): Map<string, number> {
   const index = new Map(items.map((item, i) => [item, i]));
   const k = items.length;
   const wins = new Float64Array(k);
@@ -127,7 +145,7 @@ export function smoothedEntropy(counts: readonly number[], categories: number): 
 export function ranksDescending(values: readonly number[]): number[] {
   const order = values.map((v, i) => ({ v, i })).sort((x, y) => y.v - x.v);
   const ranks = new Array<number>(values.length);
-  for (let s = 0; s < order.length; ) {
+  for (let s = 0; s < order.length;) {
     let e = s;
     while (e + 1 < order.length && order[e + 1]!.v === order[s]!.v) e++;
     for (let t = s; t <= e; t++) ranks[order[t]!.i] = (s + e) / 2 + 1;

@@ -25,14 +25,20 @@ export function createRouter(ctx: Context): Dispatch {
       if (!checked.success) {
         // A result that breaks its own contract is a bug here, not the user's; say so in words, never as a raw schema dump.
         const issue = checked.error.issues[0]!;
-        process.stderr.write(`xaiws: ${name} returned an invalid result at ${issue.path.join('.') || 'result'}: ${issue.message}\n`);
-        throw new ApiError('internal', `The workstation computed a result for ${name} that it cannot show (${issue.path.join('.') || 'result'}: ${issue.message}). This is a bug in XAI Workstation; nothing was changed.`);
+        process.stderr.write(
+          `xaiws: ${name} returned an invalid result at ${issue.path.join('.') || 'result'}: ${issue.message}\n`,
+        );
+        throw new ApiError(
+          'internal',
+          `The workstation computed a result for ${name} that it cannot show (${issue.path.join('.') || 'result'}: ${issue.message}). This is a bug in XAI Workstation; nothing was changed.`,
+        );
       }
       return { ok: true, value: checked.data };
     } catch (error) {
       // A write to a project opened read-only reaches SQLite only as SQLITE_READONLY: say what it means.
       const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return { ok: false, error: toApiError(ctx.readOnlyError() ?? error) };
+      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY'))
+        return { ok: false, error: toApiError(ctx.readOnlyError() ?? error) };
       return { ok: false, error: toApiError(error) };
     }
   };

@@ -46,9 +46,11 @@ app.whenReady().then(async () => {
   const dispatch = createRouter(workstation);
   registerIpc(workstation, dispatch, () => BrowserWindow.getAllWindows().map((window) => window.webContents));
   const projectArgument = process.argv.slice(app.isPackaged ? 1 : 2).find((arg) => arg.endsWith('.xaiws'));
-  await (projectArgument ? workstation.openProject(projectArgument) : workstation.openDemo()).catch((error: unknown) => {
-    console.error(`Could not open the project: ${(error as Error).message}`);
-  });
+  await (projectArgument ? workstation.openProject(projectArgument) : workstation.openDemo()).catch(
+    (error: unknown) => {
+      console.error(`Could not open the project: ${(error as Error).message}`);
+    },
+  );
   createMainWindow(join(root, 'out', 'preload'));
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createMainWindow(join(root, 'out', 'preload'));

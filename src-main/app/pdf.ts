@@ -12,7 +12,10 @@ import type { PdfPrinter } from '../runtime/context.ts';
 
 export const printWithElectron: PdfPrinter = async (html, pdfPath) => {
   const dir = mkdtempSync(join(tmpdir(), 'xaiws-report-'));
-  const window = new BrowserWindow({ show: false, webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: false } });
+  const window = new BrowserWindow({
+    show: false,
+    webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: false },
+  });
   try {
     const htmlPath = join(dir, 'report.html');
     writeFileSync(htmlPath, html);
@@ -21,7 +24,12 @@ export const printWithElectron: PdfPrinter = async (html, pdfPath) => {
     writeFileSync(pdfPath, pdf);
     return pdfPath;
   } catch (error) {
-    throw new ApiError('pdf_unavailable', `The report could not be printed to ${pdfPath}: ${(error as Error).message}`, undefined, error);
+    throw new ApiError(
+      'pdf_unavailable',
+      `The report could not be printed to ${pdfPath}: ${(error as Error).message}`,
+      undefined,
+      error,
+    );
   } finally {
     window.destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,9 @@ export function handleAppProtocol(rendererDir: string): void {
     const url = new URL(request.url);
     const file = url.host === 'app' ? await readRendererFile(rendererDir, url.pathname) : null;
     if (!file) return new Response('Not found', { status: 404 });
-    return new Response(new Uint8Array(file.bytes), { headers: { 'content-type': file.mime, 'content-security-policy': APP_CSP } });
+    return new Response(new Uint8Array(file.bytes), {
+      headers: { 'content-type': file.mime, 'content-security-policy': APP_CSP },
+    });
   });
 }
 
@@ -35,7 +37,9 @@ export function handleImageProtocol(workstation: Workstation): void {
       const ids = parseIdList(url.searchParams.get('ids'));
       if (!ids) return new Response('Bad request', { status: 400 });
       try {
-        return new Response(new Uint8Array(thumbnailBatch(workstation.project, ids)), { headers: { 'content-type': 'application/octet-stream' } });
+        return new Response(new Uint8Array(thumbnailBatch(workstation.project, ids)), {
+          headers: { 'content-type': 'application/octet-stream' },
+        });
       } catch {
         return new Response('Not found', { status: 404 });
       }

@@ -9,7 +9,12 @@ import { utilityProcess } from 'electron';
 import type { Launcher } from '../workers/spawn.ts';
 
 export const utilityLauncher: Launcher = ({ name, entry, env, execArgv }) => {
-  const child = utilityProcess.fork(entry, [name], { env, execArgv, serviceName: `XAI Workstation ${name}`, stdio: 'inherit' });
+  const child = utilityProcess.fork(entry, [name], {
+    env,
+    execArgv,
+    serviceName: `XAI Workstation ${name}`,
+    stdio: 'inherit',
+  });
   let alive = true;
   child.once('exit', () => (alive = false));
   return {

@@ -19,27 +19,40 @@ export function sessionList(value: string | boolean | undefined): number[] | und
   if (typeof value !== 'string') return undefined;
   return value.split(',').map((part) => {
     const id = Number(part.trim());
-    if (!Number.isInteger(id) || id < 1) throw new ApiError('invalid_request', `--session takes session ids separated by commas (got "${value}")`);
+    if (!Number.isInteger(id) || id < 1)
+      throw new ApiError('invalid_request', `--session takes session ids separated by commas (got "${value}")`);
     return id;
   });
 }
 
-export async function aggregateCommand(client: Client, command: 'aggregate' | 'report', projectPath: string, values: Values, waitFor: (jobId: string) => Promise<unknown>): Promise<unknown> {
+export async function aggregateCommand(
+  client: Client,
+  command: 'aggregate' | 'report',
+  projectPath: string,
+  values: Values,
+  waitFor: (jobId: string) => Promise<unknown>,
+): Promise<unknown> {
   const sessionIds = sessionList(values.session);
   if (values.faithfulness) await waitFor((await client.call('aggregate.faithfulness', { sessionIds })).jobId);
   if (command === 'report') {
     const pdf = typeof values.pdf === 'string' ? resolve(values.pdf) : undefined;
     const report = await client.call('aggregate.report', { sessionIds, pdf });
-    const out = typeof values.out === 'string' ? resolve(values.out) : join(dirname(resolve(projectPath)), report.filename);
+    const out =
+      typeof values.out === 'string' ? resolve(values.out) : join(dirname(resolve(projectPath)), report.filename);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, report.html);
     return { html: out, bytes: Buffer.byteLength(report.html), pdf: report.pdf };
   }
   if (typeof values.table === 'string') {
     const table = AggregateTable.safeParse(values.table);
-    if (!table.success) throw new ApiError('invalid_request', `--table must be one of ${AGGREGATE_TABLES.join(', ')} (got "${values.table}")`);
+    if (!table.success)
+      throw new ApiError(
+        'invalid_request',
+        `--table must be one of ${AGGREGATE_TABLES.join(', ')} (got "${values.table}")`,
+      );
     const format = values.format === undefined ? 'csv' : values.format;
-    if (format !== 'csv' && format !== 'json') throw new ApiError('invalid_request', `--format must be csv or json (got "${String(format)}")`);
+    if (format !== 'csv' && format !== 'json')
+      throw new ApiError('invalid_request', `--format must be csv or json (got "${String(format)}")`);
     return new RawOutput((await client.call('aggregate.export', { sessionIds, table: table.data, format })).text);
   }
   const result = await client.call('aggregate.run', { sessionIds });

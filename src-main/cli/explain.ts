@@ -34,7 +34,10 @@ export function parseTarget(value: string | undefined, classes: number): number 
   if (value === undefined || value === 'pred') return -1;
   const index = Number(value);
   if (!Number.isInteger(index) || index < 0 || index >= classes) {
-    throw new ApiError('invalid_request', `--target must be "pred" or a class index in 0..${classes - 1} (got "${value}")`);
+    throw new ApiError(
+      'invalid_request',
+      `--target must be "pred" or a class index in 0..${classes - 1} (got "${value}")`,
+    );
   }
   return index;
 }
@@ -64,17 +67,31 @@ export async function explainImages(
     for (const path of paths) {
       try {
         const { manifest } = model;
-        pixels.push(await pixelsForModel({ width: 0, height: 0, channels: 0, filePath: resolve(path), pixels: null }, manifest));
+        pixels.push(
+          await pixelsForModel({ width: 0, height: 0, channels: 0, filePath: resolve(path), pixels: null }, manifest),
+        );
         readable.push(path);
       } catch (error) {
         failures++;
-        lines.set(path, { image: path, error: { code: 'source_unsupported', message: `${path} cannot be read as an image: ${toApiError(error).message}` } });
+        lines.set(path, {
+          image: path,
+          error: {
+            code: 'source_unsupported',
+            message: `${path} cannot be read as an image: ${toApiError(error).message}`,
+          },
+        });
       }
     }
     if (readable.length > 0) {
       const tensor = new Float32Array(size * readable.length);
       pixels.forEach((values, index) => writeNormalised(values, model.manifest, tensor, index));
-      const results = (await pool.call('cam', { model, source: { tensor, count: readable.length }, request: { method: options.method, layer: options.layer, targets: readable.map(() => options.target) } })).results;
+      const results = (
+        await pool.call('cam', {
+          model,
+          source: { tensor, count: readable.length },
+          request: { method: options.method, layer: options.layer, targets: readable.map(() => options.target) },
+        })
+      ).results;
       results.forEach((result, i) => {
         lines.set(readable[i]!, {
           image: readable[i],

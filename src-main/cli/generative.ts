@@ -13,13 +13,15 @@ type Values = Record<string, string | boolean | undefined>;
 type NumberArg = (value: string | boolean | undefined, what: string) => number;
 
 const round = (value: number) => Number(value.toFixed(6));
-const byClass = (classes: string[], values: number[]) => Object.fromEntries(classes.map((name, c) => [name, round(values[c]!)]));
+const byClass = (classes: string[], values: number[]) =>
+  Object.fromEntries(classes.map((name, c) => [name, round(values[c]!)]));
 
 /** "pred"/"nearest"/absent: -1; otherwise a class index. */
 function classArg(value: string | boolean | undefined, what: string): number {
   if (value === undefined || value === 'pred' || value === 'nearest') return -1;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new ApiError('invalid_request', `${what} must be a class index or "pred" (got "${value}")`);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new ApiError('invalid_request', `${what} must be a class index or "pred" (got "${value}")`);
   return parsed;
 }
 
@@ -30,7 +32,11 @@ export async function generativeCommand(
 ): Promise<unknown> {
   const full = values.full === true;
   if (command === 'decompose') {
-    const result = await client.call('generative.decomposition', { modelId, imageId, target: classArg(values.class, '--class') });
+    const result = await client.call('generative.decomposition', {
+      modelId,
+      imageId,
+      target: classArg(values.class, '--class'),
+    });
     if (full) return result;
     const { classes } = result;
     return {
@@ -38,8 +44,17 @@ export async function generativeCommand(
       predicted: classes[result.predicted],
       distinctFor: result.targetClass,
       reconstructionError: result.reconstructionError,
-      parts: result.parts.map((part) => ({ name: part.name, min: round(part.min), max: round(part.max), probabilities: byClass(classes, part.probabilities) })),
-      globalBeta: { betas: result.beta.betas, [result.targetClass]: result.beta.probabilities.map((row) => round(row[result.target]!)), auc: result.beta.auc },
+      parts: result.parts.map((part) => ({
+        name: part.name,
+        min: round(part.min),
+        max: round(part.max),
+        probabilities: byClass(classes, part.probabilities),
+      })),
+      globalBeta: {
+        betas: result.beta.betas,
+        [result.targetClass]: result.beta.probabilities.map((row) => round(row[result.target]!)),
+        auc: result.beta.auc,
+      },
       cached: result.cached,
     };
   }
@@ -61,13 +76,23 @@ export async function generativeCommand(
       referenceImageId: result.referenceImageId,
       flipStep: result.flipStep,
       flipClass: result.flipClass,
-      steps: result.alphas.map((alpha, k) => ({ step: k, alpha: round(alpha), predicted: classes[result.predictions[k]!], probabilities: byClass(classes, result.probabilities[k]!) })),
+      steps: result.alphas.map((alpha, k) => ({
+        step: k,
+        alpha: round(alpha),
+        predicted: classes[result.predictions[k]!],
+        probabilities: byClass(classes, result.probabilities[k]!),
+      })),
       meanDifference: round(result.difference.reduce((a, b) => a + b, 0) / result.difference.length),
       cached: result.cached,
     };
   }
   const top = values.top ? number(values.top, '--top') : 8;
-  const result = await client.call('generative.components', { modelId, imageId, target: classArg(values.class, '--class'), top });
+  const result = await client.call('generative.components', {
+    modelId,
+    imageId,
+    target: classArg(values.class, '--class'),
+    top,
+  });
   if (full) return result;
   return {
     imageId,
@@ -81,7 +106,12 @@ export async function generativeCommand(
       weight: round(c.weight),
       evidence: round(c.evidence),
       contribution: round(c.contribution),
-      prototypes: c.prototypes.map((p) => ({ imageId: p.imageId, trainIndex: p.trainIndex, label: p.label, value: round(p.value) })),
+      prototypes: c.prototypes.map((p) => ({
+        imageId: p.imageId,
+        trainIndex: p.trainIndex,
+        label: p.label,
+        value: round(p.value),
+      })),
     })),
     otherChannels: round(result.channels.slice(top).reduce((sum, c) => sum + c.contribution, 0)),
     prototypeSource: result.prototypeSource,

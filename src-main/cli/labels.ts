@@ -25,14 +25,19 @@ const LEVELS: readonly Level[] = ['nominal', 'ordinal', 'interval'];
 
 function level(value: string | boolean | undefined): Level {
   if (value === undefined) return 'ordinal';
-  if (typeof value !== 'string' || !LEVELS.includes(value as Level)) throw new ApiError('invalid_request', `--level must be nominal, ordinal or interval (got "${String(value)}")`);
+  if (typeof value !== 'string' || !LEVELS.includes(value as Level))
+    throw new ApiError('invalid_request', `--level must be nominal, ordinal or interval (got "${String(value)}")`);
   return value as Level;
 }
 
 function samples(values: Values): number {
   if (values.samples === undefined) return 1000;
   const parsed = Number(values.samples);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 100000) throw new ApiError('invalid_request', `--samples must be a whole number from 0 to 100000 (got "${String(values.samples)}")`);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 100000)
+    throw new ApiError(
+      'invalid_request',
+      `--samples must be a whole number from 0 to 100000 (got "${String(values.samples)}")`,
+    );
   return parsed;
 }
 
@@ -58,11 +63,18 @@ export function readRatings(path: string, at: Level): Rating[] {
   const ratings: Rating[] = [];
   rows.slice(hasHeader ? 1 : 0).forEach((row, index) => {
     const line = index + (hasHeader ? 2 : 1);
-    if (row.length < 3) throw new ApiError('source_unsupported', `${path} line ${line}: expected item,annotator,value, got ${row.length} column(s)`);
+    if (row.length < 3)
+      throw new ApiError(
+        'source_unsupported',
+        `${path} line ${line}: expected item,annotator,value, got ${row.length} column(s)`,
+      );
     const raw = row[value!]!;
     if (raw === '' || raw.toUpperCase() === 'NA') return; // a missing value
     if (at !== 'nominal' && !Number.isFinite(Number(raw))) {
-      throw new ApiError('source_unsupported', `${path} line ${line}: "${raw}" is not a number; ${at} agreement needs numbers (use --level nominal for categories)`);
+      throw new ApiError(
+        'source_unsupported',
+        `${path} line ${line}: "${raw}" is not a number; ${at} agreement needs numbers (use --level nominal for categories)`,
+      );
     }
     ratings.push({ item: row[item!]!, annotator: row[annotator!]!, value: at === 'nominal' ? raw : Number(raw) });
   });
@@ -72,20 +84,35 @@ export function readRatings(path: string, at: Level): Rating[] {
 export function ratingsAgreement(path: string, values: Values): unknown {
   const at = level(values.level);
   const ratings = readRatings(resolve(path), at);
-  return { file: resolve(path), ratings: ratings.length, ...agreement(ratings, at, { samples: samples(values) }), leaveOneOut: leaveOneOut(ratings, at) };
+  return {
+    file: resolve(path),
+    ratings: ratings.length,
+    ...agreement(ratings, at, { samples: samples(values) }),
+    leaveOneOut: leaveOneOut(ratings, at),
+  };
 }
 
-export async function labelsCommand(client: Client, sub: string, values: Values, number: NumberArg, positionals: string[]): Promise<unknown> {
+export async function labelsCommand(
+  client: Client,
+  sub: string,
+  values: Values,
+  number: NumberArg,
+  positionals: string[],
+): Promise<unknown> {
   if (sub === 'export') {
     const format = values.format ?? 'jsonl';
-    if (format !== 'csv' && format !== 'jsonl') throw new ApiError('invalid_request', `--format must be csv or jsonl (got "${String(format)}")`);
+    if (format !== 'csv' && format !== 'jsonl')
+      throw new ApiError('invalid_request', `--format must be csv or jsonl (got "${String(format)}")`);
     const { text } = await client.call('labels.export', { sessionId: number(values.session, '--session'), format });
     return new RawOutput(text);
   }
   if (sub === 'sessions') return client.call('labels.sessions', {});
   if (sub === 'pack') {
     if (typeof values.out !== 'string') throw new ApiError('invalid_request', 'Missing --out PACK.xaiws');
-    return client.call('labels.exportPack', { sessionId: number(values.session, '--session'), path: resolve(values.out) });
+    return client.call('labels.exportPack', {
+      sessionId: number(values.session, '--session'),
+      path: resolve(values.out),
+    });
   }
   if (sub === 'merge') {
     const pack = positionals[0];

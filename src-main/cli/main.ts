@@ -85,11 +85,36 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      name: { type: 'string' }, labels: { type: 'string' }, classes: { type: 'string' }, manifest: { type: 'string' },
-      model: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' }, port: { type: 'string' },
-      host: { type: 'string' }, image: { type: 'string' }, class: { type: 'string' }, reference: { type: 'string' }, steps: { type: 'string' },
-      top: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, ratings: { type: 'string' }, level: { type: 'string' },
-      samples: { type: 'string' }, out: { type: 'string' }, table: { type: 'string' }, pdf: { type: 'string' }, faithfulness: { type: 'boolean' }, full: { type: 'boolean' }, demo: { type: 'boolean' }, method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      name: { type: 'string' },
+      labels: { type: 'string' },
+      classes: { type: 'string' },
+      manifest: { type: 'string' },
+      model: { type: 'string' },
+      dataset: { type: 'string' },
+      batch: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      image: { type: 'string' },
+      class: { type: 'string' },
+      reference: { type: 'string' },
+      steps: { type: 'string' },
+      top: { type: 'string' },
+      session: { type: 'string' },
+      format: { type: 'string' },
+      ratings: { type: 'string' },
+      level: { type: 'string' },
+      samples: { type: 'string' },
+      out: { type: 'string' },
+      table: { type: 'string' },
+      pdf: { type: 'string' },
+      faithfulness: { type: 'boolean' },
+      full: { type: 'boolean' },
+      demo: { type: 'boolean' },
+      method: { type: 'string' },
+      layer: { type: 'string' },
+      target: { type: 'string' },
+      open: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
@@ -97,7 +122,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
-  if (command === 'serve') return serve(defaultWorkstation('host'), { project: rest[0], demo: values.demo ?? !rest[0], port: values.port, host: values.host, open: values.open ?? false, rendererDir: join(ROOT, 'out', 'renderer') });
+  if (command === 'serve')
+    return serve(defaultWorkstation('host'), {
+      project: rest[0],
+      demo: values.demo ?? !rest[0],
+      port: values.port,
+      host: values.host,
+      open: values.open ?? false,
+      rendererDir: join(ROOT, 'out', 'renderer'),
+    });
 
   if (command === 'explain' || command === 'layers') return modelCommand(command, rest, values);
   if (command === 'agreement' && typeof values.ratings === 'string') {
@@ -116,7 +149,8 @@ export async function main(argv: string[]): Promise<number> {
   workstation.onEvent((event, payload) => {
     if (event !== 'job.updated') return;
     const job = payload as Job;
-    if (job.status === 'running' && job.total > 0) process.stderr.write(`\r${job.title}: ${job.stage} ${job.done}/${job.total}   `);
+    if (job.status === 'running' && job.total > 0)
+      process.stderr.write(`\r${job.title}: ${job.stage} ${job.done}/${job.total}   `);
   });
   try {
     const output = await run(command, rest, values, client, workstation);
@@ -143,7 +177,8 @@ async function modelCommand(command: 'explain' | 'layers', images: string[], val
     const model = await modelRef(text(values.model), text(values.manifest));
     if (command === 'layers') return await listLayers(workstation.pool, model, write);
     const method = parseMethod(text(values.method));
-    if (!values.layer) throw new ApiError('invalid_request', 'Missing --layer TENSOR (list them with `xaiws layers --model M.onnx`)');
+    if (!values.layer)
+      throw new ApiError('invalid_request', 'Missing --layer TENSOR (list them with `xaiws layers --model M.onnx`)');
     const target = parseTarget(text(values.target), model.manifest.classes.length);
     return await explainImages(workstation.pool, model, { method, layer: text(values.layer)!, target }, images, write);
   } catch (error) {
@@ -155,36 +190,54 @@ async function modelCommand(command: 'explain' | 'layers', images: string[], val
   }
 }
 
-async function run(command: string, rest: string[], values: Values, client: Client, workstation: Workstation): Promise<unknown> {
+async function run(
+  command: string,
+  rest: string[],
+  values: Values,
+  client: Client,
+  workstation: Workstation,
+): Promise<unknown> {
   const need = (value: string | undefined, what: string) => {
     if (!value) throw new ApiError('invalid_request', `Missing ${what}\n\n${USAGE}`);
     return value;
   };
   const number = (value: string | boolean | undefined, what: string) => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1) throw new ApiError('invalid_request', `${what} must be a positive whole number (got "${value}")`);
+    if (!Number.isInteger(parsed) || parsed < 1)
+      throw new ApiError('invalid_request', `${what} must be a positive whole number (got "${value}")`);
     return parsed;
   };
   const waitFor = async (jobId: string) => {
     const job = await workstation.jobs.wait(jobId);
     process.stderr.write('\n');
-    if (job.status === 'failed') throw new ApiError((job.error?.code ?? 'internal') as never, job.error?.message ?? 'job failed');
+    if (job.status === 'failed')
+      throw new ApiError((job.error?.code ?? 'internal') as never, job.error?.message ?? 'job failed');
     return job;
   };
   const subject = `${command} ${rest[0] ?? ''}`.trim();
   if (subject === 'project create') {
-    return client.call('projects.create', { path: resolve(need(rest[1], 'PATH')), name: values.name as string | undefined });
+    return client.call('projects.create', {
+      path: resolve(need(rest[1], 'PATH')),
+      name: values.name as string | undefined,
+    });
   }
   if (subject === 'project info') {
     const summary = await client.call('projects.open', { path: need(rest[1], 'PROJECT') });
-    return { ...summary, datasets: await client.call('datasets.list', {}), models: await client.call('models.list', {}) };
+    return {
+      ...summary,
+      datasets: await client.call('datasets.list', {}),
+      models: await client.call('models.list', {}),
+    };
   }
   if (command === 'import') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
-    const classes = typeof values.classes === 'string' ? values.classes.split(',').map((name) => name.trim()) : undefined;
+    const classes =
+      typeof values.classes === 'string' ? values.classes.split(',').map((name) => name.trim()) : undefined;
     const { jobId } = await client.call('datasets.import', {
-      source: resolve(need(rest[1], 'SOURCE')), name: values.name as string | undefined,
-      labels: typeof values.labels === 'string' ? resolve(values.labels) : undefined, classes,
+      source: resolve(need(rest[1], 'SOURCE')),
+      name: values.name as string | undefined,
+      labels: typeof values.labels === 'string' ? resolve(values.labels) : undefined,
+      classes,
     });
     const job = await waitFor(jobId);
     const datasetId = job.result?.datasetId as number | undefined;
@@ -193,7 +246,10 @@ async function run(command: string, rest: string[], values: Values, client: Clie
   }
   if (subject === 'model add') {
     await client.call('projects.open', { path: need(rest[1], 'PROJECT') });
-    return client.call('models.add', { path: resolve(need(rest[2], 'MODEL.onnx')), manifestPath: typeof values.manifest === 'string' ? resolve(values.manifest) : undefined });
+    return client.call('models.add', {
+      path: resolve(need(rest[2], 'MODEL.onnx')),
+      manifestPath: typeof values.manifest === 'string' ? resolve(values.manifest) : undefined,
+    });
   }
   if (subject === 'bundle check') {
     return client.call('bundles.check', { path: resolve(need(rest[1], 'FOLDER')) });
@@ -221,11 +277,17 @@ async function run(command: string, rest: string[], values: Values, client: Clie
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
     const modelId = number(values.model, '--model');
-    const datasets = values.dataset ? [number(values.dataset, '--dataset')] : (await client.call('datasets.list', {})).map((d) => d.id);
+    const datasets = values.dataset
+      ? [number(values.dataset, '--dataset')]
+      : (await client.call('datasets.list', {})).map((d) => d.id);
     if (datasets.length === 0) throw new ApiError('dataset_not_found', 'The project has no datasets; import one first');
     const results = [];
     for (const datasetId of datasets) {
-      const { jobId } = await client.call('inference.run', { modelId, datasetId, batchSize: values.batch ? number(values.batch, '--batch') : undefined });
+      const { jobId } = await client.call('inference.run', {
+        modelId,
+        datasetId,
+        batchSize: values.batch ? number(values.batch, '--batch') : undefined,
+      });
       const job = await waitFor(jobId);
       results.push({ datasetId, status: job.status, ...job.result });
     }

@@ -48,6 +48,10 @@ export async function serve(workstation: Workstation, options: ServeOptions): Pr
 function openBrowser(url: string): void {
   const command = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
   const child = spawn(command, [url], { stdio: 'ignore', detached: true });
-  child.on('error', () => process.stderr.write(`No default browser could be started (${command} not available); open the URL above yourself.\n`));
+  child.on('error', () =>
+    process.stderr.write(
+      `No default browser could be started (${command} not available); open the URL above yourself.\n`,
+    ),
+  );
   child.unref();
 }

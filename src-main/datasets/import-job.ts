@@ -19,9 +19,22 @@ export function importTitle(request: ImportRequest): string {
 
 export function importTask(projectPath: string, request: ImportRequest): JobTask {
   return async ({ signal, report }) => {
-    const worker = new WorkerClient<ImportProtocol>({ name: 'import-worker', title: 'import worker', cancelGraceMs: CANCEL_GRACE_MS, consequence: 'images imported before are kept' });
+    const worker = new WorkerClient<ImportProtocol>({
+      name: 'import-worker',
+      title: 'import worker',
+      cancelGraceMs: CANCEL_GRACE_MS,
+      consequence: 'images imported before are kept',
+    });
     try {
-      const result = await worker.call('import', { projectPath, request }, { signal, subject: `importing ${request.source}`, progress: ({ stage, done, total }) => report(stage ?? 'importing', done, total) });
+      const result = await worker.call(
+        'import',
+        { projectPath, request },
+        {
+          signal,
+          subject: `importing ${request.source}`,
+          progress: ({ stage, done, total }) => report(stage ?? 'importing', done, total),
+        },
+      );
       return { result: { ...result }, cancelled: result.cancelled };
     } catch (error) {
       if (error instanceof ApiError && error.code === 'cancelled' && signal.aborted) {

@@ -39,16 +39,23 @@ function stampOf(dir: string, files: string[]): string {
 export async function bundleForModel(model: Model, pool: InferencePool): Promise<ResolvedBundle> {
   const dir = dirname(model.path);
   if (!existsSync(join(dir, 'bundle.json'))) {
-    throw new ApiError('bundle_not_found', `Model "${model.name}" has no explainer bundle: ${dir} holds no bundle.json. Train the explainers with \`npm run models\` (docs/MODELS.md) and add the bundle's classifier.onnx`);
+    throw new ApiError(
+      'bundle_not_found',
+      `Model "${model.name}" has no explainer bundle: ${dir} holds no bundle.json. Train the explainers with \`npm run models\` (docs/MODELS.md) and add the bundle's classifier.onnx`,
+    );
   }
   const known = cache.get(dir);
   const listed = known ? known.resolved.loaded.bundle.files.map((file) => file.path) : [];
   const stamp = stampOf(dir, ['bundle.json', ...listed]);
-  if (known && known.stamp === stamp && known.resolved.loaded.models.classifier?.sha256 === model.fileHash) return known.resolved;
+  if (known && known.stamp === stamp && known.resolved.loaded.models.classifier?.sha256 === model.fileHash)
+    return known.resolved;
   const loaded = await loadBundle(dir, (file, sha256) => pool.call('inspect', { key: sha256, path: file }));
   const classifier = loaded.models.classifier;
   if (classifier?.sha256 !== model.fileHash) {
-    throw new ApiError('bundle_invalid', `The bundle in ${dir} explains another classifier: its ${classifier?.spec.file ?? 'classifier'} has sha256 ${classifier?.sha256.slice(0, 12)}…, model "${model.name}" ${model.fileHash.slice(0, 12)}…`);
+    throw new ApiError(
+      'bundle_invalid',
+      `The bundle in ${dir} explains another classifier: its ${classifier?.spec.file ?? 'classifier'} has sha256 ${classifier?.sha256.slice(0, 12)}…, model "${model.name}" ${model.fileHash.slice(0, 12)}…`,
+    );
   }
   const resolved = resolveBundle(loaded);
   cache.set(dir, { stamp: stampOf(dir, ['bundle.json', ...loaded.bundle.files.map((file) => file.path)]), resolved });
@@ -58,8 +65,17 @@ export async function bundleForModel(model: Model, pool: InferencePool): Promise
 export function resolveBundle(loaded: LoadedBundle): ResolvedBundle {
   const { bundle } = loaded;
   const models: BundleRef['models'] = {};
-  for (const [role, model] of Object.entries(loaded.models) as [ExplainerRole, NonNullable<LoadedBundle['models'][ExplainerRole]>][]) {
-    models[role] = { path: model.path, sha256: model.sha256, space: model.spec.space, inputs: model.spec.inputs.map((t) => t.name), outputs: model.spec.outputs.map((t) => t.name) };
+  for (const [role, model] of Object.entries(loaded.models) as [
+    ExplainerRole,
+    NonNullable<LoadedBundle['models'][ExplainerRole]>,
+  ][]) {
+    models[role] = {
+      path: model.path,
+      sha256: model.sha256,
+      space: model.spec.space,
+      inputs: model.spec.inputs.map((t) => t.name),
+      outputs: model.spec.outputs.map((t) => t.name),
+    };
   }
   const fileHash = (path: string | undefined) => bundle.files.find((file) => file.path === path)?.sha256 ?? '-';
   const key = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
@@ -74,7 +90,11 @@ export function resolveBundle(loaded: LoadedBundle): ResolvedBundle {
     preprocessing: bundle.preprocessing,
     models,
     branches: bundle.models.dxai?.branches,
-    caePrototypes: prototypes && { codes: prototypes.classes.flatMap((c) => c.prototypes.flat()), perClass: prototypes.perClass, dim: prototypes.codeDim },
+    caePrototypes: prototypes && {
+      codes: prototypes.classes.flatMap((c) => c.prototypes.flat()),
+      perClass: prototypes.perClass,
+      dim: prototypes.codeDim,
+    },
     individualShape: individual?.every((d) => typeof d === 'number') ? (individual as number[]) : undefined,
   };
   return {
@@ -82,7 +102,13 @@ export function resolveBundle(loaded: LoadedBundle): ResolvedBundle {
     ref,
     keys: {
       decomposition: key('decomposition', sha('classifier'), sha('dxai')),
-      counterfactual: key('counterfactual', sha('classifier'), sha('cae-encoder'), sha('cae-decoder'), fileHash(bundle.data.caePrototypes)),
+      counterfactual: key(
+        'counterfactual',
+        sha('classifier'),
+        sha('cae-encoder'),
+        sha('cae-decoder'),
+        fileHash(bundle.data.caePrototypes),
+      ),
       components: key('components', sha('infodisent')),
       codes: key('codes', sha('cae-encoder')),
       prototypes: key('prototypes', sha('infodisent')),

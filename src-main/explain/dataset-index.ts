@@ -48,7 +48,12 @@ function indexTask(context: Scope, request: ParsedRequest<'generative.index'>): 
     for (const page of project.images.idsInPages(dataset.id, INDEX_PAGE)) {
       if (signal.aborted) return { cancelled: true, result: { images: ids.length } };
       report('encoding', ids.length, dataset.images);
-      const result = await pool.call('index', { bundle: bundle.ref, manifest: model.manifest, projectPath: project.path, imageIds: page });
+      const result = await pool.call('index', {
+        bundle: bundle.ref,
+        manifest: model.manifest,
+        projectPath: project.path,
+        imageIds: page,
+      });
       ids.push(...page);
       if (result.codeDim > 0) {
         codes.push(result.codes);
@@ -62,7 +67,10 @@ function indexTask(context: Scope, request: ParsedRequest<'generative.index'>): 
     }
     const summary: Record<string, unknown> = { images: ids.length, datasetId: dataset.id };
     if (top) {
-      project.generative.putIndex(bundle.keys.prototypes, dataset.id, 'prototypes', '', { mapShape, channels: top.channels } satisfies PrototypeIndex);
+      project.generative.putIndex(bundle.keys.prototypes, dataset.id, 'prototypes', '', {
+        mapShape,
+        channels: top.channels,
+      } satisfies PrototypeIndex);
       summary.prototypeChannels = top.channels.length;
     }
     if (codeDim > 0 && ids.length > 0) {
@@ -71,7 +79,12 @@ function indexTask(context: Scope, request: ParsedRequest<'generative.index'>): 
       codes.reduce((offset, chunk) => (all.set(chunk, offset), offset + chunk.length), 0);
       const layout = await project2d(all, codeDim, request.projection, signal);
       if (!layout) return { cancelled: true, result: summary };
-      project.generative.putIndex(bundle.keys.codes, dataset.id, 'codes', request.projection, { imageIds: Int32Array.from(ids), codes: all, codeDim, ...layout } satisfies CodeIndex);
+      project.generative.putIndex(bundle.keys.codes, dataset.id, 'codes', request.projection, {
+        imageIds: Int32Array.from(ids),
+        codes: all,
+        codeDim,
+        ...layout,
+      } satisfies CodeIndex);
       summary.projection = request.projection;
     }
     summary.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
@@ -84,15 +97,28 @@ function rows(codes: Float32Array, dim: number): number[][] {
 }
 
 /** 2-D positions of the codes; null when cancelled during UMAP's epochs. */
-export async function project2d(codes: Float32Array, dim: number, projection: 'pca' | 'umap', signal?: AbortSignal): Promise<Pick<CodeIndex, 'x' | 'y' | 'pca'> | null> {
+export async function project2d(
+  codes: Float32Array,
+  dim: number,
+  projection: 'pca' | 'umap',
+  signal?: AbortSignal,
+): Promise<Pick<CodeIndex, 'x' | 'y' | 'pca'> | null> {
   const data = rows(codes, dim);
   if (projection === 'pca') {
     const pca = new PCA(data);
     const points = pca.predict(data, { nComponents: 2 });
     // Through JSON: the model holds Matrix instances, which a structured clone would turn into bare objects.
-    return { x: Float32Array.from(points.getColumn(0)), y: Float32Array.from(points.getColumn(1)), pca: JSON.parse(JSON.stringify(pca.toJSON())) as PCAModel };
+    return {
+      x: Float32Array.from(points.getColumn(0)),
+      y: Float32Array.from(points.getColumn(1)),
+      pca: JSON.parse(JSON.stringify(pca.toJSON())) as PCAModel,
+    };
   }
-  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, Math.max(2, data.length - 1)), random: seededUniform(7) });
+  const umap = new UMAP({
+    nComponents: 2,
+    nNeighbors: Math.min(15, Math.max(2, data.length - 1)),
+    random: seededUniform(7),
+  });
   let cancelled = false;
   const points = await umap.fitAsync(data, () => {
     cancelled = signal?.aborted ?? false;
@@ -131,16 +157,23 @@ export function placeCodes(index: CodeIndex, codes: number[][]): { x: number; y:
   });
 }
 
-export async function classCodeMap(ctx: Context, request: ParsedRequest<'generative.codeMap'>): Promise<ClassCodeMap & { path: { x: number; y: number }[] }> {
+export async function classCodeMap(
+  ctx: Context,
+  request: ParsedRequest<'generative.codeMap'>,
+): Promise<ClassCodeMap & { path: { x: number; y: number }[] }> {
   const context = modelScope(ctx, request.modelId);
   const { project, pool, model } = context;
-  if (!project.datasets.get(request.datasetId)) throw new ApiError('dataset_not_found', `No dataset with id ${request.datasetId} in this project`);
+  if (!project.datasets.get(request.datasetId))
+    throw new ApiError('dataset_not_found', `No dataset with id ${request.datasetId} in this project`);
   const bundle = await bundleForModel(model, pool);
   const stored = request.projection
     ? project.generative.getIndex<CodeIndex>(bundle.keys.codes, request.datasetId, 'codes', request.projection)
     : project.generative.latestIndex<CodeIndex>(bundle.keys.codes, request.datasetId, 'codes');
   if (!stored) {
-    throw new ApiError('index_missing', `Dataset ${request.datasetId} has no class-code map${request.projection ? ` (${request.projection})` : ''} for this bundle yet: build it with "Index dataset" (a job)`);
+    throw new ApiError(
+      'index_missing',
+      `Dataset ${request.datasetId} has no class-code map${request.projection ? ` (${request.projection})` : ''} for this bundle yet: build it with "Index dataset" (a job)`,
+    );
   }
   const index = stored.payload;
   const { ids, names } = project.images.classNames(request.datasetId);
@@ -163,7 +196,14 @@ export async function classCodeMap(ctx: Context, request: ParsedRequest<'generat
 export function startIndex(ctx: Context, request: ParsedRequest<'generative.index'>): Job {
   const context = modelScope(ctx, request.modelId);
   const dataset = ctx.project.datasets.get(request.datasetId);
-  return ctx.jobs.start('index', `Index ${dataset?.name} for ${context.model.name}'s explainers (${request.projection.toUpperCase()})`, request, indexTask(context, request));
+  return ctx.jobs.start(
+    'index',
+    `Index ${dataset?.name} for ${context.model.name}'s explainers (${request.projection.toUpperCase()})`,
+    request,
+    indexTask(context, request),
+  );
 }
 
-export const indexDataset = (ctx: Context, request: ParsedRequest<'generative.index'>): Result<'generative.index'> => ({ jobId: startIndex(ctx, request).id });
+export const indexDataset = (ctx: Context, request: ParsedRequest<'generative.index'>): Result<'generative.index'> => ({
+  jobId: startIndex(ctx, request).id,
+});

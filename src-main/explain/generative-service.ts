@@ -7,7 +7,16 @@
  */
 import type { Job, Model, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import { BETAS, type Components, type Counterfactual, type Decomposition, type GenerativeKind, type OverlayChoice, type OverlayMap, type OverlaySource } from '../../src-shared/schemas/generative.ts';
+import {
+  BETAS,
+  type Components,
+  type Counterfactual,
+  type Decomposition,
+  type GenerativeKind,
+  type OverlayChoice,
+  type OverlayMap,
+  type OverlaySource,
+} from '../../src-shared/schemas/generative.ts';
 import type { JobTask } from '../runtime/jobs.ts';
 import { modelScope, type Context, type ModelScope } from '../runtime/context.ts';
 import type { Project } from '../store/project.ts';
@@ -19,23 +28,40 @@ import { rankChannels } from './infodisent/components.ts';
 
 export const GENERATIVE_JOB_BATCH = 32;
 
-type Stored = { decomposition: DecompositionResult; counterfactual: CounterfactualResult; components: ComponentsResult };
+type Stored = {
+  decomposition: DecompositionResult;
+  counterfactual: CounterfactualResult;
+  components: ComponentsResult;
+};
 
 type Scope = ModelScope;
 
 /** The request parameters that identify a cached result (besides the image and the explainer files). */
-export function paramsOf(kind: GenerativeKind, request: { target: number; steps?: number; referenceImageId?: number }): string {
-  if (kind === 'counterfactual') return JSON.stringify({ target: request.target, steps: request.steps ?? 10, reference: request.referenceImageId ?? null });
+export function paramsOf(
+  kind: GenerativeKind,
+  request: { target: number; steps?: number; referenceImageId?: number },
+): string {
+  if (kind === 'counterfactual')
+    return JSON.stringify({
+      target: request.target,
+      steps: request.steps ?? 10,
+      reference: request.referenceImageId ?? null,
+    });
   return JSON.stringify({ target: request.target });
 }
 
 function checkClass(bundle: ResolvedBundle, target: number): void {
   const classes = bundle.ref.classes.length;
-  if (target >= classes) throw new ApiError('invalid_request', `Class ${target} is not one of the bundle's ${classes} classes (0..${classes - 1})`);
+  if (target >= classes)
+    throw new ApiError(
+      'invalid_request',
+      `Class ${target} is not one of the bundle's ${classes} classes (0..${classes - 1})`,
+    );
 }
 
 function checkImage(project: Project, imageId: number): void {
-  if (!project.images.stored(imageId)) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
+  if (!project.images.stored(imageId))
+    throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
 }
 
 async function prepare({ project, pool, model }: Scope, imageIds: number[], target: number) {
@@ -47,7 +73,13 @@ async function prepare({ project, pool, model }: Scope, imageIds: number[], targ
 }
 
 /** Runs one kind over a batch of images through the worker. */
-function compute<K extends GenerativeKind>(context: Scope, bundle: ResolvedBundle, kind: K, imageIds: number[], request: { target: number; steps?: number; referenceImageId?: number }): Promise<Stored[K][]> {
+function compute<K extends GenerativeKind>(
+  context: Scope,
+  bundle: ResolvedBundle,
+  kind: K,
+  imageIds: number[],
+  request: { target: number; steps?: number; referenceImageId?: number },
+): Promise<Stored[K][]> {
   const { pool, model, project } = context;
   const batch = { bundle: bundle.ref, manifest: model.manifest, projectPath: project.path, imageIds };
   const targets = imageIds.map(() => request.target);
@@ -55,22 +87,32 @@ function compute<K extends GenerativeKind>(context: Scope, bundle: ResolvedBundl
   const runs: { [Q in GenerativeKind]: () => Promise<Stored[Q][]> } = {
     decomposition: () => pool.call('decomposition', { ...batch, targets }),
     components: () => pool.call('components', { ...batch, targets }),
-    counterfactual: () => pool.call('counterfactual', { ...batch, requests: imageIds.map(() => ({ target: request.target, steps, referenceImageId: request.referenceImageId })) }),
+    counterfactual: () =>
+      pool.call('counterfactual', {
+        ...batch,
+        requests: imageIds.map(() => ({ target: request.target, steps, referenceImageId: request.referenceImageId })),
+      }),
   };
   return runs[kind]();
 }
 
 /** The image-sized (or feature-map-sized) map the grid can draw over a thumbnail. */
-function overlayOf(kind: GenerativeKind, result: Stored[GenerativeKind], shape: [number, number, number]): { width: number; height: number; map: Float32Array } {
+function overlayOf(
+  kind: GenerativeKind,
+  result: Stored[GenerativeKind],
+  shape: [number, number, number],
+): { width: number; height: number; map: Float32Array } {
   const [channels, height, width] = shape;
   const plane = height * width;
   const collapse = (values: Float32Array, absolute: boolean) => {
     const out = new Float32Array(plane);
-    for (let c = 0; c < channels; c++) for (let p = 0; p < plane; p++) out[p]! += absolute ? Math.abs(values[c * plane + p]!) : values[c * plane + p]!;
+    for (let c = 0; c < channels; c++)
+      for (let p = 0; p < plane; p++) out[p]! += absolute ? Math.abs(values[c * plane + p]!) : values[c * plane + p]!;
     return out;
   };
   if (kind === 'decomposition') return { width, height, map: collapse((result as DecompositionResult).distinct, true) };
-  if (kind === 'counterfactual') return { width, height, map: collapse((result as CounterfactualResult).difference, false) };
+  if (kind === 'counterfactual')
+    return { width, height, map: collapse((result as CounterfactualResult).difference, false) };
   // Components: the positive evidence of every channel that argues for the class, weighted by its contribution.
   const { maps, contributions, mapShape } = result as ComponentsResult;
   const size = mapShape[0] * mapShape[1];
@@ -82,19 +124,30 @@ function overlayOf(kind: GenerativeKind, result: Stored[GenerativeKind], shape: 
   return { width: mapShape[1], height: mapShape[0], map: out };
 }
 
-async function cachedOrComputed<K extends GenerativeKind>(context: Scope, kind: K, request: { imageId: number; target: number; steps?: number; referenceImageId?: number }) {
-  const bundle = await prepare(context, request.referenceImageId ? [request.imageId, request.referenceImageId] : [request.imageId], request.target);
+async function cachedOrComputed<K extends GenerativeKind>(
+  context: Scope,
+  kind: K,
+  request: { imageId: number; target: number; steps?: number; referenceImageId?: number },
+) {
+  const bundle = await prepare(
+    context,
+    request.referenceImageId ? [request.imageId, request.referenceImageId] : [request.imageId],
+    request.target,
+  );
   const key = { explainerKey: bundle.keys[kind], kind, params: paramsOf(kind, request) };
   const cached = context.project.generative.get<Stored[K]>(key, request.imageId);
   if (cached) return { bundle, result: cached, cached: true };
   const [result] = await compute(context, bundle, kind, [request.imageId], request);
-  context.project.generative.putMany(key, [{ imageId: request.imageId, result: result!, overlay: overlayOf(kind, result!, bundle.ref.shape) }]);
+  context.project.generative.putMany(key, [
+    { imageId: request.imageId, result: result!, overlay: overlayOf(kind, result!, bundle.ref.shape) },
+  ]);
   return { bundle, result: result!, cached: false };
 }
 
 const numbers = (values: ArrayLike<number>) => Array.from(values, (v) => Number(v.toPrecision(7)));
 /** Back-to-back rows of `width` values as arrays. */
-const rows = (values: Float32Array, width: number) => Array.from({ length: values.length / width }, (_, k) => numbers(values.subarray(k * width, (k + 1) * width)));
+const rows = (values: Float32Array, width: number) =>
+  Array.from({ length: values.length / width }, (_, k) => numbers(values.subarray(k * width, (k + 1) * width)));
 
 function range(values: ArrayLike<number>): { min: number; max: number } {
   let min = Infinity;
@@ -103,14 +156,23 @@ function range(values: ArrayLike<number>): { min: number; max: number } {
   return { min, max };
 }
 
-export async function decomposition(ctx: Context, request: ParsedRequest<'generative.decomposition'>): Promise<Decomposition> {
+export async function decomposition(
+  ctx: Context,
+  request: ParsedRequest<'generative.decomposition'>,
+): Promise<Decomposition> {
   const context = modelScope(ctx, request.modelId);
   const { bundle, result, cached } = await cachedOrComputed(context, 'decomposition', request);
   const { classes, shape, branches: roles } = bundle.ref;
   const size = shape[0] * shape[1] * shape[2];
   const probabilities = rows(result.partProbabilities, classes.length);
   const image = result.agnostic.map((value, i) => value + result.distinct[i]!);
-  const part = (name: string, role: Decomposition['parts'][number]['role'], pixels: Float32Array, row: number, extra: object = {}) => ({ name, role, pixels: numbers(pixels), ...range(pixels), probabilities: probabilities[row]!, ...extra });
+  const part = (
+    name: string,
+    role: Decomposition['parts'][number]['role'],
+    pixels: Float32Array,
+    row: number,
+    extra: object = {},
+  ) => ({ name, role, pixels: numbers(pixels), ...range(pixels), probabilities: probabilities[row]!, ...extra });
   const branchCount = result.branches.length / size;
   return {
     imageId: request.imageId,
@@ -125,7 +187,10 @@ export async function decomposition(ctx: Context, request: ParsedRequest<'genera
       part('class-agnostic', 'agnostic', result.agnostic, 2),
       part('reconstruction', 'reconstruction', result.reconstruction, 3),
       ...Array.from({ length: branchCount }, (_, b) =>
-        part(`branch ${b}`, 'branch', result.branches.subarray(b * size, (b + 1) * size), 4 + b, { branch: b, side: roles?.distinct.includes(b) ? 'distinct' : 'agnostic' }),
+        part(`branch ${b}`, 'branch', result.branches.subarray(b * size, (b + 1) * size), 4 + b, {
+          branch: b,
+          side: roles?.distinct.includes(b) ? 'distinct' : 'agnostic',
+        }),
       ),
     ],
     reconstructionError: { mae: Number(result.error.mae.toPrecision(6)), max: Number(result.error.max.toPrecision(6)) },
@@ -138,7 +203,10 @@ export async function decomposition(ctx: Context, request: ParsedRequest<'genera
   };
 }
 
-export async function counterfactual(ctx: Context, request: ParsedRequest<'generative.counterfactual'>): Promise<Counterfactual> {
+export async function counterfactual(
+  ctx: Context,
+  request: ParsedRequest<'generative.counterfactual'>,
+): Promise<Counterfactual> {
   const context = modelScope(ctx, request.modelId);
   const { bundle, result, cached } = await cachedOrComputed(context, 'counterfactual', request);
   const { classes, shape } = bundle.ref;
@@ -180,7 +248,12 @@ export async function components(ctx: Context, request: ParsedRequest<'generativ
     map: numbers(result.maps.subarray(d * size, (d + 1) * size)),
     prototypes: [],
   }));
-  const prototypeSource = await attachPrototypes(context.project, bundle, context.model, channels.slice(0, request.top));
+  const prototypeSource = await attachPrototypes(
+    context.project,
+    bundle,
+    context.model,
+    channels.slice(0, request.top),
+  );
   return {
     imageId: request.imageId,
     target: result.target,
@@ -215,24 +288,41 @@ function selectionTask(context: Scope, request: ParsedRequest<'generative.select
         report(kind, done, total);
         const batch = todo.slice(start, start + GENERATIVE_JOB_BATCH);
         const results = await compute(context, bundle, kind, batch, request);
-        context.project.generative.putMany(key, results.map((result, i) => ({ imageId: batch[i]!, result, overlay: overlayOf(kind, result, bundle.ref.shape) })));
+        context.project.generative.putMany(
+          key,
+          results.map((result, i) => ({
+            imageId: batch[i]!,
+            result,
+            overlay: overlayOf(kind, result, bundle.ref.shape),
+          })),
+        );
         done += batch.length;
       }
     }
     report('done', done, total);
     return {
       cancelled: signal.aborted,
-      result: { images: ids.length, kinds: request.kinds, computed: done - cached, cached, seconds: Number(((performance.now() - started) / 1000).toFixed(3)) },
+      result: {
+        images: ids.length,
+        kinds: request.kinds,
+        computed: done - cached,
+        cached,
+        seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+      },
     };
   };
 }
 
 /** What the grid can draw over its thumbnails: every cached CAM variant of the model and every cached generative kind. */
-export const overlayChoices = (ctx: Context, { modelId }: ParsedRequest<'overlays.choices'>): Promise<OverlayChoice[]> => overlayChoicesOf(modelScope(ctx, modelId));
+export const overlayChoices = (
+  ctx: Context,
+  { modelId }: ParsedRequest<'overlays.choices'>,
+): Promise<OverlayChoice[]> => overlayChoicesOf(modelScope(ctx, modelId));
 
 /** The overlay choices of one model (labelling sessions offer the same as sources). */
 export async function overlayChoicesOf({ project, model, pool }: Scope): Promise<OverlayChoice[]> {
-  const classLabel = (target: number) => (target < 0 ? 'predicted class' : (model.manifest.classes[target] ?? `class ${target}`));
+  const classLabel = (target: number) =>
+    target < 0 ? 'predicted class' : (model.manifest.classes[target] ?? `class ${target}`);
   const cams: OverlayChoice[] = project.explanations.variants(model.fileHash).map((v) => ({
     label: `${v.method} · ${v.layer} · ${classLabel(v.requestedClass)}`,
     count: v.count,
@@ -244,29 +334,58 @@ export async function overlayChoicesOf({ project, model, pool }: Scope): Promise
   } catch {
     return cams; // a model without a (valid) bundle still has its CAM maps
   }
-  const names: Record<GenerativeKind, string> = { decomposition: 'DXAI |distinct|', counterfactual: 'CAE |x_flip − x|', components: 'InfoDisent evidence' };
+  const names: Record<GenerativeKind, string> = {
+    decomposition: 'DXAI |distinct|',
+    counterfactual: 'CAE |x_flip − x|',
+    components: 'InfoDisent evidence',
+  };
   const generative: OverlayChoice[] = (['decomposition', 'counterfactual', 'components'] as const).flatMap((kind) =>
     project.generative.variants([bundle.keys[kind]]).map((v) => {
       const params = JSON.parse(v.params) as { target: number; steps?: number; reference?: number | null };
-      const detail = kind === 'counterfactual' ? `${params.target < 0 ? 'nearest class' : classLabel(params.target)}, ${params.steps} steps` : classLabel(params.target);
+      const detail =
+        kind === 'counterfactual'
+          ? `${params.target < 0 ? 'nearest class' : classLabel(params.target)}, ${params.steps} steps`
+          : classLabel(params.target);
       return { label: `${names[kind]} · ${detail}`, count: v.count, source: { kind, params: v.params } };
     }),
   );
   return [...cams, ...generative];
 }
 
-export async function overlays(ctx: Context, { modelId, source, imageIds }: ParsedRequest<'overlays.maps'>): Promise<OverlayMap[]> {
+export async function overlays(
+  ctx: Context,
+  { modelId, source, imageIds }: ParsedRequest<'overlays.maps'>,
+): Promise<OverlayMap[]> {
   const { project, model, pool } = modelScope(ctx, modelId);
   const maps =
     source.kind === 'cam'
-      ? project.explanations.maps(model.fileHash, { method: source.method, layer: source.layer, requestedClass: source.target }, imageIds)
-      : project.generative.overlays({ explainerKey: (await bundleForModel(model, pool)).keys[source.kind], kind: source.kind, params: source.params }, imageIds);
+      ? project.explanations.maps(
+          model.fileHash,
+          { method: source.method, layer: source.layer, requestedClass: source.target },
+          imageIds,
+        )
+      : project.generative.overlays(
+          {
+            explainerKey: (await bundleForModel(model, pool)).keys[source.kind],
+            kind: source.kind,
+            params: source.params,
+          },
+          imageIds,
+        );
   return maps.map((m) => ({ imageId: m.imageId, width: m.width, height: m.height, map: numbers(m.map) }));
 }
 
 export function startGenerative(ctx: Context, request: ParsedRequest<'generative.selection'>): Job {
   const context = modelScope(ctx, request.modelId);
-  return ctx.jobs.start('generative', `${request.kinds.join(', ')} of a selection with ${context.model.name}`, request, selectionTask(context, request));
+  return ctx.jobs.start(
+    'generative',
+    `${request.kinds.join(', ')} of a selection with ${context.model.name}`,
+    request,
+    selectionTask(context, request),
+  );
 }
 
-export const generativeSelection = (ctx: Context, request: ParsedRequest<'generative.selection'>): Result<'generative.selection'> => ({ jobId: startGenerative(ctx, request).id });
+export const generativeSelection = (
+  ctx: Context,
+  request: ParsedRequest<'generative.selection'>,
+): Result<'generative.selection'> => ({ jobId: startGenerative(ctx, request).id });

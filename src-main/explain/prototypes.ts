@@ -28,15 +28,29 @@ export function patchSize(bundle: ResolvedBundle): number {
   return bundle.loaded.infodisentPrototypes?.patchSize ?? Math.max(1, Math.floor(Math.min(h, w) / 2));
 }
 
-function crop(pixels: ArrayLike<number>, shape: [number, number, number], y: number, x: number, size: number, scale = 1): number[] {
+function crop(
+  pixels: ArrayLike<number>,
+  shape: [number, number, number],
+  y: number,
+  x: number,
+  size: number,
+  scale = 1,
+): number[] {
   const [channels, h, w] = shape;
   const out: number[] = [];
-  for (let c = 0; c < channels; c++) for (let r = 0; r < size; r++) for (let k = 0; k < size; k++) out.push(pixels[c * h * w + (y + r) * w + x + k]! / scale);
+  for (let c = 0; c < channels; c++)
+    for (let r = 0; r < size; r++)
+      for (let k = 0; k < size; k++) out.push(pixels[c * h * w + (y + r) * w + x + k]! / scale);
   return out;
 }
 
 /** Fills `prototypes` of the given channels; says where they came from. */
-export async function attachPrototypes(project: Project, bundle: ResolvedBundle, model: Model, channels: (Omit<Component, 'prototypes'> & { prototypes: Prototype[] })[]): Promise<'project' | 'bundle'> {
+export async function attachPrototypes(
+  project: Project,
+  bundle: ResolvedBundle,
+  model: Model,
+  channels: (Omit<Component, 'prototypes'> & { prototypes: Prototype[] })[],
+): Promise<'project' | 'bundle'> {
   const index = project.datasets
     .list()
     .map((dataset) => project.generative.latestIndex<PrototypeIndex>(bundle.keys.prototypes, dataset.id, 'prototypes'))
@@ -51,7 +65,9 @@ export async function attachPrototypes(project: Project, bundle: ResolvedBundle,
       let pixels = pixelsOf.get(imageId);
       if (!pixels) {
         const stored = project.images.stored(imageId);
-        pixels = stored ? pixelsForModel(stored, model.manifest).then((values) => planar(values, shape)) : Promise.resolve([]);
+        pixels = stored
+          ? pixelsForModel(stored, model.manifest).then((values) => planar(values, shape))
+          : Promise.resolve([]);
         pixelsOf.set(imageId, pixels);
       }
       return pixels;
@@ -63,9 +79,24 @@ export async function attachPrototypes(project: Project, bundle: ResolvedBundle,
           entries.map(async (entry) => {
             const pixels = await load(entry.imageId);
             if (pixels.length === 0) return null; // the image was removed since the index was built
-            const { y, x } = patchOrigin(Math.floor(entry.position / mapShape[1]), entry.position % mapShape[1], mapShape, [shape[1], shape[2]], size);
+            const { y, x } = patchOrigin(
+              Math.floor(entry.position / mapShape[1]),
+              entry.position % mapShape[1],
+              mapShape,
+              [shape[1], shape[2]],
+              size,
+            );
             const label = project.images.stored(entry.imageId)?.className ?? null;
-            return { imageId: entry.imageId, trainIndex: null, label, value: entry.value, y, x, size, pixels: crop(pixels, shape, y, x, size, model.manifest.preprocessing.scale) };
+            return {
+              imageId: entry.imageId,
+              trainIndex: null,
+              label,
+              value: entry.value,
+              y,
+              x,
+              size,
+              pixels: crop(pixels, shape, y, x, size, model.manifest.preprocessing.scale),
+            };
           }),
         )
       ).filter((p) => p !== null);
@@ -84,9 +115,21 @@ export async function attachPrototypes(project: Project, bundle: ResolvedBundle,
     channel.prototypes = (entry?.patches ?? []).map((patch, j) => {
       const pixels: number[] = [];
       for (let r = 0; r < data.patchSize; r++) {
-        for (let k = 0; k < data.patchSize; k++) pixels.push(atlas.data[((channel.channel * data.patchSize + r) * atlas.width + j * data.patchSize + k) * 4]! / 255);
+        for (let k = 0; k < data.patchSize; k++)
+          pixels.push(
+            atlas.data[((channel.channel * data.patchSize + r) * atlas.width + j * data.patchSize + k) * 4]! / 255,
+          );
       }
-      return { imageId: null, trainIndex: patch.trainIndex, label: bundle.ref.classes[patch.label] ?? null, value: patch.value, y: patch.y, x: patch.x, size: data.patchSize, pixels };
+      return {
+        imageId: null,
+        trainIndex: patch.trainIndex,
+        label: bundle.ref.classes[patch.label] ?? null,
+        value: patch.value,
+        y: patch.y,
+        x: patch.x,
+        size: data.patchSize,
+        pixels,
+      };
     });
   }
   return 'bundle';
@@ -103,7 +146,10 @@ function planar(values: Uint8Array, [channels, h, w]: [number, number, number]):
 export class TopPerChannel {
   readonly channels: { imageId: number; value: number; position: number }[][];
 
-  constructor(count: number, private readonly k = PROTOTYPES_PER_CHANNEL) {
+  constructor(
+    count: number,
+    private readonly k = PROTOTYPES_PER_CHANNEL,
+  ) {
     this.channels = Array.from({ length: count }, () => []);
   }
 

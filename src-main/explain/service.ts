@@ -4,7 +4,17 @@
  * sure the model file is still the one registered (same hash), so cached maps never describe another
  * model and a changed file is reported instead of silently explained.
  */
-import type { Explanation, ImageMetrics, Job, LayerInfo, LayerwiseExplanation, Model, ParsedRequest, Result, SanityCheck } from '../../src-shared/contract.ts';
+import type {
+  Explanation,
+  ImageMetrics,
+  Job,
+  LayerInfo,
+  LayerwiseExplanation,
+  Model,
+  ParsedRequest,
+  Result,
+  SanityCheck,
+} from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { JobTask } from '../runtime/jobs.ts';
 import type { Context } from '../runtime/context.ts';
@@ -24,7 +34,10 @@ type ImageRequest = ParsedRequest<'explain.image'>;
 
 function checkTarget(model: Model, target: number): void {
   if (target >= model.manifest.classes.length) {
-    throw new ApiError('invalid_request', `Target class ${target} is not one of the model's ${model.manifest.classes.length} classes (0..${model.manifest.classes.length - 1})`);
+    throw new ApiError(
+      'invalid_request',
+      `Target class ${target} is not one of the model's ${model.manifest.classes.length} classes (0..${model.manifest.classes.length - 1})`,
+    );
   }
 }
 
@@ -33,7 +46,8 @@ const className = (model: Model, index: number) => model.manifest.classes[index]
 /** The checks every one-image request shares: a class the model has, an image the project has, an unchanged model file. */
 async function oneImage(project: Project, model: Model, request: { imageId: number; target: number }) {
   checkTarget(model, request.target);
-  if (!project.images.stored(request.imageId)) throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
+  if (!project.images.stored(request.imageId))
+    throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
   return { ref: await verifiedModel(model), source: { projectPath: project.path, imageIds: [request.imageId] } };
 }
 
@@ -41,7 +55,12 @@ async function oneImage(project: Project, model: Model, request: { imageId: numb
  * Walks `ids` in batches of EXPLAIN_JOB_BATCH until done or cancelled; a run cancelled inside the
  * worker ends the walk like a cancel between batches, and what earlier batches produced stays.
  */
-async function inBatches<T>(ids: number[], signal: AbortSignal, run: (batch: number[]) => Promise<T[]>, use: (batch: number[], results: T[]) => void): Promise<void> {
+async function inBatches<T>(
+  ids: number[],
+  signal: AbortSignal,
+  run: (batch: number[]) => Promise<T[]>,
+  use: (batch: number[], results: T[]) => void,
+): Promise<void> {
   for (let start = 0; start < ids.length && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
     const batch = ids.slice(start, start + EXPLAIN_JOB_BATCH);
     let results: T[];
@@ -73,21 +92,52 @@ export async function explainImage(ctx: Context, request: ImageRequest): Promise
   const { project, pool } = ctx;
   const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
-  const key = { modelHash: model.fileHash, imageId: request.imageId, method: request.method, layer: request.layer, requestedClass: request.target, params: NO_PARAMS };
+  const key = {
+    modelHash: model.fileHash,
+    imageId: request.imageId,
+    method: request.method,
+    layer: request.layer,
+    requestedClass: request.target,
+    params: NO_PARAMS,
+  };
   const cached = project.explanations.get(key);
   if (cached) return toExplanation(model, cached, true);
-  const [result] = (await pool.call('cam', { model: ref, source, request: { method: request.method, layer: request.layer, targets: [request.target] } })).results;
-  const stored: StoredExplanation = { ...key, targetClass: result!.target, height: result!.layerShape[0], width: result!.layerShape[1], map: result!.map, logits: result!.logits };
+  const [result] = (
+    await pool.call('cam', {
+      model: ref,
+      source,
+      request: { method: request.method, layer: request.layer, targets: [request.target] },
+    })
+  ).results;
+  const stored: StoredExplanation = {
+    ...key,
+    targetClass: result!.target,
+    height: result!.layerShape[0],
+    width: result!.layerShape[1],
+    map: result!.map,
+    logits: result!.logits,
+  };
   project.explanations.putMany([stored]);
   return toExplanation(model, stored, false);
 }
 
-function explainSelectionTask(project: Project, pool: Context['pool'], model: Model, request: ParsedRequest<'explain.selection'>): JobTask {
+function explainSelectionTask(
+  project: Project,
+  pool: Context['pool'],
+  model: Model,
+  request: ParsedRequest<'explain.selection'>,
+): JobTask {
   checkTarget(model, request.target);
   return async ({ signal, report }) => {
     const ref = await verifiedModel(model);
     const ids = Array.from(project.images.matchingIds(request.query));
-    const base = { modelHash: model.fileHash, method: request.method, layer: request.layer, requestedClass: request.target, params: NO_PARAMS };
+    const base = {
+      modelHash: model.fileHash,
+      method: request.method,
+      layer: request.layer,
+      requestedClass: request.target,
+      params: NO_PARAMS,
+    };
     const todo = project.explanations.missing(base, ids);
     const started = performance.now();
     let done = ids.length - todo.length;
@@ -97,12 +147,33 @@ function explainSelectionTask(project: Project, pool: Context['pool'], model: Mo
       todo,
       signal,
       (batch) =>
-        pool.call('cam', { model: ref, source: { projectPath: project.path, imageIds: batch }, request: { method: request.method, layer: request.layer, targets: batch.map(() => request.target) } }, {
-          signal,
-          progress: ({ done: inner, total }) => report(stage, done + Math.round((inner / total) * batch.length), ids.length),
-        }).then((reply) => reply.results),
+        pool
+          .call(
+            'cam',
+            {
+              model: ref,
+              source: { projectPath: project.path, imageIds: batch },
+              request: { method: request.method, layer: request.layer, targets: batch.map(() => request.target) },
+            },
+            {
+              signal,
+              progress: ({ done: inner, total }) =>
+                report(stage, done + Math.round((inner / total) * batch.length), ids.length),
+            },
+          )
+          .then((reply) => reply.results),
       (batch, results) => {
-        project.explanations.putMany(results.map((r, i) => ({ ...base, imageId: batch[i]!, targetClass: r.target, height: r.layerShape[0], width: r.layerShape[1], map: r.map, logits: r.logits })));
+        project.explanations.putMany(
+          results.map((r, i) => ({
+            ...base,
+            imageId: batch[i]!,
+            targetClass: r.target,
+            height: r.layerShape[0],
+            width: r.layerShape[1],
+            map: r.map,
+            logits: r.logits,
+          })),
+        );
         done += batch.length;
         report(stage, done, ids.length);
       },
@@ -110,17 +181,31 @@ function explainSelectionTask(project: Project, pool: Context['pool'], model: Mo
     const seconds = (performance.now() - started) / 1000;
     return {
       cancelled: signal.aborted,
-      result: { images: ids.length, computed: done - (ids.length - todo.length), cached: ids.length - todo.length, seconds: Number(seconds.toFixed(3)), provider: pool.provider.active },
+      result: {
+        images: ids.length,
+        computed: done - (ids.length - todo.length),
+        cached: ids.length - todo.length,
+        seconds: Number(seconds.toFixed(3)),
+        provider: pool.provider.active,
+      },
     };
   };
 }
 
 /** Clustered feature maps of every conv layer for one image, stored once per model file, image and class. */
-export async function explainLayerwise(ctx: Context, request: ParsedRequest<'explain.layerwise'>): Promise<LayerwiseExplanation> {
+export async function explainLayerwise(
+  ctx: Context,
+  request: ParsedRequest<'explain.layerwise'>,
+): Promise<LayerwiseExplanation> {
   const { project, pool } = ctx;
   const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
-  const key = { modelHash: model.fileHash, imageId: request.imageId, requestedClass: request.target, params: NO_PARAMS };
+  const key = {
+    modelHash: model.fileHash,
+    imageId: request.imageId,
+    requestedClass: request.target,
+    params: NO_PARAMS,
+  };
   let stored = project.layerClusters.find(key);
   const cached = stored !== undefined;
   if (!stored) {
@@ -135,7 +220,12 @@ export async function imageMetrics(ctx: Context, request: ParsedRequest<'explain
   const { project, pool } = ctx;
   const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
-  const [result] = await pool.call('metrics', { model: ref, source, request: { method: request.method, layer: request.layer, target: request.target }, steps: request.steps });
+  const [result] = await pool.call('metrics', {
+    model: ref,
+    source,
+    request: { method: request.method, layer: request.layer, target: request.target },
+    steps: request.steps,
+  });
   const { explanation, deletion, insertion, road } = result!;
   return {
     imageId: request.imageId,
@@ -156,7 +246,12 @@ export async function sanityCheck(ctx: Context, request: ParsedRequest<'explain.
   const { project, pool } = ctx;
   const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
-  const { original, steps } = await pool.call('sanity', { model: ref, source, request: { method: request.method, layer: request.layer, target: request.target }, fullOnly: false });
+  const { original, steps } = await pool.call('sanity', {
+    model: ref,
+    source,
+    request: { method: request.method, layer: request.layer, target: request.target },
+    fullOnly: false,
+  });
   return {
     imageId: request.imageId,
     method: request.method,
@@ -168,7 +263,12 @@ export async function sanityCheck(ctx: Context, request: ParsedRequest<'explain.
 }
 
 /** Deletion, insertion and ROAD over a filtered selection, averaged; one job, cancellable between batches. */
-function metricsSelectionTask(project: Project, pool: Context['pool'], model: Model, request: ParsedRequest<'explain.metricsSelection'>): JobTask {
+function metricsSelectionTask(
+  project: Project,
+  pool: Context['pool'],
+  model: Model,
+  request: ParsedRequest<'explain.metricsSelection'>,
+): JobTask {
   checkTarget(model, request.target);
   return async ({ signal, report }) => {
     const ref = await verifiedModel(model);
@@ -181,10 +281,19 @@ function metricsSelectionTask(project: Project, pool: Context['pool'], model: Mo
       ids,
       signal,
       (batch) =>
-        pool.call('metrics', { model: ref, source: { projectPath: project.path, imageIds: batch }, request: { method: request.method, layer: request.layer, target: request.target }, steps: request.steps }, {
-          signal,
-          progress: ({ done: inner }) => report(stage, done + inner, ids.length),
-        }),
+        pool.call(
+          'metrics',
+          {
+            model: ref,
+            source: { projectPath: project.path, imageIds: batch },
+            request: { method: request.method, layer: request.layer, target: request.target },
+            steps: request.steps,
+          },
+          {
+            signal,
+            progress: ({ done: inner }) => report(stage, done + inner, ids.length),
+          },
+        ),
       (_, results) => {
         for (const r of results) {
           sums.deletion += r.deletion.auc;
@@ -198,24 +307,47 @@ function metricsSelectionTask(project: Project, pool: Context['pool'], model: Mo
     const mean = (value: number) => (done > 0 ? Number((value / done).toFixed(4)) : null);
     return {
       cancelled: signal.aborted,
-      result: { method: request.method, layer: request.layer, images: done, deletionAuc: mean(sums.deletion), insertionAuc: mean(sums.insertion), roadCombined: mean(sums.road) },
+      result: {
+        method: request.method,
+        layer: request.layer,
+        images: done,
+        deletionAuc: mean(sums.deletion),
+        insertionAuc: mean(sums.insertion),
+        roadCombined: mean(sums.road),
+      },
     };
   };
 }
 
 export function startExplain(ctx: Context, request: ParsedRequest<'explain.selection'>): Job {
   const model = ctx.model(request.modelId);
-  return ctx.jobs.start('explain', `${request.method} of a selection with ${model.name}`, request, explainSelectionTask(ctx.project, ctx.pool, model, request));
+  return ctx.jobs.start(
+    'explain',
+    `${request.method} of a selection with ${model.name}`,
+    request,
+    explainSelectionTask(ctx.project, ctx.pool, model, request),
+  );
 }
 
-export const explainSelection = (ctx: Context, request: ParsedRequest<'explain.selection'>): Result<'explain.selection'> => ({ jobId: startExplain(ctx, request).id });
+export const explainSelection = (
+  ctx: Context,
+  request: ParsedRequest<'explain.selection'>,
+): Result<'explain.selection'> => ({ jobId: startExplain(ctx, request).id });
 
 export function startMetrics(ctx: Context, request: ParsedRequest<'explain.metricsSelection'>): Job {
   const model = ctx.model(request.modelId);
-  return ctx.jobs.start('metrics', `${request.method} metrics of a selection with ${model.name}`, request, metricsSelectionTask(ctx.project, ctx.pool, model, request));
+  return ctx.jobs.start(
+    'metrics',
+    `${request.method} metrics of a selection with ${model.name}`,
+    request,
+    metricsSelectionTask(ctx.project, ctx.pool, model, request),
+  );
 }
 
-export const metricsSelection = (ctx: Context, request: ParsedRequest<'explain.metricsSelection'>): Result<'explain.metricsSelection'> => ({ jobId: startMetrics(ctx, request).id });
+export const metricsSelection = (
+  ctx: Context,
+  request: ParsedRequest<'explain.metricsSelection'>,
+): Result<'explain.metricsSelection'> => ({ jobId: startMetrics(ctx, request).id });
 
 /** The maps of one image already in the project's cache, for this model. */
 export function cachedExplanations(ctx: Context, { modelId, imageId }: ParsedRequest<'explain.cached'>): Explanation[] {

@@ -14,7 +14,14 @@ import { softmax } from './runtime/preprocess.ts';
 export const DEFAULT_BATCH_SIZE = 256;
 
 /** `resume`: classify only the images without a prediction yet (an interrupted job going on). */
-export function inferenceTask(project: Project, pool: InferencePool, model: Model, datasetId: number, batchSize = DEFAULT_BATCH_SIZE, resume = false): JobTask {
+export function inferenceTask(
+  project: Project,
+  pool: InferencePool,
+  model: Model,
+  datasetId: number,
+  batchSize = DEFAULT_BATCH_SIZE,
+  resume = false,
+): JobTask {
   return async ({ signal, report }) => {
     const total = project.images.count(datasetId);
     const classes = model.manifest.classes;
@@ -26,7 +33,11 @@ export function inferenceTask(project: Project, pool: InferencePool, model: Mode
     for (const ids of project.images.idsInPages(datasetId, batchSize, resume ? model.id : undefined)) {
       if (signal.aborted) break;
       const batch = pool.call('inferImages', { model: ref, projectPath: project.path, imageIds: ids }).then((reply) => {
-        project.predictions.upsertBatch(model.id, classes, toPredictions(ids, reply.output, classes.length, model.manifest.output.kind));
+        project.predictions.upsertBatch(
+          model.id,
+          classes,
+          toPredictions(ids, reply.output, classes.length, model.manifest.output.kind),
+        );
         done += ids.length;
         report('running model', done, total);
       });
@@ -50,7 +61,12 @@ export function inferenceTask(project: Project, pool: InferencePool, model: Mode
   };
 }
 
-export function toPredictions(ids: number[], output: Float32Array, classCount: number, kind: 'logits' | 'probabilities'): NewPrediction[] {
+export function toPredictions(
+  ids: number[],
+  output: Float32Array,
+  classCount: number,
+  kind: 'logits' | 'probabilities',
+): NewPrediction[] {
   return ids.map((imageId, row) => {
     const offset = row * classCount;
     const probabilities = new Float32Array(classCount);

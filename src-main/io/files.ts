@@ -48,11 +48,16 @@ function problemOf(error: unknown, path: string): FileProblem {
 
 function checkOpened(stats: Stats, path: string, limit: number): void {
   if (!stats.isFile()) throw new FileProblem('not_a_file', `${path} is ${kindOf(stats)}, not a regular file`);
-  if (stats.size > limit) throw new FileProblem('too_large', `${path} is ${stats.size} bytes, over the limit of ${limit} bytes`);
+  if (stats.size > limit)
+    throw new FileProblem('too_large', `${path} is ${stats.size} bytes, over the limit of ${limit} bytes`);
 }
 
 /** Opens a regular file of at most `limit` bytes (non-blocking, checked on the descriptor) and hands it to `use`. */
-async function withRegularFile<T>(path: string, limit: number, use: (handle: FileHandle, size: number) => Promise<T>): Promise<T> {
+async function withRegularFile<T>(
+  path: string,
+  limit: number,
+  use: (handle: FileHandle, size: number) => Promise<T>,
+): Promise<T> {
   let handle: FileHandle;
   try {
     handle = await open(path, FLAGS);
@@ -136,7 +141,11 @@ export async function inside(folder: string, path: string): Promise<string> {
   } catch (error) {
     throw problemOf(error, path);
   }
-  if (!real.startsWith(root + sep)) throw new FileProblem('outside', `${path} leads outside ${folder} (a link to ${real === root ? 'the folder itself' : 'another place'})`);
+  if (!real.startsWith(root + sep))
+    throw new FileProblem(
+      'outside',
+      `${path} leads outside ${folder} (a link to ${real === root ? 'the folder itself' : 'another place'})`,
+    );
   return real;
 }
 
@@ -149,7 +158,8 @@ export function insideSync(folder: string, path: string): string {
   } catch (error) {
     throw problemOf(error, path);
   }
-  if (!real.startsWith(root + sep)) throw new FileProblem('outside', `${path} leads outside ${folder} (a link to another place)`);
+  if (!real.startsWith(root + sep))
+    throw new FileProblem('outside', `${path} leads outside ${folder} (a link to another place)`);
   return real;
 }
 

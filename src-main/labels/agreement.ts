@@ -59,7 +59,8 @@ function categories(units: readonly Unit[], level: Level): Value[] {
   const list = [...seen];
   if (level === 'nominal') return list.sort((a, b) => String(a).localeCompare(String(b)));
   for (const value of list) {
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${level} agreement needs numbers; got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new Error(`${level} agreement needs numbers; got ${JSON.stringify(value)}`);
   }
   return (list as number[]).sort((a, b) => a - b);
 }
@@ -174,7 +175,12 @@ function quantile(sorted: readonly number[], q: number): number | null {
 }
 
 /** 95 % percentile bootstrap of a statistic over units resampled with replacement. */
-function bootstrap(units: readonly Unit[], statistic: (units: Unit[]) => number | null, samples: number, seed: number): Interval {
+function bootstrap(
+  units: readonly Unit[],
+  statistic: (units: Unit[]) => number | null,
+  samples: number,
+  seed: number,
+): Interval {
   if (units.length < 2 || samples <= 0) return { low: null, high: null };
   const random = seededUniform(seed);
   const values: number[] = [];
@@ -200,7 +206,8 @@ export function agreement(ratings: readonly Rating[], level: Level, options: Agr
   const seed = options.seed ?? 1;
   const annotators = new Set<string>();
   const byItem = unitsOf(ratings);
-  for (const unit of byItem.values()) if (unit.size >= 2) for (const annotator of unit.keys()) annotators.add(annotator);
+  for (const unit of byItem.values())
+    if (unit.size >= 2) for (const annotator of unit.keys()) annotators.add(annotator);
   return {
     level,
     items: units.length,
@@ -216,7 +223,10 @@ export function agreement(ratings: readonly Rating[], level: Level, options: Agr
 }
 
 /** Alpha without each annotator in turn: a rise means the others agree better without them. */
-export function leaveOneOut(ratings: readonly Rating[], level: Level): { annotator: string; alphaWithout: number | null; delta: number | null; values: number }[] {
+export function leaveOneOut(
+  ratings: readonly Rating[],
+  level: Level,
+): { annotator: string; alphaWithout: number | null; delta: number | null; values: number }[] {
   const all = krippendorffAlpha(ratings, level);
   const annotators = [...new Set(ratings.map((r) => r.annotator))].sort();
   return annotators.map((annotator) => {

@@ -47,11 +47,26 @@ export class Crowds implements CrowdRuntime {
   async open(sessionId: number, host?: string, port?: number): Promise<CrowdInfo> {
     const session = this.project().labels.session(sessionId);
     if (!session) throw new ApiError('session_not_found', `No labelling session with id ${sessionId} in this project`);
-    if (session.state === 'ended') throw new ApiError('session_ended', `Session "${session.name}" has ended; it cannot be opened to the network`);
-    if (!this.crowdHost) throw new ApiError('invalid_request', 'This workstation was started without a network host, so it cannot open a session to participants');
+    if (session.state === 'ended')
+      throw new ApiError('session_ended', `Session "${session.name}" has ended; it cannot be opened to the network`);
+    if (!this.crowdHost)
+      throw new ApiError(
+        'invalid_request',
+        'This workstation was started without a network host, so it cannot open a session to participants',
+      );
     await this.close(sessionId);
-    const crowd = await this.crowdHost({ project: this.project, sessionId, rendererDir: this.rendererDir, host, port, onChange: () => this.changed(sessionId) }).catch((error: Error) => {
-      throw new ApiError('invalid_request', `Cannot open the session on ${host ?? 'the LAN address'}${port ? `:${port}` : ''}: ${error.message}`);
+    const crowd = await this.crowdHost({
+      project: this.project,
+      sessionId,
+      rendererDir: this.rendererDir,
+      host,
+      port,
+      onChange: () => this.changed(sessionId),
+    }).catch((error: Error) => {
+      throw new ApiError(
+        'invalid_request',
+        `Cannot open the session on ${host ?? 'the LAN address'}${port ? `:${port}` : ''}: ${error.message}`,
+      );
     });
     const qrSvg = await QRCode.toString(crowd.url, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
     this.running.set(sessionId, { ...crowd, qrSvg });

@@ -32,7 +32,10 @@ export interface DealInput {
 export function deal({ items, seats, overlap, seed }: DealInput): number[][] {
   if (seats < 1) throw new ApiError('invalid_request', 'A session needs at least one annotator or open seat');
   if (overlap > seats) {
-    throw new ApiError('invalid_request', `An overlap of ${overlap} annotators per item needs at least ${overlap} annotators or seats; this session has ${seats}`);
+    throw new ApiError(
+      'invalid_request',
+      `An overlap of ${overlap} annotators per item needs at least ${overlap} annotators or seats; this session has ${seats}`,
+    );
   }
   const random = seededUniform(seed);
   const queues: number[][] = Array.from({ length: seats }, () => []);
@@ -43,7 +46,11 @@ export function deal({ items, seats, overlap, seed }: DealInput): number[][] {
     shuffle(order, random);
     const playing = plays.get(item.image);
     // Fewest tasks first (stable: the shuffle breaks ties); for a reveal item, seats new to the image first.
-    order.sort((a, b) => (item.reveal && playing ? Number(playing.has(a)) - Number(playing.has(b)) : 0) || queues[a]!.length - queues[b]!.length);
+    order.sort(
+      (a, b) =>
+        (item.reveal && playing ? Number(playing.has(a)) - Number(playing.has(b)) : 0) ||
+        queues[a]!.length - queues[b]!.length,
+    );
     for (const seat of order.slice(0, overlap)) {
       queues[seat]!.push(index);
       if (item.reveal) (plays.get(item.image) ?? plays.set(item.image, new Set()).get(item.image)!).add(seat);
@@ -59,7 +66,9 @@ export function deal({ items, seats, overlap, seed }: DealInput): number[][] {
 /** Within each image's places in the queue, its reveal tasks take the first ones; other order is kept. */
 export function revealFirst(queue: number[], items: readonly DealItem[]): number[] {
   const places = new Map<number, number[]>();
-  queue.forEach((item, place) => (places.get(items[item]!.image) ?? places.set(items[item]!.image, []).get(items[item]!.image)!).push(place));
+  queue.forEach((item, place) =>
+    (places.get(items[item]!.image) ?? places.set(items[item]!.image, []).get(items[item]!.image)!).push(place),
+  );
   for (const spots of places.values()) {
     const held = spots.map((place) => queue[place]!);
     const ordered = [...held.filter((item) => items[item]!.reveal), ...held.filter((item) => !items[item]!.reveal)];

@@ -28,7 +28,11 @@ import { judge } from './tasks.ts';
 /** How long reading a pack may take before its worker is stopped. */
 export const PACK_READ_LIMIT_MS = 60_000;
 
-export function exportPack(project: Project, sessionId: number, path: string): { path: string; pack: string; seats: number; tasks: number; answers: number } {
+export function exportPack(
+  project: Project,
+  sessionId: number,
+  path: string,
+): { path: string; pack: string; seats: number; tasks: number; answers: number } {
   const session = project.labels.session(sessionId);
   if (!session) throw new ApiError('session_not_found', `No labelling session with id ${sessionId} in this project`);
   const pack = Project.create(path, `${session.name} (annotator pack)`);
@@ -42,7 +46,13 @@ export function exportPack(project: Project, sessionId: number, path: string): {
       pack.setMeta(PACK_UUID, packUuid);
       pack.setMeta(PACK_SESSION, session.uuid);
       pack.setMeta('pack_of', project.name);
-      const newSession = to.insertSession(session.name, JSON.parse(session.config), session.uuid, session.state === 'ended' ? 'ended' : 'open', session.createdAt);
+      const newSession = to.insertSession(
+        session.name,
+        JSON.parse(session.config),
+        session.uuid,
+        session.state === 'ended' ? 'ended' : 'open',
+        session.createdAt,
+      );
       const itemIds = from.copyContent(sessionId, to, newSession); // gold stays here
       const annotatorIds = new Map<number, number>();
       for (const seat of from.seats(sessionId)) {
@@ -53,7 +63,11 @@ export function exportPack(project: Project, sessionId: number, path: string): {
           annotatorIds.set(a.id, annotatorId);
         }
         const seatId = to.insertSeat(newSession, seat.index, annotatorId, seat.uuid);
-        to.updateSeat(seatId, { state: seat.state, tutorialDone: seat.tutorialDone, leaderboard: seat.leaderboard === 1 });
+        to.updateSeat(seatId, {
+          state: seat.state,
+          tutorialDone: seat.tutorialDone,
+          leaderboard: seat.leaderboard === 1,
+        });
         for (const task of from.tasks(seat.id)) {
           to.insertTask(seatId, itemIds.get(task.itemId)!, task.position, task.uuid);
           tasks++;
@@ -61,7 +75,12 @@ export function exportPack(project: Project, sessionId: number, path: string): {
           if (task.revealed >= 0) to.setRevealed(packTask.id, task.revealed);
           const a = from.answer(task.id);
           if (a) {
-            to.insertAnswer({ ...a, taskId: packTask.id, annotatorId: annotatorIds.get(a.annotatorId) ?? annotatorId!, correct: null });
+            to.insertAnswer({
+              ...a,
+              taskId: packTask.id,
+              annotatorId: annotatorIds.get(a.annotatorId) ?? annotatorId!,
+              correct: null,
+            });
             answers++;
           }
         }
@@ -77,7 +96,11 @@ const canonical = (answer: unknown) => JSON.stringify(answer);
 
 /** The pack's answers, read and checked in a worker process that is stopped after `limitMs`. */
 export async function readPackInWorker(path: string, limitMs = PACK_READ_LIMIT_MS): Promise<PackContents> {
-  const worker = new WorkerClient<PackProtocol>({ name: 'pack-worker', title: 'pack reader', consequence: 'nothing was merged' });
+  const worker = new WorkerClient<PackProtocol>({
+    name: 'pack-worker',
+    title: 'pack reader',
+    consequence: 'nothing was merged',
+  });
   try {
     return await worker.call('read', { path }, { timeoutMs: limitMs, subject: `reading the pack ${path}` });
   } finally {
@@ -85,14 +108,31 @@ export async function readPackInWorker(path: string, limitMs = PACK_READ_LIMIT_M
   }
 }
 
-export async function mergePack(project: Project, path: string, options: { limitMs?: number } = {}): Promise<MergeReport> {
+export async function mergePack(
+  project: Project,
+  path: string,
+  options: { limitMs?: number } = {},
+): Promise<MergeReport> {
   if (!existsSync(path)) throw new ApiError('source_not_found', `No annotator pack at ${path}`);
-  if (resolve(path) === resolve(project.path)) throw new ApiError('pack_invalid', `${path} is the open project itself, not a pack`);
+  if (resolve(path) === resolve(project.path))
+    throw new ApiError('pack_invalid', `${path} is the open project itself, not a pack`);
   const pack = await readPackInWorker(path, options.limitMs);
   const master = project.labels.sessionByUuid(pack.sessionUuid);
-  if (!master) throw new ApiError('session_not_found', `The pack holds session "${pack.sessionName}" (${pack.sessionUuid}), which this project does not have`);
+  if (!master)
+    throw new ApiError(
+      'session_not_found',
+      `The pack holds session "${pack.sessionName}" (${pack.sessionUuid}), which this project does not have`,
+    );
   const origin = `pack:${pack.packUuid}`;
-  const report: MergeReport = { pack: pack.packUuid, session: pack.sessionUuid, added: 0, updated: 0, unchanged: 0, conflicts: [], unknown: 0 };
+  const report: MergeReport = {
+    pack: pack.packUuid,
+    session: pack.sessionUuid,
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    conflicts: [],
+    unknown: 0,
+  };
   const problems: string[] = [];
   project.transaction(() => {
     for (const a of pack.answers) {
@@ -104,12 +144,23 @@ export async function mergePack(project: Project, path: string, options: { limit
       }
       const item = project.labels.item(task.itemId)!;
       if (item.uuid !== a.itemUuid || item.taskType !== a.answer.type) {
-        problems.push(`task ${a.taskUuid.slice(0, 8)}…: the pack says item ${a.itemUuid.slice(0, 8)}… (${a.answer.type}), this session has ${item.uuid.slice(0, 8)}… (${item.taskType})`);
+        problems.push(
+          `task ${a.taskUuid.slice(0, 8)}…: the pack says item ${a.itemUuid.slice(0, 8)}… (${a.answer.type}), this session has ${item.uuid.slice(0, 8)}… (${item.taskType})`,
+        );
         continue;
       }
-      const annotator = project.labels.annotatorByUuid(a.annotatorUuid) ?? project.labels.addAnnotator(a.annotatorName, a.annotatorRole, a.annotatorUuid);
+      const annotator =
+        project.labels.annotatorByUuid(a.annotatorUuid) ??
+        project.labels.addAnnotator(a.annotatorName, a.annotatorRole, a.annotatorUuid);
       const existing = project.labels.answer(task.id);
-      const conflict = () => report.conflicts.push({ taskId: a.taskUuid, annotator: a.annotatorName, item: a.itemUuid, master: existing ? parseAnswer(existing.answer) : a.answer, pack: a.answer });
+      const conflict = () =>
+        report.conflicts.push({
+          taskId: a.taskUuid,
+          annotator: a.annotatorName,
+          item: a.itemUuid,
+          master: existing ? parseAnswer(existing.answer) : a.answer,
+          pack: a.answer,
+        });
       if (seat.annotatorId === null) {
         if (project.labels.seatOf(master.id, annotator.id)) {
           conflict(); // the pack's annotator already holds another seat of this session here
@@ -124,19 +175,39 @@ export async function mergePack(project: Project, path: string, options: { limit
       if (a.revealed >= 0) project.labels.setRevealed(task.id, a.revealed);
       const judged = () => judge(project, bound, project.labels.taskByUuid(a.taskUuid)!, item, a.answer);
       if (!existing) {
-        project.labels.insertAnswer({ taskId: task.id, annotatorId: annotator.id, answer: JSON.stringify(a.answer), ...judged(), revision: a.revision, origin, shownAt: a.shownAt, answeredAt: a.answeredAt, revisedAt: a.revisedAt });
+        project.labels.insertAnswer({
+          taskId: task.id,
+          annotatorId: annotator.id,
+          answer: JSON.stringify(a.answer),
+          ...judged(),
+          revision: a.revision,
+          origin,
+          shownAt: a.shownAt,
+          answeredAt: a.answeredAt,
+          revisedAt: a.revisedAt,
+        });
         report.added++;
       } else if (canonical(parseAnswer(existing.answer)) === canonical(a.answer)) {
         report.unchanged++;
       } else if (existing.origin === origin && a.revision > existing.revision) {
-        project.labels.replaceAnswer({ taskId: task.id, answer: JSON.stringify(a.answer), ...judged(), revision: a.revision, revisedAt: a.revisedAt });
+        project.labels.replaceAnswer({
+          taskId: task.id,
+          answer: JSON.stringify(a.answer),
+          ...judged(),
+          revision: a.revision,
+          revisedAt: a.revisedAt,
+        });
         report.updated++;
       } else {
         conflict();
       }
     }
     if (problems.length > 0) {
-      throw new ApiError('pack_invalid', `${path} does not fit this session and was refused as a whole, nothing of it was merged: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}`, { problems: problems.slice(0, 100), count: problems.length });
+      throw new ApiError(
+        'pack_invalid',
+        `${path} does not fit this session and was refused as a whole, nothing of it was merged: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}`,
+        { problems: problems.slice(0, 100), count: problems.length },
+      );
     }
     if (report.added + report.updated > 0) project.labels.recordMerge(pack.packUuid, pack.sessionUuid, report);
   })();

@@ -66,6 +66,8 @@ export function summarise(answer: Answer, classes: readonly string[]): string {
     case 'concept':
       return [answer.text, ...answer.concepts].filter(Boolean).join(', ').slice(0, 60) || '(empty)';
     case 'reveal':
-      return answer.resigned ? 'resigned' : `guess ${answer.guess === null ? '—' : (classes[answer.guess] ?? answer.guess)}${answer.text ? ` · ${answer.text.slice(0, 40)}` : ''}`;
+      return answer.resigned
+        ? 'resigned'
+        : `guess ${answer.guess === null ? '—' : (classes[answer.guess] ?? answer.guess)}${answer.text ? ` · ${answer.text.slice(0, 40)}` : ''}`;
   }
 }

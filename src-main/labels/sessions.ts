@@ -27,7 +27,17 @@ import { seededUniform } from '../../src-shared/random.ts';
 import { imageBytes } from '../datasets/read/image-bytes.ts';
 import type { GoldAnswer } from './scoring.ts';
 import { deal, goldCount, shuffle } from './dealing.ts';
-import { isRegionSource, mapCounts, mapsOf, normalise, sourceKey, sourceLabel, type Context, type ExplainedMap, type Provenance } from './sources.ts';
+import {
+  isRegionSource,
+  mapCounts,
+  mapsOf,
+  normalise,
+  sourceKey,
+  sourceLabel,
+  type Context,
+  type ExplainedMap,
+  type Provenance,
+} from './sources.ts';
 import { verifiedModel } from '../models/identity.ts';
 import type { CamMethodName } from '../../src-shared/contract.ts';
 
@@ -66,28 +76,58 @@ interface Plan {
   predictions: Map<number, { predictedClass: string; confidence: number } | null>;
 }
 
-const TYPE_NAMES: Record<TaskType, string> = { rating: 'Rating', pairwise: 'Pairwise choice', concept: 'Concept label', reveal: 'Deep Reveal' };
+const TYPE_NAMES: Record<TaskType, string> = {
+  rating: 'Rating',
+  pairwise: 'Pairwise choice',
+  concept: 'Concept label',
+  reveal: 'Deep Reveal',
+};
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-const withDecoy = (map: ExplainedMap, decoy: string, values: Float32Array, width = map.width, height = map.height): ExplainedMap => ({
+const withDecoy = (
+  map: ExplainedMap,
+  decoy: string,
+  values: Float32Array,
+  width = map.width,
+  height = map.height,
+): ExplainedMap => ({
   ...map,
   width,
   height,
   map: values,
-  provenance: { ...map.provenance, params: JSON.stringify({ ...(JSON.parse(map.provenance.params) as object), decoy }), ref: `${map.provenance.ref}:${decoy}` },
+  provenance: {
+    ...map.provenance,
+    params: JSON.stringify({ ...(JSON.parse(map.provenance.params) as object), decoy }),
+    ref: `${map.provenance.ref}:${decoy}`,
+  },
 });
 
 /** The decoy of a genuine map and why a careful annotator rejects it. */
 async function decoyOf(context: Context, genuine: ExplainedMap): Promise<{ map: ExplainedMap; why: string }> {
   const { provenance } = genuine;
   if (provenance.kind === 'cam' && provenance.targetClass !== null) {
-    const result = await context.pool.call('sanity', { model: await verifiedModel(context.model), source: { projectPath: context.project.path, imageIds: [genuine.imageId] }, request: { method: provenance.method as CamMethodName, layer: provenance.layer, target: provenance.targetClass }, fullOnly: true });
+    const result = await context.pool.call('sanity', {
+      model: await verifiedModel(context.model),
+      source: { projectPath: context.project.path, imageIds: [genuine.imageId] },
+      request: { method: provenance.method as CamMethodName, layer: provenance.layer, target: provenance.targetClass },
+      fullOnly: true,
+    });
     if (result.randomised) {
       const [height, width] = result.randomised.layerShape;
-      return { map: withDecoy(genuine, 'randomised-model', normalise(result.randomised.map), width, height), why: 'this map comes from the model with all its weights randomised, so it cannot show what justifies the class' };
+      return {
+        map: withDecoy(genuine, 'randomised-model', normalise(result.randomised.map), width, height),
+        why: 'this map comes from the model with all its weights randomised, so it cannot show what justifies the class',
+      };
     }
   }
-  return { map: withDecoy(genuine, 'inverted', genuine.map.map((v) => 1 - v)), why: 'this map highlights what the explainer found least important' };
+  return {
+    map: withDecoy(
+      genuine,
+      'inverted',
+      genuine.map.map((v) => 1 - v),
+    ),
+    why: 'this map highlights what the explainer found least important',
+  };
 }
 
 async function planSession(context: Context, request: Parsed): Promise<Plan> {
@@ -99,13 +139,29 @@ async function planSession(context: Context, request: Parsed): Promise<Plan> {
     if (!annotator) throw new ApiError('annotator_not_found', `No annotator with id ${annotatorId} in this project`);
     return annotator;
   });
-  if (new Set(request.annotatorIds).size !== request.annotatorIds.length) throw new ApiError('invalid_request', 'An annotator can hold only one seat in a session');
+  if (new Set(request.annotatorIds).size !== request.annotatorIds.length)
+    throw new ApiError('invalid_request', 'An annotator can hold only one seat in a session');
   const seats = annotators.length + request.openSeats;
   if (request.overlap > seats) {
-    throw new ApiError('invalid_request', `An overlap of ${request.overlap} annotators per item needs at least ${request.overlap} annotators or seats; this session has ${seats}`);
+    throw new ApiError(
+      'invalid_request',
+      `An overlap of ${request.overlap} annotators per item needs at least ${request.overlap} annotators or seats; this session has ${seats}`,
+    );
   }
   const { datasetId, trueClass, predictedClass, correctness, confidenceMin, confidenceMax, split } = request;
-  const imageIds = Array.from(project.images.matchingIds({ datasetId, modelId: model.id, trueClass, predictedClass, correctness, confidenceMin, confidenceMax, split, sort: 'id' }));
+  const imageIds = Array.from(
+    project.images.matchingIds({
+      datasetId,
+      modelId: model.id,
+      trueClass,
+      predictedClass,
+      correctness,
+      confidenceMin,
+      confidenceMax,
+      split,
+      sort: 'id',
+    }),
+  );
   const random = seededUniform(request.seed);
   const problems: string[] = [];
 
@@ -114,17 +170,29 @@ async function planSession(context: Context, request: Parsed): Promise<Plan> {
   for (const source of request.sources) {
     const perImage = await mapCounts(context, source, imageIds);
     counts.set(sourceKey(source), perImage);
-    if (perImage.size === 0) problems.push(`The ${sourceLabel(source)} have no map for any of the ${plural(imageIds.length, 'filtered image')}; they add nothing.`);
+    if (perImage.size === 0)
+      problems.push(
+        `The ${sourceLabel(source)} have no map for any of the ${plural(imageIds.length, 'filtered image')}; they add nothing.`,
+      );
   }
   const hasMap = (imageId: number) => request.sources.some((s) => counts.get(sourceKey(s))!.has(imageId));
   const withMapsAll = imageIds.filter(hasMap);
   if (withMapsAll.length === 0) {
-    throw new ApiError('no_explanations', `None of the ${imageIds.length} filtered images of "${dataset.name}" has a cached explanation from the chosen sources; compute them first (Explain ▸ "… filtered")`);
+    throw new ApiError(
+      'no_explanations',
+      `None of the ${imageIds.length} filtered images of "${dataset.name}" has a cached explanation from the chosen sources; compute them first (Explain ▸ "… filtered")`,
+    );
   }
   const used = withMapsAll.slice(0, request.maxImages);
   const without = imageIds.length - withMapsAll.length;
-  if (without > 0) problems.push(`${plural(without, 'filtered image')} without a map from the chosen sources ${without === 1 ? 'is' : 'are'} left out.`);
-  if (used.length < withMapsAll.length) problems.push(`Only the first ${used.length} of the ${withMapsAll.length} images with maps are used ("Images at most").`);
+  if (without > 0)
+    problems.push(
+      `${plural(without, 'filtered image')} without a map from the chosen sources ${without === 1 ? 'is' : 'are'} left out.`,
+    );
+  if (used.length < withMapsAll.length)
+    problems.push(
+      `Only the first ${used.length} of the ${withMapsAll.length} images with maps are used ("Images at most").`,
+    );
 
   // Maps of the images the session shows.
   const bySource = new Map<string, Map<number, ExplainedMap[]>>();
@@ -144,13 +212,19 @@ async function planSession(context: Context, request: Parsed): Promise<Plan> {
   for (const imageId of used) {
     for (const taskType of request.taskTypes) {
       if (taskType === 'rating' || taskType === 'reveal') {
-        for (const source of request.sources) for (const map of mapsFor(source, imageId).slice(0, 3)) real.push({ taskType, imageId, maps: [map], gold: null });
+        for (const source of request.sources)
+          for (const map of mapsFor(source, imageId).slice(0, 3))
+            real.push({ taskType, imageId, maps: [map], gold: null });
       } else if (taskType === 'concept') {
         // Regions with a meaning of their own where the image has them, else any map.
         const withRegions = regionSources.filter((source) => mapsFor(source, imageId).length > 0);
-        for (const source of withRegions.length ? withRegions : request.sources) for (const map of mapsFor(source, imageId).slice(0, 3)) real.push({ taskType, imageId, maps: [map], gold: null });
+        for (const source of withRegions.length ? withRegions : request.sources)
+          for (const map of mapsFor(source, imageId).slice(0, 3))
+            real.push({ taskType, imageId, maps: [map], gold: null });
       } else {
-        const firsts = request.sources.map((source) => mapsFor(source, imageId)[0]).filter((m): m is ExplainedMap => m !== undefined);
+        const firsts = request.sources
+          .map((source) => mapsFor(source, imageId)[0])
+          .filter((m): m is ExplainedMap => m !== undefined);
         for (let a = 0; a < firsts.length; a++) {
           for (let b = a + 1; b < firsts.length; b++) {
             const pair = random() < 0.5 ? [firsts[a]!, firsts[b]!] : [firsts[b]!, firsts[a]!];
@@ -168,10 +242,16 @@ async function planSession(context: Context, request: Parsed): Promise<Plan> {
         : `${TYPE_NAMES[taskType]}: no tasks, because the chosen sources have no map for the selected images.`,
     );
   }
-  if (real.length === 0) throw new ApiError('no_explanations', `The chosen task types need maps the selection lacks (a pairwise choice needs two sources with maps of the same image)`);
+  if (real.length === 0)
+    throw new ApiError(
+      'no_explanations',
+      `The chosen task types need maps the selection lacks (a pairwise choice needs two sources with maps of the same image)`,
+    );
 
   // Gold items, per task type in proportion to its real items.
-  const predictions = new Map(used.map((imageId) => [imageId, project.predictions.forImage(model.id, imageId, model.manifest.classes)]));
+  const predictions = new Map(
+    used.map((imageId) => [imageId, project.predictions.forImage(model.id, imageId, model.manifest.classes)]),
+  );
   const classOf = (imageId: number) => project.images.detail(imageId)?.className ?? null;
   const gold: GoldPick[] = [];
   const totalGold = goldCount(real.length, seats, request.overlap, request.goldShare, real.length);
@@ -181,7 +261,13 @@ async function planSession(context: Context, request: Parsed): Promise<Plan> {
     if (wanted === 0) continue;
     if (taskType === 'rating' || taskType === 'pairwise') {
       const pool = shuffle([...real], random);
-      for (const c of pool.slice(0, wanted)) gold.push({ taskType, imageId: c.imageId, genuine: c.maps[0]!, left: taskType === 'pairwise' && random() < 0.5 });
+      for (const c of pool.slice(0, wanted))
+        gold.push({
+          taskType,
+          imageId: c.imageId,
+          genuine: c.maps[0]!,
+          left: taskType === 'pairwise' && random() < 0.5,
+        });
     } else if (taskType === 'reveal') {
       const obvious = used
         .filter((imageId) => {
@@ -197,7 +283,10 @@ async function planSession(context: Context, request: Parsed): Promise<Plan> {
     }
   }
 
-  const items = [...real.map((c) => ({ image: c.imageId, reveal: c.taskType === 'reveal', gold: false })), ...gold.map((g) => ({ image: g.imageId, reveal: g.taskType === 'reveal', gold: true }))];
+  const items = [
+    ...real.map((c) => ({ image: c.imageId, reveal: c.taskType === 'reveal', gold: false })),
+    ...gold.map((g) => ({ image: g.imageId, reveal: g.taskType === 'reveal', gold: true })),
+  ];
   const queues = deal({ items, seats, overlap: request.overlap, seed: request.seed });
   return {
     seatAnnotators: [...annotators.map((a) => a.id), ...new Array<null>(request.openSeats).fill(null)],
@@ -215,7 +304,9 @@ async function planSession(context: Context, request: Parsed): Promise<Plan> {
 /** What the request would build, and what it cannot, without building anything. */
 export async function previewSession(context: Context, request: Parsed): Promise<SessionPreview> {
   const plan = await planSession(context, request);
-  const items = Object.fromEntries(TASK_TYPES.map((type) => [type, plan.real.filter((c) => c.taskType === type).length])) as SessionPreview['items'];
+  const items = Object.fromEntries(
+    TASK_TYPES.map((type) => [type, plan.real.filter((c) => c.taskType === type).length]),
+  ) as SessionPreview['items'];
   return {
     images: plan.images,
     withMaps: plan.withMaps,
@@ -234,14 +325,34 @@ export async function createSession(context: Context, request: Parsed): Promise<
   const gold: Candidate[] = [];
   for (const pick of plan.gold) {
     if (pick.taskType === 'reveal') {
-      gold.push({ taskType: 'reveal', imageId: pick.imageId, maps: [pick.map], gold: { type: 'reveal', classIndex: pick.classIndex, reason: `This is an easy one: a ${pick.trueClass}.` } });
+      gold.push({
+        taskType: 'reveal',
+        imageId: pick.imageId,
+        maps: [pick.map],
+        gold: { type: 'reveal', classIndex: pick.classIndex, reason: `This is an easy one: a ${pick.trueClass}.` },
+      });
       continue;
     }
     const decoy = await decoyOf(context, pick.genuine);
-    if (pick.taskType === 'rating') gold.push({ taskType: 'rating', imageId: pick.imageId, maps: [decoy.map], gold: { type: 'rating', maxJustifies: 2, reason: `A careful rater gives this 1 or 2: ${decoy.why}.` } });
+    if (pick.taskType === 'rating')
+      gold.push({
+        taskType: 'rating',
+        imageId: pick.imageId,
+        maps: [decoy.map],
+        gold: { type: 'rating', maxJustifies: 2, reason: `A careful rater gives this 1 or 2: ${decoy.why}.` },
+      });
     else {
       const maps = pick.left ? [pick.genuine, decoy.map] : [decoy.map, pick.genuine];
-      gold.push({ taskType: 'pairwise', imageId: pick.imageId, maps, gold: { type: 'pairwise', choice: pick.left ? 'a' : 'b', reason: `The ${pick.left ? 'left' : 'right'} map is the real explanation; the other is a decoy: ${decoy.why}.` } });
+      gold.push({
+        taskType: 'pairwise',
+        imageId: pick.imageId,
+        maps,
+        gold: {
+          type: 'pairwise',
+          choice: pick.left ? 'a' : 'b',
+          reason: `The ${pick.left ? 'left' : 'right'} map is the real explanation; the other is a decoy: ${decoy.why}.`,
+        },
+      });
     }
   }
   const all = [...plan.real, ...gold];
@@ -251,10 +362,26 @@ export async function createSession(context: Context, request: Parsed): Promise<
       const { bytes, mime } = await imageBytes(project, imageId, 'full');
       const meta = await sharp(bytes).metadata();
       const prediction = plan.predictions.get(imageId);
-      return { imageId, bytes, mime, width: meta.width ?? 0, height: meta.height ?? 0, opaque: randomBytes(12).toString('hex'), trueClass: classOf(imageId), predictedClass: prediction?.predictedClass ?? null, confidence: prediction?.confidence ?? null };
+      return {
+        imageId,
+        bytes,
+        mime,
+        width: meta.width ?? 0,
+        height: meta.height ?? 0,
+        opaque: randomBytes(12).toString('hex'),
+        trueClass: classOf(imageId),
+        predictedClass: prediction?.predictedClass ?? null,
+        confidence: prediction?.confidence ?? null,
+      };
     }),
   );
-  const config: SessionConfig = { request, modelName: model.name, modelHash: model.fileHash, classes: model.manifest.classes, problems: plan.problems };
+  const config: SessionConfig = {
+    request,
+    modelName: model.name,
+    modelHash: model.fileHash,
+    classes: model.manifest.classes,
+    problems: plan.problems,
+  };
   const store = project.labels;
   return project.transaction(() => {
     const sessionId = store.insertSession(request.name, config);
@@ -269,7 +396,9 @@ export async function createSession(context: Context, request: Parsed): Promise<
       }),
     );
     const seatIds = plan.seatAnnotators.map((annotatorId, index) => store.insertSeat(sessionId, index, annotatorId));
-    plan.queues.forEach((queue, seat) => queue.forEach((item, position) => store.insertTask(seatIds[seat]!, itemIds[item]!, position + 1)));
+    plan.queues.forEach((queue, seat) =>
+      queue.forEach((item, position) => store.insertTask(seatIds[seat]!, itemIds[item]!, position + 1)),
+    );
     return sessionId;
   })();
 }

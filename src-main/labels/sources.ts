@@ -37,7 +37,11 @@ export interface ExplainedMap {
   weight: number;
 }
 
-const GENERATIVE_METHOD = { decomposition: 'dxai-distinct', counterfactual: 'cae-difference', components: 'infodisent-evidence' } as const;
+const GENERATIVE_METHOD = {
+  decomposition: 'dxai-distinct',
+  counterfactual: 'cae-difference',
+  components: 'infodisent-evidence',
+} as const;
 /** Sources whose maps are regions with a meaning of their own (concept labels). */
 const REGION_KINDS = new Set(['clusters', 'decomposition', 'components']);
 
@@ -57,22 +61,46 @@ export function sourceKey(source: LabelSource): string {
 export async function sourceChoices(context: Context, imageIds?: readonly number[]): Promise<LabelSourceChoice[]> {
   const overlays = await overlayChoicesOf(context);
   const clusters = context.project.layerClusters.keptCount(context.model.fileHash);
-  const all: LabelSourceChoice[] = overlays.map((choice) => ({ ...choice, images: choice.count, regions: isRegionSource(choice.source) }));
-  if (clusters.n > 0) all.push({ label: 'Layer-wise feature clusters (each kept cluster)', count: clusters.n, images: clusters.images, source: { kind: 'clusters' }, regions: true });
-  const choices = imageIds ? await Promise.all(all.map(async (choice) => ({ ...choice, ...(await coverage(context, choice.source, imageIds)) }))) : all;
+  const all: LabelSourceChoice[] = overlays.map((choice) => ({
+    ...choice,
+    images: choice.count,
+    regions: isRegionSource(choice.source),
+  }));
+  if (clusters.n > 0)
+    all.push({
+      label: 'Layer-wise feature clusters (each kept cluster)',
+      count: clusters.n,
+      images: clusters.images,
+      source: { kind: 'clusters' },
+      regions: true,
+    });
+  const choices = imageIds
+    ? await Promise.all(
+        all.map(async (choice) => ({ ...choice, ...(await coverage(context, choice.source, imageIds)) })),
+      )
+    : all;
   return choices.sort((a, b) => b.images - a.images || a.label.localeCompare(b.label));
 }
 
 /** Per image of `imageIds` that has maps of the source: how many. Reads no map. */
-export async function mapCounts(context: Context, source: LabelSource, imageIds: readonly number[]): Promise<Map<number, number>> {
+export async function mapCounts(
+  context: Context,
+  source: LabelSource,
+  imageIds: readonly number[],
+): Promise<Map<number, number>> {
   const { project, model, pool } = context;
   const out = new Map<number, number>();
-  const explainerKey = source.kind === 'cam' || source.kind === 'clusters' ? '' : (await bundleForModel(model, pool)).keys[source.kind];
+  const explainerKey =
+    source.kind === 'cam' || source.kind === 'clusters' ? '' : (await bundleForModel(model, pool)).keys[source.kind];
   for (let start = 0; start < imageIds.length; start += 500) {
     const chunk = imageIds.slice(start, start + 500);
     const rows =
       source.kind === 'cam'
-        ? project.explanations.countsByImage(model.fileHash, { method: source.method, layer: source.layer, requestedClass: source.target }, chunk)
+        ? project.explanations.countsByImage(
+            model.fileHash,
+            { method: source.method, layer: source.layer, requestedClass: source.target },
+            chunk,
+          )
         : source.kind === 'clusters'
           ? project.layerClusters.keptCountsByImage(model.fileHash, chunk)
           : project.generative.countsByImage(explainerKey, source.kind, source.params, chunk);
@@ -82,7 +110,11 @@ export async function mapCounts(context: Context, source: LabelSource, imageIds:
 }
 
 /** How many maps of a source the images have, and how many of the images have one. */
-export async function coverage(context: Context, source: LabelSource, imageIds: readonly number[]): Promise<{ count: number; images: number }> {
+export async function coverage(
+  context: Context,
+  source: LabelSource,
+  imageIds: readonly number[],
+): Promise<{ count: number; images: number }> {
   const counts = await mapCounts(context, source, imageIds);
   return { count: [...counts.values()].reduce((a, b) => a + b, 0), images: counts.size };
 }
@@ -95,7 +127,11 @@ export function sourceLabel(source: LabelSource): string {
     case 'clusters':
       return 'layer-wise feature clusters';
     default:
-      return { decomposition: 'DXAI decompositions', counterfactual: 'CAE counterfactual paths', components: 'InfoDisent components' }[source.kind];
+      return {
+        decomposition: 'DXAI decompositions',
+        counterfactual: 'CAE counterfactual paths',
+        components: 'InfoDisent components',
+      }[source.kind];
   }
 }
 
@@ -110,27 +146,58 @@ export function normalise(map: Float32Array): Float32Array {
   return map.map((v) => (range > 0 ? (v - min) / range : 0));
 }
 
-
 /** Every map of the source for these images (several per image for feature clusters). */
-export async function mapsOf(context: Context, source: LabelSource, imageIds: readonly number[]): Promise<ExplainedMap[]> {
+export async function mapsOf(
+  context: Context,
+  source: LabelSource,
+  imageIds: readonly number[],
+): Promise<ExplainedMap[]> {
   const { project, model, pool } = context;
   const out: ExplainedMap[] = [];
   for (let start = 0; start < imageIds.length; start += 500) {
     const chunk = imageIds.slice(start, start + 500);
     if (source.kind === 'cam') {
-      const rows = project.explanations.mapsOf(model.fileHash, { method: source.method, layer: source.layer, requestedClass: source.target }, chunk);
+      const rows = project.explanations.mapsOf(
+        model.fileHash,
+        { method: source.method, layer: source.layer, requestedClass: source.target },
+        chunk,
+      );
       for (const row of rows) {
         out.push({
-          imageId: row.imageId, width: row.width, height: row.height, map: normalise(row.map), weight: 1,
-          provenance: { kind: 'cam', method: source.method, layer: source.layer, params: JSON.stringify({ requestedClass: source.target }), targetClass: row.targetClass, modelHash: model.fileHash, ref: `explanations:${row.id}` },
+          imageId: row.imageId,
+          width: row.width,
+          height: row.height,
+          map: normalise(row.map),
+          weight: 1,
+          provenance: {
+            kind: 'cam',
+            method: source.method,
+            layer: source.layer,
+            params: JSON.stringify({ requestedClass: source.target }),
+            targetClass: row.targetClass,
+            modelHash: model.fileHash,
+            ref: `explanations:${row.id}`,
+          },
         });
       }
     } else if (source.kind === 'clusters') {
       const rows = project.layerClusters.keptClusters(model.fileHash, chunk);
       for (const row of rows) {
         out.push({
-          imageId: row.imageId, width: row.width, height: row.height, map: normalise(row.map), weight: row.weight,
-          provenance: { kind: 'clusters', method: 'layer-clusters', layer: row.layer, params: JSON.stringify({ cluster: row.clusterIndex, run: JSON.parse(row.params) as unknown }), targetClass: row.targetClass, modelHash: model.fileHash, ref: `feature_clusters:${row.id}` },
+          imageId: row.imageId,
+          width: row.width,
+          height: row.height,
+          map: normalise(row.map),
+          weight: row.weight,
+          provenance: {
+            kind: 'clusters',
+            method: 'layer-clusters',
+            layer: row.layer,
+            params: JSON.stringify({ cluster: row.clusterIndex, run: JSON.parse(row.params) as unknown }),
+            targetClass: row.targetClass,
+            modelHash: model.fileHash,
+            ref: `feature_clusters:${row.id}`,
+          },
         });
       }
     } else {
@@ -139,10 +206,19 @@ export async function mapsOf(context: Context, source: LabelSource, imageIds: re
       const params = JSON.parse(source.params) as { target?: number };
       for (const m of project.generative.overlays({ explainerKey, kind: source.kind, params: source.params }, chunk)) {
         out.push({
-          imageId: m.imageId, width: m.width, height: m.height, map: normalise(m.map), weight: 1,
+          imageId: m.imageId,
+          width: m.width,
+          height: m.height,
+          map: normalise(m.map),
+          weight: 1,
           provenance: {
-            kind: source.kind, method: GENERATIVE_METHOD[source.kind], layer: '', params: JSON.stringify({ ...params, explainerKey }),
-            targetClass: typeof params.target === 'number' && params.target >= 0 ? params.target : null, modelHash: model.fileHash, ref: `generative_results:${source.kind}:${m.imageId}`,
+            kind: source.kind,
+            method: GENERATIVE_METHOD[source.kind],
+            layer: '',
+            params: JSON.stringify({ ...params, explainerKey }),
+            targetClass: typeof params.target === 'number' && params.target >= 0 ? params.target : null,
+            modelHash: model.fileHash,
+            ref: `generative_results:${source.kind}:${m.imageId}`,
           },
         });
       }

@@ -15,11 +15,29 @@
  */
 import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
-import { Answer, REVEAL_PERCENTS, type AnswerAck, type AnswerInput, type HistoryEntry, type NextTask, type Progress, type TaskView } from '../../src-shared/schemas/labels.ts';
+import {
+  Answer,
+  REVEAL_PERCENTS,
+  type AnswerAck,
+  type AnswerInput,
+  type HistoryEntry,
+  type NextTask,
+  type Progress,
+  type TaskView,
+} from '../../src-shared/schemas/labels.ts';
 import type { Project } from '../store/project.ts';
 import { parseAnswer, type ItemRow, type SeatRow, type StoredMap, type TaskRow } from '../store/labels.ts';
 import type { SessionConfig } from './sessions.ts';
-import { goldCorrect, levelOf, pointsFor, reliability, revealScore, streakOf, summarise, type GoldAnswer } from './scoring.ts';
+import {
+  goldCorrect,
+  levelOf,
+  pointsFor,
+  reliability,
+  revealScore,
+  streakOf,
+  summarise,
+  type GoldAnswer,
+} from './scoring.ts';
 import type { Provenance } from './sources.ts';
 
 export type ImageSrc = (image: { opaque: string; mime: string; sessionId: number; imageId: number }) => string;
@@ -59,7 +77,15 @@ export function progressOf(project: Project, seat: SeatRow): Progress {
   const answers = project.labels.seatScores(seat.id);
   const points = Math.round(answers.reduce((sum, a) => sum + a.points, 0) * 10) / 10;
   const { level, toNextLevel } = levelOf(points);
-  return { answered: answers.length, total: project.labels.taskCount(seat.id), gamified: gamified(project, seat), points, level, streak: streakOf(answers.map((a) => a.correct)), toNextLevel };
+  return {
+    answered: answers.length,
+    total: project.labels.taskCount(seat.id),
+    gamified: gamified(project, seat),
+    points,
+    level,
+    streak: streakOf(answers.map((a) => a.correct)),
+    toNextLevel,
+  };
 }
 
 function seatCheck(project: Project, seat: SeatRow): NextTask['state'] | null {
@@ -69,13 +95,26 @@ function seatCheck(project: Project, seat: SeatRow): NextTask['state'] | null {
   return null;
 }
 
-function view(project: Project, seat: SeatRow, item: ItemRow, task: { uuid: string; position: number; revealed: number }, imageSrc: ImageSrc, practice: boolean): TaskView {
+function view(
+  project: Project,
+  seat: SeatRow,
+  item: ItemRow,
+  task: { uuid: string; position: number; revealed: number },
+  imageSrc: ImageSrc,
+  practice: boolean,
+): TaskView {
   const config = configOf(project, seat.sessionId);
   const image = project.labels.image(seat.sessionId, item.imageId);
-  if (!image) throw new ApiError('internal', `Session ${seat.sessionId} lacks the image ${item.imageId} of item ${item.uuid}`);
+  if (!image)
+    throw new ApiError('internal', `Session ${seat.sessionId} lacks the image ${item.imageId} of item ${item.uuid}`);
   const provenance = JSON.parse(item.explanations) as Provenance[];
   const target = provenance[0]?.targetClass;
-  const targetClass = item.taskType === 'reveal' ? null : target !== null && target !== undefined ? (config.classes[target] ?? String(target)) : image.predictedClass;
+  const targetClass =
+    item.taskType === 'reveal'
+      ? null
+      : target !== null && target !== undefined
+        ? (config.classes[target] ?? String(target))
+        : image.predictedClass;
   const answerRow = practice ? undefined : project.labels.answer(project.labels.taskByUuid(task.uuid)!.id);
   const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
   return {
@@ -83,8 +122,17 @@ function view(project: Project, seat: SeatRow, item: ItemRow, task: { uuid: stri
     type: item.taskType,
     position: task.position,
     practice,
-    image: item.taskType === 'reveal' ? null : { src: imageSrc({ opaque: image.opaque, mime: image.mime, sessionId: seat.sessionId, imageId: item.imageId }), width: image.width, height: image.height },
-    maps: project.labels.itemMaps(item.id).map((m) => ({ width: m.width, height: m.height, map: Array.from(m.map, (v) => Math.round(v * 1000) / 1000) })),
+    image:
+      item.taskType === 'reveal'
+        ? null
+        : {
+            src: imageSrc({ opaque: image.opaque, mime: image.mime, sessionId: seat.sessionId, imageId: item.imageId }),
+            width: image.width,
+            height: image.height,
+          },
+    maps: project.labels
+      .itemMaps(item.id)
+      .map((m) => ({ width: m.width, height: m.height, map: Array.from(m.map, (v) => Math.round(v * 1000) / 1000) })),
     targetClass,
     classes: config.classes,
     concepts: config.request.concepts,
@@ -96,10 +144,14 @@ function view(project: Project, seat: SeatRow, item: ItemRow, task: { uuid: stri
 
 function practiceHint(type: ItemRow['taskType']): string {
   switch (type) {
-    case 'concept': return 'Name what the highlighted region shows in a few words, e.g. "collar" or "heel".';
-    case 'reveal': return 'Reveal step by step (Space) and guess the class as early as you can; the earlier, the more points.';
-    case 'pairwise': return 'Pick the map that better shows why the model chose the class.';
-    default: return 'Rate how well the highlighted regions show what justifies the class.';
+    case 'concept':
+      return 'Name what the highlighted region shows in a few words, e.g. "collar" or "heel".';
+    case 'reveal':
+      return 'Reveal step by step (Space) and guess the class as early as you can; the earlier, the more points.';
+    case 'pairwise':
+      return 'Pick the map that better shows why the model chose the class.';
+    default:
+      return 'Rate how well the highlighted regions show what justifies the class.';
   }
 }
 
@@ -111,18 +163,37 @@ export function next(project: Project, seat: SeatRow, imageSrc: ImageSrc): NextT
     const practice = practiceItems(project, seat);
     if (seat.tutorialDone < practice.length) {
       const item = practice[seat.tutorialDone]!;
-      return { state: 'task', task: view(project, seat, item, { uuid: `${PRACTICE}${item.uuid}`, position: seat.tutorialDone + 1, revealed: -1 }, imageSrc, true), progress };
+      return {
+        state: 'task',
+        task: view(
+          project,
+          seat,
+          item,
+          { uuid: `${PRACTICE}${item.uuid}`, position: seat.tutorialDone + 1, revealed: -1 },
+          imageSrc,
+          true,
+        ),
+        progress,
+      };
     }
   }
   const task = project.labels.nextOpenTask(seat.id);
   if (!task) return { state: 'done', task: null, progress };
-  return { state: 'task', task: view(project, seat, project.labels.item(task.itemId)!, task, imageSrc, false), progress };
+  return {
+    state: 'task',
+    task: view(project, seat, project.labels.item(task.itemId)!, task, imageSrc, false),
+    progress,
+  };
 }
 
 function ownTask(project: Project, seat: SeatRow, taskId: string): TaskRow {
   const task = project.labels.taskByUuid(taskId);
   // Another seat's or another session's task reads exactly like a missing one.
-  if (!task || task.seatId !== seat.id) throw new ApiError('task_not_found', `No task ${JSON.stringify(taskId.slice(0, 80))} for this annotator in this session`);
+  if (!task || task.seatId !== seat.id)
+    throw new ApiError(
+      'task_not_found',
+      `No task ${JSON.stringify(taskId.slice(0, 80))} for this annotator in this session`,
+    );
   return task;
 }
 
@@ -137,7 +208,8 @@ function parseInput(input: AnswerInput, type: ItemRow['taskType']): Answer {
     const issue = parsed.error.issues[0]!;
     throw new ApiError('invalid_request', `answer.${issue.path.join('.')}: ${issue.message}`);
   }
-  if (parsed.data.type !== type) throw new ApiError('invalid_request', `This is a ${type} task; the answer is a ${parsed.data.type} answer`);
+  if (parsed.data.type !== type)
+    throw new ApiError('invalid_request', `This is a ${type} task; the answer is a ${parsed.data.type} answer`);
   return parsed.data;
 }
 
@@ -149,35 +221,67 @@ function classIndex(config: SessionConfig, name: string | null): number | null {
 /** Throws the reason a seat cannot answer (or reveal) now: a removed seat, a paused or ended session. */
 function requireAnswering(project: Project, seat: SeatRow, what: string): void {
   const blocked = seatCheck(project, seat);
-  if (blocked === 'removed') throw new ApiError('seat_removed', `The session owner removed this seat; ${what} no longer taken`);
-  if (blocked === 'paused') throw new ApiError('session_paused', `The session is paused; ${what} not taken now. Try again when it resumes.`);
+  if (blocked === 'removed')
+    throw new ApiError('seat_removed', `The session owner removed this seat; ${what} no longer taken`);
+  if (blocked === 'paused')
+    throw new ApiError('session_paused', `The session is paused; ${what} not taken now. Try again when it resumes.`);
   if (blocked === 'ended') throw new ApiError('session_ended', `The session has ended; ${what} no longer taken`);
 }
 
-export function answer(project: Project, seat: SeatRow, taskId: string, input: AnswerInput, origin: string, imageSrc: ImageSrc, shownAt: string | null = null): AnswerAck {
+export function answer(
+  project: Project,
+  seat: SeatRow,
+  taskId: string,
+  input: AnswerInput,
+  origin: string,
+  imageSrc: ImageSrc,
+  shownAt: string | null = null,
+): AnswerAck {
   requireAnswering(project, seat, 'answers are');
   const config = configOf(project, seat.sessionId);
 
   if (taskId.startsWith(PRACTICE)) {
     const practice = practiceItems(project, seat);
     const item = practice[seat.tutorialDone];
-    if (!item || taskId !== `${PRACTICE}${item.uuid}`) throw new ApiError('task_not_found', `No practice task ${JSON.stringify(taskId.slice(0, 80))} now`);
+    if (!item || taskId !== `${PRACTICE}${item.uuid}`)
+      throw new ApiError('task_not_found', `No practice task ${JSON.stringify(taskId.slice(0, 80))} now`);
     const given = parseInput(input, item.taskType);
     const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
     project.labels.updateSeat(seat.id, { tutorialDone: seat.tutorialDone + 1 });
     const updated = project.labels.seat(seat.id)!;
-    return { committed: true, taskId, revision: 0, practiceCorrect: gold ? goldCorrect(gold, given) : true, next: next(project, updated, imageSrc) };
+    return {
+      committed: true,
+      taskId,
+      revision: 0,
+      practiceCorrect: gold ? goldCorrect(gold, given) : true,
+      next: next(project, updated, imageSrc),
+    };
   }
 
   const task = ownTask(project, seat, taskId);
   const item = project.labels.item(task.itemId)!;
   const given = parseInput(input, item.taskType);
-  if (given.type === 'reveal' && !given.resigned && task.revealed < 0) throw new ApiError('invalid_request', 'Reveal at least one step before guessing');
+  if (given.type === 'reveal' && !given.resigned && task.revealed < 0)
+    throw new ApiError('invalid_request', 'Reveal at least one step before guessing');
   const { revision } = project.transaction(() => {
     const judged = judge(project, seat, task, item, given);
-    return project.labels.writeAnswer({ taskId: task.id, annotatorId: seat.annotatorId!, answer: JSON.stringify(given), ...judged, origin, shownAt, answeredAt: new Date().toISOString() });
+    return project.labels.writeAnswer({
+      taskId: task.id,
+      annotatorId: seat.annotatorId!,
+      answer: JSON.stringify(given),
+      ...judged,
+      origin,
+      shownAt,
+      answeredAt: new Date().toISOString(),
+    });
   })();
-  return { committed: true, taskId, revision, practiceCorrect: null, next: next(project, project.labels.seat(seat.id)!, imageSrc) };
+  return {
+    committed: true,
+    taskId,
+    revision,
+    practiceCorrect: null,
+    next: next(project, project.labels.seat(seat.id)!, imageSrc),
+  };
 }
 
 /**
@@ -185,7 +289,13 @@ export function answer(project: Project, seat: SeatRow, taskId: string, input: A
  * game's score, and the points, from this project's own gold, truth and the seat's earlier answers
  * (never from what a client or a pack claims). A revision is judged no better than what it revises.
  */
-export function judge(project: Project, seat: SeatRow, task: TaskRow, item: ItemRow, given: Answer): { correct: number | null; score: number | null; points: number } {
+export function judge(
+  project: Project,
+  seat: SeatRow,
+  task: TaskRow,
+  item: ItemRow,
+  given: Answer,
+): { correct: number | null; score: number | null; points: number } {
   const config = configOf(project, seat.sessionId);
   const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
   let correct = gold ? (goldCorrect(gold, given) ? 1 : 0) : null;
@@ -213,12 +323,25 @@ export function history(project: Project, seat: SeatRow, limit = 10): HistoryEnt
     .seatAnswers(seat.id)
     .slice(-limit)
     .reverse()
-    .map((a) => ({ taskId: a.taskUuid, type: a.taskType, position: a.position, summary: summarise(parseAnswer(a.answer), config.classes), answeredAt: a.revisedAt ?? a.answeredAt, revision: a.revision }));
+    .map((a) => ({
+      taskId: a.taskUuid,
+      type: a.taskType,
+      position: a.position,
+      summary: summarise(parseAnswer(a.answer), config.classes),
+      answeredAt: a.revisedAt ?? a.answeredAt,
+      revision: a.revision,
+    }));
 }
 
 /** The image with only the top REVEAL_PERCENTS[step] % of the map's pixels visible, as a PNG data URL. */
-export async function reveal(project: Project, seat: SeatRow, taskId: string, step: number): Promise<{ src: string; step: number; percent: number }> {
-  if (!Number.isInteger(step) || step < 0 || step >= REVEAL_PERCENTS.length) throw new ApiError('invalid_request', `Reveal step ${step} is not between 0 and ${REVEAL_PERCENTS.length - 1}`);
+export async function reveal(
+  project: Project,
+  seat: SeatRow,
+  taskId: string,
+  step: number,
+): Promise<{ src: string; step: number; percent: number }> {
+  if (!Number.isInteger(step) || step < 0 || step >= REVEAL_PERCENTS.length)
+    throw new ApiError('invalid_request', `Reveal step ${step} is not between 0 and ${REVEAL_PERCENTS.length - 1}`);
   requireAnswering(project, seat, 'reveal steps are');
   let item: ItemRow;
   if (taskId.startsWith(PRACTICE)) {
@@ -230,7 +353,8 @@ export async function reveal(project: Project, seat: SeatRow, taskId: string, st
     item = project.labels.item(task.itemId)!;
     if (!project.labels.answer(task.id)) project.labels.setRevealed(task.id, step);
   }
-  if (item.taskType !== 'reveal') throw new ApiError('invalid_request', `Task ${taskId} is a ${item.taskType} task, not a reveal game`);
+  if (item.taskType !== 'reveal')
+    throw new ApiError('invalid_request', `Task ${taskId} is a ${item.taskType} task, not a reveal game`);
   const stored = project.labels.imageBytes(seat.sessionId, item.imageId)!;
   const png = await maskedImage(stored.bytes, project.labels.itemMaps(item.id)[0]!, REVEAL_PERCENTS[step]!);
   return { src: `data:image/png;base64,${png.toString('base64')}`, step, percent: REVEAL_PERCENTS[step]! };
@@ -241,8 +365,11 @@ export async function maskedImage(bytes: Buffer, map: StoredMap, percent: number
   const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const keep = revealMask(map, info.width, info.height, percent);
   const out = Buffer.from(data);
-  for (let p = 0; p < keep.length; p++) if (!keep[p]) for (let c = 0; c < info.channels; c++) out[p * info.channels + c] = 128;
-  return sharp(out, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();
+  for (let p = 0; p < keep.length; p++)
+    if (!keep[p]) for (let c = 0; c < info.channels; c++) out[p * info.channels + c] = 128;
+  return sharp(out, { raw: { width: info.width, height: info.height, channels: info.channels } })
+    .png()
+    .toBuffer();
 }
 
 export function revealMask(map: StoredMap, width: number, height: number, percent: number): Uint8Array {
@@ -270,13 +397,21 @@ export function revealMask(map: StoredMap, width: number, height: number, percen
   return keep;
 }
 
-export function leaderboard(project: Project, seat: SeatRow): { name: string; points: number; level: number; you: boolean }[] {
+export function leaderboard(
+  project: Project,
+  seat: SeatRow,
+): { name: string; points: number; level: number; you: boolean }[] {
   return project.labels
     .seats(seat.sessionId)
     .filter((s) => s.annotatorId !== null && s.state === 'active' && (s.leaderboard === 1 || s.id === seat.id))
     .map((s) => {
       const p = progressOf(project, s);
-      return { name: s.leaderboard === 1 ? project.labels.annotator(s.annotatorId!)!.name : 'you (hidden)', points: p.points, level: p.level, you: s.id === seat.id };
+      return {
+        name: s.leaderboard === 1 ? project.labels.annotator(s.annotatorId!)!.name : 'you (hidden)',
+        points: p.points,
+        level: p.level,
+        you: s.id === seat.id,
+      };
     })
     .sort((a, b) => b.points - a.points)
     .slice(0, 20);

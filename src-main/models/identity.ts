@@ -30,8 +30,21 @@ export interface ModelIdentity {
   external: string[];
 }
 
-
-type GraphLike = { initializer?: TensorProto[] | null; node?: { attribute?: { t?: TensorProto | null; tensors?: TensorProto[] | null; g?: GraphLike | null; graphs?: GraphLike[] | null }[] | null }[] | null };
+type GraphLike = {
+  initializer?: TensorProto[] | null;
+  node?:
+    | {
+        attribute?:
+          | {
+              t?: TensorProto | null;
+              tensors?: TensorProto[] | null;
+              g?: GraphLike | null;
+              graphs?: GraphLike[] | null;
+            }[]
+          | null;
+      }[]
+    | null;
+};
 
 /** The `location` of every tensor stored outside the model file, in this graph and its subgraphs. */
 function externalLocations(graph: GraphLike | null | undefined, into = new Set<string>()): Set<string> {
@@ -56,7 +69,8 @@ function externalLocations(graph: GraphLike | null | undefined, into = new Set<s
 function refused(error: unknown, label: string, what: string): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof FileProblem) {
-    if (error.kind === 'missing') return new ApiError('model_not_found', `${what} of ${label} is missing: ${error.message}`);
+    if (error.kind === 'missing')
+      return new ApiError('model_not_found', `${what} of ${label} is missing: ${error.message}`);
     return new ApiError('model_invalid', `${what} of ${label} cannot be used: ${error.message}`);
   }
   return new ApiError('model_invalid', `${what} of ${label} cannot be read: ${(error as Error).message}`);
@@ -77,7 +91,8 @@ export async function modelIdentity(path: string, label = path, check = true): P
   const onnxHash = createHash('sha256').update(bytes).digest('hex');
   if (!check && !bytes.includes('location')) return { hash: onnxHash, external: [] };
   const model = OnnxModel.read(bytes, label); // "… is not an ONNX model" for anything else
-  if (model.proto.opsetImport.length === 0) throw new ApiError('model_invalid', `${label} is not an ONNX model: it imports no operator set`);
+  if (model.proto.opsetImport.length === 0)
+    throw new ApiError('model_invalid', `${label} is not an ONNX model: it imports no operator set`);
   const locations = [...externalLocations(model.graph)].sort();
   if (locations.length === 0) return { hash: onnxHash, external: [] };
   const folder = dirname(resolve(path));
@@ -93,7 +108,9 @@ export async function modelIdentity(path: string, label = path, check = true): P
       throw refused(error, label, `The external weights file "${location}"`);
     }
   }
-  const hash = createHash('sha256').update(`xaiws.model/1\n${onnxHash}\n${lines.join('\n')}`).digest('hex');
+  const hash = createHash('sha256')
+    .update(`xaiws.model/1\n${onnxHash}\n${lines.join('\n')}`)
+    .digest('hex');
   return { hash, external };
 }
 
@@ -108,21 +125,32 @@ async function stampOf(paths: string[]): Promise<string> {
 export async function verifiedModel(model: Model): Promise<ModelRef> {
   const known = verified.get(model.path);
   let hash: string | null = null;
-  if (known) hash = await stampOf(known.files).then((stamp) => (stamp === known.stamp ? known.hash : null), () => null);
+  if (known)
+    hash = await stampOf(known.files).then(
+      (stamp) => (stamp === known.stamp ? known.hash : null),
+      () => null,
+    );
   if (hash === null) {
     let identity: ModelIdentity;
     try {
       identity = await modelIdentity(model.path, `model "${model.name}"`, false);
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'model_not_found') throw new ApiError('model_not_found', `The file of model "${model.name}" is gone: ${model.path}`);
-      throw new ApiError('model_changed', `The files of model "${model.name}" (${model.path}) changed since it was registered and cannot be used: ${(error as Error).message}`);
+      if (error instanceof ApiError && error.code === 'model_not_found')
+        throw new ApiError('model_not_found', `The file of model "${model.name}" is gone: ${model.path}`);
+      throw new ApiError(
+        'model_changed',
+        `The files of model "${model.name}" (${model.path}) changed since it was registered and cannot be used: ${(error as Error).message}`,
+      );
     }
     hash = identity.hash;
     const files = [model.path, ...identity.external];
     verified.set(model.path, { files, stamp: await stampOf(files), hash });
   }
   if (hash !== model.fileHash) {
-    throw new ApiError('model_changed', `The files of model "${model.name}" (${model.path}) changed since it was registered (sha256 ${model.fileHash.slice(0, 12)}… now ${hash.slice(0, 12)}…); add it again to use the new files`);
+    throw new ApiError(
+      'model_changed',
+      `The files of model "${model.name}" (${model.path}) changed since it was registered (sha256 ${model.fileHash.slice(0, 12)}… now ${hash.slice(0, 12)}…); add it again to use the new files`,
+    );
   }
   return { key: model.fileHash, path: model.path, manifest: model.manifest };
 }

@@ -13,9 +13,15 @@ export function parseManifest(value: unknown, label: string): Manifest {
   if (parsed.success) {
     const { mean, std } = parsed.data.preprocessing;
     const channels = parsed.data.input.channels;
-    for (const [field, list] of [['mean', mean], ['std', std]] as const) {
+    for (const [field, list] of [
+      ['mean', mean],
+      ['std', std],
+    ] as const) {
       if (list.length !== 1 && list.length !== channels) {
-        throw new ApiError('manifest_invalid', `${label}: preprocessing.${field} has ${list.length} values for ${channels} input channel(s); give 1 or ${channels}`);
+        throw new ApiError(
+          'manifest_invalid',
+          `${label}: preprocessing.${field} has ${list.length} values for ${channels} input channel(s); give 1 or ${channels}`,
+        );
       }
     }
     return parsed.data;
@@ -43,13 +49,21 @@ export function readManifest(modelPath: string, manifestPath?: string): { manife
     : [modelPath.replace(/\.onnx$/i, '.manifest.json'), join(dirname(modelPath), 'manifest.json')];
   const path = candidates.find((candidate) => existsSync(candidate));
   if (!path) {
-    throw new ApiError('manifest_invalid', `No manifest for ${basename(modelPath)}: looked for ${candidates.join(' and ')} (see docs/MANIFEST.md)`);
+    throw new ApiError(
+      'manifest_invalid',
+      `No manifest for ${basename(modelPath)}: looked for ${candidates.join(' and ')} (see docs/MANIFEST.md)`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(readBoundedSync(path, 4 * MiB).toString('utf8'));
   } catch (error) {
-    throw new ApiError('manifest_invalid', error instanceof FileProblem ? `Cannot read the manifest: ${error.message}` : `${path} is not valid JSON: ${(error as Error).message}`);
+    throw new ApiError(
+      'manifest_invalid',
+      error instanceof FileProblem
+        ? `Cannot read the manifest: ${error.message}`
+        : `${path} is not valid JSON: ${(error as Error).message}`,
+    );
   }
   return { manifest: parseManifest(json, path), path };
 }

@@ -21,7 +21,12 @@ export async function hashFile(path: string): Promise<string> {
   return (await hashBounded(path, 64 * GiB)).sha256;
 }
 
-export async function registerModel(project: Project, pool: InferencePool, modelPath: string, manifestPath?: string): Promise<Model> {
+export async function registerModel(
+  project: Project,
+  pool: InferencePool,
+  modelPath: string,
+  manifestPath?: string,
+): Promise<Model> {
   const path = resolve(modelPath);
   if (!existsSync(path)) throw new ApiError('model_not_found', `No model file at ${modelPath}`);
   const { hash: fileHash } = await modelIdentity(path, modelPath);
@@ -40,26 +45,43 @@ export async function registerModel(project: Project, pool: InferencePool, model
 export function checkShapes(manifest: Manifest, inputs: TensorInfo[], outputs: TensorInfo[], label: string): void {
   const input = manifest.input.name ? inputs.find((info) => info.name === manifest.input.name) : inputs[0];
   if (!input) {
-    throw new ApiError('model_shape_mismatch', `${label}: no input named "${manifest.input.name}" (the model's inputs: ${inputs.map((i) => i.name).join(', ')})`);
+    throw new ApiError(
+      'model_shape_mismatch',
+      `${label}: no input named "${manifest.input.name}" (the model's inputs: ${inputs.map((i) => i.name).join(', ')})`,
+    );
   }
   const { channels, height, width, layout } = manifest.input;
   const expected = layout === 'NCHW' ? [-1, channels, height, width] : [-1, height, width, channels];
   if (input.type !== 'float32') {
-    throw new ApiError('model_shape_mismatch', `${label}: input "${input.name}" is ${input.type}; the workstation feeds float32`);
+    throw new ApiError(
+      'model_shape_mismatch',
+      `${label}: input "${input.name}" is ${input.type}; the workstation feeds float32`,
+    );
   }
   if (!shapeMatches(input.shape, expected)) {
-    throw new ApiError('model_shape_mismatch', `${label}: input "${input.name}" has shape [${input.shape.join(', ')}] but the manifest describes [N, ${expected.slice(1).join(', ')}] (${layout})`);
+    throw new ApiError(
+      'model_shape_mismatch',
+      `${label}: input "${input.name}" has shape [${input.shape.join(', ')}] but the manifest describes [N, ${expected.slice(1).join(', ')}] (${layout})`,
+    );
   }
   const output = manifest.output.name ? outputs.find((info) => info.name === manifest.output.name) : outputs[0];
   if (!output) {
-    throw new ApiError('model_shape_mismatch', `${label}: no output named "${manifest.output.name}" (the model's outputs: ${outputs.map((o) => o.name).join(', ')})`);
+    throw new ApiError(
+      'model_shape_mismatch',
+      `${label}: no output named "${manifest.output.name}" (the model's outputs: ${outputs.map((o) => o.name).join(', ')})`,
+    );
   }
   const classes = manifest.classes.length;
   if (!shapeMatches(output.shape, [-1, classes])) {
-    throw new ApiError('model_shape_mismatch', `${label}: output "${output.name}" has shape [${output.shape.join(', ')}] but the manifest lists ${classes} classes, so [N, ${classes}] was expected`);
+    throw new ApiError(
+      'model_shape_mismatch',
+      `${label}: output "${output.name}" has shape [${output.shape.join(', ')}] but the manifest lists ${classes} classes, so [N, ${classes}] was expected`,
+    );
   }
 }
 
 function shapeMatches(actual: number[], expected: number[]): boolean {
-  return actual.length === expected.length && actual.every((dim, i) => dim < 0 || expected[i]! < 0 || dim === expected[i]);
+  return (
+    actual.length === expected.length && actual.every((dim, i) => dim < 0 || expected[i]! < 0 || dim === expected[i])
+  );
 }

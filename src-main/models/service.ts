@@ -6,7 +6,10 @@ import { registerModel } from './register.ts';
 
 export const listModels = (ctx: Context): Result<'models.list'> => ctx.project.models.list();
 
-export function addModel(ctx: Context, { path, manifestPath }: { path: string; manifestPath?: string }): Promise<Model> {
+export function addModel(
+  ctx: Context,
+  { path, manifestPath }: { path: string; manifestPath?: string },
+): Promise<Model> {
   return registerModel(ctx.project, ctx.pool, path, manifestPath);
 }
 
@@ -17,6 +20,11 @@ export async function checkBundle(ctx: Context, { path }: ParsedRequest<'bundles
     path: loaded.dir,
     name: loaded.bundle.name,
     classes: loaded.bundle.classes,
-    models: Object.entries(loaded.models).map(([role, model]) => ({ role, file: model.spec.file, sha256: model.sha256, quality: model.spec.quality })),
+    models: Object.entries(loaded.models).map(([role, model]) => ({
+      role,
+      file: model.spec.file,
+      sha256: model.sha256,
+      quality: model.spec.quality,
+    })),
   };
 }

@@ -4,7 +4,15 @@
  * `(ctx, request) => service(ctx, request)`. The Workstation (workstation.ts) implements it; tests may
  * hand in any object that does.
  */
-import type { EventName, EventPayload, Model, OpenPurpose, ProjectSummary, RecentProject, SavePurpose } from '../../src-shared/contract.ts';
+import type {
+  EventName,
+  EventPayload,
+  Model,
+  OpenPurpose,
+  ProjectSummary,
+  RecentProject,
+  SavePurpose,
+} from '../../src-shared/contract.ts';
 import type { ApiError } from '../../src-shared/errors.ts';
 import type { JobRegistry } from './jobs.ts';
 import type { Project } from '../store/project.ts';

@@ -94,11 +94,19 @@ export class JobRegistry {
       this.emit(this.project.jobs.update(id, { status: 'running' }));
       const outcome = await task(context);
       const status = outcome.cancelled || controller.signal.aborted ? 'cancelled' : 'done';
-      final = this.project.jobs.update(id, { status, stage: status === 'done' ? 'finished' : 'cancelled', result: outcome.result });
+      final = this.project.jobs.update(id, {
+        status,
+        stage: status === 'done' ? 'finished' : 'cancelled',
+        result: outcome.result,
+      });
     } catch (error) {
       const apiError = toApiError(error);
       const cancelled = apiError.code === 'cancelled' || controller.signal.aborted;
-      final = this.project.jobs.update(id, { status: cancelled ? 'cancelled' : 'failed', stage: cancelled ? 'cancelled' : 'failed', error: apiError });
+      final = this.project.jobs.update(id, {
+        status: cancelled ? 'cancelled' : 'failed',
+        stage: cancelled ? 'cancelled' : 'failed',
+        error: apiError,
+      });
     } finally {
       this.running.delete(id);
     }

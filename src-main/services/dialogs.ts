@@ -8,12 +8,22 @@ import { ApiError } from '../../src-shared/errors.ts';
 import type { Context, DialogRuntime } from '../runtime/context.ts';
 
 function dialogsOf(ctx: Context): DialogRuntime {
-  if (!ctx.dialogs) throw new ApiError('invalid_request', 'The system file dialogs exist only in the desktop app; type the path instead');
+  if (!ctx.dialogs)
+    throw new ApiError(
+      'invalid_request',
+      'The system file dialogs exist only in the desktop app; type the path instead',
+    );
   return ctx.dialogs;
 }
 
-export const openDialog = async (ctx: Context, { purpose }: ParsedRequest<'dialogs.open'>): Promise<Result<'dialogs.open'>> => ({ path: await dialogsOf(ctx).open(purpose) });
+export const openDialog = async (
+  ctx: Context,
+  { purpose }: ParsedRequest<'dialogs.open'>,
+): Promise<Result<'dialogs.open'>> => ({ path: await dialogsOf(ctx).open(purpose) });
 
-export const saveDialog = async (ctx: Context, { purpose, defaultName }: ParsedRequest<'dialogs.save'>): Promise<Result<'dialogs.save'>> => ({
+export const saveDialog = async (
+  ctx: Context,
+  { purpose, defaultName }: ParsedRequest<'dialogs.save'>,
+): Promise<Result<'dialogs.save'>> => ({
   path: await dialogsOf(ctx).save(purpose, defaultName),
 });

@@ -10,17 +10,27 @@ import { startInference } from '../inference/service.ts';
 import type { Context } from '../runtime/context.ts';
 
 export const listJobs = (ctx: Context): Result<'jobs.list'> => ctx.jobs.list();
-export const cancelJob = (ctx: Context, { jobId }: ParsedRequest<'jobs.cancel'>): Result<'jobs.cancel'> => ({ cancelled: ctx.jobs.cancel(jobId) });
+export const cancelJob = (ctx: Context, { jobId }: ParsedRequest<'jobs.cancel'>): Result<'jobs.cancel'> => ({
+  cancelled: ctx.jobs.cancel(jobId),
+});
 
 /** Starts an ended job again with the request it was started with (the Jobs panel's "Run again"). */
 export function retryJob(ctx: Context, { jobId }: ParsedRequest<'jobs.retry'>): Job {
   const job = ctx.project.jobs.get(jobId);
   if (!job) throw new ApiError('job_not_found', `No job with id ${jobId}`);
-  if (job.status === 'running' || job.status === 'queued' || job.status === 'done') throw new ApiError('invalid_request', `"${job.title}" is ${job.status}; only an interrupted, failed or cancelled job runs again`);
+  if (job.status === 'running' || job.status === 'queued' || job.status === 'done')
+    throw new ApiError(
+      'invalid_request',
+      `"${job.title}" is ${job.status}; only an interrupted, failed or cancelled job runs again`,
+    );
   const params = ctx.project.jobs.params(jobId);
   const parse = <M extends keyof typeof methods>(method: M) => {
     const parsed = methods[method].request.safeParse(params);
-    if (!parsed.success) throw new ApiError('invalid_request', `"${job.title}" was started with a request this version cannot run again; start it anew`);
+    if (!parsed.success)
+      throw new ApiError(
+        'invalid_request',
+        `"${job.title}" was started with a request this version cannot run again; start it anew`,
+      );
     return parsed.data as ParsedRequest<M>;
   };
   switch (job.kind) {
@@ -41,4 +51,6 @@ export function retryJob(ctx: Context, { jobId }: ParsedRequest<'jobs.retry'>): 
   }
 }
 
-export const runAgain = (ctx: Context, request: ParsedRequest<'jobs.retry'>): Result<'jobs.retry'> => ({ jobId: retryJob(ctx, request).id });
+export const runAgain = (ctx: Context, request: ParsedRequest<'jobs.retry'>): Result<'jobs.retry'> => ({
+  jobId: retryJob(ctx, request).id,
+});

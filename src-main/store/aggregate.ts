@@ -28,19 +28,29 @@ export class AggregateRepository {
   constructor(private readonly db: Db) {}
 
   edits(): StoredEdit[] {
-    const rows = this.db.prepare('SELECT id, edit, created_at AS createdAt FROM concept_edits ORDER BY id').all() as { id: number; edit: string; createdAt: string }[];
+    const rows = this.db.prepare('SELECT id, edit, created_at AS createdAt FROM concept_edits ORDER BY id').all() as {
+      id: number;
+      edit: string;
+      createdAt: string;
+    }[];
     return rows.map((r) => ({ id: r.id, edit: ConceptEdit.parse(JSON.parse(r.edit)), createdAt: r.createdAt }));
   }
 
   addEdit(edit: ConceptEdit): StoredEdit {
     const createdAt = new Date().toISOString();
-    const { lastInsertRowid } = this.db.prepare('INSERT INTO concept_edits (edit, created_at) VALUES (?, ?)').run(JSON.stringify(edit), createdAt);
+    const { lastInsertRowid } = this.db
+      .prepare('INSERT INTO concept_edits (edit, created_at) VALUES (?, ?)')
+      .run(JSON.stringify(edit), createdAt);
     return { id: Number(lastInsertRowid), edit, createdAt };
   }
 
   /** Removes one edit (undo) or, without an id, all of them (back to the automatic clusters). */
   removeEdits(id?: number): number {
-    return (id === undefined ? this.db.prepare('DELETE FROM concept_edits').run() : this.db.prepare('DELETE FROM concept_edits WHERE id = ?').run(id)).changes;
+    return (
+      id === undefined
+        ? this.db.prepare('DELETE FROM concept_edits').run()
+        : this.db.prepare('DELETE FROM concept_edits WHERE id = ?').run(id)
+    ).changes;
   }
 
   faithfulness(key: FaithfulnessKey): FaithfulnessRow | undefined {
@@ -59,7 +69,20 @@ export class AggregateRepository {
     );
     const now = new Date().toISOString();
     this.db.transaction(() => {
-      for (const r of rows) insert.run(r.modelHash, r.imageId, r.method, r.layer, r.targetClass, r.steps, r.deletion, r.insertion, r.road, r.sanity, now);
+      for (const r of rows)
+        insert.run(
+          r.modelHash,
+          r.imageId,
+          r.method,
+          r.layer,
+          r.targetClass,
+          r.steps,
+          r.deletion,
+          r.insertion,
+          r.road,
+          r.sanity,
+          now,
+        );
     })();
   }
 }

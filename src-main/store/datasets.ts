@@ -8,7 +8,8 @@ export class DatasetRepository {
 
   /** The dataset of a source, created on first import; a re-import reuses it. */
   ensure(source: string, kind: DatasetKind, name: string): number {
-    const existing = this.db.prepare('SELECT id FROM datasets WHERE source = ?').get(source) as { id: number } | undefined;
+    const existing = this.db.prepare('SELECT id FROM datasets WHERE source = ?').get(source) as
+      { id: number } | undefined;
     if (existing) return existing.id;
     const info = this.db
       .prepare('INSERT INTO datasets (name, source, kind, created_at) VALUES (?, ?, ?, ?)')
@@ -42,11 +43,14 @@ export class DatasetRepository {
 
   /** The dataset's classes: in the source's order where it has one, else naturally sorted. */
   classes(datasetId: number): string[] {
-    const names = (this.db
-      .prepare('SELECT DISTINCT class_name FROM images WHERE dataset_id = ? AND class_name IS NOT NULL')
-      .pluck()
-      .all(datasetId) as string[]).sort(naturalCompare);
-    const stored = this.db.prepare('SELECT class_order FROM datasets WHERE id = ?').pluck().get(datasetId) as string | null | undefined;
+    const names = (
+      this.db
+        .prepare('SELECT DISTINCT class_name FROM images WHERE dataset_id = ? AND class_name IS NOT NULL')
+        .pluck()
+        .all(datasetId) as string[]
+    ).sort(naturalCompare);
+    const stored = this.db.prepare('SELECT class_order FROM datasets WHERE id = ?').pluck().get(datasetId) as
+      string | null | undefined;
     if (!stored) return names;
     const order = (JSON.parse(stored) as string[]).filter((name) => names.includes(name));
     return [...order, ...names.filter((name) => !order.includes(name))];

@@ -19,7 +19,6 @@ export interface StoredExplanation extends ExplanationKey {
   logits: Float32Array;
 }
 
-
 interface Row {
   targetClass: number;
   height: number;
@@ -40,7 +39,16 @@ export class ExplanationRepository {
          WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = ?`,
       )
       .get(key.modelHash, key.imageId, key.method, key.layer, key.requestedClass, key.params) as Row | undefined;
-    return row && { ...key, targetClass: row.targetClass, height: row.height, width: row.width, map: fromBlob(row.map), logits: fromBlob(row.logits) };
+    return (
+      row && {
+        ...key,
+        targetClass: row.targetClass,
+        height: row.height,
+        width: row.width,
+        map: fromBlob(row.map),
+        logits: fromBlob(row.logits),
+      }
+    );
   }
 
   /** Image ids among `imageIds` that have no cached map for this key (without its image id). */
@@ -48,7 +56,9 @@ export class ExplanationRepository {
     const has = this.db.prepare(
       'SELECT 1 FROM explanations WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = ?',
     );
-    return imageIds.filter((imageId) => !has.get(key.modelHash, imageId, key.method, key.layer, key.requestedClass, key.params));
+    return imageIds.filter(
+      (imageId) => !has.get(key.modelHash, imageId, key.method, key.layer, key.requestedClass, key.params),
+    );
   }
 
   putMany(rows: StoredExplanation[]): void {
@@ -59,14 +69,30 @@ export class ExplanationRepository {
     );
     const now = new Date().toISOString();
     this.db.transaction(() => {
-      for (const r of rows) insert.run(r.modelHash, r.imageId, r.method, r.layer, r.requestedClass, r.params, r.targetClass, r.height, r.width, toBlob(r.map), toBlob(r.logits), now);
+      for (const r of rows)
+        insert.run(
+          r.modelHash,
+          r.imageId,
+          r.method,
+          r.layer,
+          r.requestedClass,
+          r.params,
+          r.targetClass,
+          r.height,
+          r.width,
+          toBlob(r.map),
+          toBlob(r.logits),
+          now,
+        );
     })();
   }
 
   count(modelHash?: string): number {
-    const row = (modelHash
-      ? this.db.prepare('SELECT count(*) AS n FROM explanations WHERE model_hash = ?').get(modelHash)
-      : this.db.prepare('SELECT count(*) AS n FROM explanations').get()) as { n: number };
+    const row = (
+      modelHash
+        ? this.db.prepare('SELECT count(*) AS n FROM explanations WHERE model_hash = ?').get(modelHash)
+        : this.db.prepare('SELECT count(*) AS n FROM explanations').get()
+    ) as { n: number };
     return row.n;
   }
 
@@ -81,12 +107,17 @@ export class ExplanationRepository {
   }
 
   /** The cached maps of one variant for the given images (those that have one). */
-  maps(modelHash: string, variant: { method: string; layer: string; requestedClass: number }, imageIds: number[]): { imageId: number; width: number; height: number; map: Float32Array }[] {
+  maps(
+    modelHash: string,
+    variant: { method: string; layer: string; requestedClass: number },
+    imageIds: number[],
+  ): { imageId: number; width: number; height: number; map: Float32Array }[] {
     const get = this.db.prepare(
       `SELECT width, height, map FROM explanations WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}'`,
     );
     return imageIds.flatMap((imageId) => {
-      const row = get.get(modelHash, imageId, variant.method, variant.layer, variant.requestedClass) as { width: number; height: number; map: Buffer } | undefined;
+      const row = get.get(modelHash, imageId, variant.method, variant.layer, variant.requestedClass) as
+        { width: number; height: number; map: Buffer } | undefined;
       return row ? [{ imageId, width: row.width, height: row.height, map: fromBlob(row.map) }] : [];
     });
   }
@@ -94,27 +125,48 @@ export class ExplanationRepository {
   /** Every cached map of one image under a model file. */
   forImage(modelHash: string, imageId: number): StoredExplanation[] {
     const rows = this.db
-      .prepare(`SELECT method, layer, requested_class AS requestedClass, params, target_class AS targetClass, height, width, map, logits FROM explanations WHERE model_hash = ? AND image_id = ? ORDER BY method, layer`)
+      .prepare(
+        `SELECT method, layer, requested_class AS requestedClass, params, target_class AS targetClass, height, width, map, logits FROM explanations WHERE model_hash = ? AND image_id = ? ORDER BY method, layer`,
+      )
       .all(modelHash, imageId) as (Row & { method: string; layer: string; requestedClass: number; params: string })[];
     return rows.map((row) => ({ ...row, modelHash, imageId, map: fromBlob(row.map), logits: fromBlob(row.logits) }));
   }
 
   /** Per image of `imageIds` (at most a few hundred), how many default-parameter maps of this variant it has. */
-  countsByImage(modelHash: string, variant: { method: string; layer: string; requestedClass: number }, imageIds: readonly number[]): { imageId: number; n: number }[] {
+  countsByImage(
+    modelHash: string,
+    variant: { method: string; layer: string; requestedClass: number },
+    imageIds: readonly number[],
+  ): { imageId: number; n: number }[] {
     return this.db
-      .prepare(`SELECT image_id AS imageId, count(*) AS n FROM explanations WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(imageIds.length)}) GROUP BY image_id`)
-      .all(modelHash, variant.method, variant.layer, variant.requestedClass, ...imageIds) as { imageId: number; n: number }[];
+      .prepare(
+        `SELECT image_id AS imageId, count(*) AS n FROM explanations WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(imageIds.length)}) GROUP BY image_id`,
+      )
+      .all(modelHash, variant.method, variant.layer, variant.requestedClass, ...imageIds) as {
+      imageId: number;
+      n: number;
+    }[];
   }
 
   /** The default-parameter maps of this variant for `imageIds` (at most a few hundred), with their row ids. */
-  mapsOf(modelHash: string, variant: { method: string; layer: string; requestedClass: number }, imageIds: readonly number[]) {
+  mapsOf(
+    modelHash: string,
+    variant: { method: string; layer: string; requestedClass: number },
+    imageIds: readonly number[],
+  ) {
     const rows = this.db
       .prepare(
         `SELECT id, image_id AS imageId, target_class AS targetClass, width, height, map FROM explanations
          WHERE model_hash = ? AND method = ? AND layer = ? AND requested_class = ? AND params = '{}' AND image_id IN (${placeholders(imageIds.length)})`,
       )
-      .all(modelHash, variant.method, variant.layer, variant.requestedClass, ...imageIds) as { id: number; imageId: number; targetClass: number; width: number; height: number; map: Buffer }[];
+      .all(modelHash, variant.method, variant.layer, variant.requestedClass, ...imageIds) as {
+      id: number;
+      imageId: number;
+      targetClass: number;
+      width: number;
+      height: number;
+      map: Buffer;
+    }[];
     return rows.map((row) => ({ ...row, map: fromBlob(row.map) }));
   }
 }
-

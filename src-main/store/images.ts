@@ -58,8 +58,17 @@ export class ImageRepository {
     this.db.transaction(() => {
       for (const image of images) {
         const info = insertImage.run(
-          datasetId, image.source, image.className, image.split, image.width, image.height, image.channels,
-          image.contentHash, image.byteSize, image.filePath, image.pixels,
+          datasetId,
+          image.source,
+          image.className,
+          image.split,
+          image.width,
+          image.height,
+          image.channels,
+          image.contentHash,
+          image.byteSize,
+          image.filePath,
+          image.pixels,
         );
         if (info.changes === 0) continue;
         added += 1;
@@ -73,19 +82,24 @@ export class ImageRepository {
   }
 
   knownSources(datasetId: number): Set<string> {
-    const rows = this.db.prepare('SELECT source FROM images WHERE dataset_id = ?').raw().all(datasetId) as Array<[string]>;
+    const rows = this.db.prepare('SELECT source FROM images WHERE dataset_id = ?').raw().all(datasetId) as Array<
+      [string]
+    >;
     return new Set(rows.map((row) => row[0]));
   }
 
   count(datasetId?: number): number {
-    const row = (datasetId === undefined
-      ? this.db.prepare('SELECT count(*) AS n FROM images').get()
-      : this.db.prepare('SELECT count(*) AS n FROM images WHERE dataset_id = ?').get(datasetId)) as { n: number };
+    const row = (
+      datasetId === undefined
+        ? this.db.prepare('SELECT count(*) AS n FROM images').get()
+        : this.db.prepare('SELECT count(*) AS n FROM images WHERE dataset_id = ?').get(datasetId)
+    ) as { n: number };
     return row.n;
   }
 
   thumbnail(imageId: number): Buffer | undefined {
-    const row = this.db.prepare('SELECT png FROM thumbnails WHERE image_id = ?').get(imageId) as { png: Buffer } | undefined;
+    const row = this.db.prepare('SELECT png FROM thumbnails WHERE image_id = ?').get(imageId) as
+      { png: Buffer } | undefined;
     return row?.png;
   }
 
@@ -108,7 +122,9 @@ export class ImageRepository {
 
   /** Every image of a dataset in id order with its class name (null when unlabelled). */
   classNames(datasetId: number): { ids: number[]; names: (string | null)[] } {
-    const rows = this.db.prepare('SELECT id, class_name AS name FROM images WHERE dataset_id = ? ORDER BY id').all(datasetId) as { id: number; name: string | null }[];
+    const rows = this.db
+      .prepare('SELECT id, class_name AS name FROM images WHERE dataset_id = ? ORDER BY id')
+      .all(datasetId) as { id: number; name: string | null }[];
     return { ids: rows.map((row) => row.id), names: rows.map((row) => row.name) };
   }
 
@@ -117,12 +133,21 @@ export class ImageRepository {
    * `withoutPredictionOf`, only the images that model has not classified yet (a resumed inference).
    */
   *idsInPages(datasetId: number, pageSize: number, withoutPredictionOf?: number): Generator<number[]> {
-    const page = withoutPredictionOf === undefined
-      ? this.db.prepare('SELECT id FROM images WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?').pluck()
-      : this.db.prepare('SELECT id FROM images i WHERE dataset_id = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.model_id = ? AND p.image_id = i.id) ORDER BY id LIMIT ?').pluck();
+    const page =
+      withoutPredictionOf === undefined
+        ? this.db.prepare('SELECT id FROM images WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?').pluck()
+        : this.db
+            .prepare(
+              'SELECT id FROM images i WHERE dataset_id = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.model_id = ? AND p.image_id = i.id) ORDER BY id LIMIT ?',
+            )
+            .pluck();
     let after = 0;
     for (;;) {
-      const ids = (withoutPredictionOf === undefined ? page.all(datasetId, after, pageSize) : page.all(datasetId, after, withoutPredictionOf, pageSize)) as number[];
+      const ids = (
+        withoutPredictionOf === undefined
+          ? page.all(datasetId, after, pageSize)
+          : page.all(datasetId, after, withoutPredictionOf, pageSize)
+      ) as number[];
       if (ids.length === 0) return;
       yield ids;
       after = ids[ids.length - 1]!;
@@ -169,7 +194,7 @@ export class ImageRepository {
 
   private orderedIds(query: ImageQuery): Int32Array {
     const { offset: _offset, limit: _limit, ...filters } = query;
-    const version = `${this.db.pragma('data_version', { simple: true })}/${(this.db.prepare('SELECT total_changes()').pluck().get() as number)}`;
+    const version = `${this.db.pragma('data_version', { simple: true })}/${this.db.prepare('SELECT total_changes()').pluck().get() as number}`;
     const key = `${version}:${JSON.stringify(filters)}`;
     const cached = this.idCache.get(key);
     if (cached) return cached;
@@ -191,7 +216,10 @@ export class ImageRepository {
       params.split = query.split;
     }
     const filtersOnPrediction =
-      query.predictedClass !== undefined || query.correctness !== 'all' || query.confidenceMin > 0 || query.confidenceMax < 1;
+      query.predictedClass !== undefined ||
+      query.correctness !== 'all' ||
+      query.confidenceMin > 0 ||
+      query.confidenceMax < 1;
     // Without a model there are no predictions, so a prediction filter matches nothing.
     if (filtersOnPrediction && query.modelId === undefined) return [];
     if (query.predictedClass !== undefined) {
@@ -218,6 +246,9 @@ export class ImageRepository {
       'confidence-asc': 'p.confidence ASC, i.id',
       'confidence-desc': 'p.confidence DESC, i.id',
     }[query.sort];
-    return this.db.prepare(`SELECT i.id FROM images i ${join} WHERE ${where.join(' AND ')} ORDER BY ${order}`).pluck().all(params) as number[];
+    return this.db
+      .prepare(`SELECT i.id FROM images i ${join} WHERE ${where.join(' AND ')} ORDER BY ${order}`)
+      .pluck()
+      .all(params) as number[];
   }
 }

@@ -50,7 +50,11 @@ export class JobRepository {
 
   /** A job taken up again by this process (resumed after an interruption). */
   restart(id: string): Job {
-    this.db.prepare("UPDATE jobs SET status = 'queued', stage = 'resumed', error = NULL, finished_at = NULL, owner = ? WHERE id = ?").run(THIS_PROCESS, id);
+    this.db
+      .prepare(
+        "UPDATE jobs SET status = 'queued', stage = 'resumed', error = NULL, finished_at = NULL, owner = ? WHERE id = ?",
+      )
+      .run(THIS_PROCESS, id);
     return this.get(id)!;
   }
 
@@ -71,9 +75,14 @@ export class JobRepository {
     const next = { ...current, ...patch };
     const finished = ['done', 'failed', 'cancelled', 'interrupted'].includes(next.status);
     this.db
-      .prepare('UPDATE jobs SET status = ?, stage = ?, done = ?, total = ?, result = ?, error = ?, finished_at = ? WHERE id = ?')
+      .prepare(
+        'UPDATE jobs SET status = ?, stage = ?, done = ?, total = ?, result = ?, error = ?, finished_at = ? WHERE id = ?',
+      )
       .run(
-        next.status, next.stage, next.done, next.total,
+        next.status,
+        next.stage,
+        next.done,
+        next.total,
         next.result ? JSON.stringify(next.result) : null,
         next.error ? JSON.stringify(next.error) : null,
         finished ? (current.finishedAt ?? new Date().toISOString()) : null,
@@ -88,12 +97,19 @@ export class JobRepository {
   }
 
   list(limit = 50): Job[] {
-    return (this.db.prepare(`${SELECT} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(limit) as JobRow[]).map(toJob);
+    return (this.db.prepare(`${SELECT} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(limit) as JobRow[]).map(
+      toJob,
+    );
   }
 
   /** Jobs a killed process left running, marked interrupted when the project opens again; returns them. */
   markInterrupted(): Job[] {
-    const orphans = (this.db.prepare("SELECT id, owner FROM jobs WHERE status IN ('queued', 'running')").all() as { id: string; owner: string | null }[]).filter((row) => ownerGone(row.owner));
+    const orphans = (
+      this.db.prepare("SELECT id, owner FROM jobs WHERE status IN ('queued', 'running')").all() as {
+        id: string;
+        owner: string | null;
+      }[]
+    ).filter((row) => ownerGone(row.owner));
     const mark = this.db.prepare("UPDATE jobs SET status = 'interrupted', finished_at = ? WHERE id = ?");
     const now = new Date().toISOString();
     this.db.transaction(() => orphans.forEach((row) => mark.run(now, row.id)))();

@@ -99,8 +99,17 @@ export class LabelRepository {
     return this.db.prepare(`SELECT ${ANNOTATOR} FROM annotators WHERE uuid = ?`).get(uuid) as Annotator | undefined;
   }
 
-  addAnnotator(name: string, role: Annotator['role'], uuid: string = randomUUID(), createdAt = new Date().toISOString()): Annotator {
-    const id = Number(this.db.prepare('INSERT INTO annotators (uuid, name, role, created_at) VALUES (?, ?, ?, ?)').run(uuid, name, role, createdAt).lastInsertRowid);
+  addAnnotator(
+    name: string,
+    role: Annotator['role'],
+    uuid: string = randomUUID(),
+    createdAt = new Date().toISOString(),
+  ): Annotator {
+    const id = Number(
+      this.db
+        .prepare('INSERT INTO annotators (uuid, name, role, created_at) VALUES (?, ?, ?, ?)')
+        .run(uuid, name, role, createdAt).lastInsertRowid,
+    );
     return this.annotator(id)!;
   }
 
@@ -116,8 +125,18 @@ export class LabelRepository {
     return this.db.prepare(`SELECT ${SESSION} FROM label_sessions WHERE uuid = ?`).get(uuid) as SessionRow | undefined;
   }
 
-  insertSession(name: string, config: unknown, uuid: string = randomUUID(), state = 'open', createdAt = new Date().toISOString()): number {
-    return Number(this.db.prepare('INSERT INTO label_sessions (uuid, name, config, state, created_at) VALUES (?, ?, ?, ?, ?)').run(uuid, name, JSON.stringify(config), state, createdAt).lastInsertRowid);
+  insertSession(
+    name: string,
+    config: unknown,
+    uuid: string = randomUUID(),
+    state = 'open',
+    createdAt = new Date().toISOString(),
+  ): number {
+    return Number(
+      this.db
+        .prepare('INSERT INTO label_sessions (uuid, name, config, state, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(uuid, name, JSON.stringify(config), state, createdAt).lastInsertRowid,
+    );
   }
 
   setState(sessionId: number, state: SessionRow['state']): void {
@@ -126,18 +145,35 @@ export class LabelRepository {
 
   insertImage(sessionId: number, image: ImageRow & { bytes: Buffer }): void {
     this.db
-      .prepare('INSERT INTO label_images (session_id, image_id, opaque, mime, bytes, width, height, true_class, predicted_class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(sessionId, image.imageId, image.opaque, image.mime, image.bytes, image.width, image.height, image.trueClass, image.predictedClass, image.confidence);
+      .prepare(
+        'INSERT INTO label_images (session_id, image_id, opaque, mime, bytes, width, height, true_class, predicted_class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        sessionId,
+        image.imageId,
+        image.opaque,
+        image.mime,
+        image.bytes,
+        image.width,
+        image.height,
+        image.trueClass,
+        image.predictedClass,
+        image.confidence,
+      );
   }
 
   image(sessionId: number, imageId: number): ImageRow | undefined {
     return this.db
-      .prepare('SELECT image_id AS imageId, opaque, mime, width, height, true_class AS trueClass, predicted_class AS predictedClass, confidence FROM label_images WHERE session_id = ? AND image_id = ?')
+      .prepare(
+        'SELECT image_id AS imageId, opaque, mime, width, height, true_class AS trueClass, predicted_class AS predictedClass, confidence FROM label_images WHERE session_id = ? AND image_id = ?',
+      )
       .get(sessionId, imageId) as ImageRow | undefined;
   }
 
   imageBytes(sessionId: number, imageId: number): { bytes: Buffer; mime: string } | undefined {
-    return this.db.prepare('SELECT bytes, mime FROM label_images WHERE session_id = ? AND image_id = ?').get(sessionId, imageId) as { bytes: Buffer; mime: string } | undefined;
+    return this.db
+      .prepare('SELECT bytes, mime FROM label_images WHERE session_id = ? AND image_id = ?')
+      .get(sessionId, imageId) as { bytes: Buffer; mime: string } | undefined;
   }
 
   /** The bytes behind an opaque image id, only when one of the seat's non-reveal tasks shows it. */
@@ -157,23 +193,67 @@ export class LabelRepository {
    * pack); items go without their gold answer. Returns the new item id of every old one.
    */
   copyContent(sessionId: number, target: LabelRepository, targetSessionId: number): Map<number, number> {
-    const insertImage = target.db.prepare('INSERT INTO label_images (session_id, image_id, opaque, mime, bytes, width, height, true_class, predicted_class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    for (const i of this.db.prepare('SELECT * FROM label_images WHERE session_id = ?').iterate(sessionId) as IterableIterator<Record<string, unknown>>) {
-      insertImage.run(targetSessionId, i.image_id, i.opaque, i.mime, i.bytes, i.width, i.height, i.true_class, i.predicted_class, i.confidence);
+    const insertImage = target.db.prepare(
+      'INSERT INTO label_images (session_id, image_id, opaque, mime, bytes, width, height, true_class, predicted_class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const i of this.db
+      .prepare('SELECT * FROM label_images WHERE session_id = ?')
+      .iterate(sessionId) as IterableIterator<Record<string, unknown>>) {
+      insertImage.run(
+        targetSessionId,
+        i.image_id,
+        i.opaque,
+        i.mime,
+        i.bytes,
+        i.width,
+        i.height,
+        i.true_class,
+        i.predicted_class,
+        i.confidence,
+      );
     }
     const itemIds = new Map<number, number>();
-    const insertItem = target.db.prepare('INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, NULL)');
-    for (const i of this.db.prepare('SELECT * FROM label_items WHERE session_id = ? ORDER BY id').all(sessionId) as Record<string, unknown>[]) {
-      itemIds.set(i.id as number, Number(insertItem.run(i.uuid, targetSessionId, i.task_type, i.image_id, i.explanations, i.maps).lastInsertRowid));
+    const insertItem = target.db.prepare(
+      'INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, NULL)',
+    );
+    for (const i of this.db
+      .prepare('SELECT * FROM label_items WHERE session_id = ? ORDER BY id')
+      .all(sessionId) as Record<string, unknown>[]) {
+      itemIds.set(
+        i.id as number,
+        Number(
+          insertItem.run(i.uuid, targetSessionId, i.task_type, i.image_id, i.explanations, i.maps).lastInsertRowid,
+        ),
+      );
     }
     return itemIds;
   }
 
-  insertItem(sessionId: number, item: { taskType: TaskType; imageId: number; explanations: unknown; maps: StoredMap[]; gold: unknown | null; uuid?: string }): number {
+  insertItem(
+    sessionId: number,
+    item: {
+      taskType: TaskType;
+      imageId: number;
+      explanations: unknown;
+      maps: StoredMap[];
+      gold: unknown | null;
+      uuid?: string;
+    },
+  ): number {
     return Number(
       this.db
-        .prepare('INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(item.uuid ?? randomUUID(), sessionId, item.taskType, item.imageId, JSON.stringify(item.explanations), serialize(item.maps), item.gold === null ? null : JSON.stringify(item.gold)).lastInsertRowid,
+        .prepare(
+          'INSERT INTO label_items (uuid, session_id, task_type, image_id, explanations, maps, gold) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          item.uuid ?? randomUUID(),
+          sessionId,
+          item.taskType,
+          item.imageId,
+          JSON.stringify(item.explanations),
+          serialize(item.maps),
+          item.gold === null ? null : JSON.stringify(item.gold),
+        ).lastInsertRowid,
     );
   }
 
@@ -186,7 +266,9 @@ export class LabelRepository {
   }
 
   items(sessionId: number): ItemRow[] {
-    return this.db.prepare(`SELECT ${ITEM} FROM label_items WHERE session_id = ? ORDER BY id`).all(sessionId) as ItemRow[];
+    return this.db
+      .prepare(`SELECT ${ITEM} FROM label_items WHERE session_id = ? ORDER BY id`)
+      .all(sessionId) as ItemRow[];
   }
 
   itemMaps(itemId: number): StoredMap[] {
@@ -195,11 +277,17 @@ export class LabelRepository {
   }
 
   insertSeat(sessionId: number, index: number, annotatorId: number | null, uuid: string = randomUUID()): number {
-    return Number(this.db.prepare('INSERT INTO label_seats (uuid, session_id, seat_index, annotator_id) VALUES (?, ?, ?, ?)').run(uuid, sessionId, index, annotatorId).lastInsertRowid);
+    return Number(
+      this.db
+        .prepare('INSERT INTO label_seats (uuid, session_id, seat_index, annotator_id) VALUES (?, ?, ?, ?)')
+        .run(uuid, sessionId, index, annotatorId).lastInsertRowid,
+    );
   }
 
   seats(sessionId: number): SeatRow[] {
-    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE session_id = ? ORDER BY seat_index`).all(sessionId) as SeatRow[];
+    return this.db
+      .prepare(`SELECT ${SEAT} FROM label_seats WHERE session_id = ? ORDER BY seat_index`)
+      .all(sessionId) as SeatRow[];
   }
 
   seat(id: number): SeatRow | undefined {
@@ -207,18 +295,27 @@ export class LabelRepository {
   }
 
   seatOf(sessionId: number, annotatorId: number): SeatRow | undefined {
-    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE session_id = ? AND annotator_id = ?`).get(sessionId, annotatorId) as SeatRow | undefined;
+    return this.db
+      .prepare(`SELECT ${SEAT} FROM label_seats WHERE session_id = ? AND annotator_id = ?`)
+      .get(sessionId, annotatorId) as SeatRow | undefined;
   }
 
   seatByToken(tokenHash: string): SeatRow | undefined {
-    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE token_hash = ?`).get(tokenHash) as SeatRow | undefined;
+    return this.db.prepare(`SELECT ${SEAT} FROM label_seats WHERE token_hash = ?`).get(tokenHash) as
+      SeatRow | undefined;
   }
 
   /** Binds the first free seat to an annotator (a crowd participant with a token hash); undefined when the session is full. */
   claimSeat(sessionId: number, annotatorId: number, tokenHash: string | null = null): SeatRow | undefined {
-    const free = this.db.prepare(`SELECT id FROM label_seats WHERE session_id = ? AND annotator_id IS NULL AND state = 'active' ORDER BY seat_index LIMIT 1`).get(sessionId) as { id: number } | undefined;
+    const free = this.db
+      .prepare(
+        `SELECT id FROM label_seats WHERE session_id = ? AND annotator_id IS NULL AND state = 'active' ORDER BY seat_index LIMIT 1`,
+      )
+      .get(sessionId) as { id: number } | undefined;
     if (!free) return undefined;
-    this.db.prepare('UPDATE label_seats SET annotator_id = ?, token_hash = ? WHERE id = ?').run(annotatorId, tokenHash, free.id);
+    this.db
+      .prepare('UPDATE label_seats SET annotator_id = ?, token_hash = ? WHERE id = ?')
+      .run(annotatorId, tokenHash, free.id);
     return this.seat(free.id);
   }
 
@@ -242,15 +339,24 @@ export class LabelRepository {
     }
   }
 
-  updateSeat(seatId: number, fields: { state?: SeatRow['state']; tutorialDone?: number; leaderboard?: boolean; tokenHash?: string | null }): void {
-    if (fields.state !== undefined) this.db.prepare('UPDATE label_seats SET state = ? WHERE id = ?').run(fields.state, seatId);
-    if (fields.tutorialDone !== undefined) this.db.prepare('UPDATE label_seats SET tutorial_done = ? WHERE id = ?').run(fields.tutorialDone, seatId);
-    if (fields.leaderboard !== undefined) this.db.prepare('UPDATE label_seats SET leaderboard = ? WHERE id = ?').run(fields.leaderboard ? 1 : 0, seatId);
-    if (fields.tokenHash !== undefined) this.db.prepare('UPDATE label_seats SET token_hash = ? WHERE id = ?').run(fields.tokenHash, seatId);
+  updateSeat(
+    seatId: number,
+    fields: { state?: SeatRow['state']; tutorialDone?: number; leaderboard?: boolean; tokenHash?: string | null },
+  ): void {
+    if (fields.state !== undefined)
+      this.db.prepare('UPDATE label_seats SET state = ? WHERE id = ?').run(fields.state, seatId);
+    if (fields.tutorialDone !== undefined)
+      this.db.prepare('UPDATE label_seats SET tutorial_done = ? WHERE id = ?').run(fields.tutorialDone, seatId);
+    if (fields.leaderboard !== undefined)
+      this.db.prepare('UPDATE label_seats SET leaderboard = ? WHERE id = ?').run(fields.leaderboard ? 1 : 0, seatId);
+    if (fields.tokenHash !== undefined)
+      this.db.prepare('UPDATE label_seats SET token_hash = ? WHERE id = ?').run(fields.tokenHash, seatId);
   }
 
   insertTask(seatId: number, itemId: number, position: number, uuid: string = randomUUID()): void {
-    this.db.prepare('INSERT INTO label_tasks (uuid, seat_id, item_id, position) VALUES (?, ?, ?, ?)').run(uuid, seatId, itemId, position);
+    this.db
+      .prepare('INSERT INTO label_tasks (uuid, seat_id, item_id, position) VALUES (?, ?, ?, ?)')
+      .run(uuid, seatId, itemId, position);
   }
 
   taskByUuid(uuid: string): TaskRow | undefined {
@@ -258,12 +364,16 @@ export class LabelRepository {
   }
 
   tasks(seatId: number): TaskRow[] {
-    return this.db.prepare(`SELECT ${TASK} FROM label_tasks WHERE seat_id = ? ORDER BY position`).all(seatId) as TaskRow[];
+    return this.db
+      .prepare(`SELECT ${TASK} FROM label_tasks WHERE seat_id = ? ORDER BY position`)
+      .all(seatId) as TaskRow[];
   }
 
   nextOpenTask(seatId: number): TaskRow | undefined {
     return this.db
-      .prepare(`SELECT ${TASK} FROM label_tasks t WHERE seat_id = ? AND NOT EXISTS (SELECT 1 FROM label_answers a WHERE a.task_id = t.id) ORDER BY position LIMIT 1`)
+      .prepare(
+        `SELECT ${TASK} FROM label_tasks t WHERE seat_id = ? AND NOT EXISTS (SELECT 1 FROM label_answers a WHERE a.task_id = t.id) ORDER BY position LIMIT 1`,
+      )
       .get(seatId) as TaskRow | undefined;
   }
 
@@ -272,11 +382,14 @@ export class LabelRepository {
   }
 
   answer(taskId: number): AnswerRow | undefined {
-    return this.db.prepare(`SELECT ${ANSWER} FROM label_answers WHERE task_id = ?`).get(taskId) as AnswerRow | undefined;
+    return this.db.prepare(`SELECT ${ANSWER} FROM label_answers WHERE task_id = ?`).get(taskId) as
+      AnswerRow | undefined;
   }
 
   /** A seat's answers in the order they were first given. */
-  seatAnswers(seatId: number): (AnswerRow & { taskUuid: string; position: number; taskType: TaskType; gold: string | null })[] {
+  seatAnswers(
+    seatId: number,
+  ): (AnswerRow & { taskUuid: string; position: number; taskType: TaskType; gold: string | null })[] {
     return this.db
       .prepare(
         `SELECT ${ANSWER.replace(/task_id AS/, 'a.task_id AS')}, t.uuid AS taskUuid, t.position, it.task_type AS taskType, it.gold
@@ -289,7 +402,9 @@ export class LabelRepository {
   /** What progress needs of a seat's answers, in the order they were given: gold correctness and points. */
   seatScores(seatId: number, exceptTaskId = -1): { correct: number | null; points: number; answeredAt: string }[] {
     return this.db
-      .prepare('SELECT a.correct, a.points, a.answered_at AS answeredAt FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.seat_id = ? AND a.task_id != ? ORDER BY a.answered_at, a.task_id')
+      .prepare(
+        'SELECT a.correct, a.points, a.answered_at AS answeredAt FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.seat_id = ? AND a.task_id != ? ORDER BY a.answered_at, a.task_id',
+      )
       .all(seatId, exceptTaskId) as { correct: number | null; points: number; answeredAt: string }[];
   }
 
@@ -301,12 +416,26 @@ export class LabelRepository {
     const existing = this.answer(row.taskId);
     if (!existing) {
       this.db
-        .prepare(`INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`)
-        .run(row.taskId, row.annotatorId, row.answer, row.correct, row.score, row.points, row.origin, row.shownAt, row.answeredAt);
+        .prepare(
+          `INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+        )
+        .run(
+          row.taskId,
+          row.annotatorId,
+          row.answer,
+          row.correct,
+          row.score,
+          row.points,
+          row.origin,
+          row.shownAt,
+          row.answeredAt,
+        );
       return { revision: 1 };
     }
     this.db
-      .prepare('UPDATE label_answers SET answer = ?, correct = ?, score = ?, points = ?, revision = revision + 1, revised_at = ? WHERE task_id = ?')
+      .prepare(
+        'UPDATE label_answers SET answer = ?, correct = ?, score = ?, points = ?, revision = revision + 1, revised_at = ? WHERE task_id = ?',
+      )
       .run(row.answer, row.correct, row.score, row.points, row.answeredAt, row.taskId);
     return { revision: existing.revision + 1 };
   }
@@ -314,24 +443,46 @@ export class LabelRepository {
   /** An answer as it arrives from an annotator pack, with its own revision and times. */
   insertAnswer(row: AnswerRow): void {
     this.db
-      .prepare('INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at, revised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(row.taskId, row.annotatorId, row.answer, row.correct, row.score, row.points, row.revision, row.origin, row.shownAt, row.answeredAt, row.revisedAt);
+      .prepare(
+        'INSERT INTO label_answers (task_id, annotator_id, answer, correct, score, points, revision, origin, shown_at, answered_at, revised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        row.taskId,
+        row.annotatorId,
+        row.answer,
+        row.correct,
+        row.score,
+        row.points,
+        row.revision,
+        row.origin,
+        row.shownAt,
+        row.answeredAt,
+        row.revisedAt,
+      );
   }
 
   /** A newer revision of an answer, from the pack it came from. */
-  replaceAnswer(row: Pick<AnswerRow, 'taskId' | 'answer' | 'correct' | 'score' | 'points' | 'revision' | 'revisedAt'>): void {
+  replaceAnswer(
+    row: Pick<AnswerRow, 'taskId' | 'answer' | 'correct' | 'score' | 'points' | 'revision' | 'revisedAt'>,
+  ): void {
     this.db
-      .prepare('UPDATE label_answers SET answer = ?, correct = ?, score = ?, points = ?, revision = ?, revised_at = ? WHERE task_id = ?')
+      .prepare(
+        'UPDATE label_answers SET answer = ?, correct = ?, score = ?, points = ?, revision = ?, revised_at = ? WHERE task_id = ?',
+      )
       .run(row.answer, row.correct, row.score, row.points, row.revision, row.revisedAt, row.taskId);
   }
 
   /** Binds an open seat to an annotator who answered it elsewhere (a pack). */
   bindSeat(seatId: number, annotatorId: number): void {
-    this.db.prepare('UPDATE label_seats SET annotator_id = ? WHERE id = ? AND annotator_id IS NULL').run(annotatorId, seatId);
+    this.db
+      .prepare('UPDATE label_seats SET annotator_id = ? WHERE id = ? AND annotator_id IS NULL')
+      .run(annotatorId, seatId);
   }
 
   recordMerge(packUuid: string, sessionUuid: string, report: unknown): void {
-    this.db.prepare('INSERT INTO label_merges (pack_uuid, session_uuid, merged_at, report) VALUES (?, ?, ?, ?)').run(packUuid, sessionUuid, new Date().toISOString(), JSON.stringify(report));
+    this.db
+      .prepare('INSERT INTO label_merges (pack_uuid, session_uuid, merged_at, report) VALUES (?, ?, ?, ?)')
+      .run(packUuid, sessionUuid, new Date().toISOString(), JSON.stringify(report));
   }
 
   /** Every answer of a session with what export, agreement and merge need. */

@@ -21,11 +21,16 @@ export class ModelRepository {
    * that manifest's classes and preprocessing.
    */
   add(path: string, fileHash: string, manifest: Manifest): Model {
-    const existing = this.db.prepare('SELECT id FROM models WHERE file_hash = ?').get(fileHash) as { id: number } | undefined;
+    const existing = this.db.prepare('SELECT id FROM models WHERE file_hash = ?').get(fileHash) as
+      { id: number } | undefined;
     if (existing) {
       const model = this.get(existing.id)!;
-      const differs = (Object.keys(manifest) as (keyof Manifest)[]).concat(Object.keys(model.manifest) as (keyof Manifest)[])
-        .filter((key, i, all) => all.indexOf(key) === i && JSON.stringify(manifest[key]) !== JSON.stringify(model.manifest[key]));
+      const differs = (Object.keys(manifest) as (keyof Manifest)[])
+        .concat(Object.keys(model.manifest) as (keyof Manifest)[])
+        .filter(
+          (key, i, all) =>
+            all.indexOf(key) === i && JSON.stringify(manifest[key]) !== JSON.stringify(model.manifest[key]),
+        );
       if (differs.length > 0) {
         throw new ApiError(
           'model_exists',

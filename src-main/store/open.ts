@@ -29,7 +29,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     throw new ApiError('project_not_found', `No project file at ${path}`);
   }
   if (exists && options.create) {
-    throw new ApiError('project_exists', `A file already exists at ${path}; open it instead of creating a project there`);
+    throw new ApiError(
+      'project_exists',
+      `A file already exists at ${path}; open it instead of creating a project there`,
+    );
   }
   let db: Db;
   try {
@@ -40,7 +43,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   } catch (error) {
     const message = (error as Error).message;
     if (/NODE_MODULE_VERSION|was compiled against a different/.test(message)) {
-      throw new ApiError('internal', `better-sqlite3 is built for another runtime than this one (${message.split('\n')[0]}). For the Electron window run npm run electron:fetch, which builds it for Electron.`);
+      throw new ApiError(
+        'internal',
+        `better-sqlite3 is built for another runtime than this one (${message.split('\n')[0]}). For the Electron window run npm run electron:fetch, which builds it for Electron.`,
+      );
     }
     throw new ApiError('project_corrupt', `Cannot open ${path} as a project: ${message}`, undefined, error);
   }
@@ -50,7 +56,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     const applicationId = readPragmaNumber(db, 'application_id', path);
     const version = readPragmaNumber(db, 'user_version', path);
     if (exists && applicationId !== APPLICATION_ID && !(applicationId === 0 && version === 0 && isEmpty(db))) {
-      throw new ApiError('project_corrupt', `${path} is not an XAI Workstation project (application id ${applicationId})`);
+      throw new ApiError(
+        'project_corrupt',
+        `${path} is not an XAI Workstation project (application id ${applicationId})`,
+      );
     }
     const migrations = options.migrations ?? MIGRATIONS;
     const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
@@ -62,7 +71,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     }
     if (exists) guardSchema(db, version, migrations, basename(path));
     if (options.readonly && version < latest && exists) {
-      throw new ApiError('project_read_only', `${basename(path)} was written by an older version of XAI Workstation (schema ${version}) and must be upgraded, but it cannot be changed (it is read-only). Open a writable copy.`);
+      throw new ApiError(
+        'project_read_only',
+        `${basename(path)} was written by an older version of XAI Workstation (schema ${version}) and must be upgraded, but it cannot be changed (it is read-only). Open a writable copy.`,
+      );
     }
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
@@ -81,7 +93,12 @@ function readPragmaNumber(db: Db, name: string, path: string): number {
   try {
     return db.pragma(name, { simple: true }) as number;
   } catch (error) {
-    throw new ApiError('project_corrupt', `${path} is not a readable project file: ${(error as Error).message}`, undefined, error);
+    throw new ApiError(
+      'project_corrupt',
+      `${path} is not a readable project file: ${(error as Error).message}`,
+      undefined,
+      error,
+    );
   }
 }
 

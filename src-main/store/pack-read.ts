@@ -14,16 +14,22 @@ import { Project } from './project.ts';
 export const PACK_UUID = 'pack_uuid';
 export const PACK_SESSION = 'pack_session';
 
-const cap = (column: string, limit: number) => `CASE WHEN typeof(${column}) = 'text' AND length(${column}) <= ${limit} THEN ${column} END`;
+const cap = (column: string, limit: number) =>
+  `CASE WHEN typeof(${column}) = 'text' AND length(${column}) <= ${limit} THEN ${column} END`;
 
 export function readPack(path: string): PackContents {
   const pack = Project.open(path, { readonly: true });
   try {
-    const meta = (key: string) => pack.db.prepare(`SELECT ${cap('value', 200)} AS value FROM project WHERE key = ?`).get(key) as { value: string | null } | undefined;
+    const meta = (key: string) =>
+      pack.db.prepare(`SELECT ${cap('value', 200)} AS value FROM project WHERE key = ?`).get(key) as
+        { value: string | null } | undefined;
     const packUuid = meta(PACK_UUID)?.value;
     const sessionUuid = meta(PACK_SESSION)?.value;
-    if (!packUuid || !sessionUuid) throw new ApiError('pack_invalid', `${path} is a project, not an annotator pack (it has no pack id)`);
-    const session = pack.db.prepare(`SELECT id, ${cap('name', 200)} AS name FROM label_sessions WHERE uuid = ?`).get(sessionUuid) as { id: number; name: string | null } | undefined;
+    if (!packUuid || !sessionUuid)
+      throw new ApiError('pack_invalid', `${path} is a project, not an annotator pack (it has no pack id)`);
+    const session = pack.db
+      .prepare(`SELECT id, ${cap('name', 200)} AS name FROM label_sessions WHERE uuid = ?`)
+      .get(sessionUuid) as { id: number; name: string | null } | undefined;
     if (!session) throw new ApiError('pack_invalid', `${path} names session ${sessionUuid} but does not contain it`);
     const rows = pack.db
       .prepare(
@@ -36,25 +42,51 @@ export function readPack(path: string): PackContents {
          WHERE it.session_id = ? ORDER BY a.answered_at, a.task_id LIMIT ${PACK_LIMITS.answers + 1}`,
       )
       .all(session.id) as Record<string, unknown>[];
-    if (rows.length > PACK_LIMITS.answers) throw new ApiError('pack_invalid', `${path} holds more than ${PACK_LIMITS.answers} answers; a pack of one session never does`);
+    if (rows.length > PACK_LIMITS.answers)
+      throw new ApiError(
+        'pack_invalid',
+        `${path} holds more than ${PACK_LIMITS.answers} answers; a pack of one session never does`,
+      );
     const problems: string[] = [];
     const answers = rows.flatMap((row, index) => {
       const where = `answer ${index + 1} (task ${String(row.taskUuid ?? '?').slice(0, 8)}…)`;
-      if (row.answer === null) return problems.push(`${where}: the answer is ${row.answerLength} characters, over the ${PACK_LIMITS.answerBytes} an answer can have`), [];
-      if (row.annotatorName === null) return problems.push(`${where}: the annotator's name is ${row.nameLength} characters, over ${PACK_LIMITS.nameLength}`), [];
+      if (row.answer === null)
+        return (
+          problems.push(
+            `${where}: the answer is ${row.answerLength} characters, over the ${PACK_LIMITS.answerBytes} an answer can have`,
+          ),
+          []
+        );
+      if (row.annotatorName === null)
+        return (
+          problems.push(
+            `${where}: the annotator's name is ${row.nameLength} characters, over ${PACK_LIMITS.nameLength}`,
+          ),
+          []
+        );
       let answer: unknown;
       try {
         answer = JSON.parse(row.answer as string);
       } catch {
-        return problems.push(`${where}: the answer is not valid JSON`), [];
+        return (problems.push(`${where}: the answer is not valid JSON`), []);
       }
-      const parsed = PackAnswerRow.safeParse({ ...row, answer, shownAt: row.shownAt ?? null, revisedAt: row.revisedAt ?? null });
-      if (!parsed.success) return problems.push(`${where}: ${describe(parsed.error)}`), [];
-      if (parsed.data.answer.type !== parsed.data.taskType) return problems.push(`${where}: a ${parsed.data.answer.type} answer to a ${parsed.data.taskType} task`), [];
+      const parsed = PackAnswerRow.safeParse({
+        ...row,
+        answer,
+        shownAt: row.shownAt ?? null,
+        revisedAt: row.revisedAt ?? null,
+      });
+      if (!parsed.success) return (problems.push(`${where}: ${describe(parsed.error)}`), []);
+      if (parsed.data.answer.type !== parsed.data.taskType)
+        return (problems.push(`${where}: a ${parsed.data.answer.type} answer to a ${parsed.data.taskType} task`), []);
       return [parsed.data];
     });
     if (problems.length > 0) {
-      throw new ApiError('pack_invalid', `${path} was refused as a whole, nothing of it was merged: ${problems.length} bad ${problems.length === 1 ? 'row' : 'rows'}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}`, { problems: problems.slice(0, 100), count: problems.length });
+      throw new ApiError(
+        'pack_invalid',
+        `${path} was refused as a whole, nothing of it was merged: ${problems.length} bad ${problems.length === 1 ? 'row' : 'rows'}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}`,
+        { problems: problems.slice(0, 100), count: problems.length },
+      );
     }
     return { packUuid, sessionUuid, sessionName: session.name ?? '(unnamed)', answers };
   } finally {

@@ -22,16 +22,27 @@ export class PredictionRepository {
     this.db.transaction(() => {
       for (const row of rows) {
         statement.run(
-          modelId, row.imageId, row.predictedIndex, classes[row.predictedIndex] ?? String(row.predictedIndex),
-          row.confidence, row.logits && toBlob(row.logits), toBlob(row.probabilities),
+          modelId,
+          row.imageId,
+          row.predictedIndex,
+          classes[row.predictedIndex] ?? String(row.predictedIndex),
+          row.confidence,
+          row.logits && toBlob(row.logits),
+          toBlob(row.probabilities),
         );
       }
     })();
   }
 
-  forImage(modelId: number, imageId: number, classes: readonly string[]): NonNullable<ImageDetail['prediction']> | null {
+  forImage(
+    modelId: number,
+    imageId: number,
+    classes: readonly string[],
+  ): NonNullable<ImageDetail['prediction']> | null {
     const row = this.db
-      .prepare('SELECT predicted_class AS predictedClass, confidence, probabilities FROM predictions WHERE model_id = ? AND image_id = ?')
+      .prepare(
+        'SELECT predicted_class AS predictedClass, confidence, probabilities FROM predictions WHERE model_id = ? AND image_id = ?',
+      )
       .get(modelId, imageId) as { predictedClass: string; confidence: number; probabilities: Buffer } | undefined;
     if (!row) return null;
     const probabilities = fromBlob(row.probabilities);
@@ -39,12 +50,20 @@ export class PredictionRepository {
       modelId,
       predictedClass: row.predictedClass,
       confidence: row.confidence,
-      probabilities: Array.from(probabilities, (probability, index) => ({ className: classes[index] ?? String(index), probability })),
+      probabilities: Array.from(probabilities, (probability, index) => ({
+        className: classes[index] ?? String(index),
+        probability,
+      })),
     };
   }
 
   /** Confusion matrix over the dataset's labelled images that have a prediction of this model. */
-  confusion(modelId: number, datasetId: number, modelClasses: readonly string[], datasetClasses: readonly string[]): Confusion {
+  confusion(
+    modelId: number,
+    datasetId: number,
+    modelClasses: readonly string[],
+    datasetClasses: readonly string[],
+  ): Confusion {
     const classes = [...datasetClasses];
     for (const name of modelClasses) if (!classes.includes(name)) classes.push(name);
     const index = new Map(classes.map((name, i) => [name, i]));
@@ -68,9 +87,13 @@ export class PredictionRepository {
   }
 
   count(modelId: number, datasetId: number): number {
-    return (this.db
-      .prepare('SELECT count(*) AS n FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.model_id = ? AND i.dataset_id = ?')
-      .get(modelId, datasetId) as { n: number }).n;
+    return (
+      this.db
+        .prepare(
+          'SELECT count(*) AS n FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.model_id = ? AND i.dataset_id = ?',
+        )
+        .get(modelId, datasetId) as { n: number }
+    ).n;
   }
 }
 

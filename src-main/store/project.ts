@@ -136,5 +136,8 @@ function writable(path: string): boolean {
 }
 
 export function readOnlyError(project: Project): ApiError {
-  return new ApiError('project_read_only', `${basename(project.origin)} is open read-only (this user may not change the file or its folder); nothing can be saved to it. Copy it to a folder you can write to, or ask for write permission.`);
+  return new ApiError(
+    'project_read_only',
+    `${basename(project.origin)} is open read-only (this user may not change the file or its folder); nothing can be saved to it. Copy it to a folder you can write to, or ask for write permission.`,
+  );
 }

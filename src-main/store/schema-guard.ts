@@ -19,7 +19,8 @@ interface SchemaRow {
   sql: string | null;
 }
 
-const SCHEMA_QUERY = "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name";
+const SCHEMA_QUERY =
+  "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name";
 const expected = new WeakMap<readonly Migration[], Map<number, Map<string, string>>>();
 
 const key = (row: SchemaRow) => `${row.type} "${row.name}"`;
@@ -31,8 +32,14 @@ function expectedSchema(migrations: readonly Migration[], version: number): Map<
   if (!schema) {
     const memory = new Database(':memory:');
     try {
-      for (const migration of [...migrations].filter((m) => m.version <= version).sort((a, b) => a.version - b.version)) memory.exec(migration.sql);
-      schema = new Map((memory.prepare(SCHEMA_QUERY).all() as SchemaRow[]).map((row) => [key(row), `${row.tbl_name}\n${row.sql ?? ''}`]));
+      for (const migration of [...migrations].filter((m) => m.version <= version).sort((a, b) => a.version - b.version))
+        memory.exec(migration.sql);
+      schema = new Map(
+        (memory.prepare(SCHEMA_QUERY).all() as SchemaRow[]).map((row) => [
+          key(row),
+          `${row.tbl_name}\n${row.sql ?? ''}`,
+        ]),
+      );
     } finally {
       memory.close();
     }
@@ -45,8 +52,14 @@ function expectedSchema(migrations: readonly Migration[], version: number): Map<
 export function guardSchema(db: Db, version: number, migrations: readonly Migration[], label: string): void {
   const wanted = expectedSchema(migrations, version);
   const found = db.prepare(SCHEMA_QUERY).all() as SchemaRow[];
-  const foreign = found.filter((row) => wanted.get(key(row)) !== `${row.tbl_name}\n${row.sql ?? ''}`).map((row) => (wanted.has(key(row)) ? `${key(row)} (changed)` : key(row)));
+  const foreign = found
+    .filter((row) => wanted.get(key(row)) !== `${row.tbl_name}\n${row.sql ?? ''}`)
+    .map((row) => (wanted.has(key(row)) ? `${key(row)} (changed)` : key(row)));
   if (foreign.length === 0) return;
   const shown = foreign.slice(0, 8).join(', ') + (foreign.length > 8 ? ` and ${foreign.length - 8} more` : '');
-  throw new ApiError('project_untrusted', `${label} holds schema objects XAI Workstation did not create: ${shown}. It was not opened, so none of its SQL ran; open only project files and packs written by the workstation.`, { objects: foreign });
+  throw new ApiError(
+    'project_untrusted',
+    `${label} holds schema objects XAI Workstation did not create: ${shown}. It was not opened, so none of its SQL ran; open only project files and packs written by the workstation.`,
+    { objects: foreign },
+  );
 }

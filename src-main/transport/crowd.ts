@@ -23,7 +23,13 @@ import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
 import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
 import { joinSession, showOnLeaderboard } from '../labels/participants.ts';
-import { isParticipantMethod, participantMethods, type ParsedParticipantRequest, type ParticipantMethod, type ParticipantResult } from '../../src-shared/participant.ts';
+import {
+  isParticipantMethod,
+  participantMethods,
+  type ParsedParticipantRequest,
+  type ParticipantMethod,
+  type ParticipantResult,
+} from '../../src-shared/participant.ts';
 import type { CrowdHost, CrowdOptions, RunningCrowd } from '../labels/crowds.ts';
 import { readJson, refuseForeignOrigin, requestUrl, sendError, sendJson, total } from './http.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
@@ -34,7 +40,6 @@ const WINDOW_MS = 60_000;
 export const WRONG_CODES_PER_ADDRESS = 10;
 export const WRONG_CODES_PER_SESSION = 30;
 const OPAQUE = /^[0-9a-f]{24}$/;
-
 
 export function lanAddress(): string {
   for (const list of Object.values(networkInterfaces())) {
@@ -49,18 +54,21 @@ export function joinCode(): string {
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
-
 export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<RunningCrowd> => {
   const code = joinCode();
   const host = options.host ?? lanAddress();
   const failures = new Map<string, { count: number; since: number }>();
   let port = 0;
 
-  const imageSrc = (token: string): ImageSrc => (image) => `/image/${image.opaque}?seat=${encodeURIComponent(token)}`;
+  const imageSrc =
+    (token: string): ImageSrc =>
+    (image) =>
+      `/image/${image.opaque}?seat=${encodeURIComponent(token)}`;
 
   function seatOf(token: string | undefined): SeatRow {
     const seat = token ? options.project().labels.seatByToken(hashToken(token)) : undefined;
-    if (!seat || seat.sessionId !== options.sessionId) throw new ApiError('unauthorised', 'Unknown participant token; join the session with its code');
+    if (!seat || seat.sessionId !== options.sessionId)
+      throw new ApiError('unauthorised', 'Unknown participant token; join the session with its code');
     return seat;
   }
 
@@ -76,7 +84,12 @@ export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<Runn
   /** Counts a wrong code in a one-minute window that starts with the first wrong code. */
   const countWrong = (key: string, now: number) => {
     const record = failures.get(key);
-    failures.set(key, record && now - record.since < WINDOW_MS ? { count: record.count + 1, since: record.since } : { count: 1, since: now });
+    failures.set(
+      key,
+      record && now - record.since < WINDOW_MS
+        ? { count: record.count + 1, since: record.since }
+        : { count: 1, since: now },
+    );
   };
   const overLimit = (key: string, limit: number, now: number) => {
     const record = failures.get(key);
@@ -85,8 +98,13 @@ export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<Runn
 
   function join(request: ParsedParticipantRequest<'join'>, address: string): ParticipantResult<'join'> {
     const now = Date.now();
-    if (overLimit(`address:${address}`, WRONG_CODES_PER_ADDRESS, now)) throw new ApiError('join_refused', 'Too many wrong join codes from this device; wait a minute');
-    if (overLimit('session', WRONG_CODES_PER_SESSION, now)) throw new ApiError('join_refused', 'Too many wrong join codes for this session in the last minute; wait a minute and try again');
+    if (overLimit(`address:${address}`, WRONG_CODES_PER_ADDRESS, now))
+      throw new ApiError('join_refused', 'Too many wrong join codes from this device; wait a minute');
+    if (overLimit('session', WRONG_CODES_PER_SESSION, now))
+      throw new ApiError(
+        'join_refused',
+        'Too many wrong join codes for this session in the last minute; wait a minute and try again',
+      );
     const given = Buffer.from(request.code.trim().toUpperCase());
     if (given.length !== code.length || !timingSafeEqual(given, Buffer.from(code))) {
       countWrong(`address:${address}`, now);
@@ -101,7 +119,12 @@ export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<Runn
 
   /** One handler per participant method (src-shared/participant.ts), each after its request is validated. */
   type Seated = { seat: SeatRow; src: ImageSrc };
-  const handlers: { [M in Exclude<ParticipantMethod, 'join'>]: (request: ParsedParticipantRequest<M>, seated: Seated) => ParticipantResult<M> | Promise<ParticipantResult<M>> } = {
+  const handlers: {
+    [M in Exclude<ParticipantMethod, 'join'>]: (
+      request: ParsedParticipantRequest<M>,
+      seated: Seated,
+    ) => ParticipantResult<M> | Promise<ParticipantResult<M>>;
+  } = {
     next: (_request, { seat, src }) => next(options.project(), seat, src),
     answer: (request, { seat, src }) => {
       const ack = answer(options.project(), seat, request.taskId, request.answer, 'crowd', src, request.shownAt);
@@ -119,7 +142,8 @@ export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<Runn
   };
 
   async function api(route: string, body: unknown, token: string | undefined, address: string): Promise<unknown> {
-    if (!isParticipantMethod(route)) throw new ApiError('invalid_request', `Unknown participant call "${route.slice(0, 40)}"`);
+    if (!isParticipantMethod(route))
+      throw new ApiError('invalid_request', `Unknown participant call "${route.slice(0, 40)}"`);
     const request = parse(participantMethods[route].request, body);
     if (route === 'join') return join(request as ParsedParticipantRequest<'join'>, address);
     const seat = seatOf(token);
@@ -143,22 +167,48 @@ export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<Runn
       const body = await readJson(request, MAX_CROWD_BODY);
       const auth = request.headers.authorization;
       const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-      return sendJson(response, 200, { ok: true, value: await api(path.slice(5), body, token, request.socket.remoteAddress ?? '?') });
+      return sendJson(response, 200, {
+        ok: true,
+        value: await api(path.slice(5), body, token, request.socket.remoteAddress ?? '?'),
+      });
     }
     const image = /^\/image\/([^/]*)$/.exec(path);
     if (image) {
       const opaque = image[1]!;
-      if (!OPAQUE.test(opaque)) throw new ApiError('invalid_request', `Image id ${JSON.stringify(opaque.slice(0, 80))} is not an image id of this session`);
+      if (!OPAQUE.test(opaque))
+        throw new ApiError(
+          'invalid_request',
+          `Image id ${JSON.stringify(opaque.slice(0, 80))} is not an image id of this session`,
+        );
       const seat = seatOf(url.searchParams.get('seat') ?? undefined);
       const found = options.project().labels.imageForSeat(opaque, seat.id);
       if (!found) throw new ApiError('image_not_found', `No image ${opaque} among your tasks`);
-      response.writeHead(200, { 'content-type': found.mime, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' });
+      response.writeHead(200, {
+        'content-type': found.mime,
+        'cache-control': 'private, max-age=3600',
+        'x-content-type-options': 'nosniff',
+      });
       return void response.end(found.bytes);
     }
     if (request.method !== 'GET') throw new ApiError('invalid_request', 'Only GET for pages');
-    const file = path === '/' || path === '/index.html' ? await readRendererFile(options.rendererDir, '/participant.html') : path.startsWith('/assets/') ? await readRendererFile(options.rendererDir, path) : null;
-    if (!file) return sendJson(response, 404, { ok: false, error: { code: 'invalid_request', message: `Not found: ${path.slice(0, 100)}` } });
-    response.writeHead(200, { 'content-type': file.mime, 'content-security-policy': contentSecurityPolicy(), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-cache' });
+    const file =
+      path === '/' || path === '/index.html'
+        ? await readRendererFile(options.rendererDir, '/participant.html')
+        : path.startsWith('/assets/')
+          ? await readRendererFile(options.rendererDir, path)
+          : null;
+    if (!file)
+      return sendJson(response, 404, {
+        ok: false,
+        error: { code: 'invalid_request', message: `Not found: ${path.slice(0, 100)}` },
+      });
+    response.writeHead(200, {
+      'content-type': file.mime,
+      'content-security-policy': contentSecurityPolicy(),
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-cache',
+    });
     response.end(file.bytes);
   }
 

@@ -34,7 +34,11 @@ export interface RunningHost {
 const MAX_BODY = 1 << 20;
 const METHOD_NAME = /^[A-Za-z]+\.[A-Za-z]+$/;
 
-export async function startHost(workstation: Workstation, dispatch: Dispatch, options: HostOptions): Promise<RunningHost> {
+export async function startHost(
+  workstation: Workstation,
+  dispatch: Dispatch,
+  options: HostOptions,
+): Promise<RunningHost> {
   const token = options.token ?? randomBytes(24).toString('base64url');
   const expected = Buffer.from(token);
   const hostname = options.host ?? '127.0.0.1';
@@ -68,34 +72,59 @@ export async function startHost(workstation: Workstation, dispatch: Dispatch, op
     }),
   );
 
-  async function handle(path: string, searchParams: URLSearchParams, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async function handle(
+    path: string,
+    searchParams: URLSearchParams,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
     if (path.startsWith('/api/')) {
       if (refuseForeignOrigin(request, response, origins())) return;
-      if (request.method !== 'POST') return sendJson(response, 405, { ok: false, error: { code: 'invalid_request', message: 'API calls are POST' } });
+      if (request.method !== 'POST')
+        return sendJson(response, 405, {
+          ok: false,
+          error: { code: 'invalid_request', message: 'API calls are POST' },
+        });
       const method = path.slice('/api/'.length);
       const body = await readJson(request, MAX_BODY);
-      if (!METHOD_NAME.test(method)) throw new ApiError('invalid_request', `${JSON.stringify(method.slice(0, 80))} is not a method name (area.action)`);
+      if (!METHOD_NAME.test(method))
+        throw new ApiError(
+          'invalid_request',
+          `${JSON.stringify(method.slice(0, 80))} is not a method name (area.action)`,
+        );
       return sendJson(response, 200, await dispatch(method, body));
     }
     if (path === '/thumbs') {
       const ids = parseIdList(searchParams.get('ids'));
       if (!ids) throw new ApiError('invalid_request', 'ids must be 1 to 1000 whole numbers from 1 to 4294967295');
       const batch = thumbnailBatch(workstation.project, ids); // before the headers: an error still gets its envelope
-      response.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      response.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
       return void response.end(batch);
     }
     const image = /^\/image\/(thumb|full)\/(\d+)$/.exec(path);
     if (image) {
       try {
         const { bytes, mime } = await imageBytes(workstation.project, Number(image[2]), image[1] as 'thumb' | 'full');
-        response.writeHead(200, { 'content-type': mime, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' });
+        response.writeHead(200, {
+          'content-type': mime,
+          'cache-control': 'private, max-age=3600',
+          'x-content-type-options': 'nosniff',
+        });
         return void response.end(bytes);
       } catch (error) {
         return sendError(response, error, toApiError(error).code === 'image_changed' ? 409 : 404);
       }
     }
     const file = await readRendererFile(options.rendererDir, path);
-    if (!file) return sendJson(response, 404, { ok: false, error: { code: 'invalid_request', message: `Not found: ${path.slice(0, 200)}` } });
+    if (!file)
+      return sendJson(response, 404, {
+        ok: false,
+        error: { code: 'invalid_request', message: `Not found: ${path.slice(0, 200)}` },
+      });
     response.writeHead(200, {
       'content-type': file.mime,
       'content-security-policy': contentSecurityPolicy({ connect: `ws://${hostname}:${port} ws://localhost:${port}` }),

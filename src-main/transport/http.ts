@@ -14,8 +14,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, toApiError, type ErrorCode } from '../../src-shared/errors.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
-  invalid_request: 400, unknown_method: 400, unauthorised: 401, join_refused: 403, task_not_found: 404, image_not_found: 404,
-  image_changed: 409, no_project: 409, session_full: 409, session_paused: 409, session_ended: 410, seat_removed: 410, too_large: 413,
+  invalid_request: 400,
+  unknown_method: 400,
+  unauthorised: 401,
+  join_refused: 403,
+  task_not_found: 404,
+  image_not_found: 404,
+  image_changed: 409,
+  no_project: 409,
+  session_full: 409,
+  session_paused: 409,
+  session_ended: 410,
+  seat_removed: 410,
+  too_large: 413,
 };
 
 export function statusOf(code: ErrorCode, fallback = 500): number {
@@ -27,7 +38,11 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
     response.destroy();
     return;
   }
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+  });
   response.end(JSON.stringify(body));
 }
 
@@ -44,7 +59,8 @@ export function total(label: string, handle: (request: IncomingMessage, response
       try {
         request.resume();
         const shape = toApiError(error);
-        if (shape.code === 'internal') process.stderr.write(`xaiws ${label}: ${request.method} failed: ${shape.message}\n`);
+        if (shape.code === 'internal')
+          process.stderr.write(`xaiws ${label}: ${request.method} failed: ${shape.message}\n`);
         sendError(response, error);
       } catch {
         response.destroy();
@@ -73,11 +89,22 @@ export function originAllowed(request: IncomingMessage, allowed: readonly string
 }
 
 /** Answers 403 `unauthorised` and returns true when the request names an Origin other than the host's own. */
-export function refuseForeignOrigin(request: IncomingMessage, response: ServerResponse, allowed: readonly string[]): boolean {
+export function refuseForeignOrigin(
+  request: IncomingMessage,
+  response: ServerResponse,
+  allowed: readonly string[],
+): boolean {
   if (originAllowed(request, allowed)) return false;
   request.resume();
   const origin = String(request.headers.origin).slice(0, 100);
-  sendError(response, new ApiError('unauthorised', `Requests from ${JSON.stringify(origin)} are refused; only pages of this host may call it`), 403);
+  sendError(
+    response,
+    new ApiError(
+      'unauthorised',
+      `Requests from ${JSON.stringify(origin)} are refused; only pages of this host may call it`,
+    ),
+    403,
+  );
   return true;
 }
 

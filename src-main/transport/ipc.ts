@@ -28,7 +28,8 @@ export function registerIpc(workstation: Workstation, dispatch: Dispatch, window
     if (!isTrustedSender(event)) {
       return { ok: false, error: { code: 'unauthorised', message: 'IPC call from an untrusted frame was refused' } };
     }
-    if (typeof method !== 'string') return { ok: false, error: { code: 'invalid_request', message: 'Method name must be a string' } };
+    if (typeof method !== 'string')
+      return { ok: false, error: { code: 'invalid_request', message: 'Method name must be a string' } };
     return dispatch(method, request);
   });
   const unsubscribe = workstation.onEvent((event, payload) => {

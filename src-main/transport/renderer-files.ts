@@ -6,12 +6,21 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 
 const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.json': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json',
 };
 
 /** A file below rendererDir by its URL path ("/" is index.html), or null when it is outside or missing. */
-export async function readRendererFile(rendererDir: string, urlPath: string): Promise<{ bytes: Buffer; mime: string } | null> {
+export async function readRendererFile(
+  rendererDir: string,
+  urlPath: string,
+): Promise<{ bytes: Buffer; mime: string } | null> {
   let relative: string;
   try {
     relative = urlPath === '/' ? 'index.html' : decodeURIComponent(urlPath.replace(/^\/+/, ''));
@@ -32,8 +41,14 @@ export async function readRendererFile(rendererDir: string, urlPath: string): Pr
 export function contentSecurityPolicy(extra: { img?: string; connect?: string } = {}): string {
   const sources = (...list: Array<string | undefined>) => list.filter(Boolean).join(' ');
   return [
-    "default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
-    `img-src ${sources("'self'", extra.img, 'data:', 'blob:')}`, "font-src 'self'", `connect-src ${sources("'self'", extra.connect)}`,
-    "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    `img-src ${sources("'self'", extra.img, 'data:', 'blob:')}`,
+    "font-src 'self'",
+    `connect-src ${sources("'self'", extra.connect)}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
   ].join('; ');
 }

@@ -89,18 +89,44 @@ export class WorkerClient<P extends Protocol> {
       const onAbort = () => {
         worker.send({ kind: 'cancel', id } satisfies ToWorker);
         const grace = this.options.cancelGraceMs;
-        if (grace !== undefined) timers.push(setTimeout(() => this.stop({ code: 'cancelled', describe: (s) => `${capital(s)} did not answer the cancel within ${seconds(grace)}, so its worker was stopped` }), grace));
+        if (grace !== undefined)
+          timers.push(
+            setTimeout(
+              () =>
+                this.stop({
+                  code: 'cancelled',
+                  describe: (s) =>
+                    `${capital(s)} did not answer the cancel within ${seconds(grace)}, so its worker was stopped`,
+                }),
+              grace,
+            ),
+          );
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.timeoutMs !== undefined) {
         const limit = options.timeoutMs;
-        timers.push(setTimeout(() => this.stop({ code: 'timed_out', describe: (s) => `${capital(s)} took longer than ${seconds(limit)}, so it was stopped` }), limit));
+        timers.push(
+          setTimeout(
+            () =>
+              this.stop({
+                code: 'timed_out',
+                describe: (s) => `${capital(s)} took longer than ${seconds(limit)}, so it was stopped`,
+              }),
+            limit,
+          ),
+        );
       }
       const cleanup = () => {
         options.signal?.removeEventListener('abort', onAbort);
         for (const timer of timers) clearTimeout(timer);
       };
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, progress: options.progress, subject, cleanup });
+      this.pending.set(id, {
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        progress: options.progress,
+        subject,
+        cleanup,
+      });
       if (this.pending.size === 1) this.hold(true);
       worker.send({ kind: 'call', id, method, request, progress: options.progress !== undefined } satisfies ToWorker);
     });
@@ -137,7 +163,12 @@ export class WorkerClient<P extends Protocol> {
     }
     this.settle(message.id);
     if (message.kind === 'reply') pending.resolve(message.value);
-    else pending.reject(isApiErrorShape(message.error) ? new ApiError(message.error.code, message.error.message, message.error.value) : new ApiError('internal', String((message.error as { message?: unknown }).message)));
+    else
+      pending.reject(
+        isApiErrorShape(message.error)
+          ? new ApiError(message.error.code, message.error.message, message.error.value)
+          : new ApiError('internal', String((message.error as { message?: unknown }).message)),
+      );
   }
 
   private settle(id: number): void {
@@ -158,8 +189,13 @@ export class WorkerClient<P extends Protocol> {
     this.worker = undefined;
     if (this.watch) clearInterval(this.watch);
     this.watch = undefined;
-    const how = signal ? `was stopped by ${signal}${signal === 'SIGKILL' ? ' (most likely the system ran out of memory)' : ''}` : `exited with code ${code}`;
-    const reason: Stop = this.stopping ?? { code: 'worker_crashed', describe: (s) => `The ${this.options.title} ${how} while ${s}; the next call starts a fresh one` };
+    const how = signal
+      ? `was stopped by ${signal}${signal === 'SIGKILL' ? ' (most likely the system ran out of memory)' : ''}`
+      : `exited with code ${code}`;
+    const reason: Stop = this.stopping ?? {
+      code: 'worker_crashed',
+      describe: (s) => `The ${this.options.title} ${how} while ${s}; the next call starts a fresh one`,
+    };
     const after = this.options.consequence ? `; ${this.options.consequence}` : '';
     const failed = [...this.pending.values()];
     this.pending.clear();
@@ -174,7 +210,8 @@ export class WorkerClient<P extends Protocol> {
     const worker = this.worker;
     if (!worker) return;
     worker.hold(busy);
-    if (busy && this.options.memoryLimitMb !== undefined) this.watch ??= setInterval(() => void this.checkMemory(), WATCH_INTERVAL_MS);
+    if (busy && this.options.memoryLimitMb !== undefined)
+      this.watch ??= setInterval(() => void this.checkMemory(), WATCH_INTERVAL_MS);
     if (!busy && this.watch) {
       clearInterval(this.watch);
       this.watch = undefined;
@@ -190,7 +227,11 @@ export class WorkerClient<P extends Protocol> {
     this.peakMb = Math.max(this.peakMb, mb);
     if (mb > limit) {
       const peak = Math.round(this.peakMb);
-      this.stop({ code: 'out_of_memory', describe: (s) => `${capital(s)} needed more than the ${limit} MiB a worker may use (it reached ${peak} MiB), so the worker was stopped. Try a smaller batch or input size; the app and its other jobs are unaffected` });
+      this.stop({
+        code: 'out_of_memory',
+        describe: (s) =>
+          `${capital(s)} needed more than the ${limit} MiB a worker may use (it reached ${peak} MiB), so the worker was stopped. Try a smaller batch or input size; the app and its other jobs are unaffected`,
+      });
     }
   }
 }

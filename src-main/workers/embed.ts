@@ -13,9 +13,19 @@ serve<EmbedProtocol>({
     if (embedder.kind === 'words') {
       const table = loadWordTable(embedder.cacheDir);
       const { vectors, known } = embedWords(table, texts);
-      return { vectors, dimensions: table.dims, known, clustering: cluster ? clusterVectors(vectors.slice(0, cluster)) : null };
+      return {
+        vectors,
+        dimensions: table.dims,
+        known,
+        clustering: cluster ? clusterVectors(vectors.slice(0, cluster)) : null,
+      };
     }
     const { vectors, dimensions } = await embedSentences(embedder.model, embedder.tokenizer, texts);
-    return { vectors, dimensions, known: vectors.map(() => true), clustering: cluster ? clusterVectors(vectors.slice(0, cluster)) : null };
+    return {
+      vectors,
+      dimensions,
+      known: vectors.map(() => true),
+      clustering: cluster ? clusterVectors(vectors.slice(0, cluster)) : null,
+    };
   },
 });

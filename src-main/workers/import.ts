@@ -11,7 +11,10 @@ serve<ImportProtocol>({
   async import({ projectPath, request }, { signal, progress }) {
     const project = Project.open(projectPath);
     try {
-      return await runImport(project, request, { progress: ({ stage, done, total }) => progress(done, total, stage), isCancelled: () => signal.aborted });
+      return await runImport(project, request, {
+        progress: ({ stage, done, total }) => progress(done, total, stage),
+        isCancelled: () => signal.aborted,
+      });
     } finally {
       project.close();
     }

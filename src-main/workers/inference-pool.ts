@@ -50,7 +50,11 @@ export class InferencePool {
   }
 
   /** One call on the least busy worker (a new one while the pool is not full and all are busy). */
-  async call<M extends InferenceMethod>(method: M, request: RequestOf<InferenceProtocol, M>, options: CallOptions = {}): Promise<ReplyOf<InferenceProtocol, M>> {
+  async call<M extends InferenceMethod>(
+    method: M,
+    request: RequestOf<InferenceProtocol, M>,
+    options: CallOptions = {},
+  ): Promise<ReplyOf<InferenceProtocol, M>> {
     const reply = await this.pick().call(method, request, { subject: subjectOf(request), ...options });
     const provider = (reply as { provider?: unknown }).provider;
     if (typeof provider === 'string') this.activeProvider = provider;

@@ -29,8 +29,16 @@ async function createSession(model: string | Uint8Array, label: string) {
   const errors: string[] = [];
   for (const provider of candidateProviders()) {
     try {
-      const options = { executionProviders: [provider], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
-      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      const options = {
+        executionProviders: [provider],
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+      } as const;
+      const session =
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, options)
+          : await ort.InferenceSession.create(model, options);
       lastProvider = provider;
       return { session, provider };
     } catch (error) {
@@ -53,11 +61,16 @@ function engineFor({ key, path, manifest }: ModelRef): Promise<CamEngine> {
   if (!engine) {
     const { channels, height, width, layout } = manifest.input;
     const dims = layout === 'NCHW' ? [channels, height, width] : [height, width, channels];
-    engine = CamEngine.create(readFileSync(path), { dims, layout }, async (bytes) => (await createSession(bytes, path)).session, {
-      input: manifest.input.name,
-      output: manifest.output.name,
-      outputKind: manifest.output.kind,
-    });
+    engine = CamEngine.create(
+      readFileSync(path),
+      { dims, layout },
+      async (bytes) => (await createSession(bytes, path)).session,
+      {
+        input: manifest.input.name,
+        output: manifest.output.name,
+        outputKind: manifest.output.kind,
+      },
+    );
     engine.catch(() => engines.delete(key));
     engines.set(key, engine);
   }
@@ -82,7 +95,11 @@ async function batchTensor(source: BatchSource, manifest: Manifest): Promise<{ t
 
 /** Pixel-space images ([0, 1], NCHW planes) of project images: the manifest's resizing and channels, no normalisation. */
 function pixelSpace(projectPath: string, imageIds: number[], manifest: Manifest): Promise<Float32Array> {
-  const raw: Manifest = { ...manifest, input: { ...manifest.input, layout: 'NCHW' }, preprocessing: { ...manifest.preprocessing, mean: [0], std: [1] } };
+  const raw: Manifest = {
+    ...manifest,
+    input: { ...manifest.input, layout: 'NCHW' },
+    preprocessing: { ...manifest.preprocessing, mean: [0], std: [1] },
+  };
   return batchTensor({ projectPath, imageIds }, raw).then(({ tensor }) => tensor);
 }
 
@@ -96,7 +113,11 @@ function generativeEngine(bundle: BundleRef): GenerativeEngine {
 }
 
 async function generative({ bundle, projectPath, imageIds, manifest }: GenerativeBatch) {
-  return { engine: generativeEngine(bundle), pixels: await pixelSpace(projectPath, imageIds, manifest), count: imageIds.length };
+  return {
+    engine: generativeEngine(bundle),
+    pixels: await pixelSpace(projectPath, imageIds, manifest),
+    count: imageIds.length,
+  };
 }
 
 function projectFor(path: string): Project {
@@ -109,10 +130,19 @@ function projectFor(path: string): Project {
 }
 
 function describe(session: ort.InferenceSession) {
-  const shapeOf = (meta: ort.InferenceSession.ValueMetadata) => (meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : -1)) : []);
+  const shapeOf = (meta: ort.InferenceSession.ValueMetadata) =>
+    meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : -1)) : [];
   return {
-    inputs: session.inputMetadata.map((meta) => ({ name: meta.name, shape: shapeOf(meta), type: meta.isTensor ? meta.type : 'non-tensor' })),
-    outputs: session.outputMetadata.map((meta) => ({ name: meta.name, shape: shapeOf(meta), type: meta.isTensor ? meta.type : 'non-tensor' })),
+    inputs: session.inputMetadata.map((meta) => ({
+      name: meta.name,
+      shape: shapeOf(meta),
+      type: meta.isTensor ? meta.type : 'non-tensor',
+    })),
+    outputs: session.outputMetadata.map((meta) => ({
+      name: meta.name,
+      shape: shapeOf(meta),
+      type: meta.isTensor ? meta.type : 'non-tensor',
+    })),
   };
 }
 
@@ -161,7 +191,9 @@ serve<InferenceProtocol>(
       writeNormalised(new Uint8Array(size), model.manifest, baseline, 0); // the black image
       const results = [];
       for (let i = 0; i < count; i++) {
-        results.push(await imageMetrics(engine, tensor.subarray(i * size, (i + 1) * size), baseline, request, steps, { signal }));
+        results.push(
+          await imageMetrics(engine, tensor.subarray(i * size, (i + 1) * size), baseline, request, steps, { signal }),
+        );
         progress(i + 1, count);
       }
       return results;
@@ -169,7 +201,13 @@ serve<InferenceProtocol>(
     async sanity({ model, source, request, fullOnly }, { signal, progress }) {
       const engine = await engineFor(model);
       const { tensor } = await batchTensor(source, model.manifest);
-      return sanityCheck(engine, tensor.subarray(0, tensorSize(model.manifest)), request, { signal, progress }, fullOnly);
+      return sanityCheck(
+        engine,
+        tensor.subarray(0, tensorSize(model.manifest)),
+        request,
+        { signal, progress },
+        fullOnly,
+      );
     },
     async decomposition(batch) {
       const { engine, pixels, count } = await generative(batch);
@@ -186,7 +224,11 @@ serve<InferenceProtocol>(
     async counterfactual(batch) {
       const { engine, pixels, count } = await generative(batch);
       const requests = await Promise.all(
-        batch.requests.map(async ({ referenceImageId, ...rest }) => (referenceImageId === undefined ? rest : { ...rest, reference: await pixelSpace(batch.projectPath, [referenceImageId], batch.manifest) })),
+        batch.requests.map(async ({ referenceImageId, ...rest }) =>
+          referenceImageId === undefined
+            ? rest
+            : { ...rest, reference: await pixelSpace(batch.projectPath, [referenceImageId], batch.manifest) },
+        ),
       );
       return engine.counterfactual(pixels, count, requests);
     },
@@ -202,5 +244,8 @@ function describeError(error: unknown, _method: string, request: unknown): ApiEr
   const what = model ? `the model ${model}` : 'the explainer bundle';
   if (!allocation) return { code: 'internal', message: `Running ${what} failed: ${shape.message}` };
   const gib = (Number(allocation[1]) / 2 ** 30).toFixed(1);
-  return { code: 'out_of_memory', message: `Running ${what} asked for a ${gib} GiB buffer, more memory than this machine could give; nothing was stored. Try a smaller batch or input size.` };
+  return {
+    code: 'out_of_memory',
+    message: `Running ${what} asked for a ${gib} GiB buffer, more memory than this machine could give; nothing was stored. Try a smaller batch or input size.`,
+  };
 }

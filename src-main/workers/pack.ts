@@ -10,5 +10,10 @@ import { serve } from './serve.ts';
 
 serve<PackProtocol>(
   { read: ({ path }) => readPack(path) },
-  { describeError: (error, _method, request) => ({ code: 'pack_invalid', message: `${(request as { path: string }).path} cannot be read as an annotator pack: ${toApiError(error).message}` }) },
+  {
+    describeError: (error, _method, request) => ({
+      code: 'pack_invalid',
+      message: `${(request as { path: string }).path} cannot be read as an annotator pack: ${toApiError(error).message}`,
+    }),
+  },
 );

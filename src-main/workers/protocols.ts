@@ -6,7 +6,14 @@ import type { Manifest } from '../../src-shared/contract.ts';
 import type { PackContents } from '../../src-shared/schemas/labels.ts';
 import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
 import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
-import type { BundleRef, ComponentsResult, CounterfactualResult, CounterfactualTarget, DecompositionResult, IndexResult } from '../explain/generative/engine.ts';
+import type {
+  BundleRef,
+  ComponentsResult,
+  CounterfactualResult,
+  CounterfactualTarget,
+  DecompositionResult,
+  IndexResult,
+} from '../explain/generative/engine.ts';
 import type { LayerInfo } from '../models/gradient/layers.ts';
 import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
 import type { Clustering } from '../aggregate/embedding/cluster.ts';
@@ -48,17 +55,34 @@ export interface Inferred {
 }
 
 export type InferenceProtocol = {
-  inspect: { request: { key: string; path: string }; reply: { provider: string; inputs: TensorInfo[]; outputs: TensorInfo[] } };
+  inspect: {
+    request: { key: string; path: string };
+    reply: { provider: string; inputs: TensorInfo[]; outputs: TensorInfo[] };
+  };
   inferImages: { request: { model: ModelRef; projectPath: string; imageIds: number[] }; reply: Inferred };
   inferTensor: { request: { model: ModelRef; tensor: Float32Array; count: number }; reply: Inferred };
   camLayers: { request: { model: ModelRef }; reply: LayerInfo[] };
-  cam: { request: { model: ModelRef; source: BatchSource; request: CamRequest }; reply: { results: CamResult[]; provider: string } };
+  cam: {
+    request: { model: ModelRef; source: BatchSource; request: CamRequest };
+    reply: { results: CamResult[]; provider: string };
+  };
   layerwise: { request: { model: ModelRef; source: BatchSource; target: number }; reply: LayerwiseResult };
-  metrics: { request: { model: ModelRef; source: BatchSource; request: MetricRequest; steps: number }; reply: MetricsResult[] };
+  metrics: {
+    request: { model: ModelRef; source: BatchSource; request: MetricRequest; steps: number };
+    reply: MetricsResult[];
+  };
   /** `fullOnly`: just the fully randomised model's map. */
-  sanity: { request: { model: ModelRef; source: BatchSource; request: MetricRequest; fullOnly: boolean }; reply: { original: CamResult; steps: SanityStep[]; randomised: CamResult | null } };
+  sanity: {
+    request: { model: ModelRef; source: BatchSource; request: MetricRequest; fullOnly: boolean };
+    reply: { original: CamResult; steps: SanityStep[]; randomised: CamResult | null };
+  };
   decomposition: { request: GenerativeBatch & { targets: number[] }; reply: DecompositionResult[] };
-  counterfactual: { request: GenerativeBatch & { requests: (Omit<CounterfactualTarget, 'reference'> & { referenceImageId?: number })[] }; reply: CounterfactualResult[] };
+  counterfactual: {
+    request: GenerativeBatch & {
+      requests: (Omit<CounterfactualTarget, 'reference'> & { referenceImageId?: number })[];
+    };
+    reply: CounterfactualResult[];
+  };
   components: { request: GenerativeBatch & { targets: number[] }; reply: ComponentsResult[] };
   index: { request: GenerativeBatch; reply: IndexResult };
 };

@@ -18,7 +18,8 @@ export interface Progress {
 }
 
 /** What the parent sends: a call (`progress`: whether the caller listens, else none is sent) or a cancel. */
-export type ToWorker = { kind: 'call'; id: number; method: string; request: unknown; progress: boolean } | { kind: 'cancel'; id: number };
+export type ToWorker =
+  { kind: 'call'; id: number; method: string; request: unknown; progress: boolean } | { kind: 'cancel'; id: number };
 
 /** What a worker sends back for a call: progress, then exactly one reply or error. */
 export type FromWorker =

@@ -39,13 +39,17 @@ interface ElectronParentPort {
 function parentChannel(): Channel {
   const electronPort = (process as unknown as { parentPort?: ElectronParentPort }).parentPort;
   if (electronPort) {
-    return { post: (message) => electronPort.postMessage(message), onMessage: (handler) => electronPort.on('message', (event) => handler(event.data as ToWorker)) };
+    return {
+      post: (message) => electronPort.postMessage(message),
+      onMessage: (handler) => electronPort.on('message', (event) => handler(event.data as ToWorker)),
+    };
   }
   const send = process.send?.bind(process);
   if (!send) throw new Error('This module runs as a worker process, started by src-main/workers/spawn.ts');
   process.on('disconnect', () => process.exit(0)); // the parent is gone: so is the work
   // A send after the parent went away fails with EPIPE: the work has no one to report to, so it ends.
-  const post = (message: FromWorker) => void send(message, undefined, undefined, (error: Error | null) => error && process.exit(0));
+  const post = (message: FromWorker) =>
+    void send(message, undefined, undefined, (error: Error | null) => error && process.exit(0));
   return { post, onMessage: (handler) => process.on('message', handler as (message: unknown) => void) };
 }
 
@@ -68,9 +72,20 @@ export function serve<P extends Protocol>(handlers: Handlers<P>, options: ServeO
     running.set(id, controller);
     const context: CallContext = {
       signal: controller.signal,
-      progress: message.progress ? (done, total, stage) => channel.post({ kind: 'progress', id, done, total, ...(stage === undefined ? {} : { stage }) } satisfies Progress & { kind: 'progress'; id: number }) : () => undefined,
+      progress: message.progress
+        ? (done, total, stage) =>
+            channel.post({
+              kind: 'progress',
+              id,
+              done,
+              total,
+              ...(stage === undefined ? {} : { stage }),
+            } satisfies Progress & { kind: 'progress'; id: number })
+        : () => undefined,
     };
-    const handler = Object.hasOwn(handlers, method) ? (handlers[method as Method<P>] as (request: unknown, context: CallContext) => unknown) : undefined;
+    const handler = Object.hasOwn(handlers, method)
+      ? (handlers[method as Method<P>] as (request: unknown, context: CallContext) => unknown)
+      : undefined;
     Promise.resolve()
       .then(() => {
         if (!handler) throw new Error(`This worker has no method "${method}"`);
@@ -78,7 +93,15 @@ export function serve<P extends Protocol>(handlers: Handlers<P>, options: ServeO
       })
       .then(
         (value) => channel.post({ kind: 'reply', id, value }),
-        (error: unknown) => channel.post({ kind: 'error', id, error: options.describeError && !isNamed(error) ? options.describeError(error, method, request) : toApiError(error) }),
+        (error: unknown) =>
+          channel.post({
+            kind: 'error',
+            id,
+            error:
+              options.describeError && !isNamed(error)
+                ? options.describeError(error, method, request)
+                : toApiError(error),
+          }),
       )
       .finally(() => running.delete(id));
   });

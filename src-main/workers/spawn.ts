@@ -46,7 +46,12 @@ export type Launcher = (options: LaunchOptions) => WorkerProcess;
 
 /** Node's fork: the same runtime as the parent (Electron's included), IPC with structured clones. */
 export const forkLauncher: Launcher = ({ name, entry, env, execArgv }) => {
-  const child = fork(entry, [name], { serialization: 'advanced', execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(entry, [name], {
+    serialization: 'advanced',
+    execArgv,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return {
     get pid() {
       return child.pid;

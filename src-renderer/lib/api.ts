@@ -75,7 +75,10 @@ function hostClient(): XaiApi {
           body: JSON.stringify(request ?? {}),
         });
       } catch (error) {
-        throw new ApiClientError('network', `The workstation host does not answer (${(error as Error).message}); is it still running?`);
+        throw new ApiClientError(
+          'network',
+          `The workstation host does not answer (${(error as Error).message}); is it still running?`,
+        );
       }
       return unwrap<Result<M>>((await response.json()) as Envelope<unknown>);
     },

@@ -67,7 +67,11 @@ export class ExplanationSettings {
   }
 
   /** Changes some of the settings; the others stay. */
-  choose(patch: Partial<Pick<ExplanationSettings, 'method' | 'layer' | 'target' | 'opacity' | 'colormap' | 'smooth' | 'visible'>>): void {
+  choose(
+    patch: Partial<
+      Pick<ExplanationSettings, 'method' | 'layer' | 'target' | 'opacity' | 'colormap' | 'smooth' | 'visible'>
+    >,
+  ): void {
     if (patch.method !== undefined) this.#method = patch.method;
     if (patch.layer !== undefined) this.#layer = patch.layer;
     if (patch.target !== undefined) this.#target = patch.target;

@@ -14,13 +14,25 @@ export interface Filters {
   sort: ImageSort;
 }
 
-export const NO_FILTERS: Filters = { trueClass: '', predictedClass: '', split: '', correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' };
+export const NO_FILTERS: Filters = {
+  trueClass: '',
+  predictedClass: '',
+  split: '',
+  correctness: 'all',
+  confidenceMin: 0,
+  confidenceMax: 1,
+  sort: 'id',
+};
 
 const SORTS: readonly ImageSort[] = ImageSort.options;
 const CORRECTNESS: readonly Correctness[] = Correctness.options;
 
 /** Filters read back from storage, field by field; anything that is not a filter of this dataset is dropped. */
-export function filtersFrom(value: unknown, dataset: Pick<Dataset, 'classes' | 'splits'> | null, modelClasses: readonly string[]): Filters {
+export function filtersFrom(
+  value: unknown,
+  dataset: Pick<Dataset, 'classes' | 'splits'> | null,
+  modelClasses: readonly string[],
+): Filters {
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const text = (x: unknown, allowed: readonly string[]) => (typeof x === 'string' && allowed.includes(x) ? x : '');
   const unit = (x: unknown, fallback: number) => (typeof x === 'number' && x >= 0 && x <= 1 ? x : fallback);
@@ -34,4 +46,3 @@ export function filtersFrom(value: unknown, dataset: Pick<Dataset, 'classes' | '
     sort: SORTS.includes(v.sort as ImageSort) ? (v.sort as ImageSort) : 'id',
   };
 }
-

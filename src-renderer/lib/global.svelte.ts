@@ -88,7 +88,8 @@ export class GlobalView {
       {
         keep: true,
         onValue: (result) => {
-          if (this.#classIndex === null || !result.atlas.some((a) => a.classIndex === this.#classIndex)) this.#classIndex = result.atlas[0]?.classIndex ?? null;
+          if (this.#classIndex === null || !result.atlas.some((a) => a.classIndex === this.#classIndex))
+            this.#classIndex = result.atlas[0]?.classIndex ?? null;
           if (this.#scope >= result.methods.length) this.#scope = 0;
           const atlas = result.atlas.find((a) => a.classIndex === this.#classIndex);
           if (this.#concept && !atlas?.concepts.some((c) => c.concept === this.#concept)) this.#concept = null;
@@ -117,7 +118,9 @@ export class GlobalView {
 
   /** Adds or removes a session from the aggregate, and aggregates again. */
   async chooseSession(sessionId: number, chosen: boolean): Promise<void> {
-    this.#chosenSessions = chosen ? [...new Set([...this.#chosenSessions, sessionId])] : this.#chosenSessions.filter((id) => id !== sessionId);
+    this.#chosenSessions = chosen
+      ? [...new Set([...this.#chosenSessions, sessionId])]
+      : this.#chosenSessions.filter((id) => id !== sessionId);
     await this.load();
   }
 
@@ -171,7 +174,11 @@ export class GlobalView {
 
   async exportTable(table: AggregateTable, format: 'csv' | 'json'): Promise<void> {
     await this.guard(async () => {
-      const { filename, text } = await this.api.call('aggregate.export', { table, format, sessionIds: this.sessionIds });
+      const { filename, text } = await this.api.call('aggregate.export', {
+        table,
+        format,
+        sessionIds: this.sessionIds,
+      });
       save(filename, text, format === 'csv' ? 'text/csv' : 'application/json');
     });
   }
@@ -186,7 +193,9 @@ export class GlobalView {
 
   /** The report printed to a PDF file (the desktop app prints it with its own Chromium). */
   async reportPdf(path: string): Promise<void> {
-    await this.guard(async () => void (await this.api.call('aggregate.report', { sessionIds: this.sessionIds, pdf: path })));
+    await this.guard(
+      async () => void (await this.api.call('aggregate.report', { sessionIds: this.sessionIds, pdf: path })),
+    );
   }
 
   private async guard(work: () => Promise<void>): Promise<void> {

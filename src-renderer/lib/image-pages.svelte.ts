@@ -39,7 +39,8 @@ export class ImagePages {
   /** Makes sure the rows from `first` to `last` are loaded or loading. */
   ensure(first: number, last: number): void {
     for (let page = Math.floor(first / PAGE_SIZE); page <= Math.floor(last / PAGE_SIZE); page++) {
-      if (!this.pages.has(page) && !this.inFlight.has(page) && page * PAGE_SIZE < this.total) void this.load(page, this.generation);
+      if (!this.pages.has(page) && !this.inFlight.has(page) && page * PAGE_SIZE < this.total)
+        void this.load(page, this.generation);
     }
   }
 

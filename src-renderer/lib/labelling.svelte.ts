@@ -24,7 +24,6 @@ export interface TaskSource {
   leaderboard(): Promise<{ name: string; points: number; level: number; you: boolean }[]>;
 }
 
-
 /** A participant's source: the session host's participant API with the resume token. */
 export function crowdSource(token: string): TaskSource {
   return {
@@ -105,7 +104,8 @@ export class Labeller {
     this.task = next.task;
     this.reveal = null;
     this.shownAt = new Date().toISOString();
-    if (next.task?.type === 'reveal' && next.task.revealed >= 0) void this.source.reveal(next.task.taskId, next.task.revealed).then((r) => (this.reveal = r));
+    if (next.task?.type === 'reveal' && next.task.revealed >= 0)
+      void this.source.reveal(next.task.taskId, next.task.revealed).then((r) => (this.reveal = r));
   }
 
   private async run(work: () => Promise<void>): Promise<void> {

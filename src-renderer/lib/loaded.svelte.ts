@@ -18,7 +18,10 @@ export class Loaded<T> {
   }
 
   /** `onValue` runs in the same turn as the value lands, before anything can react to it. */
-  async run(call: () => Promise<T>, { keep = false, onValue }: { keep?: boolean; onValue?: (value: T) => void } = {}): Promise<void> {
+  async run(
+    call: () => Promise<T>,
+    { keep = false, onValue }: { keep?: boolean; onValue?: (value: T) => void } = {},
+  ): Promise<void> {
     const generation = ++this.generation;
     this.loading = true;
     this.error = null;

@@ -14,7 +14,11 @@ export class ParticipantError extends Error {
   }
 }
 
-export async function callHost<M extends ParticipantMethod>(method: M, request: ParticipantRequest<M>, token?: string): Promise<ParticipantResult<M>> {
+export async function callHost<M extends ParticipantMethod>(
+  method: M,
+  request: ParticipantRequest<M>,
+  token?: string,
+): Promise<ParticipantResult<M>> {
   let response: Response;
   try {
     response = await fetch(`/api/${method}`, {
@@ -23,9 +27,13 @@ export async function callHost<M extends ParticipantMethod>(method: M, request: 
       body: JSON.stringify(request),
     });
   } catch (error) {
-    throw new ParticipantError('network', `The session host does not answer (${(error as Error).message}); your answers so far are saved. Retrying…`);
+    throw new ParticipantError(
+      'network',
+      `The session host does not answer (${(error as Error).message}); your answers so far are saved. Retrying…`,
+    );
   }
-  const envelope = (await response.json().catch(() => null)) as { ok: true; value: ParticipantResult<M> } | { ok: false; error: { code: string; message: string } } | null;
+  const envelope = (await response.json().catch(() => null)) as
+    { ok: true; value: ParticipantResult<M> } | { ok: false; error: { code: string; message: string } } | null;
   if (!envelope) throw new ParticipantError('network', `The session host answered ${response.status} without a result`);
   if (!envelope.ok) throw new ParticipantError(envelope.error.code, envelope.error.message);
   return envelope.value;

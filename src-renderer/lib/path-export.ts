@@ -8,18 +8,31 @@ import { toRgba } from './pixels.ts';
 
 const SCALE = 4;
 
-function enlarged(pixels: ArrayLike<number>, shape: readonly [number, number, number]): { rgba: Uint8ClampedArray<ArrayBuffer>; width: number; height: number } {
+function enlarged(
+  pixels: ArrayLike<number>,
+  shape: readonly [number, number, number],
+): { rgba: Uint8ClampedArray<ArrayBuffer>; width: number; height: number } {
   const [, h, w] = shape;
   const small = toRgba(pixels, shape, 'image');
   const [width, height] = [w * SCALE, h * SCALE];
   const rgba = new Uint8ClampedArray(width * height * 4);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) rgba.set(small.subarray(((Math.floor(y / SCALE) * w + Math.floor(x / SCALE)) * 4), ((Math.floor(y / SCALE) * w + Math.floor(x / SCALE)) * 4) + 4), (y * width + x) * 4);
+    for (let x = 0; x < width; x++)
+      rgba.set(
+        small.subarray(
+          (Math.floor(y / SCALE) * w + Math.floor(x / SCALE)) * 4,
+          (Math.floor(y / SCALE) * w + Math.floor(x / SCALE)) * 4 + 4,
+        ),
+        (y * width + x) * 4,
+      );
   }
   return { rgba, width, height };
 }
 
-export async function pathStripPng(images: ArrayLike<number>[], shape: readonly [number, number, number]): Promise<Blob> {
+export async function pathStripPng(
+  images: ArrayLike<number>[],
+  shape: readonly [number, number, number],
+): Promise<Blob> {
   const frames = images.map((image) => enlarged(image, shape));
   const { width, height } = frames[0]!;
   const gap = 4;
@@ -37,7 +50,10 @@ export function pathGif(images: ArrayLike<number>[], shape: readonly [number, nu
     const { rgba, width, height } = enlarged(image, shape);
     const palette = quantize(rgba, 256);
     // Hold the first and last frames longer so the start and the end can be seen.
-    gif.writeFrame(applyPalette(rgba, palette), width, height, { palette, delay: k === 0 || k === images.length - 1 ? delay * 3 : delay });
+    gif.writeFrame(applyPalette(rgba, palette), width, height, {
+      palette,
+      delay: k === 0 || k === images.length - 1 ? delay * 3 : delay,
+    });
   });
   gif.finish();
   return new Blob([gif.bytes() as BlobPart], { type: 'image/gif' });

@@ -8,7 +8,12 @@ import { colormapTable, type Colormap } from './colormaps.ts';
 
 export type PixelMode = 'image' | 'signed' | 'heat';
 
-export function toRgba(pixels: ArrayLike<number>, shape: readonly [number, number, number], mode: PixelMode, options: { limit?: number; colormap?: Colormap } = {}): Uint8ClampedArray<ArrayBuffer> {
+export function toRgba(
+  pixels: ArrayLike<number>,
+  shape: readonly [number, number, number],
+  mode: PixelMode,
+  options: { limit?: number; colormap?: Colormap } = {},
+): Uint8ClampedArray<ArrayBuffer> {
   const [channels, height, width] = shape;
   const plane = height * width;
   const out = new Uint8ClampedArray(plane * 4);
@@ -48,7 +53,13 @@ export function toRgba(pixels: ArrayLike<number>, shape: readonly [number, numbe
   return out;
 }
 
-export function paintCanvas(canvas: HTMLCanvasElement, pixels: ArrayLike<number>, shape: readonly [number, number, number], mode: PixelMode, options: { limit?: number; colormap?: Colormap } = {}): void {
+export function paintCanvas(
+  canvas: HTMLCanvasElement,
+  pixels: ArrayLike<number>,
+  shape: readonly [number, number, number],
+  mode: PixelMode,
+  options: { limit?: number; colormap?: Colormap } = {},
+): void {
   const [, height, width] = shape;
   canvas.width = width;
   canvas.height = height;

@@ -12,5 +12,9 @@ export function plotHit(event: MouseEvent | KeyboardEvent): PlotHit | null {
   if (event instanceof KeyboardEvent && event.key !== 'Enter' && event.key !== ' ') return null;
   const target = (event.target as Element).closest('[data-concept],[data-method],[data-row]');
   if (!target) return null;
-  return { concept: target.getAttribute('data-concept'), method: target.getAttribute('data-method'), row: target.getAttribute('data-row') };
+  return {
+    concept: target.getAttribute('data-concept'),
+    method: target.getAttribute('data-method'),
+    row: target.getAttribute('data-row'),
+  };
 }

@@ -92,7 +92,10 @@ export class Sessions {
 
   async refresh(): Promise<void> {
     await this.guard(async () => {
-      [this.#annotators, this.#list] = await Promise.all([api.call('annotators.list', {}), api.call('labels.sessions', {})]);
+      [this.#annotators, this.#list] = await Promise.all([
+        api.call('annotators.list', {}),
+        api.call('labels.sessions', {}),
+      ]);
       if (this.selectedId === null && this.list[0]) this.#selectedId = this.list[0].id;
       this.#detail = this.selectedId === null ? null : await api.call('labels.session', { sessionId: this.selectedId });
     });

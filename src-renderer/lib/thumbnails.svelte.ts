@@ -45,7 +45,8 @@ export class Thumbnails {
     this.scheduled = false;
     const ids = [...this.wanted];
     this.wanted.clear();
-    for (let start = 0; start < ids.length; start += BATCH) void this.load(ids.slice(start, start + BATCH), this.generation);
+    for (let start = 0; start < ids.length; start += BATCH)
+      void this.load(ids.slice(start, start + BATCH), this.generation);
   }
 
   private async load(ids: number[], generation: number): Promise<void> {
@@ -54,7 +55,12 @@ export class Thumbnails {
       const response = await fetch(api.thumbnailBatchUrl(ids));
       if (!response.ok) return;
       const entries = parseThumbnailBatch(await response.arrayBuffer());
-      const decoded = await Promise.all(entries.map(async ({ id, png }) => [id, await createImageBitmap(new Blob([png as BlobPart], { type: 'image/png' }))] as const));
+      const decoded = await Promise.all(
+        entries.map(
+          async ({ id, png }) =>
+            [id, await createImageBitmap(new Blob([png as BlobPart], { type: 'image/png' }))] as const,
+        ),
+      );
       if (generation !== this.generation) {
         for (const [, bitmap] of decoded) bitmap.close();
         return;
@@ -80,7 +86,13 @@ export class Thumbnails {
 export const thumbnails = new Thumbnails();
 
 /** Draws a bitmap whole and centred in the square at (x, y); small images are enlarged without smoothing. */
-export function drawContained(context: CanvasRenderingContext2D, bitmap: ImageBitmap, x: number, y: number, size: number): { x: number; y: number; width: number; height: number } {
+export function drawContained(
+  context: CanvasRenderingContext2D,
+  bitmap: ImageBitmap,
+  x: number,
+  y: number,
+  size: number,
+): { x: number; y: number; width: number; height: number } {
   const scale = Math.min(size / bitmap.width, size / bitmap.height);
   const width = bitmap.width * scale;
   const height = bitmap.height * scale;

@@ -4,7 +4,18 @@
  * update it; job events from main keep it current.
  */
 import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
-import { type CamMethodName, type Dataset, type ImageQuery, type Job, type Model, type OpenPurpose, type ProjectSummary, type RecentProject, type SavePurpose, type XaiApi } from '../../src-shared/contract.ts';
+import {
+  type CamMethodName,
+  type Dataset,
+  type ImageQuery,
+  type Job,
+  type Model,
+  type OpenPurpose,
+  type ProjectSummary,
+  type RecentProject,
+  type SavePurpose,
+  type XaiApi,
+} from '../../src-shared/contract.ts';
 import { api as defaultApi } from './api.ts';
 import { filtersFrom, NO_FILTERS, type Filters } from './filters.ts';
 import { ImagePages } from './image-pages.svelte.ts';
@@ -12,7 +23,21 @@ import { ImagePages } from './image-pages.svelte.ts';
 export { filtersFrom, NO_FILTERS, type Filters };
 import { thumbnails } from './thumbnails.svelte.ts';
 
-export type Panel = 'none' | 'confusion' | 'jobs' | 'issues' | 'help' | 'methods' | 'layers' | 'metrics' | 'decomposition' | 'counterfactual' | 'components' | 'compare' | 'labelling' | 'global';
+export type Panel =
+  | 'none'
+  | 'confusion'
+  | 'jobs'
+  | 'issues'
+  | 'help'
+  | 'methods'
+  | 'layers'
+  | 'metrics'
+  | 'decomposition'
+  | 'counterfactual'
+  | 'components'
+  | 'compare'
+  | 'labelling'
+  | 'global';
 
 export interface Toast {
   id: number;
@@ -138,7 +163,10 @@ export class Workspace {
       void this.refresh();
     });
     await this.attempt(async () => {
-      const [project, recent] = await Promise.all([this.api.call('projects.current'), this.api.call('projects.recent')]);
+      const [project, recent] = await Promise.all([
+        this.api.call('projects.current'),
+        this.api.call('projects.recent'),
+      ]);
       this.#recent = recent;
       this.#project = project;
       if (project) await this.refresh();
@@ -150,7 +178,11 @@ export class Workspace {
     if (!this.project) return;
     await this.attempt(async () => {
       const [datasets, models, jobs, info, project] = await Promise.all([
-        this.api.call('datasets.list'), this.api.call('models.list'), this.api.call('jobs.list'), this.api.call('app.info'), this.api.call('projects.current'),
+        this.api.call('datasets.list'),
+        this.api.call('models.list'),
+        this.api.call('jobs.list'),
+        this.api.call('app.info'),
+        this.api.call('projects.current'),
       ]);
       this.#datasets = datasets;
       this.#models = models;
@@ -159,7 +191,8 @@ export class Workspace {
       this.#nativeDialogs = info.nativeDialogs;
       this.#project = project;
       if (this.modelId === null || !models.some((m) => m.id === this.modelId)) this.#modelId = models[0]?.id ?? null;
-      if (this.datasetId === null || !datasets.some((d) => d.id === this.datasetId)) this.chooseDataset(datasets[0]?.id ?? null);
+      if (this.datasetId === null || !datasets.some((d) => d.id === this.datasetId))
+        this.chooseDataset(datasets[0]?.id ?? null);
     });
   }
 
@@ -204,7 +237,12 @@ export class Workspace {
    * Every image the current filters match as one job: explained with one method ('explain.selection')
    * or, for 'explain.metricsSelection', its deletion, insertion and ROAD averaged.
    */
-  async startSelectionJob(kind: 'explain.selection' | 'explain.metricsSelection', method: CamMethodName, layer: string, target: number): Promise<void> {
+  async startSelectionJob(
+    kind: 'explain.selection' | 'explain.metricsSelection',
+    method: CamMethodName,
+    layer: string,
+    target: number,
+  ): Promise<void> {
     const query = this.query;
     if (this.modelId === null || !query || !layer) return;
     const modelId = this.modelId;
@@ -291,10 +329,18 @@ export class Workspace {
   /** A path from the system's open or save dialog (null when cancelled or refused). */
   async pickPath(mode: 'open', purpose: OpenPurpose): Promise<string | null>;
   async pickPath(mode: 'save', purpose: SavePurpose, defaultName?: string): Promise<string | null>;
-  async pickPath(mode: 'open' | 'save', purpose: OpenPurpose | SavePurpose, defaultName?: string): Promise<string | null> {
+  async pickPath(
+    mode: 'open' | 'save',
+    purpose: OpenPurpose | SavePurpose,
+    defaultName?: string,
+  ): Promise<string | null> {
     let path: string | null = null;
     await this.attempt(async () => {
-      path = (mode === 'open' ? await this.api.call('dialogs.open', { purpose: purpose as OpenPurpose }) : await this.api.call('dialogs.save', { purpose: purpose as SavePurpose, defaultName })).path;
+      path = (
+        mode === 'open'
+          ? await this.api.call('dialogs.open', { purpose: purpose as OpenPurpose })
+          : await this.api.call('dialogs.save', { purpose: purpose as SavePurpose, defaultName })
+      ).path;
     });
     return path;
   }
@@ -351,7 +397,11 @@ export class Workspace {
   }
 
   private async switchTo(project: ProjectSummary): Promise<void> {
-    if (project.readOnly) this.notify('info', `${project.name} is open read-only: you can browse and explain it, but nothing can be saved to it.`);
+    if (project.readOnly)
+      this.notify(
+        'info',
+        `${project.name} is open read-only: you can browse and explain it, but nothing can be saved to it.`,
+      );
     thumbnails.clear(); // image ids belong to a project
     this.#choosingProject = false;
     this.#project = project;

@@ -30,12 +30,23 @@ export type Concept = z.infer<typeof Concept>;
 export const ConceptEdit = z.discriminatedUnion('op', [
   z.object({ op: z.literal('rename'), term: z.string().min(1).max(80), name: z.string().trim().min(1).max(60) }),
   z.object({ op: z.literal('merge'), terms: z.array(z.string().min(1).max(80)).min(2).max(50) }),
-  z.object({ op: z.literal('split'), terms: z.array(z.string().min(1).max(80)).min(1).max(200), name: z.string().trim().max(60).optional() }),
+  z.object({
+    op: z.literal('split'),
+    terms: z.array(z.string().min(1).max(80)).min(1).max(200),
+    name: z.string().trim().max(60).optional(),
+  }),
 ]);
 export type ConceptEdit = z.infer<typeof ConceptEdit>;
 export const StoredEdit = z.object({ id, edit: ConceptEdit, createdAt: z.string() });
 
-export const Example = z.object({ imageId: z.number().int(), itemUuid: z.string(), sessionId: z.number().int(), method: z.string(), layer: z.string(), text: z.string() });
+export const Example = z.object({
+  imageId: z.number().int(),
+  itemUuid: z.string(),
+  sessionId: z.number().int(),
+  method: z.string(),
+  layer: z.string(),
+  text: z.string(),
+});
 export type Example = z.infer<typeof Example>;
 
 export const ConceptScore = z.object({
@@ -52,8 +63,20 @@ export const ConceptScore = z.object({
 });
 export type ConceptScore = z.infer<typeof ConceptScore>;
 
-export const LayerConcepts = z.object({ layer: z.string(), depth: z.number().int(), answers: z.number().int(), concepts: z.array(ConceptScore) });
-export const Trend = z.object({ concept: z.string(), name: z.string(), slope: z.number(), first: z.number(), last: z.number(), direction: z.enum(['rising', 'falling']) });
+export const LayerConcepts = z.object({
+  layer: z.string(),
+  depth: z.number().int(),
+  answers: z.number().int(),
+  concepts: z.array(ConceptScore),
+});
+export const Trend = z.object({
+  concept: z.string(),
+  name: z.string(),
+  slope: z.number(),
+  first: z.number(),
+  last: z.number(),
+  direction: z.enum(['rising', 'falling']),
+});
 export const ClassAtlas = z.object({
   classIndex: z.number().int(),
   className: z.string(),
@@ -67,7 +90,13 @@ export type ClassAtlas = z.infer<typeof ClassAtlas>;
 
 export const MeanCi = z.object({ n: z.number().int(), mean: num, low: num, high: num });
 export type MeanCi = z.infer<typeof MeanCi>;
-export const Faithfulness = z.object({ images: z.number().int(), deletion: num, insertion: num, road: num, sanity: num });
+export const Faithfulness = z.object({
+  images: z.number().int(),
+  deletion: num,
+  insertion: num,
+  road: num,
+  sanity: num,
+});
 export type Faithfulness = z.infer<typeof Faithfulness>;
 export const MethodRow = z.object({
   method: z.string(),
@@ -88,12 +117,29 @@ export const MethodRow = z.object({
   humanRank: z.number().nullable(),
 });
 export type MethodRow = z.infer<typeof MethodRow>;
-export const Correlation = z.object({ metric: z.string(), methods: z.number().int(), spearman: num, weighted: z.boolean() });
-export const MethodRanking = z.object({ scope: z.string(), classIndex: z.number().int().nullable(), rows: z.array(MethodRow), correlations: z.array(Correlation) });
+export const Correlation = z.object({
+  metric: z.string(),
+  methods: z.number().int(),
+  spearman: num,
+  weighted: z.boolean(),
+});
+export const MethodRanking = z.object({
+  scope: z.string(),
+  classIndex: z.number().int().nullable(),
+  rows: z.array(MethodRow),
+  correlations: z.array(Correlation),
+});
 export type MethodRanking = z.infer<typeof MethodRanking>;
 
 export const HeatCell = z.object({ row: z.string(), column: z.string(), value: num, n: z.number().int() });
-export const Heatmap = z.object({ title: z.string(), rows: z.array(z.string()), columns: z.array(z.string()), cells: z.array(HeatCell), low: z.number(), high: z.number() });
+export const Heatmap = z.object({
+  title: z.string(),
+  rows: z.array(z.string()),
+  columns: z.array(z.string()),
+  cells: z.array(HeatCell),
+  low: z.number(),
+  high: z.number(),
+});
 export type Heatmap = z.infer<typeof Heatmap>;
 
 export const DisagreementItem = z.object({
@@ -110,16 +156,50 @@ export const DisagreementItem = z.object({
   summary: z.string(),
 });
 export type DisagreementItem = z.infer<typeof DisagreementItem>;
-export const ClassDisagreement = z.object({ className: z.string(), items: z.number().int(), meanDisagreement: num, alpha: num });
+export const ClassDisagreement = z.object({
+  className: z.string(),
+  items: z.number().int(),
+  meanDisagreement: num,
+  alpha: num,
+});
 
-export const LabelNextItem = z.object({ itemUuid: z.string(), imageId: z.number().int(), taskType: z.string(), method: z.string(), className: z.string(), answers: z.number().int(), uncertainty: z.number() });
+export const LabelNextItem = z.object({
+  itemUuid: z.string(),
+  imageId: z.number().int(),
+  taskType: z.string(),
+  method: z.string(),
+  className: z.string(),
+  answers: z.number().int(),
+  uncertainty: z.number(),
+});
 export type LabelNextItem = z.infer<typeof LabelNextItem>;
 
 export const AggregateSettings = z.object({
   generatedAt: z.string(),
-  sessions: z.array(z.object({ id, uuid: z.string(), name: z.string(), modelName: z.string(), modelHash: z.string(), answers: z.number().int() })),
-  embedder: z.object({ kind: z.enum(['words', 'sentence']), name: z.string(), hash: z.string(), dimensions: z.number().int() }),
-  clustering: z.object({ linkage: z.literal('complete'), metric: z.literal('cosine'), kRange: z.tuple([z.number().int(), z.number().int()]), k: z.number().int(), silhouette: num, terms: z.number().int() }),
+  sessions: z.array(
+    z.object({
+      id,
+      uuid: z.string(),
+      name: z.string(),
+      modelName: z.string(),
+      modelHash: z.string(),
+      answers: z.number().int(),
+    }),
+  ),
+  embedder: z.object({
+    kind: z.enum(['words', 'sentence']),
+    name: z.string(),
+    hash: z.string(),
+    dimensions: z.number().int(),
+  }),
+  clustering: z.object({
+    linkage: z.literal('complete'),
+    metric: z.literal('cosine'),
+    kRange: z.tuple([z.number().int(), z.number().int()]),
+    k: z.number().int(),
+    silhouette: num,
+    terms: z.number().int(),
+  }),
   edits: z.number().int(),
   staleEdits: z.number().int(),
   reliability: z.string(),
@@ -147,6 +227,16 @@ export const Aggregate = z.object({
 export type Aggregate = z.infer<typeof Aggregate>;
 
 /** The tables an export writes, one CSV (or one JSON key) each. */
-export const AGGREGATE_TABLES = ['concepts', 'atlas', 'atlas_layers', 'trends', 'methods', 'correlations', 'agreement', 'disagreement', 'disagreement_classes'] as const;
+export const AGGREGATE_TABLES = [
+  'concepts',
+  'atlas',
+  'atlas_layers',
+  'trends',
+  'methods',
+  'correlations',
+  'agreement',
+  'disagreement',
+  'disagreement_classes',
+] as const;
 export const AggregateTable = z.enum(AGGREGATE_TABLES);
 export type AggregateTable = z.infer<typeof AggregateTable>;

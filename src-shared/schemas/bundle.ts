@@ -22,7 +22,12 @@ export const BundleModel = z.object({
   outputs: z.array(TensorSpec).min(1),
   quality: z.record(z.string(), z.unknown()).default({}),
   training: z.record(z.string(), z.unknown()).optional(),
-  branches: z.object({ distinct: z.array(z.number().int().nonnegative()).min(1), agnostic: z.array(z.number().int().nonnegative()).min(1) }).optional(),
+  branches: z
+    .object({
+      distinct: z.array(z.number().int().nonnegative()).min(1),
+      agnostic: z.array(z.number().int().nonnegative()).min(1),
+    })
+    .optional(),
 });
 
 export const BUNDLE_ROLES = ['classifier', 'dxai', 'cae-encoder', 'cae-decoder', 'infodisent'] as const;
@@ -31,9 +36,19 @@ export type BundleRole = (typeof BUNDLE_ROLES)[number];
 export const Bundle = z.object({
   format: z.string().regex(/^xaiws\.bundle\/\d+$/, 'expected "xaiws.bundle/<version>"'),
   name: z.string().min(1),
-  dataset: z.object({ name: z.string().min(1), channels: z.union([z.literal(1), z.literal(3)]), height: z.number().int().positive(), width: z.number().int().positive() }),
+  dataset: z.object({
+    name: z.string().min(1),
+    channels: z.union([z.literal(1), z.literal(3)]),
+    height: z.number().int().positive(),
+    width: z.number().int().positive(),
+  }),
   classes: z.array(z.string().min(1)).min(2),
-  preprocessing: z.object({ scale: z.number().positive(), mean: z.array(z.number()).min(1).max(3), std: z.array(z.number().positive()).min(1).max(3), resize: z.enum(['stretch', 'contain', 'cover']) }),
+  preprocessing: z.object({
+    scale: z.number().positive(),
+    mean: z.array(z.number()).min(1).max(3),
+    std: z.array(z.number().positive()).min(1).max(3),
+    resize: z.enum(['stretch', 'contain', 'cover']),
+  }),
   models: z.object({
     classifier: BundleModel,
     dxai: BundleModel.optional(),
@@ -42,7 +57,15 @@ export const Bundle = z.object({
     infodisent: BundleModel.optional(),
   }),
   data: z.record(z.string(), z.string().min(1)).default({}),
-  files: z.array(z.object({ path: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits'), bytes: z.number().int().nonnegative() })).min(1),
+  files: z
+    .array(
+      z.object({
+        path: z.string().min(1),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits'),
+        bytes: z.number().int().nonnegative(),
+      }),
+    )
+    .min(1),
 });
 export type Bundle = z.infer<typeof Bundle>;
 export type BundleModel = z.infer<typeof BundleModel>;
@@ -62,9 +85,23 @@ export const InfoDisentPrototypes = z.object({
   patchSize: z.number().int().positive(),
   featureMap: z.tuple([z.number().int().positive(), z.number().int().positive()]),
   atlas: z.string().min(1),
-  channels: z.array(z.object({
-    channel: z.number().int().nonnegative(),
-    patches: z.array(z.object({ trainIndex: z.number().int().nonnegative(), label: z.number().int().nonnegative(), row: z.number().int(), col: z.number().int(), y: z.number().int(), x: z.number().int(), value: z.number() })),
-  })).min(1),
+  channels: z
+    .array(
+      z.object({
+        channel: z.number().int().nonnegative(),
+        patches: z.array(
+          z.object({
+            trainIndex: z.number().int().nonnegative(),
+            label: z.number().int().nonnegative(),
+            row: z.number().int(),
+            col: z.number().int(),
+            y: z.number().int(),
+            x: z.number().int(),
+            value: z.number(),
+          }),
+        ),
+      }),
+    )
+    .min(1),
 });
 export type InfoDisentPrototypes = z.infer<typeof InfoDisentPrototypes>;

@@ -2,7 +2,16 @@
 import { z } from 'zod';
 import { id } from './project.ts';
 
-export const CAM_METHOD_NAMES = ['gradcam', 'hirescam', 'xgradcam', 'gradcam++', 'layercam', 'scorecam', 'ablationcam', 'eigencam'] as const;
+export const CAM_METHOD_NAMES = [
+  'gradcam',
+  'hirescam',
+  'xgradcam',
+  'gradcam++',
+  'layercam',
+  'scorecam',
+  'ablationcam',
+  'eigencam',
+] as const;
 export const CamMethodName = z.enum(CAM_METHOD_NAMES);
 
 export const LayerInfo = z.object({
@@ -89,9 +98,10 @@ export const ImageMetrics = LayerMap.extend({
 });
 
 export const SanityCheck = ExplainedImage.extend({
-  steps: z.array(z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() })),
+  steps: z.array(
+    z.object({ layersRandomised: z.number().int(), layer: z.string(), op: z.string(), spearman: z.number() }),
+  ),
 });
-
 
 export type LayerInfo = z.infer<typeof LayerInfo>;
 export type Explanation = z.infer<typeof Explanation>;

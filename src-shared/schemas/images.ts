@@ -66,7 +66,6 @@ export const Confusion = z.object({
   accuracy: z.number().nullable(),
 });
 
-
 export type ImageRow = z.infer<typeof ImageRow>;
 export type ImageDetail = z.infer<typeof ImageDetail>;
 export type ImageQuery = z.input<typeof ImageQuery>;

@@ -10,15 +10,31 @@ import { ImageFilter } from './images.ts';
 const id = z.number().int().positive();
 
 export const AnnotatorRole = z.enum(['analyst', 'participant']);
-export const Annotator = z.object({ id, uuid: z.string(), name: z.string(), role: AnnotatorRole, createdAt: z.string() });
+export const Annotator = z.object({
+  id,
+  uuid: z.string(),
+  name: z.string(),
+  role: AnnotatorRole,
+  createdAt: z.string(),
+});
 
 export const TASK_TYPES = ['rating', 'pairwise', 'concept', 'reveal'] as const;
 export const TaskType = z.enum(TASK_TYPES);
 
 /** The ordinal scales of a rating task: 1 (not at all) to 5 (completely). */
 export const RATING_SCALES = [
-  { key: 'justifies', question: 'The highlighted regions show what justifies the class', low: 'not at all', high: 'completely' },
-  { key: 'predictable', question: 'This explanation helps me predict what the model decides', low: 'not at all', high: 'very much' },
+  {
+    key: 'justifies',
+    question: 'The highlighted regions show what justifies the class',
+    low: 'not at all',
+    high: 'completely',
+  },
+  {
+    key: 'predictable',
+    question: 'This explanation helps me predict what the model decides',
+    low: 'not at all',
+    high: 'very much',
+  },
 ] as const;
 export type ScaleKey = (typeof RATING_SCALES)[number]['key'];
 
@@ -29,16 +45,31 @@ export const REVEAL_PERCENTS = [2, 4.5, 8, 13, 20, 30] as const;
 export const LabelSource = z.union([OverlaySource, z.object({ kind: z.literal('clusters') })]);
 export type LabelSource = z.infer<typeof LabelSource>;
 /** A source and how much of it there is: `count` maps on `images` images (of the filtered images, when a filter is given). */
-export const LabelSourceChoice = z.object({ label: z.string(), count: z.number().int(), images: z.number().int(), source: LabelSource, regions: z.boolean() });
+export const LabelSourceChoice = z.object({
+  label: z.string(),
+  count: z.number().int(),
+  images: z.number().int(),
+  source: LabelSource,
+  regions: z.boolean(),
+});
 
 const Score = z.number().int().min(1).max(5);
 const Text = z.string().max(500);
 
 export const Answer = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('rating'), scores: z.object({ justifies: Score, predictable: Score }), comment: z.string().max(2000).default('') }),
+  z.object({
+    type: z.literal('rating'),
+    scores: z.object({ justifies: Score, predictable: Score }),
+    comment: z.string().max(2000).default(''),
+  }),
   z.object({ type: z.literal('pairwise'), choice: z.enum(['a', 'b', 'neither']) }),
   z.object({ type: z.literal('concept'), text: Text, concepts: z.array(z.string().max(80)).max(20).default([]) }),
-  z.object({ type: z.literal('reveal'), guess: z.number().int().min(0).max(999).nullable(), resigned: z.boolean().default(false), text: Text.default('') }),
+  z.object({
+    type: z.literal('reveal'),
+    guess: z.number().int().min(0).max(999).nullable(),
+    resigned: z.boolean().default(false),
+    text: Text.default(''),
+  }),
 ]);
 export type Answer = z.infer<typeof Answer>;
 export type AnswerInput = z.input<typeof Answer>;
@@ -73,7 +104,12 @@ export const SessionPreview = z.object({
   images: z.number().int(),
   withMaps: z.number().int(),
   used: z.number().int(),
-  items: z.object({ rating: z.number().int(), pairwise: z.number().int(), concept: z.number().int(), reveal: z.number().int() }),
+  items: z.object({
+    rating: z.number().int(),
+    pairwise: z.number().int(),
+    concept: z.number().int(),
+    reveal: z.number().int(),
+  }),
   goldItems: z.number().int(),
   seats: z.number().int(),
   tasks: z.number().int(),
@@ -123,7 +159,11 @@ export const SeatProgress = z.object({
   leaderboard: z.boolean(),
 });
 
-export const SessionDetail = SessionSummary.extend({ seats: z.array(SeatProgress), concepts: z.array(z.string()), classes: z.array(z.string()) });
+export const SessionDetail = SessionSummary.extend({
+  seats: z.array(SeatProgress),
+  concepts: z.array(z.string()),
+  classes: z.array(z.string()),
+});
 
 const MapData = z.object({ width: z.number().int(), height: z.number().int(), map: z.array(z.number()) });
 
@@ -177,10 +217,19 @@ export const AnswerAck = z.object({
 });
 export type AnswerAck = z.infer<typeof AnswerAck>;
 
-export const HistoryEntry = z.object({ taskId: z.string(), type: TaskType, position: z.number().int(), summary: z.string(), answeredAt: z.string(), revision: z.number().int() });
+export const HistoryEntry = z.object({
+  taskId: z.string(),
+  type: TaskType,
+  position: z.number().int(),
+  summary: z.string(),
+  answeredAt: z.string(),
+  revision: z.number().int(),
+});
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
-export const Leaderboard = z.array(z.object({ name: z.string(), points: z.number(), level: z.number().int(), you: z.boolean() }));
+export const Leaderboard = z.array(
+  z.object({ name: z.string(), points: z.number(), level: z.number().int(), you: z.boolean() }),
+);
 
 const Ci = z.object({ low: z.number().nullable(), high: z.number().nullable() });
 export const AgreementRow = z.object({
@@ -200,15 +249,32 @@ export const AgreementRow = z.object({
 export const AgreementReport = z.object({
   sessionId: id,
   rows: z.array(AgreementRow),
-  annotators: z.array(z.object({ annotator: z.string(), measure: z.string(), alphaWithout: z.number().nullable(), delta: z.number().nullable(), values: z.number().int() })),
+  annotators: z.array(
+    z.object({
+      annotator: z.string(),
+      measure: z.string(),
+      alphaWithout: z.number().nullable(),
+      delta: z.number().nullable(),
+      values: z.number().int(),
+    }),
+  ),
 });
 export type AgreementReport = z.infer<typeof AgreementReport>;
 
 /** Limits on what one row of an annotator pack may hold (the app never writes more). */
-export const PACK_LIMITS = { answerBytes: 16 * 1024, nameLength: 60, textLength: 200, answers: 200_000, points: 10_000 } as const;
+export const PACK_LIMITS = {
+  answerBytes: 16 * 1024,
+  nameLength: 60,
+  textLength: 200,
+  answers: 200_000,
+  points: 10_000,
+} as const;
 
 const Uuid = z.string().min(1).max(64);
-const Timestamp = z.string().max(40).refine((text) => !Number.isNaN(Date.parse(text)), 'is not a date and time');
+const Timestamp = z
+  .string()
+  .max(40)
+  .refine((text) => !Number.isNaN(Date.parse(text)), 'is not a date and time');
 
 /**
  * One answer as an annotator pack carries it, validated before anything of the pack is merged. The
@@ -231,11 +297,20 @@ export const PackAnswerRow = z.object({
   shownAt: Timestamp.nullable(),
   answeredAt: Timestamp,
   revisedAt: Timestamp.nullable(),
-  revealed: z.number().int().min(-1).max(REVEAL_PERCENTS.length - 1),
+  revealed: z
+    .number()
+    .int()
+    .min(-1)
+    .max(REVEAL_PERCENTS.length - 1),
 });
 export type PackAnswerRow = z.infer<typeof PackAnswerRow>;
 
-export const PackContents = z.object({ packUuid: Uuid, sessionUuid: Uuid, sessionName: z.string().max(200), answers: z.array(PackAnswerRow) });
+export const PackContents = z.object({
+  packUuid: Uuid,
+  sessionUuid: Uuid,
+  sessionName: z.string().max(200),
+  answers: z.array(PackAnswerRow),
+});
 export type PackContents = z.infer<typeof PackContents>;
 
 export const MergeReport = z.object({
@@ -244,7 +319,9 @@ export const MergeReport = z.object({
   added: z.number().int(),
   updated: z.number().int(),
   unchanged: z.number().int(),
-  conflicts: z.array(z.object({ taskId: z.string(), annotator: z.string(), item: z.string(), master: Answer, pack: Answer })),
+  conflicts: z.array(
+    z.object({ taskId: z.string(), annotator: z.string(), item: z.string(), master: Answer, pack: Answer }),
+  ),
   unknown: z.number().int(),
 });
 export type MergeReport = z.infer<typeof MergeReport>;

@@ -75,9 +75,10 @@ export const BundleSummary = z.object({
   path: z.string(),
   name: z.string(),
   classes: z.array(z.string()),
-  models: z.array(z.object({ role: z.string(), file: z.string(), sha256: z.string(), quality: z.record(z.string(), z.unknown()) })),
+  models: z.array(
+    z.object({ role: z.string(), file: z.string(), sha256: z.string(), quality: z.record(z.string(), z.unknown()) }),
+  ),
 });
-
 
 export type ProjectSummary = z.infer<typeof ProjectSummary>;
 export type Dataset = z.infer<typeof Dataset>;

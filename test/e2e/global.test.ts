@@ -26,7 +26,14 @@ beforeAll(async () => {
     const ids = await explainedProject(ws, join(host.dir, 'global.xaiws'), join(host.dir, 'data'), 8);
     const ana = ws.project.labels.addAnnotator('Ana', 'analyst');
     const ben = ws.project.labels.addAnnotator('Ben', 'analyst');
-    sessionId = await labelSession(ws, ids, { name: 'Concepts', maxImages: 4, taskTypes: ['concept', 'rating', 'pairwise'], overlap: 2, goldShare: 0, annotatorIds: [ana.id, ben.id] });
+    sessionId = await labelSession(ws, ids, {
+      name: 'Concepts',
+      maxImages: 4,
+      taskTypes: ['concept', 'rating', 'pairwise'],
+      overlap: 2,
+      goldShare: 0,
+      annotatorIds: [ana.id, ben.id],
+    });
     await answerAll(ws, sessionId, [ben.id]);
   });
   ({ testHost, page } = app);
@@ -40,7 +47,11 @@ describe('global explanations in the app', () => {
     await page.getByTestId('label-as-Ana').click();
     await page.getByTestId('label-task').waitFor();
     for (let i = 0; (await currentTask(page)).state === 'task' && i < 60; i++) await answerByKeys(page, i);
-    const answered = testHost.workstation.project.db.prepare("SELECT count(*) AS n FROM label_answers a JOIN annotators an ON an.id = a.annotator_id WHERE an.name = 'Ana'").get() as { n: number };
+    const answered = testHost.workstation.project.db
+      .prepare(
+        "SELECT count(*) AS n FROM label_answers a JOIN annotators an ON an.id = a.annotator_id WHERE an.name = 'Ana'",
+      )
+      .get() as { n: number };
     expect(answered.n).toBeGreaterThan(10);
     await page.getByTestId('labelling-overlay').getByRole('button', { name: 'Close' }).click();
 
@@ -54,12 +65,21 @@ describe('global explanations in the app', () => {
     const bars = page.getByTestId('concept-bars').locator('g.bar');
     await expect.poll(() => bars.count()).toBe(Math.min(12, first.concepts.length));
     expect(await bars.first().getAttribute('data-concept')).toBe(first.concepts[0]!.concept);
-    await expect(page.getByTestId('global-summary').innerText()).resolves.toContain(`${expected.overview.answers} answers from 2 annotators`);
+    await expect(page.getByTestId('global-summary').innerText()).resolves.toContain(
+      `${expected.overview.answers} answers from 2 annotators`,
+    );
 
     await bars.first().click();
     const examples = page.getByTestId('concept-example');
     await expect.poll(() => examples.count()).toBe(first.concepts[0]!.examples.length);
-    await expect.poll(() => examples.first().locator('img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(112);
+    await expect
+      .poll(() =>
+        examples
+          .first()
+          .locator('img')
+          .evaluate((img) => (img as HTMLImageElement).naturalWidth),
+      )
+      .toBe(112);
     await examples.first().click();
     await page.getByTestId('image-panel').waitFor();
     await expect(page.getByTestId('global-overlay').count()).resolves.toBe(0);
@@ -74,12 +94,16 @@ describe('global explanations in the app', () => {
     await page.getByTestId('concept-name').fill('neckwear');
     await page.getByTestId('concept-rename').click();
     await expect.poll(() => page.getByTestId('concept-list').innerText()).toContain('neckwear');
-    expect(testHost.workstation.project.aggregate.edits().map((e) => e.edit)).toEqual([{ op: 'rename', term: 'collar', name: 'neckwear' }]);
+    expect(testHost.workstation.project.aggregate.edits().map((e) => e.edit)).toEqual([
+      { op: 'rename', term: 'collar', name: 'neckwear' },
+    ]);
 
     await page.keyboard.press('2');
     const ranking = page.getByTestId('ranking-chart').locator('g.method');
     await expect.poll(() => ranking.count()).toBe(2);
-    await expect(page.getByTestId('ranking-table').innerText()).resolves.toMatch(/gradcam[\s\S]*layercam|layercam[\s\S]*gradcam/);
+    await expect(page.getByTestId('ranking-table').innerText()).resolves.toMatch(
+      /gradcam[\s\S]*layercam|layercam[\s\S]*gradcam/,
+    );
 
     await page.keyboard.press('3');
     await expect.poll(() => page.getByTestId('agreement-heatmap').count()).toBe(2);

@@ -74,30 +74,36 @@ describe('a crowd labelling session', () => {
     await page.getByTestId('join-code').fill('WRONG1');
     await page.getByTestId('join-name').fill('Eve');
     await page.getByRole('button', { name: 'Join' }).click();
-    await expect.poll(() => page.getByTestId('join-error').innerText()).toContain('"WRONG1" is not this session\'s join code');
+    await expect
+      .poll(() => page.getByTestId('join-error').innerText())
+      .toContain('"WRONG1" is not this session\'s join code');
     expect(testHost.workstation.project.labels.annotators().map((a) => a.name)).not.toContain('Eve');
   });
 
   it('lets two participants label at once, tutorial first, with the keyboard; the owner sees it live', async () => {
-    const pages = await Promise.all(['Pia', 'Max'].map(async (name) => {
-      const page = await participant(name);
-      expect(await page.getByTestId('join-code').inputValue()).toBe(code); // the QR URL carries the code
-      await page.getByTestId('join-name').fill(name);
-      await page.getByRole('button', { name: 'Join' }).click();
-      await page.getByTestId('practice-banner').waitFor();
-      return page;
-    }));
-    const answered = await Promise.all(pages.map(async (page, p) => {
-      // The practice round: one task per task type, but none that shows an image the participant will play in the reveal game.
-      let practised = 0;
-      while (await page.getByTestId('practice-banner').count()) await answerByKeys(page, practised++ + p);
-      expect(practised).toBeGreaterThanOrEqual(1);
-      expect(practised).toBeLessThanOrEqual(3);
-      await page.getByTestId('practice-feedback').waitFor();
-      const ids: string[] = [];
-      for (let i = 0; i < 6; i++) ids.push(await answerByKeys(page, i + p));
-      return ids;
-    }));
+    const pages = await Promise.all(
+      ['Pia', 'Max'].map(async (name) => {
+        const page = await participant(name);
+        expect(await page.getByTestId('join-code').inputValue()).toBe(code); // the QR URL carries the code
+        await page.getByTestId('join-name').fill(name);
+        await page.getByRole('button', { name: 'Join' }).click();
+        await page.getByTestId('practice-banner').waitFor();
+        return page;
+      }),
+    );
+    const answered = await Promise.all(
+      pages.map(async (page, p) => {
+        // The practice round: one task per task type, but none that shows an image the participant will play in the reveal game.
+        let practised = 0;
+        while (await page.getByTestId('practice-banner').count()) await answerByKeys(page, practised++ + p);
+        expect(practised).toBeGreaterThanOrEqual(1);
+        expect(practised).toBeLessThanOrEqual(3);
+        await page.getByTestId('practice-feedback').waitFor();
+        const ids: string[] = [];
+        for (let i = 0; i < 6; i++) ids.push(await answerByKeys(page, i + p));
+        return ids;
+      }),
+    );
     const store = testHost.workstation.project.labels;
     const sessionId = store.sessions()[0]!.id;
     expect(store.counts(sessionId).answered).toBe(12);
@@ -141,9 +147,18 @@ describe('labelling at the desktop', () => {
     const { createSession } = await import('../../src-main/labels/sessions.ts');
     const { SessionRequest } = await import('../../src-shared/schemas/labels.ts');
     const datasetId = testHost.workstation.project.datasets.list()[0]!.id;
-    await createSession(modelScope(testHost.workstation, models[0]!.id), SessionRequest.parse({
-      name: 'Desk', modelId: models[0]!.id, datasetId, sources: [{ kind: 'cam', method: 'gradcam', layer: LAYER, target: -1 }], taskTypes: ['rating'], overlap: 1, annotatorIds: [ana.id],
-    }));
+    await createSession(
+      modelScope(testHost.workstation, models[0]!.id),
+      SessionRequest.parse({
+        name: 'Desk',
+        modelId: models[0]!.id,
+        datasetId,
+        sources: [{ kind: 'cam', method: 'gradcam', layer: LAYER, target: -1 }],
+        taskTypes: ['rating'],
+        overlap: 1,
+        annotatorIds: [ana.id],
+      }),
+    );
     await owner.keyboard.press('Escape');
     await owner.getByTestId('toggle-labelling').click();
     await owner.getByRole('button', { name: /^Desk/ }).click();

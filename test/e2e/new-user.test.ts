@@ -38,12 +38,18 @@ const ws = () => testHost.workstation;
 /** Screenshots to look at after a run (test-results/ is not committed). */
 const shot = (name: string) => page.screenshot({ path: join(ROOT, 'test-results', `new-user-${name}.png`) });
 const total = async () => Number((await page.getByTestId('total').innerText()).replace(/[^0-9]/g, ''));
-const running = (kind: Job['kind']) => ws().hasProject && ws().jobs.list().some((job) => job.kind === kind && (job.status === 'running' || job.status === 'queued'));
+const running = (kind: Job['kind']) =>
+  ws().hasProject &&
+  ws()
+    .jobs.list()
+    .some((job) => job.kind === kind && (job.status === 'running' || job.status === 'queued'));
 
 /** The import worker of this process (forked by the workstation), once it has started. */
 function importWorker(): number {
   try {
-    return Number(execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', 'import-worker'], { encoding: 'utf8' }).trim());
+    return Number(
+      execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', 'import-worker'], { encoding: 'utf8' }).trim(),
+    );
   } catch {
     return 0;
   }
@@ -54,7 +60,12 @@ async function contrast(locator: ReturnType<Page['locator']>): Promise<number> {
   return locator.evaluate((element) => {
     const style = getComputedStyle(element);
     const luminance = (css: string) => {
-      const [r, g, b] = css.match(/\d+(\.\d+)?/g)!.slice(0, 3).map(Number).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      const [r, g, b] = css
+        .match(/\d+(\.\d+)?/g)!
+        .slice(0, 3)
+        .map(Number)
+        .map((v) => v / 255)
+        .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
       return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
     };
     const [a, b] = [luminance(style.color), luminance(style.backgroundColor)].sort((x, y) => y - x);
@@ -77,7 +88,9 @@ describe('a new user', () => {
     } finally {
       process.kill(worker, 'SIGCONT');
     }
-    await expect.poll(() => running('import') || running('inference') || ws().project.predictions.count(1, 1) < 10_000).toBe(false);
+    await expect
+      .poll(() => running('import') || running('inference') || ws().project.predictions.count(1, 1) < 10_000)
+      .toBe(false);
     await expect.poll(total).toBe(10_000);
   });
 
@@ -114,8 +127,17 @@ describe('a new user', () => {
   it('builds a labelling session from exactly the filtered images, and says first what it cannot build', async () => {
     const modelId = ws().project.models.list()[0]!.id;
     const datasetId = ws().project.datasets.list()[0]!.id;
-    const bags = { datasetId, trueClass: 'Bag', correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-    await ws().jobs.wait(startExplain(ws(), { modelId, method: 'gradcam', layer: LAYER, target: -1, query: { ...bags, modelId } }).id);
+    const bags = {
+      datasetId,
+      trueClass: 'Bag',
+      correctness: 'all' as const,
+      confidenceMin: 0,
+      confidenceMax: 1,
+      sort: 'id' as const,
+    };
+    await ws().jobs.wait(
+      startExplain(ws(), { modelId, method: 'gradcam', layer: LAYER, target: -1, query: { ...bags, modelId } }).id,
+    );
     const sure = Array.from(ws().project.images.matchingIds({ ...bags, modelId, confidenceMin: 0.999 }));
     expect(sure.length).toBeGreaterThan(10);
     await page.getByTestId('filter-confidence-min').fill('99.9');
@@ -128,7 +150,11 @@ describe('a new user', () => {
     await page.getByTestId('new-session').click();
     const form = page.getByTestId('session-form');
     await expect.poll(() => form.innerText()).toContain(`maps on ${sure.length} of these images`);
-    await expect.poll(() => form.getByTestId('session-source').evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).checked))).toEqual([true]);
+    await expect
+      .poll(() =>
+        form.getByTestId('session-source').evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).checked)),
+      )
+      .toEqual([true]);
     await form.getByRole('checkbox', { name: 'Ana analyst' }).check();
     await form.getByLabel('Annotators per item').fill('1');
     await form.getByText('Pairwise choice').click();
@@ -140,10 +166,16 @@ describe('a new user', () => {
     await form.getByRole('button', { name: 'Create session' }).click();
     await page.getByTestId('session-view').waitFor();
     const sessionId = ws().project.labels.sessions()[0]!.id;
-    const shown = ws().project.db.prepare('SELECT image_id AS id, confidence FROM label_images WHERE session_id = ?').all(sessionId) as { id: number; confidence: number }[];
+    const shown = ws()
+      .project.db.prepare('SELECT image_id AS id, confidence FROM label_images WHERE session_id = ?')
+      .all(sessionId) as { id: number; confidence: number }[];
     expect(shown.length).toBe(12);
     for (const image of shown) expect(sure).toContain(image.id);
-    const types = ws().project.db.prepare('SELECT DISTINCT task_type AS t FROM label_items WHERE session_id = ?').all(sessionId).map((r) => (r as { t: string }).t).sort();
+    const types = ws()
+      .project.db.prepare('SELECT DISTINCT task_type AS t FROM label_items WHERE session_id = ?')
+      .all(sessionId)
+      .map((r) => (r as { t: string }).t)
+      .sort();
     expect(types).toEqual(['concept', 'rating']); // concept labels of the Grad-CAM maps, as ticked
   });
 
@@ -152,7 +184,9 @@ describe('a new user', () => {
     await page.getByTestId('label-task').waitFor();
     for (let i = 0; i < 40 && !(await page.getByTestId('rating-task').count()); i++) await answerByKeys(page, i);
     await page.keyboard.press('4'); // a chosen score button
-    const hints = page.locator('[data-testid=rating-task] button.primary kbd, [data-testid=rating-task] button.chosen kbd, [data-testid=rating-task] p kbd');
+    const hints = page.locator(
+      '[data-testid=rating-task] button.primary kbd, [data-testid=rating-task] button.chosen kbd, [data-testid=rating-task] p kbd',
+    );
     expect(await hints.count()).toBeGreaterThan(0);
     for (let i = 0; i < (await hints.count()); i++) expect(await contrast(hints.nth(i))).toBeGreaterThanOrEqual(4.5);
     for (const scale of ['justifies', 'predictable']) {
@@ -172,32 +206,84 @@ describe('a new user', () => {
     const modelId = project.models.list()[0]!.id;
     const datasetId = project.datasets.list()[0]!.id;
     // Confident mistakes: a few images of many classes, so some class has one image (two weighted ratings per method).
-    const query = { datasetId, correctness: 'wrong' as const, confidenceMin: 0.9, confidenceMax: 1, sort: 'id' as const };
+    const query = {
+      datasetId,
+      correctness: 'wrong' as const,
+      confidenceMin: 0.9,
+      confidenceMax: 1,
+      sort: 'id' as const,
+    };
     for (const method of ['gradcam', 'scorecam'] as const) {
-      const job = await ws().jobs.wait(startExplain(ws(), { modelId, method, layer: LAYER, target: -1, query: { ...query, modelId } }).id);
+      const job = await ws().jobs.wait(
+        startExplain(ws(), { modelId, method, layer: LAYER, target: -1, query: { ...query, modelId } }).id,
+      );
       expect(job, method).toMatchObject({ status: 'done' });
     }
     const careful = project.labels.addAnnotator('Careful', 'analyst').id;
     const careless = project.labels.addAnnotator('Careless', 'analyst').id;
-    const sources = ['gradcam', 'scorecam'].map((method) => ({ kind: 'cam' as const, method, layer: LAYER, target: -1 }));
-    const detail = await createSession(ws(), { name: 'Pilot', modelId, ...query, maxImages: 5, sources, taskTypes: ['rating', 'pairwise', 'reveal'], overlap: 2, goldShare: 0.3, annotatorIds: [careful, careless], openSeats: 0, concepts: [], gamification: 'off', seed: 3 });
+    const sources = ['gradcam', 'scorecam'].map((method) => ({
+      kind: 'cam' as const,
+      method,
+      layer: LAYER,
+      target: -1,
+    }));
+    const detail = await createSession(ws(), {
+      name: 'Pilot',
+      modelId,
+      ...query,
+      maxImages: 5,
+      sources,
+      taskTypes: ['rating', 'pairwise', 'reveal'],
+      overlap: 2,
+      goldShare: 0.3,
+      annotatorIds: [careful, careless],
+      openSeats: 0,
+      concepts: [],
+      gamification: 'off',
+      seed: 3,
+    });
     // The careful annotator gets the gold items right (the test may look at them), the careless one rates everything 5.
     for (const annotatorId of [careful, careless]) {
       const seat = () => seatOf(ws(), detail.id, annotatorId);
-      for (let upcoming = next(project, seat(), inlineImage(ws())); upcoming.state === 'task'; ) {
+      for (let upcoming = next(project, seat(), inlineImage(ws())); upcoming.state === 'task';) {
         const task: TaskView = upcoming.task!;
         const item = project.labels.item(project.labels.taskByUuid(task.taskId)!.itemId)!;
-        const gold = item.gold === null ? null : (JSON.parse(item.gold) as { type: string; choice?: 'a' | 'b'; classIndex?: number });
+        const gold =
+          item.gold === null
+            ? null
+            : (JSON.parse(item.gold) as { type: string; choice?: 'a' | 'b'; classIndex?: number });
         let given: AnswerInput;
         if (task.type === 'reveal') {
           await reveal(project, seat(), task.taskId, 2);
-          given = { type: 'reveal', guess: annotatorId === careful ? (gold?.classIndex ?? 7) : 0, resigned: false, text: 'sole' };
-        } else if (task.type === 'pairwise') given = { type: 'pairwise', choice: annotatorId === careful && gold ? gold.choice! : 'a' };
-        else given = { type: 'rating', scores: annotatorId === careful ? (gold ? { justifies: 1, predictable: 1 } : { justifies: 4, predictable: 3 }) : { justifies: 5, predictable: 5 }, comment: '' };
+          given = {
+            type: 'reveal',
+            guess: annotatorId === careful ? (gold?.classIndex ?? 7) : 0,
+            resigned: false,
+            text: 'sole',
+          };
+        } else if (task.type === 'pairwise')
+          given = { type: 'pairwise', choice: annotatorId === careful && gold ? gold.choice! : 'a' };
+        else
+          given = {
+            type: 'rating',
+            scores:
+              annotatorId === careful
+                ? gold
+                  ? { justifies: 1, predictable: 1 }
+                  : { justifies: 4, predictable: 3 }
+                : { justifies: 5, predictable: 5 },
+            comment: '',
+          };
         upcoming = answer(project, seat(), task.taskId, given, 'local', inlineImage(ws())).next;
       }
     }
-    const methods = ws().project.db.prepare("SELECT DISTINCT json_extract(explanations, '$[0].method') AS m FROM label_items WHERE session_id = ?").all(detail.id).map((r) => (r as { m: string }).m).sort();
+    const methods = ws()
+      .project.db.prepare(
+        "SELECT DISTINCT json_extract(explanations, '$[0].method') AS m FROM label_items WHERE session_id = ?",
+      )
+      .all(detail.id)
+      .map((r) => (r as { m: string }).m)
+      .sort();
     expect(methods).toEqual(['gradcam', 'scorecam']);
     const seats = getSession(ws(), { sessionId: detail.id }).seats;
     expect(seats.map((s) => s.answered)).toEqual(seats.map((s) => s.tasks));

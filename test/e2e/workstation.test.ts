@@ -45,16 +45,18 @@ describe('the workstation in Chromium', () => {
     // Thumbnails arrive in batches and are drawn into one canvas per row: every slot of the first
     // rows holds an image (lit pixels inside its 68 px square).
     await expect.poll(() => page.locator('[data-testid=row-thumbnails][data-drawn]').count()).toBeGreaterThan(3);
-    const litPerSlot = await page.$$eval('[data-testid=row-thumbnails]', (canvases) => canvases.slice(0, 3).flatMap((canvas) => {
-      const element = canvas as HTMLCanvasElement;
-      const context = element.getContext('2d')!;
-      return Array.from({ length: element.width / 80 }, (_, slot) => {
-        const { data } = context.getImageData(slot * 80 + 6, 6, 68, 68);
-        let lit = 0;
-        for (let i = 0; i < data.length; i += 4) if (data[i]! > 40) lit++;
-        return lit;
-      });
-    }));
+    const litPerSlot = await page.$$eval('[data-testid=row-thumbnails]', (canvases) =>
+      canvases.slice(0, 3).flatMap((canvas) => {
+        const element = canvas as HTMLCanvasElement;
+        const context = element.getContext('2d')!;
+        return Array.from({ length: element.width / 80 }, (_, slot) => {
+          const { data } = context.getImageData(slot * 80 + 6, 6, 68, 68);
+          let lit = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i]! > 40) lit++;
+          return lit;
+        });
+      }),
+    );
     expect(litPerSlot.length).toBeGreaterThan(20);
     for (const lit of litPerSlot) expect(lit).toBeGreaterThan(200);
   });
@@ -92,7 +94,9 @@ describe('the workstation in Chromium', () => {
     for (let step = 0; step < 3; step++) await page.keyboard.press('ArrowRight'); // first key selects the first image
     await page.keyboard.press('Enter');
     const third = await page.getByTestId('cell').nth(2).getAttribute('data-image-id');
-    await expect.poll(() => page.getByTestId('image-panel').locator('h2').first().innerText()).toBe(`IMAGE ${third}`.toUpperCase());
+    await expect
+      .poll(() => page.getByTestId('image-panel').locator('h2').first().innerText())
+      .toBe(`IMAGE ${third}`.toUpperCase());
     await page.getByTestId('probabilities').waitFor();
     const trueClass = await page.getByTestId('true-class').innerText();
     const predicted = await page.getByTestId('predicted-class').innerText();
@@ -100,7 +104,10 @@ describe('the workstation in Chromium', () => {
     const bars = await page.getByTestId('probabilities').locator('li').count();
     expect(bars).toBe(10);
     await page.keyboard.press('ArrowDown');
-    const below = await page.getByTestId('cell').nth(2 + (await columns())).getAttribute('data-image-id');
+    const below = await page
+      .getByTestId('cell')
+      .nth(2 + (await columns()))
+      .getAttribute('data-image-id');
     await expect.poll(() => page.getByTestId('image-panel').locator('h2').first().innerText()).toBe(`IMAGE ${below}`);
   });
 
@@ -125,13 +132,14 @@ describe('the workstation in Chromium', () => {
     await page.getByTestId('cell').nth(0).click();
     const status = page.getByTestId('explanation-status');
     await expect.poll(() => status.innerText()).toMatch(/^Grad-CAM for Ankle boot, layer 7×7/);
-    const painted = () => page.getByTestId('heatmap-canvas').evaluate((canvas) => {
-      const element = canvas as HTMLCanvasElement;
-      const { data } = element.getContext('2d')!.getImageData(0, 0, element.width, element.height);
-      const colours = new Set<number>();
-      for (let i = 0; i < data.length; i += 4) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
-      return { width: element.width, colours: colours.size };
-    });
+    const painted = () =>
+      page.getByTestId('heatmap-canvas').evaluate((canvas) => {
+        const element = canvas as HTMLCanvasElement;
+        const { data } = element.getContext('2d')!.getImageData(0, 0, element.width, element.height);
+        const colours = new Set<number>();
+        for (let i = 0; i < data.length; i += 4) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+        return { width: element.width, colours: colours.size };
+      });
     expect(await painted()).toMatchObject({ width: 7 });
     expect((await painted()).colours).toBeGreaterThan(5);
     await page.getByTestId('grid').focus();
@@ -163,13 +171,14 @@ describe('the workstation in Chromium', () => {
       expect(value).toBeLessThanOrEqual(1);
     }
     expect(Number.isFinite(Number(await page.getByTestId('road-combined').innerText()))).toBe(true);
-    const blackPixels = () => page.getByTestId('perturbed-deletion').evaluate((canvas) => {
-      const element = canvas as HTMLCanvasElement;
-      const { data } = element.getContext('2d')!.getImageData(0, 0, element.width, element.height);
-      let black = 0;
-      for (let i = 0; i < data.length; i += 4) if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 0) black++;
-      return black;
-    });
+    const blackPixels = () =>
+      page.getByTestId('perturbed-deletion').evaluate((canvas) => {
+        const element = canvas as HTMLCanvasElement;
+        const { data } = element.getContext('2d')!.getImageData(0, 0, element.width, element.height);
+        let black = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 0) black++;
+        return black;
+      });
     await page.getByTestId('metric-scrubber').fill('0');
     const before = await blackPixels();
     await page.getByTestId('metric-scrubber').fill('40');
@@ -203,7 +212,9 @@ describe('the workstation in Chromium', () => {
       expect(Number(await page.getByTestId('reconstruction-error').innerText())).toBeGreaterThan(0);
       expect(await page.locator('.caption:has([data-testid=beta-probability])').innerText()).toContain('β = 0.50');
       await page.keyboard.press('ArrowRight');
-      await expect.poll(() => page.locator('.caption:has([data-testid=beta-probability])').innerText()).toContain('β = 0.55');
+      await expect
+        .poll(() => page.locator('.caption:has([data-testid=beta-probability])').innerText())
+        .toContain('β = 0.55');
       await page.getByTestId('decomposition-class').selectOption({ label: 'Bag' });
       await expect.poll(() => page.getByTestId('part-distinct').innerText()).toContain('class-distinct (Bag)');
       await page.keyboard.press('Escape');
@@ -224,19 +235,31 @@ describe('the workstation in Chromium', () => {
       await expect.poll(step).toBe('3');
       await page.getByTestId('path-play').click();
       await expect.poll(step).toBe('10');
-      if ((await page.getByTestId('flip-summary').innerText()).includes('flips')) await page.getByTestId('chart-flag').waitFor({ state: 'attached' });
-      for (const [button, signature] of [['export-png', [0x89, 0x50, 0x4e, 0x47]], ['export-gif', [0x47, 0x49, 0x46, 0x38]]] as const) {
+      if ((await page.getByTestId('flip-summary').innerText()).includes('flips'))
+        await page.getByTestId('chart-flag').waitFor({ state: 'attached' });
+      for (const [button, signature] of [
+        ['export-png', [0x89, 0x50, 0x4e, 0x47]],
+        ['export-gif', [0x47, 0x49, 0x46, 0x38]],
+      ] as const) {
         const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(button).click()]);
         const file = join(testHost.dir, download.suggestedFilename());
         await download.saveAs(file);
         expect([...readFileSync(file).subarray(0, 4)]).toEqual([...signature]);
       }
       await page.getByTestId('index-pca').click();
-      await expect.poll(() => page.getByTestId('code-map-canvas').getAttribute('data-points'), { timeout: 600_000 }).toBe('10000');
+      await expect
+        .poll(() => page.getByTestId('code-map-canvas').getAttribute('data-points'), { timeout: 600_000 })
+        .toBe('10000');
       // A click on the map opens the image whose point is under it.
       const opened = await heading();
       const box = (await page.getByTestId('code-map-canvas').boundingBox())!;
-      for (const [fx, fy] of [[0.5, 0.5], [0.4, 0.6], [0.6, 0.4], [0.5, 0.7], [0.3, 0.5]] as const) {
+      for (const [fx, fy] of [
+        [0.5, 0.5],
+        [0.4, 0.6],
+        [0.6, 0.4],
+        [0.5, 0.7],
+        [0.3, 0.5],
+      ] as const) {
         await page.mouse.click(box.x + fx * box.width, box.y + fy * box.height);
         if ((await heading()) !== opened) break;
       }
@@ -274,13 +297,18 @@ describe('the workstation in Chromium', () => {
       await page.getByTestId('open-decomposition').click();
       await page.getByTestId('part-distinct').waitFor();
       await page.getByRole('button', { name: 'Decompose filtered' }).click();
-      await page.locator('[data-testid=job][data-kind=generative][data-status=done]').first().waitFor({ timeout: 600_000 });
+      await page
+        .locator('[data-testid=job][data-kind=generative][data-status=done]')
+        .first()
+        .waitFor({ timeout: 600_000 });
       await page.keyboard.press('Escape');
       for (const label of ['DXAI', 'gradcam']) {
         const option = page.locator('[data-testid=grid-overlay] option', { hasText: label }).first();
         await option.waitFor({ state: 'attached' });
         await page.getByTestId('grid-overlay').selectOption((await option.getAttribute('value'))!);
-        await expect.poll(() => page.locator('[data-testid=row-thumbnails]').first().getAttribute('data-overlays')).not.toBe('0');
+        await expect
+          .poll(() => page.locator('[data-testid=row-thumbnails]').first().getAttribute('data-overlays'))
+          .not.toBe('0');
       }
       await page.getByTestId('grid-overlay').selectOption('');
       await page.keyboard.press('x');
@@ -300,7 +328,9 @@ describe('the workstation in Chromium', () => {
       await addModel(join(broken, 'classifier.onnx'));
       await page.getByTestId('cell').nth(0).click();
       await page.keyboard.press('d');
-      await expect.poll(() => page.getByTestId('generative-error').innerText()).toMatch(/lists dxai\.onnx but there is no such file/);
+      await expect
+        .poll(() => page.getByTestId('generative-error').innerText())
+        .toMatch(/lists dxai\.onnx but there is no such file/);
       await page.keyboard.press('Escape');
       await addModel(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'));
       await page.keyboard.press('d');
@@ -320,14 +350,21 @@ describe('the workstation in Chromium', () => {
     const tree = await classFolderTree();
     await page.getByTestId('import-source').fill(tree.root);
     await page.getByTestId('import-button').click();
-    await expect.poll(async () => page.locator('[data-testid=job][data-kind=import][data-status=done]').count()).toBe(2);
+    await expect
+      .poll(async () => page.locator('[data-testid=job][data-kind=import][data-status=done]').count())
+      .toBe(2);
     await page.keyboard.press('Escape');
     await page.getByTestId('datasets').getByText(tree.root.split('/').pop()!).click();
     await page.getByTestId('show-issues').click();
     await page.getByTestId('issue').first().waitFor();
-    const codes = await page.getByTestId('issue').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-code')).sort());
+    const codes = await page
+      .getByTestId('issue')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-code')).sort());
     // huge.png (400x300) imports here: the default pixel limit is far above it.
-    const expected = Object.entries(tree.bad).filter(([source]) => source !== 'dog/huge.png').map(([, code]) => code).sort();
+    const expected = Object.entries(tree.bad)
+      .filter(([source]) => source !== 'dog/huge.png')
+      .map(([, code]) => code)
+      .sort();
     expect(codes).toEqual(expected);
   });
 
@@ -338,11 +375,15 @@ describe('the workstation in Chromium', () => {
     const running = page.locator('[data-testid=job][data-kind=import][data-status=running]');
     await running.locator('progress').waitFor();
     // Cancel once a first chunk is in (a state, not a moment: a busy machine reads the file for longer).
-    const imported = () => testHost.workstation.project.datasets.list().find((d) => d.source.endsWith('train-images-idx3-ubyte.gz'))?.images ?? 0;
+    const imported = () =>
+      testHost.workstation.project.datasets.list().find((d) => d.source.endsWith('train-images-idx3-ubyte.gz'))
+        ?.images ?? 0;
     await expect.poll(imported, { interval: 20 }).toBeGreaterThan(0);
     await running.getByTestId('cancel-job').click();
     await page.locator('[data-testid=job][data-kind=import][data-status=cancelled]').waitFor();
-    const dataset = testHost.workstation.project.datasets.list().find((d) => d.source.endsWith('train-images-idx3-ubyte.gz'))!;
+    const dataset = testHost.workstation.project.datasets
+      .list()
+      .find((d) => d.source.endsWith('train-images-idx3-ubyte.gz'))!;
     expect(dataset.images).toBeGreaterThan(0);
     expect(dataset.images).toBeLessThan(60_000);
     await page.keyboard.press('Escape');

@@ -8,18 +8,39 @@ import { GlobalView } from '../../src-renderer/lib/global.svelte.ts';
 import type { Aggregate } from '../../src-shared/schemas/aggregate.ts';
 import { deferred, FakeApi } from '../support/fake-api.ts';
 
-const concept = (name: string) => ({ concept: name, name, score: 1, share: 0.5, labels: 2, people: 2, images: 2, examples: [{ itemUuid: `item-${name}`, imageId: 7, method: 'gradcam', text: name }] });
+const concept = (name: string) => ({
+  concept: name,
+  name,
+  score: 1,
+  share: 0.5,
+  labels: 2,
+  people: 2,
+  images: 2,
+  examples: [{ itemUuid: `item-${name}`, imageId: 7, method: 'gradcam', text: name }],
+});
 const aggregate = (classes: string[]) =>
   ({
-    atlas: classes.map((className, classIndex) => ({ classIndex, className, answers: 3, concepts: [concept('collar'), concept('sole')], layers: [], trends: [] })),
+    atlas: classes.map((className, classIndex) => ({
+      classIndex,
+      className,
+      answers: 3,
+      concepts: [concept('collar'), concept('sole')],
+      layers: [],
+      trends: [],
+    })),
     methods: [{ scope: 'all classes', rows: [], correlations: [] }],
   }) as unknown as Aggregate;
 
 function fake(result: () => unknown) {
   return new FakeApi()
-    .answer('labels.sessions', () => [{ id: 1, name: 'Pilot', answered: 10 }, { id: 2, name: 'Lab', answered: 4 }])
+    .answer('labels.sessions', () => [
+      { id: 1, name: 'Pilot', answered: 10 },
+      { id: 2, name: 'Lab', answered: 4 },
+    ])
     .answer('aggregate.run', result)
-    .answer('aggregate.examples', ({ itemUuids }) => itemUuids.map((itemUuid: string) => ({ itemUuid, src: `data:${itemUuid}` })));
+    .answer('aggregate.examples', ({ itemUuids }) =>
+      itemUuids.map((itemUuid: string) => ({ itemUuid, src: `data:${itemUuid}` })),
+    );
 }
 
 describe('GlobalView', () => {
@@ -47,7 +68,12 @@ describe('GlobalView', () => {
     await view.chooseSession(2, true);
     await view.chooseSession(1, true);
     await view.chooseSession(2, false);
-    expect(api.callsOf('aggregate.run')).toEqual([{ sessionIds: undefined }, { sessionIds: [2] }, { sessionIds: [2, 1] }, { sessionIds: [1] }]);
+    expect(api.callsOf('aggregate.run')).toEqual([
+      { sessionIds: undefined },
+      { sessionIds: [2] },
+      { sessionIds: [2, 1] },
+      { sessionIds: [1] },
+    ]);
   });
 
   it('keeps the newest aggregate when an older one answers late', async () => {

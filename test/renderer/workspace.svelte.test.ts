@@ -28,7 +28,10 @@ function fake() {
 
 beforeEach(() => {
   const store = new Map<string, string>();
-  vi.stubGlobal('localStorage', { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) });
+  vi.stubGlobal('localStorage', {
+    getItem: (k: string) => store.get(k) ?? null,
+    setItem: (k: string, v: string) => void store.set(k, v),
+  });
 });
 afterEach(() => vi.unstubAllGlobals());
 
@@ -58,7 +61,12 @@ describe('Workspace', () => {
     ws.setFilters({ split: 'train', sort: 'confidence-asc' });
     ws.showPanel('confusion');
     ws.showCell('Shirt', 'Sneaker');
-    expect(ws.filters).toEqual({ ...NO_FILTERS, sort: 'confidence-asc', trueClass: 'Shirt', predictedClass: 'Sneaker' });
+    expect(ws.filters).toEqual({
+      ...NO_FILTERS,
+      sort: 'confidence-asc',
+      trueClass: 'Shirt',
+      predictedClass: 'Sneaker',
+    });
     expect(ws.panel).toBe('none');
   });
 
@@ -81,7 +89,17 @@ describe('Workspace', () => {
     const ws = new Workspace(api);
     await ws.init();
     const before = api.callsOf('datasets.list').length;
-    const job = { id: 'j1', kind: 'import', title: 'Import pets', status: 'failed', stage: 'failed', done: 0, total: 0, createdAt: '2026-12-02T10:00:00Z', error: { code: 'source_not_found', message: 'No folder at /pets' } } as unknown as Job;
+    const job = {
+      id: 'j1',
+      kind: 'import',
+      title: 'Import pets',
+      status: 'failed',
+      stage: 'failed',
+      done: 0,
+      total: 0,
+      createdAt: '2026-12-02T10:00:00Z',
+      error: { code: 'source_not_found', message: 'No folder at /pets' },
+    } as unknown as Job;
     api.emit('job.updated', job);
     expect(ws.jobs.map((j) => j.id)).toEqual(['j1']);
     expect(ws.toasts.map((t) => t.text)).toEqual(['Import pets failed: No folder at /pets']);

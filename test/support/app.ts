@@ -13,7 +13,10 @@ export interface App {
 }
 
 /** `prepare` runs on the workstation before the page loads (a project to show, say). */
-export async function openApp(viewport: { width: number; height: number }, prepare?: (testHost: TestHost) => Promise<void>): Promise<App> {
+export async function openApp(
+  viewport: { width: number; height: number },
+  prepare?: (testHost: TestHost) => Promise<void>,
+): Promise<App> {
   const testHost = await startTestHost();
   await prepare?.(testHost);
   const browser = await launchChromium();
@@ -22,7 +25,10 @@ export async function openApp(viewport: { width: number; height: number }, prepa
   page.on('pageerror', (error) => pageErrors.push(error.message));
   await page.goto(testHost.host.url);
   return {
-    testHost, browser, page, pageErrors,
+    testHost,
+    browser,
+    page,
+    pageErrors,
     close: async () => {
       await browser.close();
       await testHost.close();

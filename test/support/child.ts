@@ -14,12 +14,17 @@ export interface Child<T> {
 }
 
 export async function startChild<T>(script: string, args: string[] = []): Promise<Child<T>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code, signal) => reject(new Error(`${script} exited (${code ?? signal}) before it was ready: ${stderr}`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`${script} exited (${code ?? signal}) before it was ready: ${stderr}`)),
+    );
   });
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {

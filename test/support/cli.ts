@@ -8,7 +8,10 @@ const run = promisify(execFile);
 
 export async function runCli(args: string[], home: string): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], { env: { ...process.env, XAIWS_HOME: home }, maxBuffer: 64 << 20 });
+    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], {
+      env: { ...process.env, XAIWS_HOME: home },
+      maxBuffer: 64 << 20,
+    });
     return { code: 0, stdout };
   } catch (error) {
     const failure = error as { code: number; stdout: string };

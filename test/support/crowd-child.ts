@@ -8,7 +8,12 @@ import { startCrowd } from '../../src-main/transport/crowd.ts';
 import { ROOT } from './host.ts';
 
 const [project, session] = process.argv.slice(2);
-const ws = new Workstation({ dataDir: join(project!, '..', 'home'), resourcesDir: join(ROOT, 'resources'), transport: 'host', crowdHost: startCrowd });
+const ws = new Workstation({
+  dataDir: join(project!, '..', 'home'),
+  resourcesDir: join(ROOT, 'resources'),
+  transport: 'host',
+  crowdHost: startCrowd,
+});
 await ws.openProject(project!);
 const crowd = await ws.crowds.open(Number(session), '127.0.0.1');
 process.stdout.write(`${JSON.stringify({ url: crowd.url, code: crowd.code })}\n`);

@@ -20,7 +20,8 @@ export class FakeApi implements XaiApi {
   async call(method: any, request?: any): Promise<any> {
     this.calls.push({ method, request });
     const handler = this.handlers.get(method);
-    if (!handler) throw Object.assign(new Error(`The fake API has no answer for ${method}`), { code: 'unknown_method' });
+    if (!handler)
+      throw Object.assign(new Error(`The fake API has no answer for ${method}`), { code: 'unknown_method' });
     return handler(request);
   }
 

@@ -22,7 +22,7 @@ export const calls = {
   utilityForks: [] as { modulePath: string; args: string[]; options: Record<string, any> }[],
   dialogs: [] as { kind: 'open' | 'save'; options: Record<string, any> }[],
   /** What the next dialogs answer (the user's choice), in order. */
-  dialogAnswers: [] as ({ canceled: boolean; filePaths?: string[]; filePath?: string })[],
+  dialogAnswers: [] as { canceled: boolean; filePaths?: string[]; filePath?: string }[],
   printed: [] as { file: string; options: Record<string, any> }[],
 };
 
@@ -115,7 +115,8 @@ export const ipcMain = {
 
 export const protocol = {
   registerSchemesAsPrivileged: (schemes: unknown[]) => calls.privilegedSchemes.push(...schemes),
-  handle: (scheme: string, handler: (request: Request) => Promise<Response>) => calls.protocolHandlers.set(scheme, handler),
+  handle: (scheme: string, handler: (request: Request) => Promise<Response>) =>
+    calls.protocolHandlers.set(scheme, handler),
 };
 
 export const session = {
@@ -146,7 +147,12 @@ export const utilityProcess = {
   fork(modulePath: string, args: string[] = [], options: Record<string, any> = {}) {
     calls.utilityForks.push({ modulePath, args, options });
     const shim = new URL('./fake-parent-port.mjs', import.meta.url).href;
-    const child = fork(modulePath, args, { execArgv: [...(options.execArgv ?? []), '--import', shim], env: options.env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(modulePath, args, {
+      execArgv: [...(options.execArgv ?? []), '--import', shim],
+      env: options.env,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const utility = Object.assign(new EventEmitter(), {
       get pid() {
         return child.pid;
@@ -159,4 +165,16 @@ export const utilityProcess = {
     return utility;
   },
 };
-export default { app, ipcMain, ipcRenderer, contextBridge, protocol, session, shell, nativeTheme, BrowserWindow, utilityProcess, dialog };
+export default {
+  app,
+  ipcMain,
+  ipcRenderer,
+  contextBridge,
+  protocol,
+  session,
+  shell,
+  nativeTheme,
+  BrowserWindow,
+  utilityProcess,
+  dialog,
+};

@@ -3,7 +3,9 @@
 // is built on the fork's IPC channel.
 const listeners = [];
 const waiting = [];
-process.on('message', (data) => (listeners.length > 0 ? listeners.forEach((listener) => listener({ data })) : waiting.push(data)));
+process.on('message', (data) =>
+  listeners.length > 0 ? listeners.forEach((listener) => listener({ data })) : waiting.push(data),
+);
 process.parentPort = {
   postMessage: (message) => process.send(message),
   on: (event, listener) => {

@@ -19,10 +19,19 @@ function pattern(width: number, height: number, channels: 1 | 3, seed: number): 
   return data;
 }
 
-export async function writeImage(path: string, format: 'png' | 'jpeg' | 'webp' | 'tiff' | 'gif', channels: 1 | 3, seed: number, size = 32): Promise<void> {
+export async function writeImage(
+  path: string,
+  format: 'png' | 'jpeg' | 'webp' | 'tiff' | 'gif',
+  channels: 1 | 3,
+  seed: number,
+  size = 32,
+): Promise<void> {
   const image = sharp(pattern(size, size, channels, seed), { raw: { width: size, height: size, channels } });
   // WebP and GIF have no greyscale mode: their "grey" files are RGB(A) with equal channels.
-  await image.toColourspace(channels === 1 ? 'b-w' : 'srgb').toFormat(format).toFile(path);
+  await image
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+    .toFormat(format)
+    .toFile(path);
 }
 
 export interface GoodAndBad {
@@ -34,13 +43,24 @@ export interface GoodAndBad {
 /** A class-folder tree: 2 classes x 5 formats x grey/colour good images, plus one bad file per case. */
 export async function classFolderTree(): Promise<GoodAndBad> {
   const root = tempDir();
-  const formats = [['png', 'png'], ['jpg', 'jpeg'], ['webp', 'webp'], ['tiff', 'tiff'], ['gif', 'gif']] as const;
+  const formats = [
+    ['png', 'png'],
+    ['jpg', 'jpeg'],
+    ['webp', 'webp'],
+    ['tiff', 'tiff'],
+    ['gif', 'gif'],
+  ] as const;
   let good = 0;
   for (const [classIndex, className] of ['cat', 'dog'].entries()) {
     mkdirSync(join(root, className));
     for (const [extension, format] of formats) {
       for (const channels of [1, 3] as const) {
-        await writeImage(join(root, className, `${format}-${channels}.${extension}`), format, channels, classIndex * 10 + good);
+        await writeImage(
+          join(root, className, `${format}-${channels}.${extension}`),
+          format,
+          channels,
+          classIndex * 10 + good,
+        );
         good += 1;
       }
     }
@@ -48,14 +68,18 @@ export async function classFolderTree(): Promise<GoodAndBad> {
   const bad: Record<string, string> = {};
   writeFileSync(join(root, 'cat', 'empty.png'), Buffer.alloc(0));
   bad['cat/empty.png'] = 'empty_file';
-  const png = await sharp(pattern(64, 64, 3, 1), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+  const png = await sharp(pattern(64, 64, 3, 1), { raw: { width: 64, height: 64, channels: 3 } })
+    .png()
+    .toBuffer();
   writeFileSync(join(root, 'cat', 'truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
   bad['cat/truncated.png'] = 'truncated';
   writeFileSync(join(root, 'dog', 'notes.png'), 'this is not an image, only text with a .png name\n');
   bad['dog/notes.png'] = 'not_an_image';
   writeFileSync(join(root, 'dog', 'readme.txt'), 'wrong file type');
   bad['dog/readme.txt'] = 'unsupported_type';
-  await sharp({ create: { width: 400, height: 300, channels: 3, background: '#808080' } }).png().toFile(join(root, 'dog', 'huge.png'));
+  await sharp({ create: { width: 400, height: 300, channels: 3, background: '#808080' } })
+    .png()
+    .toFile(join(root, 'dog', 'huge.png'));
   bad['dog/huge.png'] = 'too_large';
   symlinkSync(join(root, 'missing-target.png'), join(root, 'dog', 'dangling.png'));
   bad['dog/dangling.png'] = 'unreadable';
@@ -98,7 +122,10 @@ export function fashionMnistSubset(folder: string, n: number): string {
   labelHeader.writeUInt32BE(n, 4);
   mkdirSync(folder, { recursive: true });
   copyFileSync('resources/datasets/fashion-mnist/classes.txt', join(folder, 'classes.txt'));
-  writeFileSync(join(folder, 't10k-images-idx3-ubyte'), Buffer.concat([imageHeader, images.subarray(16, 16 + n * 784)]));
+  writeFileSync(
+    join(folder, 't10k-images-idx3-ubyte'),
+    Buffer.concat([imageHeader, images.subarray(16, 16 + n * 784)]),
+  );
   writeFileSync(join(folder, 't10k-labels-idx1-ubyte'), Buffer.concat([labelHeader, labels.subarray(8, 8 + n)]));
   return folder;
 }

@@ -14,4 +14,11 @@ const home = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'xaiws-host-child-'))
 const workstation = new Workstation({ dataDir: home, resourcesDir: join(ROOT, 'resources'), transport: 'host' });
 const host = await startHost(workstation, createRouter(workstation), { rendererDir: join(ROOT, 'out', 'renderer') });
 process.stdout.write(`${JSON.stringify({ url: host.url, token: host.token, port: host.port })}\n`);
-process.on('SIGTERM', () => void host.close().then(() => workstation.shutdown()).then(() => process.exit(0)));
+process.on(
+  'SIGTERM',
+  () =>
+    void host
+      .close()
+      .then(() => workstation.shutdown())
+      .then(() => process.exit(0)),
+);

@@ -18,7 +18,12 @@ export interface TestHost {
 
 export async function startTestHost(): Promise<TestHost> {
   const dir = mkdtempSync(join(tmpdir(), 'xaiws-e2e-'));
-  const workstation = new Workstation({ dataDir: join(dir, 'home'), resourcesDir: join(ROOT, 'resources'), transport: 'host', crowdHost: startCrowd });
+  const workstation = new Workstation({
+    dataDir: join(dir, 'home'),
+    resourcesDir: join(ROOT, 'resources'),
+    transport: 'host',
+    crowdHost: startCrowd,
+  });
   const host = await startHost(workstation, createRouter(workstation), { rendererDir: join(ROOT, 'out', 'renderer') });
   return {
     workstation,

@@ -3,7 +3,10 @@ import type { Page } from 'playwright-core';
 
 export async function currentTask(page: Page): Promise<{ id: string; state: string }> {
   const section = page.getByTestId('label-task');
-  return { id: (await section.getAttribute('data-task-id')) ?? '', state: (await section.getAttribute('data-state')) ?? '' };
+  return {
+    id: (await section.getAttribute('data-task-id')) ?? '',
+    state: (await section.getAttribute('data-state')) ?? '',
+  };
 }
 
 /** Answers the task on screen by keys and waits until the next one (or the end) is shown. */
@@ -15,7 +18,8 @@ export async function answerByKeys(page: Page, choice = 0): Promise<string> {
   } else if (await page.getByTestId('pairwise-task').count()) {
     await page.keyboard.press(choice % 2 ? 'ArrowRight' : 'ArrowLeft');
   } else if (await page.getByTestId('concept-task').count()) {
-    if (await page.getByTestId('concept-task').locator('button', { hasText: /./ }).count() > 1) await page.keyboard.press(String(1 + (choice % 2))); // a pick
+    if ((await page.getByTestId('concept-task').locator('button', { hasText: /./ }).count()) > 1)
+      await page.keyboard.press(String(1 + (choice % 2))); // a pick
     if (!(await page.locator('[data-testid=concept-task] input:focus').count())) await page.keyboard.press('t');
     await page.keyboard.type(['collar', 'sole', 'sleeve'][choice % 3]!);
     await page.keyboard.press('Enter');

@@ -16,18 +16,33 @@ export const BUNDLE = join(ROOT, 'resources/models/fashion-mnist-cnn');
 export const LAYER = '/features/features.10/Relu_output_0';
 
 /** Creates a project at `path` with `images` explained by Grad-CAM and LayerCAM; returns its ids. */
-export async function explainedProject(ws: Workstation, path: string, dataDir: string, images = 12): Promise<{ modelId: number; datasetId: number }> {
+export async function explainedProject(
+  ws: Workstation,
+  path: string,
+  dataDir: string,
+  images = 12,
+): Promise<{ modelId: number; datasetId: number }> {
   await ws.createProject(path);
-  const modelId = (await addModel(ws, { path: join(BUNDLE, 'classifier.onnx'), manifestPath: join(BUNDLE, 'classifier.manifest.json') })).id;
+  const modelId = (
+    await addModel(ws, {
+      path: join(BUNDLE, 'classifier.onnx'),
+      manifestPath: join(BUNDLE, 'classifier.manifest.json'),
+    })
+  ).id;
   const job = await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(dataDir, images) }).id);
   const datasetId = job.result!.datasetId as number;
   await ws.jobs.wait(startInference(ws, { modelId: modelId, datasetId: datasetId }).id);
   const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-  for (const method of ['gradcam', 'layercam'] as const) await ws.jobs.wait(startExplain(ws, { modelId, method, layer: LAYER, target: -1, query }).id);
+  for (const method of ['gradcam', 'layercam'] as const)
+    await ws.jobs.wait(startExplain(ws, { modelId, method, layer: LAYER, target: -1, query }).id);
   return { modelId, datasetId };
 }
 
-export async function labelSession(ws: Workstation, ids: { modelId: number; datasetId: number }, request: Partial<SessionRequest>): Promise<number> {
+export async function labelSession(
+  ws: Workstation,
+  ids: { modelId: number; datasetId: number },
+  request: Partial<SessionRequest>,
+): Promise<number> {
   const sources = [
     { kind: 'cam' as const, method: 'gradcam', layer: LAYER, target: -1 },
     { kind: 'cam' as const, method: 'layercam', layer: LAYER, target: -1 },
@@ -43,13 +58,23 @@ export function answerFor(task: TaskView, shift = 0): AnswerInput {
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   switch (task.type) {
     case 'rating': {
-      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * (1 - mean(task.maps[0]!.map))) + (seed % 3 === 0 ? 1 : 0)));
+      const justifies = Math.min(
+        5,
+        Math.max(1, Math.round(1 + 4 * (1 - mean(task.maps[0]!.map))) + (seed % 3 === 0 ? 1 : 0)),
+      );
       return { type: 'rating', scores: { justifies, predictable: Math.max(1, justifies - (seed % 2)) }, comment: '' };
     }
     case 'pairwise':
-      return { type: 'pairwise', choice: seed % 5 === 0 ? 'neither' : mean(task.maps[0]!.map) <= mean(task.maps[1]!.map) ? 'a' : 'b' };
+      return {
+        type: 'pairwise',
+        choice: seed % 5 === 0 ? 'neither' : mean(task.maps[0]!.map) <= mean(task.maps[1]!.map) ? 'a' : 'b',
+      };
     case 'concept':
-      return { type: 'concept', text: ['collar', 'sole', 'sleeve'][seed % 3]!, concepts: task.concepts.slice(seed % 2, (seed % 2) + 1) };
+      return {
+        type: 'concept',
+        text: ['collar', 'sole', 'sleeve'][seed % 3]!,
+        concepts: task.concepts.slice(seed % 2, (seed % 2) + 1),
+      };
     case 'reveal':
       return { type: 'reveal', guess: seed % Math.max(1, task.classes.length), resigned: false, text: 'edges' };
   }
@@ -62,7 +87,12 @@ export const CONCEPT_TEXTS = ['collar', 'long sleeves', 'neckline', 'sole', 'hee
  * Answers every task of the annotators' seats through the services (reveal tasks revealed one to three
  * steps first); concept and reveal answers take their text from CONCEPT_TEXTS. Returns the count.
  */
-export async function answerAll(ws: Workstation, sessionId: number, annotatorIds: number[], texts: readonly string[] = CONCEPT_TEXTS): Promise<number> {
+export async function answerAll(
+  ws: Workstation,
+  sessionId: number,
+  annotatorIds: number[],
+  texts: readonly string[] = CONCEPT_TEXTS,
+): Promise<number> {
   const { next, answer, reveal } = await import('../../src-main/labels/tasks.ts');
   let count = 0;
   for (const [k, annotatorId] of annotatorIds.entries()) {

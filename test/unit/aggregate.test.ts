@@ -8,12 +8,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Answer } from '../../src-shared/schemas/labels.ts';
 import { buildAtlas, slope, type ConceptIndex } from '../../src-main/aggregate/atlas.ts';
-import { centralWord, clusterVectors, replayEdits, silhouette, cosineDistances } from '../../src-main/aggregate/embedding/cluster.ts';
+import {
+  centralWord,
+  clusterVectors,
+  replayEdits,
+  silhouette,
+  cosineDistances,
+} from '../../src-main/aggregate/embedding/cluster.ts';
 import type { LabelRecord } from '../../src-main/aggregate/collect.ts';
 import { disagreements, labelNext } from '../../src-main/aggregate/disagreement.ts';
 import { embed, WORDS_EMBEDDER } from '../../src-main/aggregate/embed.ts';
 import { rankMethods } from '../../src-main/aggregate/ranking.ts';
-import { bradleyTerry, meanCi, normalisedEntropy, ranksDescending, smoothedEntropy } from '../../src-main/aggregate/stats.ts';
+import {
+  bradleyTerry,
+  meanCi,
+  normalisedEntropy,
+  ranksDescending,
+  smoothedEntropy,
+} from '../../src-main/aggregate/stats.ts';
 import { classWords, normaliseTerm, termsOf } from '../../src-main/aggregate/embedding/text.ts';
 import { WordPiece } from '../../src-main/aggregate/embedding/tokenizer.ts';
 import { ROOT } from '../support/host.ts';
@@ -25,19 +37,48 @@ let counter = 0;
 function record(fields: Partial<LabelRecord> & { answer: Answer }): LabelRecord {
   counter++;
   return {
-    sessionId: 1, itemUuid: `item-${counter}`, taskType: fields.answer.type, imageId: counter, methods: ['gradcam'], kinds: ['cam'], layers: ['conv1'], layer: 'conv1',
-    modelHash: 'h', classIndex: 0, className: 'Shirt', annotator: 'a1', annotatorName: 'Ana', reliability: 1, correct: null, revealScore: null, terms: [], text: '',
+    sessionId: 1,
+    itemUuid: `item-${counter}`,
+    taskType: fields.answer.type,
+    imageId: counter,
+    methods: ['gradcam'],
+    kinds: ['cam'],
+    layers: ['conv1'],
+    layer: 'conv1',
+    modelHash: 'h',
+    classIndex: 0,
+    className: 'Shirt',
+    annotator: 'a1',
+    annotatorName: 'Ana',
+    reliability: 1,
+    correct: null,
+    revealScore: null,
+    terms: [],
+    text: '',
     ...fields,
   };
 }
-const rating = (justifies: number, extra: Partial<LabelRecord> = {}) => record({ answer: { type: 'rating', scores: { justifies, predictable: justifies }, comment: '' }, ...extra });
-const pair = (a: string, b: string, choice: 'a' | 'b' | 'neither', extra: Partial<LabelRecord> = {}) => record({ answer: { type: 'pairwise', choice }, methods: [a, b], kinds: ['cam', 'cam'], layers: ['conv1', 'conv1'], ...extra });
+const rating = (justifies: number, extra: Partial<LabelRecord> = {}) =>
+  record({ answer: { type: 'rating', scores: { justifies, predictable: justifies }, comment: '' }, ...extra });
+const pair = (a: string, b: string, choice: 'a' | 'b' | 'neither', extra: Partial<LabelRecord> = {}) =>
+  record({
+    answer: { type: 'pairwise', choice },
+    methods: [a, b],
+    kinds: ['cam', 'cam'],
+    layers: ['conv1', 'conv1'],
+    ...extra,
+  });
 
 describe('label terms', () => {
   const classes = classWords(['T-shirt/top', 'Trouser', 'Shirt', 'Sneaker', 'Ankle boot']);
 
   it('are lower-cased, lemmatised with WordNet, and lose stop words and class names', () => {
-    expect(termsOf('Long Sleeves, the collar and dark stripes; a shirt', ['Buttons'], classes)).toEqual(['long sleeve', 'collar', 'dark stripe', 'button']);
+    expect(termsOf('Long Sleeves, the collar and dark stripes; a shirt', ['Buttons'], classes)).toEqual([
+      'long sleeve',
+      'collar',
+      'dark stripe',
+      'button',
+    ]);
     expect(normaliseTerm('Sneakers', classes)).toBeNull();
     expect(normaliseTerm('laces of the boots', classes)).toBe('lace');
     expect(normaliseTerm('darker heels', classes)).toBe('dark heel');
@@ -56,19 +97,43 @@ describe('concept clusters', () => {
   });
 
   it('keeps two terms together only when they are close', () => {
-    expect(clusterVectors([[1, 0], [0.99, 0.1]]).assignment).toEqual([0, 0]);
-    expect(clusterVectors([[1, 0], [0, 1]]).assignment).toEqual([0, 1]);
+    expect(
+      clusterVectors([
+        [1, 0],
+        [0.99, 0.1],
+      ]).assignment,
+    ).toEqual([0, 0]);
+    expect(
+      clusterVectors([
+        [1, 0],
+        [0, 1],
+      ]).assignment,
+    ).toEqual([0, 1]);
   });
 
   it('names a cluster by the word nearest its count-weighted centroid', () => {
-    const vectors: Record<string, number[]> = { collar: [1, 0], neck: [0.8, 0.6], line: [0, 1], 'neck line': [0.5, 0.87] };
-    const terms = [{ term: 'collar', count: 5, vector: vectors['collar']! }, { term: 'neck line', count: 1, vector: vectors['neck line']! }];
+    const vectors: Record<string, number[]> = {
+      collar: [1, 0],
+      neck: [0.8, 0.6],
+      line: [0, 1],
+      'neck line': [0.5, 0.87],
+    };
+    const terms = [
+      { term: 'collar', count: 5, vector: vectors['collar']! },
+      { term: 'neck line', count: 1, vector: vectors['neck line']! },
+    ];
     expect(centralWord(terms, (w) => vectors[w])).toBe('collar');
-    expect(centralWord([{ term: 'neck line', count: 1, vector: vectors['neck line']! }], (w) => vectors[w])).toBe('neck');
+    expect(centralWord([{ term: 'neck line', count: 1, vector: vectors['neck line']! }], (w) => vectors[w])).toBe(
+      'neck',
+    );
   });
 
   it('replays rename, merge and split over new clusterings by term, and counts stale edits', () => {
-    const automatic = [{ terms: ['collar', 'neckline'], autoName: 'collar' }, { terms: ['sole', 'heel', 'strap'], autoName: 'sole' }, { terms: ['stripe'], autoName: 'stripe' }];
+    const automatic = [
+      { terms: ['collar', 'neckline'], autoName: 'collar' },
+      { terms: ['sole', 'heel', 'strap'], autoName: 'sole' },
+      { terms: ['stripe'], autoName: 'stripe' },
+    ];
     const nameOf = (terms: string[]) => terms[0]!;
     const { clusters, stale } = replayEdits(
       automatic,
@@ -107,7 +172,13 @@ describe('concept clusters', () => {
     const tokenizer = WordPiece.load(join(SENTENCE, 'tokenizer.json'));
     expect(tokenizer.encode('Necklines, stripes!').ids).toEqual([2, 5, 6, 11, 1, 10, 11, 1, 3]);
     expect(tokenizer.encode('zebra').ids).toEqual([2, 1, 3]);
-    const spec = { kind: 'sentence' as const, name: 'tiny', hash: 'x', model: join(SENTENCE, 'model.onnx'), tokenizer: join(SENTENCE, 'tokenizer.json') };
+    const spec = {
+      kind: 'sentence' as const,
+      name: 'tiny',
+      hash: 'x',
+      model: join(SENTENCE, 'model.onnx'),
+      tokenizer: join(SENTENCE, 'tokenizer.json'),
+    };
     const terms = ['collar', 'neckline', 'sole', 'shoe heel', 'stripe', 'line'];
     const result = await embed(spec, terms, CACHE, terms.length);
     expect(result.dimensions).toBe(4);
@@ -115,14 +186,31 @@ describe('concept clusters', () => {
   }, 600_000);
 
   it('refuses a tokenizer that is not WordPiece by name', () => {
-    expect(() => new WordPiece({ model: { type: 'BPE', vocab: {} } }, 'bad/tokenizer.json')).toThrow(/WordPiece tokenizer is expected.*"BPE"/);
+    expect(() => new WordPiece({ model: { type: 'BPE', vocab: {} } }, 'bad/tokenizer.json')).toThrow(
+      /WordPiece tokenizer is expected.*"BPE"/,
+    );
   });
 });
 
 describe('the concept atlas', () => {
-  const index: ConceptIndex = { of: new Map([['collar', 'c'], ['neckline', 'c'], ['sole', 's']]), name: new Map([['c', 'collar'], ['s', 'sole']]) };
+  const index: ConceptIndex = {
+    of: new Map([
+      ['collar', 'c'],
+      ['neckline', 'c'],
+      ['sole', 's'],
+    ]),
+    name: new Map([
+      ['c', 'collar'],
+      ['s', 'sole'],
+    ]),
+  };
   const reveal = (step: number, correct: boolean, terms: string[], extra: Partial<LabelRecord> = {}) =>
-    record({ answer: { type: 'reveal', guess: 0, resigned: false, text: terms.join(', ') }, revealScore: (1 - 0.1 * (step + 1)) / (correct ? 1 : 4), terms, ...extra });
+    record({
+      answer: { type: 'reveal', guess: 0, resigned: false, text: terms.join(', ') },
+      revealScore: (1 - 0.1 * (step + 1)) / (correct ? 1 : 4),
+      terms,
+      ...extra,
+    });
 
   it("scores a concept by the paper's rule and counts its people and images", () => {
     const records = [
@@ -145,8 +233,23 @@ describe('the concept atlas', () => {
 
   it('gives each layer its own scores, in model order, and finds rising and falling concepts', () => {
     const depth = (layer: string) => ({ early: 0, middle: 1, late: 2 })[layer] ?? 9;
-    const at = (layer: string, terms: string[]) => record({ answer: { type: 'concept', text: terms.join(','), concepts: [] }, terms, layer, layers: [layer], className: 'Coat', classIndex: 4 });
-    const records = [at('late', ['collar']), at('late', ['collar']), at('early', ['sole']), at('early', ['sole']), at('middle', ['sole']), at('middle', ['collar'])];
+    const at = (layer: string, terms: string[]) =>
+      record({
+        answer: { type: 'concept', text: terms.join(','), concepts: [] },
+        terms,
+        layer,
+        layers: [layer],
+        className: 'Coat',
+        classIndex: 4,
+      });
+    const records = [
+      at('late', ['collar']),
+      at('late', ['collar']),
+      at('early', ['sole']),
+      at('early', ['sole']),
+      at('middle', ['sole']),
+      at('middle', ['collar']),
+    ];
     const [coat] = buildAtlas(records, index, depth);
     expect(coat!.layers.map((l) => l.layer)).toEqual(['early', 'middle', 'late']);
     expect(coat!.layers.map((l) => l.concepts.find((c) => c.concept === 'c')?.share ?? 0)).toEqual([0, 0.5, 1]);
@@ -173,7 +276,11 @@ describe('statistics', () => {
 
   it('defines every figure for small samples, or says it is absent, and keeps intervals on the scale', () => {
     // Two ratings weighted by two reliabilities: an effective size under 2 has no interval (it was NaN).
-    for (const weights of [[0.5, 0.75], [5 / 6, 1 / 6], [0.5, 0.5000001]]) {
+    for (const weights of [
+      [0.5, 0.75],
+      [5 / 6, 1 / 6],
+      [0.5, 0.5000001],
+    ]) {
       const ci = meanCi([3, 4], weights);
       expect(ci.mean).not.toBeNull();
       for (const value of [ci.mean, ci.low, ci.high]) expect(value === null || Number.isFinite(value)).toBe(true);
@@ -190,7 +297,10 @@ describe('statistics', () => {
 
   it('fits Bradley-Terry to its maximum-likelihood answer', () => {
     // Two items: a beats b 3 times of 4, so p_a / p_b = 3.
-    const two = bradleyTerry(['a', 'b'], [1, 1, 1, 0].map((outcome) => ({ a: 'a', b: 'b', outcome })));
+    const two = bradleyTerry(
+      ['a', 'b'],
+      [1, 1, 1, 0].map((outcome) => ({ a: 'a', b: 'b', outcome })),
+    );
     expect(two.get('a')! - two.get('b')!).toBeCloseTo(Math.log(3), 8);
     expect(two.get('a')! + two.get('b')!).toBeCloseTo(0, 12);
     // Three items: at the MLE every item's wins equal sum_j n_ij p_i / (p_i + p_j).
@@ -204,25 +314,63 @@ describe('statistics', () => {
     add('x', 'z', 8, 2);
     const bt = bradleyTerry(['x', 'y', 'z'], games);
     const p = (k: string) => Math.exp(bt.get(k)!);
-    const expected = (i: string, others: [string, number][]) => others.reduce((sum, [j, n]) => sum + (n * p(i)) / (p(i) + p(j)), 0);
-    expect(expected('x', [['y', 10], ['z', 10]])).toBeCloseTo(15, 6);
-    expect(expected('y', [['x', 10], ['z', 10]])).toBeCloseTo(9, 6);
-    expect(expected('z', [['x', 10], ['y', 10]])).toBeCloseTo(6, 6);
+    const expected = (i: string, others: [string, number][]) =>
+      others.reduce((sum, [j, n]) => sum + (n * p(i)) / (p(i) + p(j)), 0);
+    expect(
+      expected('x', [
+        ['y', 10],
+        ['z', 10],
+      ]),
+    ).toBeCloseTo(15, 6);
+    expect(
+      expected('y', [
+        ['x', 10],
+        ['z', 10],
+      ]),
+    ).toBeCloseTo(9, 6);
+    expect(
+      expected('z', [
+        ['x', 10],
+        ['y', 10],
+      ]),
+    ).toBeCloseTo(6, 6);
     expect([...bt.values()].reduce((a, b) => a + b, 0)).toBeCloseTo(0, 10);
     // A tie is half a win to each side; weights scale comparisons.
-    const tie = bradleyTerry(['a', 'b'], [{ a: 'a', b: 'b', outcome: 1 }, { a: 'a', b: 'b', outcome: 0.5 }]);
+    const tie = bradleyTerry(
+      ['a', 'b'],
+      [
+        { a: 'a', b: 'b', outcome: 1 },
+        { a: 'a', b: 'b', outcome: 0.5 },
+      ],
+    );
     expect(tie.get('a')! - tie.get('b')!).toBeCloseTo(Math.log(3), 8);
-    const weighted = bradleyTerry(['a', 'b'], [{ a: 'a', b: 'b', outcome: 1, weight: 3 }, { a: 'a', b: 'b', outcome: 0, weight: 1 }]);
+    const weighted = bradleyTerry(
+      ['a', 'b'],
+      [
+        { a: 'a', b: 'b', outcome: 1, weight: 3 },
+        { a: 'a', b: 'b', outcome: 0, weight: 1 },
+      ],
+    );
     expect(weighted.get('a')! - weighted.get('b')!).toBeCloseTo(Math.log(3), 8);
     // With the prior an item that never won stays finite.
-    const never = bradleyTerry(['a', 'b'], [{ a: 'a', b: 'b', outcome: 1 }, { a: 'a', b: 'b', outcome: 1 }], 0.5);
+    const never = bradleyTerry(
+      ['a', 'b'],
+      [
+        { a: 'a', b: 'b', outcome: 1 },
+        { a: 'a', b: 'b', outcome: 1 },
+      ],
+      0.5,
+    );
     expect(Number.isFinite(never.get('b')!)).toBe(true);
     expect(never.get('a')!).toBeGreaterThan(never.get('b')!);
   });
 
   it('ranks, and measures spread by entropy', () => {
     expect(ranksDescending([3, 1, 3, 2])).toEqual([1.5, 4, 1.5, 3]);
-    expect(normalisedEntropy([2, 1], 3)).toBeCloseTo((-(2 / 3) * Math.log(2 / 3) - (1 / 3) * Math.log(1 / 3)) / Math.log(3), 12);
+    expect(normalisedEntropy([2, 1], 3)).toBeCloseTo(
+      (-(2 / 3) * Math.log(2 / 3) - (1 / 3) * Math.log(1 / 3)) / Math.log(3),
+      12,
+    );
     expect(normalisedEntropy([1, 1])).toBe(1);
     expect(normalisedEntropy([4])).toBe(0);
     expect(smoothedEntropy([], 5)).toBe(1);
@@ -244,11 +392,19 @@ describe('method ranking', () => {
     const grad = overall!.rows.find((r) => r.method === 'gradcam')!;
     expect(grad.ratings['justifies']!.unweighted.mean).toBe(3);
     expect(grad.ratings['justifies']!.weighted.mean).toBeCloseTo(4.6, 10);
-    expect(overall!.rows.map((r) => [r.method, r.humanRank])).toEqual([['gradcam', 1], ['eigencam', 2]]);
+    expect(overall!.rows.map((r) => [r.method, r.humanRank])).toEqual([
+      ['gradcam', 1],
+      ['eigencam', 2],
+    ]);
   });
 
   it('counts wins, ties and Bradley-Terry from pairwise choices, per class and overall', () => {
-    const records = [pair('gradcam', 'layercam', 'a'), pair('layercam', 'gradcam', 'b'), pair('gradcam', 'layercam', 'neither'), pair('gradcam', 'layercam', 'b', { classIndex: 3, className: 'Dress' })];
+    const records = [
+      pair('gradcam', 'layercam', 'a'),
+      pair('layercam', 'gradcam', 'b'),
+      pair('gradcam', 'layercam', 'neither'),
+      pair('gradcam', 'layercam', 'b', { classIndex: 3, className: 'Dress' }),
+    ];
     const ranking = rankMethods(records, none);
     expect(ranking.map((r) => r.scope)).toEqual(['all classes', 'Shirt', 'Dress']);
     const grad = ranking[0]!.rows.find((r) => r.method === 'gradcam')!.pairwise;
@@ -277,20 +433,47 @@ describe('disagreement', () => {
 
   it('ranks items from split to unanimous answers and summarises classes', () => {
     const records = [
-      rating(1, { itemUuid: 'split', annotator: 'a' }), rating(5, { itemUuid: 'split', annotator: 'b' }),
-      rating(3, { itemUuid: 'same', annotator: 'a' }), rating(3, { itemUuid: 'same', annotator: 'b' }),
-      pair('x', 'y', 'a', { itemUuid: 'pair', annotator: 'a' }), pair('x', 'y', 'a', { itemUuid: 'pair', annotator: 'b' }), pair('x', 'y', 'b', { itemUuid: 'pair', annotator: 'c' }),
+      rating(1, { itemUuid: 'split', annotator: 'a' }),
+      rating(5, { itemUuid: 'split', annotator: 'b' }),
+      rating(3, { itemUuid: 'same', annotator: 'a' }),
+      rating(3, { itemUuid: 'same', annotator: 'b' }),
+      pair('x', 'y', 'a', { itemUuid: 'pair', annotator: 'a' }),
+      pair('x', 'y', 'a', { itemUuid: 'pair', annotator: 'b' }),
+      pair('x', 'y', 'b', { itemUuid: 'pair', annotator: 'c' }),
       rating(4, { itemUuid: 'alone' }),
     ];
     const { items, classes } = disagreements(records, concept, label);
-    expect(items.map((i) => [i.itemUuid, i.disagreement])).toEqual([['split', 1], ['pair', Number(normalisedEntropy([2, 1], 3).toFixed(4))], ['same', 0]]);
+    expect(items.map((i) => [i.itemUuid, i.disagreement])).toEqual([
+      ['split', 1],
+      ['pair', Number(normalisedEntropy([2, 1], 3).toFixed(4))],
+      ['same', 0],
+    ]);
     expect(items[0]!.summary).toBe('justifies: 1 1, 5 1');
-    expect(classes).toEqual([{ className: 'Shirt', items: 3, meanDisagreement: Number(((1 + items[1]!.disagreement) / 3).toFixed(4)), alpha: expect.any(Number) }]);
+    expect(classes).toEqual([
+      {
+        className: 'Shirt',
+        items: 3,
+        meanDisagreement: Number(((1 + items[1]!.disagreement) / 3).toFixed(4)),
+        alpha: expect.any(Number),
+      },
+    ]);
   });
 
   it('orders what to label next: unanswered and split items first, settled items last', () => {
-    const records = [rating(5, { itemUuid: 'settled', annotator: 'a' }), rating(5, { itemUuid: 'settled', annotator: 'b' }), rating(5, { itemUuid: 'settled', annotator: 'c' }), rating(1, { itemUuid: 'split', annotator: 'a' }), rating(5, { itemUuid: 'split', annotator: 'b' })];
-    const items = ['settled', 'split', 'new'].map((itemUuid) => ({ itemUuid, imageId: 1, taskType: 'rating', method: 'gradcam', className: 'Shirt' }));
+    const records = [
+      rating(5, { itemUuid: 'settled', annotator: 'a' }),
+      rating(5, { itemUuid: 'settled', annotator: 'b' }),
+      rating(5, { itemUuid: 'settled', annotator: 'c' }),
+      rating(1, { itemUuid: 'split', annotator: 'a' }),
+      rating(5, { itemUuid: 'split', annotator: 'b' }),
+    ];
+    const items = ['settled', 'split', 'new'].map((itemUuid) => ({
+      itemUuid,
+      imageId: 1,
+      taskType: 'rating',
+      method: 'gradcam',
+      className: 'Shirt',
+    }));
     const order = labelNext(items, records, concept);
     expect(order.map((i) => i.itemUuid)).toEqual(['new', 'split', 'settled']);
     expect(order[0]!.uncertainty).toBe(1);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { agreement, fleissKappa, krippendorffAlpha, leaveOneOut, percentAgreement, type Rating } from '../../src-main/labels/agreement.ts';
+import {
+  agreement,
+  fleissKappa,
+  krippendorffAlpha,
+  leaveOneOut,
+  percentAgreement,
+  type Rating,
+} from '../../src-main/labels/agreement.ts';
 
 /** Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the worked example C: 4 observers, 12 units. */
 const KRIPPENDORFF: (number | null)[][] = [
@@ -14,12 +21,22 @@ const krippendorffRatings: Rating[] = KRIPPENDORFF.flatMap((row, coder) =>
 
 /** Fleiss (1971) as worked on Wikipedia's "Fleiss' kappa" page: 10 subjects, 14 raters, 5 categories. */
 const FLEISS: number[][] = [
-  [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-  [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+  [0, 0, 0, 0, 14],
+  [0, 2, 6, 4, 2],
+  [0, 0, 3, 5, 6],
+  [0, 3, 9, 2, 0],
+  [2, 2, 8, 1, 1],
+  [7, 7, 0, 0, 0],
+  [3, 2, 6, 3, 0],
+  [2, 5, 3, 2, 2],
+  [6, 5, 2, 1, 0],
+  [0, 2, 2, 3, 7],
 ];
 const fleissRatings: Rating[] = FLEISS.flatMap((counts, subject) => {
   let rater = 0;
-  return counts.flatMap((count, category) => Array.from({ length: count }, () => ({ item: `s${subject}`, annotator: `r${rater++}`, value: category + 1 })));
+  return counts.flatMap((count, category) =>
+    Array.from({ length: count }, () => ({ item: `s${subject}`, annotator: `r${rater++}`, value: category + 1 })),
+  );
 });
 
 describe('Krippendorff alpha', () => {
@@ -33,9 +50,12 @@ describe('Krippendorff alpha', () => {
     // Two coders, three units: (a,a) (a,b) (b,b). Coincidences: o_aa = 2, o_ab = o_ba = 1, o_bb = 2;
     // n_a = n_b = 3, n = 6. Do = 2/6; De = 2*3*3/(6*5) = 0.6; alpha = 1 - (1/3)/0.6 = 4/9.
     const table: Rating[] = [
-      { item: '1', annotator: 'x', value: 'a' }, { item: '1', annotator: 'y', value: 'a' },
-      { item: '2', annotator: 'x', value: 'a' }, { item: '2', annotator: 'y', value: 'b' },
-      { item: '3', annotator: 'x', value: 'b' }, { item: '3', annotator: 'y', value: 'b' },
+      { item: '1', annotator: 'x', value: 'a' },
+      { item: '1', annotator: 'y', value: 'a' },
+      { item: '2', annotator: 'x', value: 'a' },
+      { item: '2', annotator: 'y', value: 'b' },
+      { item: '3', annotator: 'x', value: 'b' },
+      { item: '3', annotator: 'y', value: 'b' },
     ];
     expect(krippendorffAlpha(table, 'nominal')).toBeCloseTo(4 / 9, 10);
     // Interval with values 1,1 / 1,3 / 3,3: Do = 2*4/6, De = 2*3*3*4/30 -> alpha = 1 - 5*(8/6)/(72/6)... = 4/9 too.
@@ -47,14 +67,30 @@ describe('Krippendorff alpha', () => {
   });
 
   it('is 1 for perfect agreement, undefined for a single value, and ignores unpairable items', () => {
-    const perfect: Rating[] = ['a', 'b', 'c'].flatMap((value, i) => [{ item: `${i}`, annotator: 'x', value }, { item: `${i}`, annotator: 'y', value }]);
+    const perfect: Rating[] = ['a', 'b', 'c'].flatMap((value, i) => [
+      { item: `${i}`, annotator: 'x', value },
+      { item: `${i}`, annotator: 'y', value },
+    ]);
     expect(krippendorffAlpha(perfect, 'nominal')).toBe(1);
-    expect(krippendorffAlpha(perfect.map((r) => ({ ...r, value: 'same' })), 'nominal')).toBeNull();
+    expect(
+      krippendorffAlpha(
+        perfect.map((r) => ({ ...r, value: 'same' })),
+        'nominal',
+      ),
+    ).toBeNull();
     expect(krippendorffAlpha([...perfect, { item: 'lonely', annotator: 'x', value: 'z' }], 'nominal')).toBe(1);
   });
 
   it('refuses text at the ordinal and interval levels by name', () => {
-    expect(() => krippendorffAlpha([{ item: '1', annotator: 'x', value: 'high' }, { item: '1', annotator: 'y', value: 2 }], 'ordinal')).toThrow(/"high"/);
+    expect(() =>
+      krippendorffAlpha(
+        [
+          { item: '1', annotator: 'x', value: 'high' },
+          { item: '1', annotator: 'y', value: 2 },
+        ],
+        'ordinal',
+      ),
+    ).toThrow(/"high"/);
   });
 });
 
@@ -81,7 +117,10 @@ describe('bootstrap intervals and leave-one-out', () => {
     const ratings: Rating[] = [];
     for (let i = 0; i < 20; i++) {
       const truth = (i % 5) + 1;
-      ratings.push({ item: `${i}`, annotator: 'careful-1', value: truth }, { item: `${i}`, annotator: 'careful-2', value: truth });
+      ratings.push(
+        { item: `${i}`, annotator: 'careful-1', value: truth },
+        { item: `${i}`, annotator: 'careful-2', value: truth },
+      );
       ratings.push({ item: `${i}`, annotator: 'random', value: ((i * 7) % 5) + 1 });
     }
     const rows = leaveOneOut(ratings, 'ordinal');

@@ -14,9 +14,20 @@ import { checkBundle } from '../../src-main/models/service.ts';
 // XAIWS_TEST_BUNDLE checks another bundle (your own) with the same tests.
 const BUNDLE = process.env.XAIWS_TEST_BUNDLE ?? join(ROOT, 'resources/models/fashion-mnist-cnn');
 
-interface Values { shape: number[]; data: number[]; type?: 'int64' }
-interface Check { model: string; inputs: Record<string, Values>; outputs: Record<string, Values> }
-const REFERENCE = JSON.parse(readFileSync(join(BUNDLE, 'reference.json'), 'utf8')) as { tolerance: number; checks: Check[] };
+interface Values {
+  shape: number[];
+  data: number[];
+  type?: 'int64';
+}
+interface Check {
+  model: string;
+  inputs: Record<string, Values>;
+  outputs: Record<string, Values>;
+}
+const REFERENCE = JSON.parse(readFileSync(join(BUNDLE, 'reference.json'), 'utf8')) as {
+  tolerance: number;
+  checks: Check[];
+};
 
 let workstation: Workstation;
 let inspect: Inspect;
@@ -37,7 +48,10 @@ function tamperedCopy(edit: (dir: string, bundle: Record<string, any>) => void):
 }
 
 async function refusal(dir: string): Promise<ApiError> {
-  const error = await loadBundle(dir, inspect).then(() => undefined, (e: unknown) => e);
+  const error = await loadBundle(dir, inspect).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ApiError);
   return error as ApiError;
 }
@@ -45,7 +59,13 @@ async function refusal(dir: string): Promise<ApiError> {
 describe('the committed model bundle', () => {
   it('loads: every role, hashes, shapes and prototypes check out', async () => {
     const loaded = await loadBundle(BUNDLE, inspect);
-    expect(Object.keys(loaded.models).sort()).toEqual(['cae-decoder', 'cae-encoder', 'classifier', 'dxai', 'infodisent']);
+    expect(Object.keys(loaded.models).sort()).toEqual([
+      'cae-decoder',
+      'cae-encoder',
+      'classifier',
+      'dxai',
+      'infodisent',
+    ]);
     expect(loaded.caePrototypes?.classes).toHaveLength(10);
     expect(loaded.infodisentPrototypes?.channels).toHaveLength(64);
     expect(loaded.bundle.models.dxai?.quality).toHaveProperty('globalBeta');
@@ -63,9 +83,10 @@ describe('the committed model bundle', () => {
       const session = await ort.InferenceSession.create(join(BUNDLE, bundle.models[check.model].file));
       const feeds: Record<string, ort.Tensor> = {};
       for (const [name, value] of Object.entries(check.inputs)) {
-        feeds[name] = value.type === 'int64'
-          ? new ort.Tensor('int64', BigInt64Array.from(value.data.map(BigInt)), value.shape)
-          : new ort.Tensor('float32', Float32Array.from(value.data), value.shape);
+        feeds[name] =
+          value.type === 'int64'
+            ? new ort.Tensor('int64', BigInt64Array.from(value.data.map(BigInt)), value.shape)
+            : new ort.Tensor('float32', Float32Array.from(value.data), value.shape);
       }
       const outputs = await session.run(feeds);
       for (const [name, expected] of Object.entries(check.outputs)) {
@@ -95,29 +116,47 @@ describe('bundles that are refused', () => {
   });
 
   it('a declared shape the model does not have: names the model, the tensor and both shapes', async () => {
-    const dir = tamperedCopy((_folder, bundle) => { bundle.models.dxai.outputs[0].shape = ['N', 4, 1, 28, 28]; });
+    const dir = tamperedCopy((_folder, bundle) => {
+      bundle.models.dxai.outputs[0].shape = ['N', 4, 1, 28, 28];
+    });
     const error = await refusal(dir);
     expect(error.code).toBe('model_shape_mismatch');
-    expect(error.message).toContain('dxai.onnx (dxai): output "branches" has shape [?, 5, 1, 28, 28] but bundle.json declares [N, 4, 1, 28, 28]');
+    expect(error.message).toContain(
+      'dxai.onnx (dxai): output "branches" has shape [?, 5, 1, 28, 28] but bundle.json declares [N, 4, 1, 28, 28]',
+    );
   });
 
   it('a declared tensor name the model lacks, and a wrong element type', async () => {
-    const renamed = tamperedCopy((_folder, bundle) => { bundle.models['cae-encoder'].outputs[0].name = 'style'; });
-    expect((await refusal(renamed)).message).toMatch(/declares output "style" but the model's outputs are class_code, individual_code/);
-    const retyped = tamperedCopy((_folder, bundle) => { bundle.models.dxai.inputs[1].type = 'float32'; });
+    const renamed = tamperedCopy((_folder, bundle) => {
+      bundle.models['cae-encoder'].outputs[0].name = 'style';
+    });
+    expect((await refusal(renamed)).message).toMatch(
+      /declares output "style" but the model's outputs are class_code, individual_code/,
+    );
+    const retyped = tamperedCopy((_folder, bundle) => {
+      bundle.models.dxai.inputs[1].type = 'float32';
+    });
     expect((await refusal(retyped)).message).toMatch(/input "class" is int64 but bundle.json declares float32/);
   });
 
   it('a missing file, a path outside the folder, a newer format, a broken field', async () => {
-    const missing = tamperedCopy((_folder, bundle) => { bundle.files.push({ path: 'extra.onnx', sha256: '0'.repeat(64), bytes: 1 }); });
+    const missing = tamperedCopy((_folder, bundle) => {
+      bundle.files.push({ path: 'extra.onnx', sha256: '0'.repeat(64), bytes: 1 });
+    });
     expect((await refusal(missing)).code).toBe('bundle_file_missing');
-    const escaping = tamperedCopy((_folder, bundle) => { bundle.files[0].path = '../classifier.onnx'; });
+    const escaping = tamperedCopy((_folder, bundle) => {
+      bundle.files[0].path = '../classifier.onnx';
+    });
     expect((await refusal(escaping)).message).toMatch(/\.\.\/classifier\.onnx leaves the bundle folder/);
-    const newer = tamperedCopy((_folder, bundle) => { bundle.format = 'xaiws.bundle/7'; });
+    const newer = tamperedCopy((_folder, bundle) => {
+      bundle.format = 'xaiws.bundle/7';
+    });
     const tooNew = await refusal(newer);
     expect(tooNew.code).toBe('bundle_too_new');
     expect(tooNew.message).toContain('xaiws.bundle/7');
-    const broken = tamperedCopy((_folder, bundle) => { bundle.files[1].sha256 = 'xyz'; });
+    const broken = tamperedCopy((_folder, bundle) => {
+      bundle.files[1].sha256 = 'xyz';
+    });
     expect((await refusal(broken)).message).toMatch(/field "files.1.sha256" is wrong.*got "xyz"/);
   });
 

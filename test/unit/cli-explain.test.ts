@@ -26,11 +26,26 @@ const model = join(ROOT, 'test/fixtures/cam/plain.onnx');
 
 async function cli(args: string[]) {
   try {
-    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], { env: { ...process.env, XAIWS_HOME: dir }, maxBuffer: 64 << 20 });
-    return { code: 0, lines: stdout.trim().split('\n').map((line) => JSON.parse(line)) };
+    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], {
+      env: { ...process.env, XAIWS_HOME: dir },
+      maxBuffer: 64 << 20,
+    });
+    return {
+      code: 0,
+      lines: stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    };
   } catch (error) {
     const failure = error as { code: number; stdout: string };
-    return { code: failure.code, lines: failure.stdout.trim().split('\n').map((line) => JSON.parse(line)) };
+    return {
+      code: failure.code,
+      lines: failure.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    };
   }
 }
 
@@ -40,16 +55,34 @@ beforeAll(async () => {
   images = [];
   for (let i = 0; i < reference.inputShape[0]; i++) {
     const path = join(dir, `test-${i}.png`);
-    await sharp(raw.subarray(16 + i * 784, 16 + (i + 1) * 784), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(path);
+    await sharp(raw.subarray(16 + i * 784, 16 + (i + 1) * 784), { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toFile(path);
     images.push(path);
   }
   manifest = join(dir, 'plain.manifest.json');
-  writeFileSync(manifest, JSON.stringify({
-    format: 'xaiws.classifier/1', name: 'plain reference CNN',
-    input: { layout: 'NCHW', channels: 1, height: 28, width: 28 }, output: { kind: 'logits' },
-    preprocessing: { scale: 255, mean: [reference.mean], std: [reference.std], resize: 'stretch' },
-    classes: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
-  }));
+  writeFileSync(
+    manifest,
+    JSON.stringify({
+      format: 'xaiws.classifier/1',
+      name: 'plain reference CNN',
+      input: { layout: 'NCHW', channels: 1, height: 28, width: 28 },
+      output: { kind: 'logits' },
+      preprocessing: { scale: 255, mean: [reference.mean], std: [reference.std], resize: 'stretch' },
+      classes: [
+        'T-shirt/top',
+        'Trouser',
+        'Pullover',
+        'Dress',
+        'Coat',
+        'Sandal',
+        'Shirt',
+        'Sneaker',
+        'Bag',
+        'Ankle boot',
+      ],
+    }),
+  );
 });
 
 describe('xaiws layers / explain', () => {
@@ -66,7 +99,22 @@ describe('xaiws layers / explain', () => {
     const broken = join(dir, 'broken.png');
     writeFileSync(broken, 'not an image at all');
     const layer = plain.layers[2];
-    const { code, lines } = await cli(['explain', '--model', model, '--manifest', manifest, '--method', 'gradcam++', '--layer', layer.tensor, '--target', 'pred', images[0]!, broken, ...images.slice(1)]);
+    const { code, lines } = await cli([
+      'explain',
+      '--model',
+      model,
+      '--manifest',
+      manifest,
+      '--method',
+      'gradcam++',
+      '--layer',
+      layer.tensor,
+      '--target',
+      'pred',
+      images[0]!,
+      broken,
+      ...images.slice(1),
+    ]);
     expect(code).toBe(1);
     expect(lines).toHaveLength(images.length + 1);
     expect(lines[1]).toMatchObject({ image: broken, error: { code: 'source_unsupported' } });
@@ -85,18 +133,68 @@ describe('xaiws layers / explain', () => {
 
   it('fixed target classes, and clear errors for a bad method, layer or target', async () => {
     const layer = plain.layers[1];
-    const ok = await cli(['explain', '--model', model, '--manifest', manifest, '--method', 'scorecam', '--layer', layer.tensor, '--target', '3', images[0]!]);
+    const ok = await cli([
+      'explain',
+      '--model',
+      model,
+      '--manifest',
+      manifest,
+      '--method',
+      'scorecam',
+      '--layer',
+      layer.tensor,
+      '--target',
+      '3',
+      images[0]!,
+    ]);
     expect(ok.code).toBe(0);
     expect(ok.lines[0].target).toBe(3);
-    expect(pearson(ok.lines[0].map, decode(layer.cases[1].maps.scorecam).subarray(0, 14 * 14))).toBeGreaterThanOrEqual(0.999);
+    expect(pearson(ok.lines[0].map, decode(layer.cases[1].maps.scorecam).subarray(0, 14 * 14))).toBeGreaterThanOrEqual(
+      0.999,
+    );
 
-    const badMethod = await cli(['explain', '--model', model, '--manifest', manifest, '--method', 'gradcam2', '--layer', layer.tensor, images[0]!]);
+    const badMethod = await cli([
+      'explain',
+      '--model',
+      model,
+      '--manifest',
+      manifest,
+      '--method',
+      'gradcam2',
+      '--layer',
+      layer.tensor,
+      images[0]!,
+    ]);
     expect(badMethod.code).toBe(1);
     expect(badMethod.lines[0].error.message).toMatch(/--method must be one of gradcam, .*got "gradcam2"/);
-    const badLayer = await cli(['explain', '--model', model, '--manifest', manifest, '--method', 'gradcam', '--layer', 'logits', images[0]!]);
+    const badLayer = await cli([
+      'explain',
+      '--model',
+      model,
+      '--manifest',
+      manifest,
+      '--method',
+      'gradcam',
+      '--layer',
+      'logits',
+      images[0]!,
+    ]);
     expect(badLayer.lines[0].error).toMatchObject({ code: 'layer_not_found' });
     expect(badLayer.lines[0].error.message).toContain('"logits"');
-    const badTarget = await cli(['explain', '--model', model, '--manifest', manifest, '--method', 'gradcam', '--layer', layer.tensor, '--target', '10', images[0]!]);
+    const badTarget = await cli([
+      'explain',
+      '--model',
+      model,
+      '--manifest',
+      manifest,
+      '--method',
+      'gradcam',
+      '--layer',
+      layer.tensor,
+      '--target',
+      '10',
+      images[0]!,
+    ]);
     expect(badTarget.lines[0].error.message).toMatch(/class index in 0..9 \(got "10"\)/);
   });
 });

@@ -16,7 +16,10 @@ let project: string;
 
 async function cli(args: string[]): Promise<{ code: number; json: any }> {
   try {
-    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], { env: { ...process.env, XAIWS_HOME: dir }, maxBuffer: 64 << 20 });
+    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], {
+      env: { ...process.env, XAIWS_HOME: dir },
+      maxBuffer: 64 << 20,
+    });
     return { code: 0, json: JSON.parse(stdout) };
   } catch (error) {
     const failure = error as { code: number; stdout: string };
@@ -29,14 +32,30 @@ beforeAll(async () => {
   project = join(dir, 'cli.xaiws');
   expect((await cli(['project', 'create', project])).code).toBe(0);
   expect((await cli(['import', project, fashionMnistSubset(join(dir, 'data'), 12)])).code).toBe(0);
-  expect((await cli(['model', 'add', project, join(BUNDLE, 'classifier.onnx'), '--manifest', join(BUNDLE, 'classifier.manifest.json')])).code).toBe(0);
+  expect(
+    (
+      await cli([
+        'model',
+        'add',
+        project,
+        join(BUNDLE, 'classifier.onnx'),
+        '--manifest',
+        join(BUNDLE, 'classifier.manifest.json'),
+      ])
+    ).code,
+  ).toBe(0);
 }, 600_000);
 
 describe('xaiws decompose / counterfactual / components', () => {
   it('prints the parts with their probabilities and the global-beta curve', async () => {
     const { code, json } = await cli(['decompose', project, '--image', '1']);
     expect(code).toBe(0);
-    expect(json.parts.map((p: { name: string }) => p.name).slice(0, 4)).toEqual(['image', 'class-distinct', 'class-agnostic', 'reconstruction']);
+    expect(json.parts.map((p: { name: string }) => p.name).slice(0, 4)).toEqual([
+      'image',
+      'class-distinct',
+      'class-agnostic',
+      'reconstruction',
+    ]);
     const image = json.parts[0].probabilities as Record<string, number>;
     expect(Object.keys(image)).toHaveLength(10);
     expect(json.distinctFor).toBe(json.predicted);
@@ -51,7 +70,9 @@ describe('xaiws decompose / counterfactual / components', () => {
     expect(code).toBe(0);
     expect(json.target).toBe('Dress');
     expect(json.steps).toHaveLength(7);
-    const firstOther = json.steps.findIndex((s: { step: number; predicted: string }) => s.step > 0 && s.predicted !== json.predicted);
+    const firstOther = json.steps.findIndex(
+      (s: { step: number; predicted: string }) => s.step > 0 && s.predicted !== json.predicted,
+    );
     expect(json.flipStep).toBe(firstOther < 0 ? null : firstOther);
   });
 

@@ -28,11 +28,16 @@ beforeAll(async () => {
     const ids = await explainedProject(ws, project, join(dir, 'data'), 8);
     const a = ws.project.labels.addAnnotator('Ana', 'analyst');
     const b = ws.project.labels.addAnnotator('Ben', 'analyst');
-    sessionId = await labelSession(ws, ids, { taskTypes: ['rating', 'pairwise'], overlap: 2, annotatorIds: [a.id, b.id] });
+    sessionId = await labelSession(ws, ids, {
+      taskTypes: ['rating', 'pairwise'],
+      overlap: 2,
+      annotatorIds: [a.id, b.id],
+    });
     for (const annotator of [a, b]) {
       const seat = ws.project.labels.seatOf(sessionId, annotator.id)!;
       let state = next(ws.project, seat, () => 'x');
-      while (state.task) state = answer(ws.project, seat, state.task.taskId, answerFor(state.task), 'local', () => 'x').next;
+      while (state.task)
+        state = answer(ws.project, seat, state.task.taskId, answerFor(state.task), 'local', () => 'x').next;
     }
     answered = ws.project.labels.counts(sessionId).answered;
   } finally {
@@ -50,13 +55,21 @@ describe('xaiws labels export', () => {
     expect(new Set(rows.map((r) => r.annotator_name))).toEqual(new Set(['Ana', 'Ben']));
     expect(rows.some((r) => r.method === 'gradcam')).toBe(true);
     const jsonl = await cli(['labels', 'export', project, '--session', String(sessionId), '--format', 'jsonl']);
-    expect(jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l))).toHaveLength(answered);
+    expect(
+      jsonl.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toHaveLength(answered);
   });
 
   it('fails with JSON naming a missing session', async () => {
     const { code, stdout } = await cli(['labels', 'export', project, '--session', '99', '--format', 'csv']);
     expect(code).toBe(1);
-    expect(JSON.parse(stdout).error).toMatchObject({ code: 'session_not_found', message: expect.stringContaining('99') });
+    expect(JSON.parse(stdout).error).toMatchObject({
+      code: 'session_not_found',
+      message: expect.stringContaining('99'),
+    });
   });
 });
 
@@ -65,7 +78,10 @@ describe('xaiws agreement', () => {
     const { code, stdout } = await cli(['agreement', project, '--session', String(sessionId), '--samples', '100']);
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
-    const row = report.rows.find((r: { scope: string; measure: string; level: string }) => r.scope === 'session' && r.measure === 'rating:justifies' && r.level === 'ordinal');
+    const row = report.rows.find(
+      (r: { scope: string; measure: string; level: string }) =>
+        r.scope === 'session' && r.measure === 'rating:justifies' && r.level === 'ordinal',
+    );
     expect(row.items).toBeGreaterThan(0);
     expect(row.annotators).toBe(2);
   });
@@ -77,10 +93,17 @@ describe('xaiws agreement', () => {
       [null, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, null],
       [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, null],
     ];
-    const lines = ['item,annotator,value', ...data.flatMap((row, coder) => row.map((v, unit) => `u${unit},coder${coder},${v ?? ''}`))];
+    const lines = [
+      'item,annotator,value',
+      ...data.flatMap((row, coder) => row.map((v, unit) => `u${unit},coder${coder},${v ?? ''}`)),
+    ];
     const file = join(dir, 'ratings.csv');
     writeFileSync(file, `${lines.join('\n')}\n`);
-    for (const [level, alpha] of [['nominal', 0.743], ['ordinal', 0.815], ['interval', 0.849]] as const) {
+    for (const [level, alpha] of [
+      ['nominal', 0.743],
+      ['ordinal', 0.815],
+      ['interval', 0.849],
+    ] as const) {
       const { code, stdout } = await cli(['agreement', '--ratings', file, '--level', level, '--samples', '50']);
       expect(code).toBe(0);
       expect(JSON.parse(stdout).alpha).toBeCloseTo(alpha, 3);

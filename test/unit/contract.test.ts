@@ -22,7 +22,12 @@ describe('contract', () => {
   });
 
   it('applies defaults to image queries and rejects out-of-range values', () => {
-    expect(methods['images.list'].request.parse({ datasetId: 1 })).toMatchObject({ correctness: 'all', sort: 'id', offset: 0, limit: 500 });
+    expect(methods['images.list'].request.parse({ datasetId: 1 })).toMatchObject({
+      correctness: 'all',
+      sort: 'id',
+      offset: 0,
+      limit: 500,
+    });
     expect(methods['images.list'].request.safeParse({ datasetId: 1, confidenceMin: 2 }).success).toBe(false);
     expect(methods['images.list'].request.safeParse({ datasetId: 0 }).success).toBe(false);
   });
@@ -30,13 +35,19 @@ describe('contract', () => {
 
 describe('router', () => {
   it('answers an unknown method with unknown_method', async () => {
-    expect(await dispatch('images.delete', {})).toEqual({ ok: false, error: { code: 'unknown_method', message: 'Unknown API method "images.delete"' } });
+    expect(await dispatch('images.delete', {})).toEqual({
+      ok: false,
+      error: { code: 'unknown_method', message: 'Unknown API method "images.delete"' },
+    });
     expect(await dispatch('__proto__', {})).toMatchObject({ ok: false, error: { code: 'unknown_method' } });
   });
 
   it('names the invalid field of a request', async () => {
     const envelope = await dispatch('images.list', { datasetId: 'one' });
-    expect(envelope).toMatchObject({ ok: false, error: { code: 'invalid_request', message: expect.stringContaining('datasetId') } });
+    expect(envelope).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request', message: expect.stringContaining('datasetId') },
+    });
   });
 
   it('says no project is open instead of failing obscurely', async () => {
@@ -48,15 +59,27 @@ describe('router', () => {
     const path = join(tempDir(), 'r.xaiws');
     const created = await dispatch('projects.create', { path, name: 'R' });
     expect(created).toMatchObject({ ok: true, value: { path, name: 'R', datasets: 0 } });
-    expect(await dispatch('images.get', { imageId: 5 })).toEqual({ ok: false, error: { code: 'image_not_found', message: 'No image with id 5 in this project' } });
-    expect(await dispatch('jobs.cancel', { jobId: 'nope' })).toMatchObject({ ok: false, error: { code: 'job_not_found' } });
-    expect(await dispatch('projects.recent', {})).toMatchObject({ ok: true, value: [expect.objectContaining({ path })] });
+    expect(await dispatch('images.get', { imageId: 5 })).toEqual({
+      ok: false,
+      error: { code: 'image_not_found', message: 'No image with id 5 in this project' },
+    });
+    expect(await dispatch('jobs.cancel', { jobId: 'nope' })).toMatchObject({
+      ok: false,
+      error: { code: 'job_not_found' },
+    });
+    expect(await dispatch('projects.recent', {})).toMatchObject({
+      ok: true,
+      value: [expect.objectContaining({ path })],
+    });
   });
 });
 
 describe('errors', () => {
   it('keeps code and message of API errors and hides nothing else', () => {
-    expect(toApiError(new ApiError('model_invalid', 'bad model'))).toEqual({ code: 'model_invalid', message: 'bad model' });
+    expect(toApiError(new ApiError('model_invalid', 'bad model'))).toEqual({
+      code: 'model_invalid',
+      message: 'bad model',
+    });
     expect(toApiError(new TypeError('boom'))).toEqual({ code: 'internal', message: 'boom' });
     expect(toApiError({ code: 'made_up', message: 'x' })).toEqual({ code: 'internal', message: '[object Object]' });
   });

@@ -22,8 +22,14 @@ import { startExplain } from '../../src-main/explain/service.ts';
 import { startImport } from '../../src-main/datasets/service.ts';
 
 /** Starts the demo's first start in a child and kills it with SIGKILL once `when` holds for a job update. */
-async function killDuringFirstStart(dataDir: string, when: (update: { kind: string; status: string; done: number }) => boolean): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/demo-child.ts'), dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+async function killDuringFirstStart(
+  dataDir: string,
+  when: (update: { kind: string; status: string; done: number }) => boolean,
+): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/demo-child.ts'), dataDir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -44,13 +50,20 @@ async function reopenDemo(dataDir: string) {
 }
 
 async function expectCompleteDemo(ws: Workstation) {
-  await expect.poll(() => ws.jobs.list().filter((job) => job.status === 'running' || job.status === 'queued').length).toBe(0);
+  await expect
+    .poll(() => ws.jobs.list().filter((job) => job.status === 'running' || job.status === 'queued').length)
+    .toBe(0);
   const [dataset] = ws.project.datasets.list();
   expect(dataset?.images).toBe(10_000);
   const [model] = ws.project.models.list();
   expect(ws.project.predictions.count(model!.id, dataset!.id)).toBe(10_000);
-  expect(ws.jobs.list().filter((job) => job.status === 'interrupted' && (job.kind === 'import' || job.kind === 'inference'))).toEqual([]);
-  expect((await ws.jobs.wait(ws.jobs.list().find((job) => job.kind === 'inference')!.id)).result!.accuracy).toBeCloseTo(0.9295, 3);
+  expect(
+    ws.jobs.list().filter((job) => job.status === 'interrupted' && (job.kind === 'import' || job.kind === 'inference')),
+  ).toEqual([]);
+  expect((await ws.jobs.wait(ws.jobs.list().find((job) => job.kind === 'inference')!.id)).result!.accuracy).toBeCloseTo(
+    0.9295,
+    3,
+  );
 }
 
 describe('a first start killed while it builds the demo', () => {
@@ -86,19 +99,31 @@ describe('a first start killed while it builds the demo', () => {
     const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'host' });
     try {
       await ws.createProject(join(dir, 'p.xaiws'));
-      const modelId = (await addModel(ws, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') })).id;
-      const datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 20) }).id)).result!.datasetId as number;
+      const modelId = (await addModel(ws, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') }))
+        .id;
+      const datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 20) }).id))
+        .result!.datasetId as number;
       const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
-      const explain = await ws.jobs.wait(startExplain(ws, { modelId, method: 'gradcam', layer: '/features/features.10/Relu_output_0', target: -1, query }).id);
+      const explain = await ws.jobs.wait(
+        startExplain(ws, {
+          modelId,
+          method: 'gradcam',
+          layer: '/features/features.10/Relu_output_0',
+          target: -1,
+          query,
+        }).id,
+      );
       // As a process killed mid-job leaves it: running, owned by a process that is gone.
-      ws.project.db.prepare("UPDATE jobs SET status = 'running', owner = ? WHERE id = ?").run(`${hostname()}:999999`, explain.id);
+      ws.project.db
+        .prepare("UPDATE jobs SET status = 'running', owner = ? WHERE id = ?")
+        .run(`${hostname()}:999999`, explain.id);
       await ws.openProject(join(dir, 'p.xaiws'));
       expect(ws.project.jobs.get(explain.id)!.status).toBe('interrupted'); // not resumed: offered again
       const again = await ws.jobs.wait(retryJob(ws, { jobId: explain.id }).id);
       expect(again.id).not.toBe(explain.id);
       expect(again).toMatchObject({ kind: 'explain', status: 'done' });
       // A job row whose request was tampered with is refused, not run.
-      ws.project.db.prepare("UPDATE jobs SET params = '{\"modelId\": \"drop\"}' WHERE id = ?").run(explain.id);
+      ws.project.db.prepare('UPDATE jobs SET params = \'{"modelId": "drop"}\' WHERE id = ?').run(explain.id);
       expect(() => retryJob(ws, { jobId: explain.id })).toThrow(/cannot run again/);
     } finally {
       await ws.shutdown();
@@ -110,7 +135,8 @@ describe('the CLI', () => {
   it('checkpoints the write-ahead log when it exits', () => {
     const dir = tempDir();
     const project = join(dir, 'cli.xaiws');
-    const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'bin/xaiws.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
     expect(cli('project', 'create', project).status).toBe(0);
     expect(cli('import', project, join(ROOT, 'resources/datasets/fashion-mnist')).status).toBe(0);
     expect(!existsSync(`${project}-wal`) || statSync(`${project}-wal`).size === 0).toBe(true);
@@ -119,7 +145,12 @@ describe('the CLI', () => {
 });
 
 describe('a project this user may not write', () => {
-  const asNobody = (...args: string[]) => spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, join(ROOT, 'bin/xaiws.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, XAIWS_HOME: '/nonexistent' } });
+  const asNobody = (...args: string[]) =>
+    spawnSync(
+      'setpriv',
+      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, join(ROOT, 'bin/xaiws.mjs'), ...args],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, XAIWS_HOME: '/nonexistent' } },
+    );
 
   it('opens read-only and says so, in a folder of its own or a shared one; a write is refused by name', async () => {
     const dir = tempDir();
@@ -140,10 +171,16 @@ describe('a project this user may not write', () => {
     chmodSync(shared, 0o1777);
     execFileSync('cp', [project, join(shared, 'theirs.xaiws')]);
     chmodSync(join(shared, 'theirs.xaiws'), 0o644);
-    expect(JSON.parse(asNobody('project', 'info', join(shared, 'theirs.xaiws')).stdout)).toMatchObject({ readOnly: true, images: 10_000 });
+    expect(JSON.parse(asNobody('project', 'info', join(shared, 'theirs.xaiws')).stdout)).toMatchObject({
+      readOnly: true,
+      images: 10_000,
+    });
     const write = asNobody('model', 'add', project, join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx'));
     expect(write.status).toBe(1);
-    expect(JSON.parse(write.stdout)).toMatchObject({ ok: false, error: { code: 'project_read_only', message: expect.stringContaining('theirs.xaiws is open read-only') } });
+    expect(JSON.parse(write.stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'project_read_only', message: expect.stringContaining('theirs.xaiws is open read-only') },
+    });
   });
 });
 
@@ -156,12 +193,17 @@ describe('an image file changed since its import', () => {
     try {
       await ws.createProject(join(dir, 'p.xaiws'));
       await ws.jobs.wait(startImport(ws, { source: tree.root, maxPixels: 100_000 }).id);
-      const image = ws.project.db.prepare("SELECT id, file_path AS path FROM images WHERE file_path LIKE '%.png' LIMIT 1").get() as { id: number; path: string };
+      const image = ws.project.db
+        .prepare("SELECT id, file_path AS path FROM images WHERE file_path LIKE '%.png' LIMIT 1")
+        .get() as { id: number; path: string };
       expect((await fetch(`${host.url}image/full/${image.id}`)).status).toBe(200);
       writeFileSync(image.path, Buffer.concat([Buffer.from(execFileSync('cat', [image.path])), Buffer.from([0])]));
       const changed = await fetch(`${host.url}image/full/${image.id}`);
       expect(changed.status).toBe(409);
-      expect(await changed.json()).toMatchObject({ ok: false, error: { code: 'image_changed', message: expect.stringContaining(image.path) } });
+      expect(await changed.json()).toMatchObject({
+        ok: false,
+        error: { code: 'image_changed', message: expect.stringContaining(image.path) },
+      });
     } finally {
       await host.close();
       await ws.shutdown();

@@ -32,9 +32,17 @@ const event = (url: string, mainFrame = true) => {
 
 describe('main window', () => {
   it('is sandboxed, context-isolated, without Node, and loads the app scheme, never file://', () => {
-    const window = createMainWindow('/app/out/preload') as unknown as { options: Record<string, any>; loadedUrl: string };
+    const window = createMainWindow('/app/out/preload') as unknown as {
+      options: Record<string, any>;
+      loadedUrl: string;
+    };
     expect(window.options.webPreferences).toMatchObject({
-      contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInWorker: false, webviewTag: false, webSecurity: true,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webviewTag: false,
+      webSecurity: true,
       preload: '/app/out/preload/index.cjs',
     });
     expect(window.loadedUrl).toBe('xai-app://app/index.html');
@@ -85,9 +93,18 @@ describe('IPC transport', () => {
     const stop = registerIpc(workstation, createRouter(workstation), () => [contents as never]);
     const handler = calls.ipcHandlers.get(CALL_CHANNEL)!;
     expect(await handler(event('xai-app://app/index.html'), 'projects.current', {})).toEqual({ ok: true, value: null });
-    expect(await handler(event('https://evil.example/'), 'projects.current', {})).toMatchObject({ ok: false, error: { code: 'unauthorised' } });
-    expect(await handler(event('xai-app://app/index.html'), 42, {})).toMatchObject({ ok: false, error: { code: 'invalid_request' } });
-    expect(await handler(event('xai-app://app/index.html'), 'images.list', { datasetId: 'x' })).toMatchObject({ ok: false, error: { code: 'invalid_request' } });
+    expect(await handler(event('https://evil.example/'), 'projects.current', {})).toMatchObject({
+      ok: false,
+      error: { code: 'unauthorised' },
+    });
+    expect(await handler(event('xai-app://app/index.html'), 42, {})).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request' },
+    });
+    expect(await handler(event('xai-app://app/index.html'), 'images.list', { datasetId: 'x' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request' },
+    });
     await workstation.createProject(join(tempDir(), 'ipc.xaiws'));
     expect(contents.sent[0]).toEqual([EVENT_CHANNEL, 'project.changed', expect.objectContaining({ name: 'ipc' })]);
     stop();
@@ -115,7 +132,9 @@ describe('custom protocols', () => {
     expect((await serve(new Request('xai-image://thumb/%2Fetc%2Fpasswd'))).status).toBe(404);
     expect((await serve(new Request('xai-image://file/1'))).status).toBe(404);
     expect((await serve(new Request('xai-image://thumb/999999'))).status).toBe(404);
-    const job = startImport(workstation, { source: join(ROOT, 'resources/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz') });
+    const job = startImport(workstation, {
+      source: join(ROOT, 'resources/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz'),
+    });
     await workstation.jobs.wait(job.id);
     const thumb = await serve(new Request('xai-image://thumb/1'));
     expect(thumb.status).toBe(200);
@@ -131,15 +150,37 @@ describe('custom protocols', () => {
 
 describe('native dialogs and PDF in the app', () => {
   it('chooses files in the system dialogs, by purpose; a cancel is no path', async () => {
-    const app = new Workstation({ dataDir: tempDir(), resourcesDir: join(ROOT, 'resources'), transport: 'ipc', dialogs: electronDialogs });
+    const app = new Workstation({
+      dataDir: tempDir(),
+      resourcesDir: join(ROOT, 'resources'),
+      transport: 'ipc',
+      dialogs: electronDialogs,
+    });
     const dispatch = createRouter(app);
     try {
       expect(await dispatch('app.info', {})).toMatchObject({ ok: true, value: { nativeDialogs: true } });
-      calls.dialogAnswers.push({ canceled: false, filePaths: ['/data/pets'] }, { canceled: true, filePaths: [] }, { canceled: false, filePath: '/reports/study' });
-      expect(await dispatch('dialogs.open', { purpose: 'import-folder' })).toEqual({ ok: true, value: { path: '/data/pets' } });
+      calls.dialogAnswers.push(
+        { canceled: false, filePaths: ['/data/pets'] },
+        { canceled: true, filePaths: [] },
+        { canceled: false, filePath: '/reports/study' },
+      );
+      expect(await dispatch('dialogs.open', { purpose: 'import-folder' })).toEqual({
+        ok: true,
+        value: { path: '/data/pets' },
+      });
       expect(await dispatch('dialogs.open', { purpose: 'model' })).toEqual({ ok: true, value: { path: null } });
-      expect(await dispatch('dialogs.save', { purpose: 'report-pdf', defaultName: 'study' })).toEqual({ ok: true, value: { path: '/reports/study' } });
-      expect(calls.dialogs.map((d) => [d.kind, d.options.properties ?? null, d.options.filters?.[0]?.extensions ?? null, d.options.defaultPath ?? null])).toEqual([
+      expect(await dispatch('dialogs.save', { purpose: 'report-pdf', defaultName: 'study' })).toEqual({
+        ok: true,
+        value: { path: '/reports/study' },
+      });
+      expect(
+        calls.dialogs.map((d) => [
+          d.kind,
+          d.options.properties ?? null,
+          d.options.filters?.[0]?.extensions ?? null,
+          d.options.defaultPath ?? null,
+        ]),
+      ).toEqual([
         ['open', ['openDirectory'], null, null],
         ['open', ['openFile'], ['onnx'], null],
         ['save', null, ['pdf'], 'study.pdf'],
@@ -152,7 +193,10 @@ describe('native dialogs and PDF in the app', () => {
   it('has no dialogs in the browser host: the views keep typed paths, and a dialog call says why', async () => {
     const dispatch = createRouter(workstation);
     expect(await dispatch('app.info', {})).toMatchObject({ ok: true, value: { nativeDialogs: false } });
-    expect(await dispatch('dialogs.open', { purpose: 'pack' })).toMatchObject({ ok: false, error: { code: 'invalid_request', message: expect.stringMatching(/only in the desktop app/) } });
+    expect(await dispatch('dialogs.open', { purpose: 'pack' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request', message: expect.stringMatching(/only in the desktop app/) },
+    });
   });
 
   it('prints the report with Electron’s printToPDF in a hidden, sandboxed window without scripts', async () => {
@@ -161,7 +205,10 @@ describe('native dialogs and PDF in the app', () => {
     expect(await printWithElectron('<html><body>report</body></html>', pdf)).toBe(pdf);
     expect(readFileSync(pdf, 'utf8')).toMatch(/^%PDF-fake file:\/\/.*report\.html$/);
     const window = calls.windows.at(-1)!;
-    expect(window.options).toMatchObject({ show: false, webPreferences: { sandbox: true, javascript: false, nodeIntegration: false } });
+    expect(window.options).toMatchObject({
+      show: false,
+      webPreferences: { sandbox: true, javascript: false, nodeIntegration: false },
+    });
     expect(window.destroyed).toBe(true);
     expect(calls.printed[0]!.options).toMatchObject({ printBackground: true });
   });

@@ -6,7 +6,13 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
-import { clusterLayer, guidedWeights, silhouetteScore, thresholdPercent, type LayerActivity } from '../../src-main/explain/layers/clusters.ts';
+import {
+  clusterLayer,
+  guidedWeights,
+  silhouetteScore,
+  thresholdPercent,
+  type LayerActivity,
+} from '../../src-main/explain/layers/clusters.ts';
 import { readIdx } from '../../src-main/datasets/read/idx.ts';
 import { writeNormalised } from '../../src-main/inference/runtime/preprocess.ts';
 import { parseManifest } from '../../src-main/models/manifest.ts';
@@ -19,7 +25,9 @@ describe('the arithmetic', () => {
 
   it('weights a map by the mean of G x [A > 0] x [G > 0]', () => {
     const layer: LayerActivity = {
-      channels: 2, height: 1, width: 4,
+      channels: 2,
+      height: 1,
+      width: 4,
       activations: new Float32Array([1, 0, 2, -1, 1, 1, 1, 1]),
       gradients: new Float32Array([2, 5, -3, 4, 1, 1, 1, 1]),
     };
@@ -28,7 +36,12 @@ describe('the arithmetic', () => {
   });
 
   it('computes the silhouette like scikit-learn on a small known case', () => {
-    const points = [[0, 0], [0, 1], [10, 0], [10, 1]];
+    const points = [
+      [0, 0],
+      [0, 1],
+      [10, 0],
+      [10, 1],
+    ];
     // a = 1 for every point; b = mean distance to the other pair = (10 + sqrt(101)) / 2.
     const b = (10 + Math.sqrt(101)) / 2;
     expect(silhouetteScore(points, [0, 0, 1, 1])).toBeCloseTo((b - 1) / b, 12);
@@ -39,7 +52,11 @@ describe('the arithmetic', () => {
     const height = 6;
     const width = 6;
     const plane = height * width;
-    const patterns = [(y: number, x: number) => x, (y: number) => y, (y: number, x: number) => (y - 2.5) ** 2 + (x - 2.5) ** 2];
+    const patterns = [
+      (y: number, x: number) => x,
+      (y: number) => y,
+      (y: number, x: number) => (y - 2.5) ** 2 + (x - 2.5) ** 2,
+    ];
     const channels = 64;
     const activations = new Float32Array(channels * plane);
     const gradients = new Float32Array(channels * plane);
@@ -47,7 +64,9 @@ describe('the arithmetic', () => {
     for (let k = 0; k < channels; k++) {
       const pattern = patterns[k % 3]!;
       const scale = 1 + (k % 5);
-      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) activations[k * plane + y * width + x] = scale * (pattern(y, x) + 0.1) + noise[k * plane + y * width + x]!;
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++)
+          activations[k * plane + y * width + x] = scale * (pattern(y, x) + 0.1) + noise[k * plane + y * width + x]!;
       // Pattern 0 carries most of the evidence, pattern 2 little; channels 60.. carry almost none.
       const strength = k >= 60 ? 0.001 : [3, 2, 0.2][k % 3]!;
       gradients.fill(strength, k * plane, (k + 1) * plane);
@@ -62,7 +81,10 @@ describe('the arithmetic', () => {
     expect(result.clusters[0]!.channels[0]! % 3).toBe(0); // the heaviest cluster first
     expect(result.clusters.map((c) => c.kept)).toEqual([true, true, false]);
     const weightSum = result.clusters.reduce((s, c) => s + c.weight, 0);
-    expect(weightSum).toBeCloseTo(result.keptChannels.reduce((s, c) => s + result.weights[c]!, 0), 9);
+    expect(weightSum).toBeCloseTo(
+      result.keptChannels.reduce((s, c) => s + result.weights[c]!, 0),
+      9,
+    );
     expect(Math.max(...result.clusters[0]!.map)).toBeLessThanOrEqual(1);
     const again = clusterLayer({ channels, height, width, activations, gradients });
     expect(again.points).toEqual(result.points);
@@ -76,8 +98,16 @@ describe('on the demo classifier', () => {
   afterAll(() => engine?.release());
 
   it('clusters every conv layer of an image, deterministically', async () => {
-    engine = await CamEngine.create(readFileSync(`${dir}/classifier.onnx`), { dims: [1, 28, 28], layout: 'NCHW' }, (bytes) => ort.InferenceSession.create(bytes));
-    expect(engine.convLayers().map((l) => l.name)).toEqual(['/features/features.2/Relu_output_0', '/features/features.6/Relu_output_0', '/features/features.10/Relu_output_0']);
+    engine = await CamEngine.create(
+      readFileSync(`${dir}/classifier.onnx`),
+      { dims: [1, 28, 28], layout: 'NCHW' },
+      (bytes) => ort.InferenceSession.create(bytes),
+    );
+    expect(engine.convLayers().map((l) => l.name)).toEqual([
+      '/features/features.2/Relu_output_0',
+      '/features/features.6/Relu_output_0',
+      '/features/features.10/Relu_output_0',
+    ]);
     const images = readIdx('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz');
     const input = new Float32Array(784);
     writeNormalised(images.data.subarray(0, 784), manifest, input, 0);

@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { absoluteDifference, flipStep, interpolate, nearestPrototype } from '../../src-main/explain/counterfactual/path.ts';
+import {
+  absoluteDifference,
+  flipStep,
+  interpolate,
+  nearestPrototype,
+} from '../../src-main/explain/counterfactual/path.ts';
 import { betaImages, normalisedArea, splitBranches } from '../../src-main/explain/dxai/decompose.ts';
 import { contributions, linearHead, patchOrigin, rankChannels } from '../../src-main/explain/infodisent/components.ts';
 import { normalise } from '../../src-main/explain/generative/engine.ts';
@@ -24,7 +29,9 @@ describe('DXAI parts', () => {
     expect(Array.from(parts.reconstruction)).toEqual([0.875, 0.25]);
     expect(parts.error.mae).toBeCloseTo((0.125 + 0.25) / 2, 10);
     expect(parts.error.max).toBeCloseTo(0.25, 10);
-    expect(() => splitBranches(image, branches.subarray(0, 4), { distinct: [0], agnostic: [1, 2] }, 2)).toThrow(/expected 3 branches of 2 values/);
+    expect(() => splitBranches(image, branches.subarray(0, 4), { distinct: [0], agnostic: [1, 2] }, 2)).toThrow(
+      /expected 3 branches of 2 values/,
+    );
   });
 
   it('subtracts beta x distinct and normalises the area by the value at beta 0', () => {
@@ -37,10 +44,18 @@ describe('DXAI parts', () => {
 
 describe('CAE path search', () => {
   // 3 classes x 2 prototypes in 2-D
-  const prototypes = { codes: Float32Array.from([0, 0, 1, 0, 5, 5, 6, 5, -3, 0, -4, 0]), classes: 3, perClass: 2, dim: 2 };
+  const prototypes = {
+    codes: Float32Array.from([0, 0, 1, 0, 5, 5, 6, 5, -3, 0, -4, 0]),
+    classes: 3,
+    perClass: 2,
+    dim: 2,
+  };
 
   it('finds the nearest prototype among the allowed classes', () => {
-    expect(nearestPrototype([0.9, 0], prototypes, () => true)).toMatchObject({ cls: 0, code: Float32Array.from([1, 0]) });
+    expect(nearestPrototype([0.9, 0], prototypes, () => true)).toMatchObject({
+      cls: 0,
+      code: Float32Array.from([1, 0]),
+    });
     const other = nearestPrototype([0.9, 0], prototypes, (cls) => cls !== 0);
     expect(other.cls).toBe(2); // (-3,0) is 3.9 away, (5,5) is 6.4
     expect(other.distance).toBeCloseTo(3.9, 6);
@@ -93,7 +108,9 @@ describe('InfoDisent contributions', () => {
 
   it('refuses a graph whose logits do not come from a linear layer over the evidence', () => {
     const classifier = join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx');
-    expect(() => linearHead(readFileSync(classifier), classifier)).toThrow(/no node produces "logits"|expected Gemm|reads/);
+    expect(() => linearHead(readFileSync(classifier), classifier)).toThrow(
+      /no node produces "logits"|expected Gemm|reads/,
+    );
   });
 
   it('ranks channels by magnitude and places patches as the toolkit does', () => {

@@ -35,11 +35,18 @@ beforeAll(async () => {
   ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
   dispatch = createRouter(ws);
   await ws.createProject(join(dir, 'generative.xaiws'));
-  modelId = (await addModel(ws, { path: join(BUNDLE, 'classifier.onnx'), manifestPath: join(BUNDLE, 'classifier.manifest.json') })).id;
+  modelId = (
+    await addModel(ws, {
+      path: join(BUNDLE, 'classifier.onnx'),
+      manifestPath: join(BUNDLE, 'classifier.manifest.json'),
+    })
+  ).id;
   const job = await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 40) }).id);
   datasetId = job.result!.datasetId as number;
   await ws.jobs.wait(startInference(ws, { modelId: modelId, datasetId: datasetId }).id);
-  ids = Array.from(ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }));
+  ids = Array.from(
+    ws.project.images.matchingIds({ datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }),
+  );
 });
 afterAll(() => ws.shutdown());
 
@@ -71,8 +78,12 @@ describe('DXAI decomposition', () => {
     const other = await call('generative.decomposition', { modelId, imageId, target: (result.predicted + 1) % 10 });
     expect(other.target).toBe((result.predicted + 1) % 10);
     expect(other.parts[1]!.pixels).not.toEqual(distinct.pixels);
-    await expect(call('generative.decomposition', { modelId, imageId, target: 10 })).rejects.toThrow(/Class 10 is not one of the bundle's 10 classes/);
-    await expect(call('generative.decomposition', { modelId, imageId: 999_999 })).rejects.toMatchObject({ code: 'image_not_found' });
+    await expect(call('generative.decomposition', { modelId, imageId, target: 10 })).rejects.toThrow(
+      /Class 10 is not one of the bundle's 10 classes/,
+    );
+    await expect(call('generative.decomposition', { modelId, imageId: 999_999 })).rejects.toMatchObject({
+      code: 'image_not_found',
+    });
   });
 });
 
@@ -85,7 +96,9 @@ describe('CAE counterfactual path', () => {
     expect(path.via).toBe('prototype');
     expect(path.target).not.toBe(path.predicted);
     for (const row of path.probabilities) expect(sum(row)).toBeCloseTo(1, 4);
-    path.predictions.forEach((p, k) => expect(p).toBe(path.probabilities[k]!.indexOf(Math.max(...path.probabilities[k]!))));
+    path.predictions.forEach((p, k) =>
+      expect(p).toBe(path.probabilities[k]!.indexOf(Math.max(...path.probabilities[k]!))),
+    );
     const firstChange = path.predictions.findIndex((p, k) => k > 0 && p !== path.predicted);
     expect(path.flipStep).toBe(firstChange < 0 ? null : firstChange);
     const shown = path.images[path.flipStep ?? 8]!;
@@ -101,7 +114,12 @@ describe('CAE counterfactual path', () => {
     expect(toClass.target).toBe(8);
     expect(toClass.targetClass).toBe('Bag');
     const reference = ids[3]!;
-    const toImage = await call('generative.counterfactual', { modelId, imageId, target: 8, referenceImageId: reference });
+    const toImage = await call('generative.counterfactual', {
+      modelId,
+      imageId,
+      target: 8,
+      referenceImageId: reference,
+    });
     expect(toImage.via).toBe('reference');
     expect(toImage.referenceImageId).toBe(reference);
     expect(toImage.codes.at(-1)).not.toEqual(toClass.codes.at(-1));
@@ -127,7 +145,9 @@ describe('InfoDisent components', () => {
     expect(result.channels[5]!.prototypes).toHaveLength(0);
     for (let target = 0; target < 10; target++) {
       const other = await call('generative.components', { modelId, imageId, target, top: 1 });
-      expect(Math.abs(sum(other.channels.map((c) => c.contribution)) + other.bias - other.logits[target]!)).toBeLessThan(1e-4);
+      expect(
+        Math.abs(sum(other.channels.map((c) => c.contribution)) + other.bias - other.logits[target]!),
+      ).toBeLessThan(1e-4);
     }
   });
 });
@@ -160,7 +180,12 @@ describe('dataset jobs', () => {
   it('lays the codes out with UMAP too', async () => {
     const job = await ws.jobs.wait((await call('generative.index', { modelId, datasetId, projection: 'umap' })).jobId);
     expect(job.status).toBe('done');
-    const map = await call('generative.codeMap', { modelId, datasetId, projection: 'umap', codes: [[0, 0, 0, 0, 0, 0, 0, 0]] });
+    const map = await call('generative.codeMap', {
+      modelId,
+      datasetId,
+      projection: 'umap',
+      codes: [[0, 0, 0, 0, 0, 0, 0, 0]],
+    });
     expect(map.projection).toBe('umap');
     expect(map.x.every(Number.isFinite)).toBe(true);
     expect(map.path).toHaveLength(1);
@@ -168,7 +193,13 @@ describe('dataset jobs', () => {
 
   it('runs all three over a filtered selection as one job, reuses the cache, and offers the maps as grid overlays', async () => {
     const query = { datasetId, modelId, trueClass: 'Trouser' };
-    const expected = ws.project.images.matchingIds({ ...query, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }).length;
+    const expected = ws.project.images.matchingIds({
+      ...query,
+      correctness: 'all',
+      confidenceMin: 0,
+      confidenceMax: 1,
+      sort: 'id',
+    }).length;
     expect(expected).toBeGreaterThan(0);
     const kinds = ['decomposition', 'counterfactual', 'components'] as const;
     const first = await ws.jobs.wait((await call('generative.selection', { modelId, kinds: [...kinds], query })).jobId);
@@ -178,13 +209,17 @@ describe('dataset jobs', () => {
     expect(again.result).toMatchObject({ computed: 0, cached: expected * 3 });
     const choices = await call('overlays.choices', { modelId });
     for (const kind of kinds) expect(choices.some((c) => c.source.kind === kind && c.count >= expected)).toBe(true);
-    const selected = Array.from(ws.project.images.matchingIds({ ...query, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }));
+    const selected = Array.from(
+      ws.project.images.matchingIds({ ...query, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id' }),
+    );
     const distinct = choices.find((c) => c.source.kind === 'decomposition')!;
     const maps = await call('overlays.maps', { modelId, source: distinct.source, imageIds: selected });
     expect(maps.map((m) => m.imageId)).toEqual(selected);
     expect(maps[0]).toMatchObject({ width: 28, height: 28 });
     const evidence = choices.find((c) => c.source.kind === 'components')!;
-    expect((await call('overlays.maps', { modelId, source: evidence.source, imageIds: selected.slice(0, 1) }))[0]).toMatchObject({ width: 7, height: 7 });
+    expect(
+      (await call('overlays.maps', { modelId, source: evidence.source, imageIds: selected.slice(0, 1) }))[0],
+    ).toMatchObject({ width: 7, height: 7 });
   });
 
   it('cancels a selection job between batches and keeps what it finished', async () => {
@@ -198,7 +233,12 @@ describe('dataset jobs', () => {
 
 describe('bundle problems reach the caller as clear errors', () => {
   async function modelIn(folder: string) {
-    return (await addModel(ws, { path: join(folder, 'classifier.onnx'), manifestPath: join(folder, 'classifier.manifest.json') })).id;
+    return (
+      await addModel(ws, {
+        path: join(folder, 'classifier.onnx'),
+        manifestPath: join(folder, 'classifier.manifest.json'),
+      })
+    ).id;
   }
 
   it('names a missing file, a changed file, and a model without a bundle', async () => {
@@ -206,22 +246,33 @@ describe('bundle problems reach the caller as clear errors', () => {
     cpSync(BUNDLE, missing, { recursive: true });
     rmSync(join(missing, 'dxai.onnx'));
     const brokenId = await modelIn(missing);
-    await expect(call('generative.decomposition', { modelId: brokenId, imageId: ids[0]! })).rejects.toMatchObject({ code: 'bundle_file_missing', message: expect.stringMatching(/lists dxai\.onnx but there is no such file/) });
+    await expect(call('generative.decomposition', { modelId: brokenId, imageId: ids[0]! })).rejects.toMatchObject({
+      code: 'bundle_file_missing',
+      message: expect.stringMatching(/lists dxai\.onnx but there is no such file/),
+    });
 
     const changed = join(dir, 'changed-prototypes');
     cpSync(BUNDLE, changed, { recursive: true });
     appendFileSync(join(changed, 'cae-prototypes.json'), ' ');
     const changedId = await modelIn(changed);
-    await expect(call('generative.counterfactual', { modelId: changedId, imageId: ids[0]! })).rejects.toMatchObject({ code: 'bundle_hash_mismatch', message: expect.stringMatching(/cae-prototypes\.json has sha256/) });
+    await expect(call('generative.counterfactual', { modelId: changedId, imageId: ids[0]! })).rejects.toMatchObject({
+      code: 'bundle_hash_mismatch',
+      message: expect.stringMatching(/cae-prototypes\.json has sha256/),
+    });
 
     const alone = join(dir, 'alone');
     cpSync(join(BUNDLE, 'classifier.onnx'), join(alone, 'classifier.onnx'), { recursive: true });
     cpSync(join(BUNDLE, 'classifier.manifest.json'), join(alone, 'classifier.manifest.json'));
     const aloneId = await modelIn(alone);
-    await expect(call('generative.components', { modelId: aloneId, imageId: ids[0]! })).rejects.toMatchObject({ code: 'bundle_not_found', message: expect.stringMatching(/has no explainer bundle/) });
+    await expect(call('generative.components', { modelId: aloneId, imageId: ids[0]! })).rejects.toMatchObject({
+      code: 'bundle_not_found',
+      message: expect.stringMatching(/has no explainer bundle/),
+    });
     // CAM overlays of such a model are still offered.
     expect(await call('overlays.choices', { modelId: aloneId })).toEqual([]);
     writeFileSync(join(alone, 'bundle.json'), '{ not json');
-    await expect(call('generative.components', { modelId: aloneId, imageId: ids[0]! })).rejects.toMatchObject({ code: 'bundle_invalid' });
+    await expect(call('generative.components', { modelId: aloneId, imageId: ids[0]! })).rejects.toMatchObject({
+      code: 'bundle_invalid',
+    });
   });
 });

@@ -5,12 +5,29 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildGradientModel, gradientOutputName, TARGET_INPUT, unsupportedOps } from '../../src-main/models/gradient/builder.ts';
+import {
+  buildGradientModel,
+  gradientOutputName,
+  TARGET_INPUT,
+  unsupportedOps,
+} from '../../src-main/models/gradient/builder.ts';
 import { GRADIENT_OPS, GRADIENT_RULES } from '../../src-main/models/gradient/table.ts';
 import type { OnnxModel } from '../../src-main/models/onnx/model.ts';
 import { probeShapes } from '../../src-main/models/onnx/probe.ts';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
-import { float, floatTensor, int, int64Tensor, ints, makeModel, node, seeded, session, str, type ModelSpec } from '../support/onnx-builder.ts';
+import {
+  float,
+  floatTensor,
+  int,
+  int64Tensor,
+  ints,
+  makeModel,
+  node,
+  seeded,
+  session,
+  str,
+  type ModelSpec,
+} from '../support/onnx-builder.ts';
 
 const STEP = 1e-2;
 
@@ -39,7 +56,8 @@ async function compare(model: OnnxModel, inputShape: number[], x: Float32Array) 
     perturbed[2 * i * size + i]! += STEP;
     perturbed[(2 * i + 1) * size + i]! -= STEP;
   }
-  const scores = (await forward.run({ x: new ort.Tensor('float32', perturbed, [2 * size, ...inputShape]) })).score!.data as Float32Array;
+  const scores = (await forward.run({ x: new ort.Tensor('float32', perturbed, [2 * size, ...inputShape]) })).score!
+    .data as Float32Array;
   let worst = 0;
   let scale = 1e-3;
   targets.forEach((t, row) => {
@@ -61,7 +79,10 @@ function spread(count: number, low: number, high: number): Float32Array {
   const step = (high - low) / count;
   const values = Array.from({ length: count }, (_, i) => low + (i + 0.5) * step);
   const order = seeded(count, 99);
-  const shuffled = values.map((v, i) => [order[i]!, v] as const).sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+  const shuffled = values
+    .map((v, i) => [order[i]!, v] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, v]) => v);
   return Float32Array.from(shuffled);
 }
 
@@ -72,25 +93,61 @@ interface Case extends ModelSpec {
 }
 
 const C = 3;
-const conv = (name: string, input: string, outChannels: number, inPerGroup: number, k: number[], attrs: ReturnType<typeof int>[], seed: number) => ({
+const conv = (
+  name: string,
+  input: string,
+  outChannels: number,
+  inPerGroup: number,
+  k: number[],
+  attrs: ReturnType<typeof int>[],
+  seed: number,
+) => ({
   node: node('Conv', [input, `${name}.w`, `${name}.b`], name, [ints('kernel_shape', k), ...attrs]),
-  inits: [floatTensor(`${name}.w`, [outChannels, inPerGroup, ...k], seeded(outChannels * inPerGroup * k[0]! * k[1]!, seed, -0.5, 0.5)), floatTensor(`${name}.b`, [outChannels], seeded(outChannels, seed + 1))],
+  inits: [
+    floatTensor(
+      `${name}.w`,
+      [outChannels, inPerGroup, ...k],
+      seeded(outChannels * inPerGroup * k[0]! * k[1]!, seed, -0.5, 0.5),
+    ),
+    floatTensor(`${name}.b`, [outChannels], seeded(outChannels, seed + 1)),
+  ],
 });
 
-function convCase(title: string, outChannels: number, group: number, k: number[], attrs: ReturnType<typeof int>[], inputShape = [C, 7, 6]): Case {
+function convCase(
+  title: string,
+  outChannels: number,
+  group: number,
+  k: number[],
+  attrs: ReturnType<typeof int>[],
+  inputShape = [C, 7, 6],
+): Case {
   const c = conv('y', 'x', outChannels, inputShape[0]! / group, k, [int('group', group), ...attrs], 7);
   return { title, inputShape, nodes: [c.node], initializers: c.inits, result: 'y' };
 }
 
 const cases: Case[] = [
   convCase('Conv stride 2, pads 1', 4, 1, [3, 3], [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])]),
-  convCase('Conv grouped, dilated, asymmetric pads', 4, 2, [3, 2], [ints('dilations', [2, 1]), ints('pads', [0, 1, 2, 0])], [4, 7, 6]),
+  convCase(
+    'Conv grouped, dilated, asymmetric pads',
+    4,
+    2,
+    [3, 2],
+    [ints('dilations', [2, 1]), ints('pads', [0, 1, 2, 0])],
+    [4, 7, 6],
+  ),
   convCase('Conv depthwise stride 2', 3, 3, [3, 3], [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])]),
   convCase('Conv auto_pad SAME_UPPER stride 2', 2, 1, [3, 3], [str('auto_pad', 'SAME_UPPER'), ints('strides', [2, 2])]),
   {
     title: 'ConvTranspose stride 2, pads 1, output_padding 1',
     inputShape: [C, 4, 3],
-    nodes: [node('ConvTranspose', ['x', 'w'], 'y', [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('output_padding', [1, 0])])],
+    nodes: [
+      node('ConvTranspose', ['x', 'w'], 'y', [
+        ints('kernel_shape', [3, 3]),
+        ints('strides', [2, 2]),
+        ints('pads', [1, 1, 1, 1]),
+        ints('output_padding', [1, 0]),
+      ]),
+    ],
     initializers: [floatTensor('w', [C, 2, 3, 3], seeded(C * 18, 3, -0.5, 0.5))],
     result: 'y',
   },
@@ -123,7 +180,11 @@ const cases: Case[] = [
       node('Div', ['x', 'den2'], 'y0'),
       node('Sub', ['one', 'y0'], 'y'),
     ],
-    initializers: [floatTensor('bias', [1, C, 1, 1], seeded(C, 8)), floatTensor('scale', [2], seeded(2, 9)), floatTensor('one', [], [3])],
+    initializers: [
+      floatTensor('bias', [1, C, 1, 1], seeded(C, 8)),
+      floatTensor('scale', [2], seeded(2, 9)),
+      floatTensor('one', [], [3]),
+    ],
     result: 'y',
     low: 0.2,
     high: 1,
@@ -131,13 +192,24 @@ const cases: Case[] = [
   {
     title: 'Relu, LeakyRelu, Sigmoid, Tanh',
     inputShape: [2, 3, 3],
-    nodes: [node('Relu', ['x'], 'r'), node('LeakyRelu', ['x'], 'l', [float('alpha', 0.1)]), node('Sigmoid', ['x'], 's'), node('Tanh', ['x'], 't'), node('Concat', ['r', 'l', 's', 't'], 'y', [int('axis', 1)])],
+    nodes: [
+      node('Relu', ['x'], 'r'),
+      node('LeakyRelu', ['x'], 'l', [float('alpha', 0.1)]),
+      node('Sigmoid', ['x'], 's'),
+      node('Tanh', ['x'], 't'),
+      node('Concat', ['r', 'l', 's', 't'], 'y', [int('axis', 1)]),
+    ],
     result: 'y',
   },
   {
     title: 'Clip (ReLU6 bounds), HardSigmoid, HardSwish',
     inputShape: [2, 3, 3],
-    nodes: [node('Clip', ['x', 'lo', 'hi'], 'c'), node('HardSigmoid', ['x'], 'h', [float('alpha', 1 / 6), float('beta', 0.5)]), node('HardSwish', ['x'], 'w'), node('Concat', ['c', 'h', 'w'], 'y', [int('axis', 1)])],
+    nodes: [
+      node('Clip', ['x', 'lo', 'hi'], 'c'),
+      node('HardSigmoid', ['x'], 'h', [float('alpha', 1 / 6), float('beta', 0.5)]),
+      node('HardSwish', ['x'], 'w'),
+      node('Concat', ['c', 'h', 'w'], 'y', [int('axis', 1)]),
+    ],
     initializers: [floatTensor('lo', [], [0]), floatTensor('hi', [], [0.5])],
     result: 'y',
     opset: 14,
@@ -148,13 +220,20 @@ const cases: Case[] = [
     title: 'BatchNormalization (inference)',
     inputShape: [C, 2, 3],
     nodes: [node('BatchNormalization', ['x', 'g', 'b', 'm', 'v'], 'y', [float('epsilon', 1e-3)])],
-    initializers: [floatTensor('g', [C], seeded(C, 10)), floatTensor('b', [C], seeded(C, 11)), floatTensor('m', [C], seeded(C, 12)), floatTensor('v', [C], seeded(C, 13, 0.5, 2))],
+    initializers: [
+      floatTensor('g', [C], seeded(C, 10)),
+      floatTensor('b', [C], seeded(C, 11)),
+      floatTensor('m', [C], seeded(C, 12)),
+      floatTensor('v', [C], seeded(C, 13, 0.5, 2)),
+    ],
     result: 'y',
   },
   {
     title: 'MaxPool 3x3 stride 2 pads 1 (overlapping windows)',
     inputShape: [2, 7, 6],
-    nodes: [node('MaxPool', ['x'], 'y', [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])])],
+    nodes: [
+      node('MaxPool', ['x'], 'y', [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])]),
+    ],
     result: 'y',
   },
   {
@@ -166,26 +245,50 @@ const cases: Case[] = [
   {
     title: 'MaxPool ceil_mode, dilation 2',
     inputShape: [1, 8, 7],
-    nodes: [node('MaxPool', ['x'], 'y', [ints('kernel_shape', [2, 3]), ints('strides', [2, 2]), ints('dilations', [2, 1]), int('ceil_mode', 1)])],
+    nodes: [
+      node('MaxPool', ['x'], 'y', [
+        ints('kernel_shape', [2, 3]),
+        ints('strides', [2, 2]),
+        ints('dilations', [2, 1]),
+        int('ceil_mode', 1),
+      ]),
+    ],
     result: 'y',
     opset: 12,
   },
   {
     title: 'AveragePool 3x3 stride 2 pads 1, padding not counted',
     inputShape: [2, 6, 5],
-    nodes: [node('AveragePool', ['x'], 'y', [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])])],
+    nodes: [
+      node('AveragePool', ['x'], 'y', [
+        ints('kernel_shape', [3, 3]),
+        ints('strides', [2, 2]),
+        ints('pads', [1, 1, 1, 1]),
+      ]),
+    ],
     result: 'y',
   },
   {
     title: 'AveragePool padding counted, ceil_mode',
     inputShape: [2, 6, 5],
-    nodes: [node('AveragePool', ['x'], 'y', [ints('kernel_shape', [2, 2]), ints('strides', [2, 2]), ints('pads', [1, 0, 0, 0]), int('count_include_pad', 1), int('ceil_mode', 1)])],
+    nodes: [
+      node('AveragePool', ['x'], 'y', [
+        ints('kernel_shape', [2, 2]),
+        ints('strides', [2, 2]),
+        ints('pads', [1, 0, 0, 0]),
+        int('count_include_pad', 1),
+        int('ceil_mode', 1),
+      ]),
+    ],
     result: 'y',
   },
   {
     title: 'Pad (constant, as torch writes before a padded max pool)',
     inputShape: [2, 4, 3],
-    nodes: [node('Pad', ['x', 'pads', 'value'], 'p'), node('MaxPool', ['p'], 'y', [ints('kernel_shape', [3, 3]), ints('strides', [2, 2])])],
+    nodes: [
+      node('Pad', ['x', 'pads', 'value'], 'p'),
+      node('MaxPool', ['p'], 'y', [ints('kernel_shape', [3, 3]), ints('strides', [2, 2])]),
+    ],
     initializers: [int64Tensor('pads', [8], [0, 0, 1, 2, 0, 0, 1, 0]), floatTensor('value', [], [-Infinity])],
     result: 'y',
   },
@@ -207,7 +310,11 @@ const cases: Case[] = [
       node('Dropout', ['i'], 'd'),
       node('Mul', ['d', 'w'], 'y'),
     ],
-    initializers: [int64Tensor('shape', [3], [0, 4, 6]), int64Tensor('axes', [1], [1]), floatTensor('w', [4, 6], seeded(24, 14))],
+    initializers: [
+      int64Tensor('shape', [3], [0, 4, 6]),
+      int64Tensor('axes', [1], [1]),
+      floatTensor('w', [4, 6], seeded(24, 14)),
+    ],
     result: 'y',
   },
   {
@@ -241,21 +348,35 @@ describe('gradient graph, op by op against finite differences', () => {
 
 describe('gradient graph refusals', () => {
   it('names the unsupported op and its node, and says gradient-free methods still work', async () => {
-    const model = makeModel({ inputShape: [4], nodes: [node('Exp', ['x'], 'e'), node('Relu', ['e'], 'y')], result: 'y' });
+    const model = makeModel({
+      inputShape: [4],
+      nodes: [node('Exp', ['x'], 'e'), node('Relu', ['e'], 'y')],
+      result: 'y',
+    });
     const { shapes } = await probeShapes(model, [4]);
     expect(unsupportedOps(model, ['x'], 'score').map((n) => n.opType)).toEqual(['Exp']);
-    expect(() => buildGradientModel(model, shapes, { targets: ['x'] })).toThrow(/Op Exp \(node "e"\).*gradient-free methods/);
+    expect(() => buildGradientModel(model, shapes, { targets: ['x'] })).toThrow(
+      /Op Exp \(node "e"\).*gradient-free methods/,
+    );
   });
 
   it('keeps the gradient-free methods working on a model the gradient builder cannot cross', async () => {
     const c = conv('features', 'x', 4, 2, [3, 3], [ints('pads', [1, 1, 1, 1])], 3);
     const model = makeModel({
       inputShape: [2, 5, 5],
-      nodes: [c.node, node('Relu', ['features'], 'act'), node('Exp', ['act'], 'e'), node('Flatten', ['e'], 'flat', [int('axis', 1)]), node('Gemm', ['flat', 'w'], 'y', [int('transB', 1)])],
+      nodes: [
+        c.node,
+        node('Relu', ['features'], 'act'),
+        node('Exp', ['act'], 'e'),
+        node('Flatten', ['e'], 'flat', [int('axis', 1)]),
+        node('Gemm', ['flat', 'w'], 'y', [int('transB', 1)]),
+      ],
       initializers: [...c.inits, floatTensor('w', [3, 100], seeded(300, 4, -0.1, 0.1))],
       result: 'y',
     });
-    const engine = await CamEngine.create(model.encode(), { dims: [2, 5, 5], layout: 'NCHW' }, (bytes) => ort.InferenceSession.create(bytes));
+    const engine = await CamEngine.create(model.encode(), { dims: [2, 5, 5], layout: 'NCHW' }, (bytes) =>
+      ort.InferenceSession.create(bytes),
+    );
     const layer = engine.layer('act');
     expect(layer.gradients).toBe(false);
     expect(layer.note).toMatch(/op Exp \(node "e"\)/);
@@ -265,7 +386,9 @@ describe('gradient graph refusals', () => {
       expect(result!.map).toHaveLength(25);
       expect(Math.max(...result!.map)).toBeGreaterThan(0);
     }
-    await expect(engine.explain(x, 1, { method: 'gradcam', layer: 'act', targets: [-1] })).rejects.toMatchObject({ code: 'model_unsupported_op' });
+    await expect(engine.explain(x, 1, { method: 'gradcam', layer: 'act', targets: [-1] })).rejects.toMatchObject({
+      code: 'model_unsupported_op',
+    });
     await engine.release();
   });
 
@@ -276,7 +399,9 @@ describe('gradient graph refusals', () => {
       result: 'y',
     });
     const { shapes } = await probeShapes(model, [4]);
-    expect(() => buildGradientModel(model, shapes, { targets: ['side'] })).toThrow(/"side" does not lead to the output/);
+    expect(() => buildGradientModel(model, shapes, { targets: ['side'] })).toThrow(
+      /"side" does not lead to the output/,
+    );
     expect(() => buildGradientModel(model, shapes, { targets: ['nope'] })).toThrow(/no tensor named "nope"/);
   });
 
@@ -299,10 +424,18 @@ describe('gradient graph refusals', () => {
     const x = new Float32Array([1, 1, -1, 1]);
     const sums = [];
     for (const target of [0, 1, 2, 3]) {
-      const out = await s.run({ x: new ort.Tensor('float32', x, [1, 4]), [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]) });
+      const out = await s.run({
+        x: new ort.Tensor('float32', x, [1, 4]),
+        [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),
+      });
       sums.push(Array.from(out[gradientOutputName('x')]!.data as Float32Array));
     }
-    expect(sums).toEqual([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
+    expect(sums).toEqual([
+      [1, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+    ]);
   });
 });
 
@@ -323,7 +456,14 @@ describe('the op table', () => {
       initializers: [floatTensor('w', [4, 3], seeded(12, 3))],
       result: 'score',
     });
-    const shapes = new Map([['x', [2, 4]], ['h', [2, 4]], ['w', [4, 3]], ['score', [2, 3]]]);
-    expect(() => buildGradientModel(model, shapes, { targets: ['x'] })).toThrow(/HardSwish at opsets 14 to \d+, and the model uses opset 13/);
+    const shapes = new Map([
+      ['x', [2, 4]],
+      ['h', [2, 4]],
+      ['w', [4, 3]],
+      ['score', [2, 3]],
+    ]);
+    expect(() => buildGradientModel(model, shapes, { targets: ['x'] })).toThrow(
+      /HardSwish at opsets 14 to \d+, and the model uses opset 13/,
+    );
   });
 });

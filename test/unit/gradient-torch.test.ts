@@ -7,13 +7,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildGradientModel, GRADIENT_OPS, gradientOutputName, TARGET_INPUT } from '../../src-main/models/gradient/builder.ts';
+import {
+  buildGradientModel,
+  GRADIENT_OPS,
+  gradientOutputName,
+  TARGET_INPUT,
+} from '../../src-main/models/gradient/builder.ts';
 import { OnnxModel } from '../../src-main/models/onnx/model.ts';
 import { decodeFloats } from '../support/stats.ts';
 import { probeShapes } from '../../src-main/models/onnx/probe.ts';
 
 const folder = 'test/fixtures/cam';
-const fixture = JSON.parse(readFileSync(join(folder, 'ops.json'), 'utf8')) as { cases: { name: string; file: string; shape: number[]; input: string; targets: number[]; gradients: string[] }[] };
+const fixture = JSON.parse(readFileSync(join(folder, 'ops.json'), 'utf8')) as {
+  cases: { name: string; file: string; shape: number[]; input: string; targets: number[]; gradients: string[] }[];
+};
 const decode = decodeFloats;
 const seen = new Set<string>();
 
@@ -27,7 +34,10 @@ describe('gradient graph against PyTorch autograd, op by op', () => {
       const session = await ort.InferenceSession.create(built.model.encode(), { graphOptimizationLevel: 'all' });
       const x = decode(c.input);
       for (const [i, target] of c.targets.entries()) {
-        const out = await session.run({ x: new ort.Tensor('float32', x, [1, ...c.shape]), [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]) });
+        const out = await session.run({
+          x: new ort.Tensor('float32', x, [1, ...c.shape]),
+          [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),
+        });
         const ours = out[gradientOutputName('x')]!.data as Float32Array;
         const torch = decode(c.gradients[i]!);
         const scale = Math.max(1, ...Array.from(torch, Math.abs));
@@ -38,7 +48,9 @@ describe('gradient graph against PyTorch autograd, op by op', () => {
   }
 
   it('together with the reference networks, covers the op list (Identity and Dropout vanish on export)', () => {
-    const reference = JSON.parse(readFileSync(join(folder, 'reference.json'), 'utf8')) as { models: { ops: string[] }[] };
+    const reference = JSON.parse(readFileSync(join(folder, 'reference.json'), 'utf8')) as {
+      models: { ops: string[] }[];
+    };
     for (const m of reference.models) for (const op of m.ops) seen.add(op);
     const missing = GRADIENT_OPS.filter((op) => !seen.has(op));
     expect(missing).toEqual(['Identity', 'Dropout']);

@@ -18,8 +18,16 @@ let base: string;
 
 type Envelope = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
 
-async function call(method: string, body: unknown = {}, headers: Record<string, string> = {}): Promise<{ status: number; body: Envelope }> {
-  const response = await fetch(`${base}/api/${method}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+async function call(
+  method: string,
+  body: unknown = {},
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Envelope }> {
+  const response = await fetch(`${base}/api/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Envelope };
 }
 
@@ -59,8 +67,12 @@ describe('no request ends the browser host', () => {
   it('refuses a URL that does not parse, before and after the token', async () => {
     const host = `Host: 127.0.0.1:${child.ready.port}`;
     expect(await raw(`GET //[ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 403/);
-    expect(await raw(`GET /${child.ready.token}//[ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 404/);
-    expect(await raw(`GET /${child.ready.token}/image/full/%ZZ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 404/);
+    expect(await raw(`GET /${child.ready.token}//[ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`)).toMatch(
+      /^HTTP\/1\.1 404/,
+    );
+    expect(
+      await raw(`GET /${child.ready.token}/image/full/%ZZ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`),
+    ).toMatch(/^HTTP\/1\.1 404/);
     await stillServing();
   });
 
@@ -94,9 +106,17 @@ describe('no request ends the browser host', () => {
     expect((await call('app.info', {}, { origin: `http://127.0.0.1:${child.ready.port}` })).status).toBe(200);
     const events = `ws://127.0.0.1:${child.ready.port}/${child.ready.token}/events`;
     const refused = new WebSocket(events, { origin: 'http://evil.example' });
-    await expect(new Promise((resolve, reject) => { refused.on('open', resolve); refused.on('error', reject); })).rejects.toThrow(/403/);
+    await expect(
+      new Promise((resolve, reject) => {
+        refused.on('open', resolve);
+        refused.on('error', reject);
+      }),
+    ).rejects.toThrow(/403/);
     const own = new WebSocket(events, { origin: `http://localhost:${child.ready.port}` });
-    await new Promise((resolve, reject) => { own.on('open', resolve); own.on('error', reject); });
+    await new Promise((resolve, reject) => {
+      own.on('open', resolve);
+      own.on('error', reject);
+    });
     own.close();
     await stillServing();
   });
@@ -106,12 +126,19 @@ describe('no request ends the browser host', () => {
     const second = join(dir, 'second.xaiws');
     await value('projects.create', { path: second });
     await value('projects.create', { path: first });
-    const { jobId } = await value<{ jobId: string }>('datasets.import', { source: fashionMnistSubset(join(dir, 'data'), 3000) });
+    const { jobId } = await value<{ jobId: string }>('datasets.import', {
+      source: fashionMnistSubset(join(dir, 'data'), 3000),
+    });
     const requests: Promise<number>[] = [];
     for (let round = 0; round < 6; round++) {
       for (let i = 0; i < 8; i++) {
-        const ids = Array.from({ length: 200 }, (_, k) => 1 + ((round * 8 + i) * 200 + k) % 3000).join(',');
-        requests.push(fetch(`${base}/thumbs?ids=${ids}`).then(async (response) => (await response.arrayBuffer(), response.status), () => 0));
+        const ids = Array.from({ length: 200 }, (_, k) => 1 + (((round * 8 + i) * 200 + k) % 3000)).join(',');
+        requests.push(
+          fetch(`${base}/thumbs?ids=${ids}`).then(
+            async (response) => (await response.arrayBuffer(), response.status),
+            () => 0,
+          ),
+        );
       }
       requests.push(fetch(`${base}/thumbs?ids=4294967296`).then((response) => response.status));
       await value('projects.open', { path: round % 2 ? first : second });
@@ -122,7 +149,9 @@ describe('no request ends the browser host', () => {
     await stillServing();
     // The import went on in the first project through the switches: open it and wait for the job.
     await value('projects.open', { path: first });
-    await expect.poll(async () => (await value<Job[]>('jobs.list')).find((job) => job.id === jobId)?.status).toMatch(/^(done|cancelled|interrupted)$/);
+    await expect
+      .poll(async () => (await value<Job[]>('jobs.list')).find((job) => job.id === jobId)?.status)
+      .toMatch(/^(done|cancelled|interrupted)$/);
     expect(child.alive()).toBe(true);
   });
 });

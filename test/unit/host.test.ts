@@ -11,7 +11,12 @@ beforeAll(async () => {
 });
 afterAll(() => testHost.close());
 
-function get(path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function get(
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  body?: string,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest({ host: '127.0.0.1', port: testHost.host.port, path, method, headers }, (response) => {
       let text = '';
@@ -29,7 +34,9 @@ function getBytes(path: string): Promise<{ status: number; body: Buffer }> {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -41,7 +48,14 @@ describe('browser host', () => {
 
   it('refuses every request without the right token', async () => {
     const { token } = testHost.host;
-    for (const path of ['/', '/index.html', '/api/projects.current', `/${token.slice(0, -1)}x/`, `/${token}x/`, `/x${token}/api/app.info`]) {
+    for (const path of [
+      '/',
+      '/index.html',
+      '/api/projects.current',
+      `/${token.slice(0, -1)}x/`,
+      `/${token}x/`,
+      `/x${token}/api/app.info`,
+    ]) {
       const response = await get(path, {}, path.includes('/api/') ? 'POST' : 'GET', '{}');
       expect(response.status, path).toBe(403);
       expect(JSON.parse(response.body)).toMatchObject({ ok: false, error: { code: 'unauthorised' } });
@@ -84,7 +98,9 @@ describe('browser host', () => {
     await testHost.workstation.jobs.wait(job.id);
     const batch = await getBytes(`/${token}/thumbs?ids=3,1,99999`);
     expect(batch.status).toBe(200);
-    const entries = parseThumbnailBatch(batch.body.buffer.slice(batch.body.byteOffset, batch.body.byteOffset + batch.body.byteLength) as ArrayBuffer);
+    const entries = parseThumbnailBatch(
+      batch.body.buffer.slice(batch.body.byteOffset, batch.body.byteOffset + batch.body.byteLength) as ArrayBuffer,
+    );
     expect(entries.map((entry) => entry.id)).toEqual([3, 1]);
     for (const entry of entries) expect(Array.from(entry.png.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
     for (const ids of ['', 'a,b', '1,-2', '1.5', Array.from({ length: 1001 }, (_, i) => i + 1).join(',')]) {
@@ -96,10 +112,17 @@ describe('browser host', () => {
   it('accepts event sockets only with the token, and pushes events', async () => {
     const base = `ws://127.0.0.1:${testHost.host.port}`;
     const refused = new WebSocket(`${base}/wrong/events`);
-    await expect(new Promise((resolve, reject) => { refused.on('open', resolve); refused.on('error', reject); })).rejects.toThrow();
+    await expect(
+      new Promise((resolve, reject) => {
+        refused.on('open', resolve);
+        refused.on('error', reject);
+      }),
+    ).rejects.toThrow();
     const socket = new WebSocket(`${base}/${testHost.host.token}/events`);
     await new Promise((resolve) => socket.on('open', resolve));
-    const message = new Promise<{ event: string }>((resolve) => socket.on('message', (data) => resolve(JSON.parse(String(data)))));
+    const message = new Promise<{ event: string }>((resolve) =>
+      socket.on('message', (data) => resolve(JSON.parse(String(data)))),
+    );
     await testHost.workstation.createProject(`${testHost.dir}/events.xaiws`);
     expect(await message).toMatchObject({ event: 'project.changed' });
     socket.close();

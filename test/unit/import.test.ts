@@ -24,14 +24,20 @@ describe('import of a class-folder tree', () => {
     const project = newProject();
     const result = await runImport(project, { source: tree.root, maxPixels: 100_000 }, quiet);
     expect(result).toMatchObject({ added: tree.good, skipped: Object.keys(tree.bad).length, cancelled: false });
-    const issues = Object.fromEntries(project.datasets.issues(result.datasetId).map((issue) => [issue.source, issue.code]));
+    const issues = Object.fromEntries(
+      project.datasets.issues(result.datasetId).map((issue) => [issue.source, issue.code]),
+    );
     expect(issues).toEqual(tree.bad);
-    for (const issue of project.datasets.issues(result.datasetId)) expect(issue.message).toContain(issue.source.split('/')[1]);
+    for (const issue of project.datasets.issues(result.datasetId))
+      expect(issue.message).toContain(issue.source.split('/')[1]);
     const [dataset] = project.datasets.list();
     expect(dataset).toMatchObject({ kind: 'folder', images: tree.good, classes: ['cat', 'dog'] });
     const channels = project.db.prepare('SELECT channels, count(*) AS n FROM images GROUP BY channels').all();
     // Grey PNG, JPEG and TIFF (2 classes x 3 formats) stay one channel; WebP and GIF store RGB.
-    expect(channels).toEqual([{ channels: 1, n: 6 }, { channels: 3, n: tree.good - 6 }]);
+    expect(channels).toEqual([
+      { channels: 1, n: 6 },
+      { channels: 3, n: tree.good - 6 },
+    ]);
     const thumbs = project.db.prepare('SELECT count(*) AS n FROM thumbnails').get() as { n: number };
     expect(thumbs.n).toBe(tree.good);
   });
@@ -54,7 +60,11 @@ describe('import of a class-folder tree', () => {
     for (let i = 0; i < 150; i++) await writeImage(join(root, 'a', `${i}.png`), 'png', 1, i, 8);
     const project = newProject();
     let chunks = 0;
-    const cancelled = await runImport(project, { source: root }, { progress: () => chunks++, isCancelled: () => chunks >= 2 });
+    const cancelled = await runImport(
+      project,
+      { source: root },
+      { progress: () => chunks++, isCancelled: () => chunks >= 2 },
+    );
     expect(cancelled.cancelled).toBe(true);
     expect(project.images.count()).toBe(64);
     const resumed = await runImport(project, { source: root }, quiet);
@@ -68,13 +78,20 @@ describe('import of a CSV of path,label', () => {
     mkdirSync(join(root, 'img'));
     await writeImage(join(root, 'img', 'one.jpg'), 'jpeg', 3, 1);
     await writeImage(join(root, 'img', 'two.png'), 'png', 1, 2);
-    writeFileSync(join(root, 'list.csv'), 'path,label\nimg/one.jpg,ship\n"img/two.png","plane, small"\n\nimg/three.png,ship\n');
+    writeFileSync(
+      join(root, 'list.csv'),
+      'path,label\nimg/one.jpg,ship\n"img/two.png","plane, small"\n\nimg/three.png,ship\n',
+    );
     const project = newProject();
     const result = await runImport(project, { source: join(root, 'list.csv') }, quiet);
     expect(result).toMatchObject({ added: 2, skipped: 1 });
     expect(project.datasets.classes(result.datasetId)).toEqual(['plane, small', 'ship']);
     expect(project.datasets.issues(result.datasetId)).toEqual([
-      expect.objectContaining({ source: 'img/three.png', code: 'unreadable', message: expect.stringContaining('ENOENT') }),
+      expect.objectContaining({
+        source: 'img/three.png',
+        code: 'unreadable',
+        message: expect.stringContaining('ENOENT'),
+      }),
     ]);
   });
 });
@@ -88,7 +105,17 @@ describe('import of IDX files', () => {
     const result = await runImport(project, { source: images }, quiet);
     expect(result.added).toBe(50);
     expect(project.datasets.classes(result.datasetId)).toEqual(['zero', 'one', 'two']);
-    const row = project.images.stored(project.images.query({ datasetId: result.datasetId, correctness: 'all', confidenceMin: 0, confidenceMax: 1, sort: 'id', offset: 0, limit: 1 }).items[0]!.id)!;
+    const row = project.images.stored(
+      project.images.query({
+        datasetId: result.datasetId,
+        correctness: 'all',
+        confidenceMin: 0,
+        confidenceMax: 1,
+        sort: 'id',
+        offset: 0,
+        limit: 1,
+      }).items[0]!.id,
+    )!;
     expect(row).toMatchObject({ width: 8, height: 8, channels: 1, className: 'zero' });
     expect(Array.from(row.pixels!.subarray(0, 4))).toEqual([0, 7, 14, 21]);
   });
@@ -98,7 +125,18 @@ describe('import of IDX files', () => {
     const result = await runImport(project, { source: join(ROOT, 'resources/datasets/fashion-mnist') }, quiet);
     expect(result.added).toBe(10_000);
     const [dataset] = project.datasets.list();
-    expect(dataset!.classes).toEqual(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+    expect(dataset!.classes).toEqual([
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot',
+    ]);
     expect(dataset!.splits).toEqual(['test']);
   });
 
@@ -125,8 +163,12 @@ describe('import of IDX files', () => {
   it('names an unsupported source', async () => {
     const folder = tempDir();
     writeFileSync(join(folder, 'data.bin'), 'x');
-    await expect(runImport(newProject(), { source: join(folder, 'data.bin') }, quiet)).rejects.toMatchObject({ code: 'source_unsupported' });
-    await expect(runImport(newProject(), { source: join(folder, 'nope') }, quiet)).rejects.toMatchObject({ code: 'source_not_found' });
+    await expect(runImport(newProject(), { source: join(folder, 'data.bin') }, quiet)).rejects.toMatchObject({
+      code: 'source_unsupported',
+    });
+    await expect(runImport(newProject(), { source: join(folder, 'nope') }, quiet)).rejects.toMatchObject({
+      code: 'source_not_found',
+    });
   });
 });
 
@@ -163,9 +205,19 @@ describe('import as a job in a worker thread', () => {
       let stopped = 0;
       const job = startImport(workstation, { source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' });
       workstation.onEvent((event, payload) => {
-        if (event !== 'job.updated' || !payload || !('done' in payload) || payload.id !== job.id || payload.done === 0 || stopped) return;
+        if (
+          event !== 'job.updated' ||
+          !payload ||
+          !('done' in payload) ||
+          payload.id !== job.id ||
+          payload.done === 0 ||
+          stopped
+        )
+          return;
         // The worker freezes, as one blocked on a file would: it can take no cancel message.
-        const pid = Number(execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', 'import-worker'], { encoding: 'utf8' }).trim());
+        const pid = Number(
+          execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', 'import-worker'], { encoding: 'utf8' }).trim(),
+        );
         process.kill(pid, 'SIGSTOP');
         stopped = pid;
         workstation.jobs.cancel(job.id);
@@ -174,7 +226,16 @@ describe('import as a job in a worker thread', () => {
       expect(stopped).toBeGreaterThan(0);
       expect(final.status).toBe('cancelled');
       expect(String(final.result?.stopped)).toMatch(/did not answer the cancel/);
-      await expect.poll(() => { try { process.kill(stopped, 0); return 'alive'; } catch { return 'gone'; } }).toBe('gone');
+      await expect
+        .poll(() => {
+          try {
+            process.kill(stopped, 0);
+            return 'alive';
+          } catch {
+            return 'gone';
+          }
+        })
+        .toBe('gone');
       await workstation.openProject(join(dir, 'stuck.xaiws'));
       expect(workstation.project.images.count()).toBeGreaterThan(0);
     } finally {
@@ -190,13 +251,25 @@ describe('import as a job in a worker thread', () => {
     const project = newProject();
     const result = await runImport(project, { source: join(root, 'list.csv') }, quiet);
     expect(result).toMatchObject({ added: 1, skipped: 1 });
-    expect(project.datasets.issues(result.datasetId)).toEqual([expect.objectContaining({ source: 'zero.png', code: 'not_a_file', message: expect.stringContaining('character device') })]);
+    expect(project.datasets.issues(result.datasetId)).toEqual([
+      expect.objectContaining({
+        source: 'zero.png',
+        code: 'not_a_file',
+        message: expect.stringContaining('character device'),
+      }),
+    ]);
     const pipe = join(root, 'pipe-images-idx3-ubyte');
     execFileSync('mkfifo', [pipe]);
-    await expect(runImport(newProject(), { source: pipe }, quiet)).rejects.toMatchObject({ code: 'source_unsupported', message: expect.stringContaining('named pipe') });
+    await expect(runImport(newProject(), { source: pipe }, quiet)).rejects.toMatchObject({
+      code: 'source_unsupported',
+      message: expect.stringContaining('named pipe'),
+    });
     const csvPipe = join(root, 'pipe.csv');
     execFileSync('mkfifo', [csvPipe]);
-    await expect(runImport(newProject(), { source: csvPipe }, quiet)).rejects.toMatchObject({ code: 'source_unsupported', message: expect.stringContaining('named pipe') });
+    await expect(runImport(newProject(), { source: csvPipe }, quiet)).rejects.toMatchObject({
+      code: 'source_unsupported',
+      message: expect.stringContaining('named pipe'),
+    });
   });
 
   it('keeps every committed chunk when the process is killed, and a re-import completes without duplicates', async () => {
@@ -209,7 +282,10 @@ describe('import as a job in a worker thread', () => {
       const project = Project.open(${JSON.stringify(path)});
       await runImport(project, { source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' }, {
         progress: (p) => p.done > 0 && process.stdout.write('chunk\\n'), isCancelled: () => false });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve) => {
       let chunks = 0;
       child.stdout.on('data', (data: Buffer) => {
@@ -225,7 +301,11 @@ describe('import as a job in a worker thread', () => {
     const survived = project.images.count();
     expect(survived).toBeGreaterThanOrEqual(3 * 2048);
     expect(survived % 2048).toBe(0); // whole chunks only
-    const result = await runImport(project, { source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' }, quiet);
+    const result = await runImport(
+      project,
+      { source: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' },
+      quiet,
+    );
     expect(result.alreadyPresent).toBe(survived);
     expect(project.images.count()).toBe(60_000);
   });

@@ -14,7 +14,9 @@ import { startImport } from '../../src-main/datasets/service.ts';
 import { startInference } from '../../src-main/inference/service.ts';
 
 const DEMO_MODEL = join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx');
-const DEMO_MANIFEST = JSON.parse(readFileSync(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.manifest.json'), 'utf8'));
+const DEMO_MANIFEST = JSON.parse(
+  readFileSync(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.manifest.json'), 'utf8'),
+);
 const FIXTURE = join(ROOT, 'test/fixtures/models/rgb-nhwc.onnx');
 
 let workstation: Workstation;
@@ -36,11 +38,17 @@ function manifestFile(patch: (manifest: Record<string, any>) => void): string {
 
 describe('manifest validation', () => {
   it('names the wrong field and the value it got', () => {
-    expect(() => parseManifest({ ...DEMO_MANIFEST, input: { ...DEMO_MANIFEST.input, channels: 2 } }, 'm.json')).toThrow(/field "input.channels" is wrong.*got 2/);
-    expect(() => parseManifest({ ...DEMO_MANIFEST, classes: ['only-one'] }, 'm.json')).toThrow(/field "classes" is wrong/);
+    expect(() => parseManifest({ ...DEMO_MANIFEST, input: { ...DEMO_MANIFEST.input, channels: 2 } }, 'm.json')).toThrow(
+      /field "input.channels" is wrong.*got 2/,
+    );
+    expect(() => parseManifest({ ...DEMO_MANIFEST, classes: ['only-one'] }, 'm.json')).toThrow(
+      /field "classes" is wrong/,
+    );
     const { format: _format, ...withoutFormat } = DEMO_MANIFEST;
     expect(() => parseManifest(withoutFormat, 'm.json')).toThrow(/field "format" is wrong.*missing/);
-    expect(() => parseManifest({ ...DEMO_MANIFEST, preprocessing: { mean: [0.1, 0.2], std: [1] } }, 'm.json')).toThrow(/preprocessing.mean has 2 values for 1 input channel/);
+    expect(() => parseManifest({ ...DEMO_MANIFEST, preprocessing: { mean: [0.1, 0.2], std: [1] } }, 'm.json')).toThrow(
+      /preprocessing.mean has 2 values for 1 input channel/,
+    );
   });
 });
 
@@ -56,21 +64,32 @@ describe('model registration', () => {
   it('refuses a manifest whose input shape does not match the model, naming both shapes', async () => {
     const manifest = manifestFile((m) => (m.input.channels = 3));
     await expect(addModel(workstation, { path: DEMO_MODEL, manifestPath: manifest })).rejects.toMatchObject({
-      code: 'model_shape_mismatch', message: expect.stringMatching(/shape \[-1, 1, 28, 28\].*\[N, 3, 28, 28\]/),
+      code: 'model_shape_mismatch',
+      message: expect.stringMatching(/shape \[-1, 1, 28, 28\].*\[N, 3, 28, 28\]/),
     });
   });
 
   it('refuses a manifest with the wrong number of classes', async () => {
     const manifest = manifestFile((m) => m.classes.push('Hat'));
-    await expect(addModel(workstation, { path: DEMO_MODEL, manifestPath: manifest })).rejects.toMatchObject({ code: 'model_shape_mismatch', message: expect.stringMatching(/11 classes/) });
+    await expect(addModel(workstation, { path: DEMO_MODEL, manifestPath: manifest })).rejects.toMatchObject({
+      code: 'model_shape_mismatch',
+      message: expect.stringMatching(/11 classes/),
+    });
   });
 
   it('refuses a file that is not an ONNX model', async () => {
     const folder = tempDir();
     writeFileSync(join(folder, 'broken.onnx'), 'not a protobuf');
-    copyFileSync(join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.manifest.json'), join(folder, 'broken.manifest.json'));
-    await expect(addModel(workstation, { path: join(folder, 'broken.onnx') })).rejects.toMatchObject({ code: 'model_invalid' });
-    await expect(addModel(workstation, { path: join(folder, 'absent.onnx') })).rejects.toMatchObject({ code: 'model_not_found' });
+    copyFileSync(
+      join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.manifest.json'),
+      join(folder, 'broken.manifest.json'),
+    );
+    await expect(addModel(workstation, { path: join(folder, 'broken.onnx') })).rejects.toMatchObject({
+      code: 'model_invalid',
+    });
+    await expect(addModel(workstation, { path: join(folder, 'absent.onnx') })).rejects.toMatchObject({
+      code: 'model_not_found',
+    });
   });
 });
 
@@ -79,11 +98,18 @@ describe('inference', () => {
     const model = workstation.project.models.list().find((m) => m.name === 'Fashion-MNIST demo CNN')!;
     const importJob = startImport(workstation, { source: join(ROOT, 'resources/datasets/fashion-mnist') });
     const datasetId = (await workstation.jobs.wait(importJob.id)).result!.datasetId as number;
-    const job = await workstation.jobs.wait(startInference(workstation, { modelId: model.id, datasetId: datasetId }).id);
+    const job = await workstation.jobs.wait(
+      startInference(workstation, { modelId: model.id, datasetId: datasetId }).id,
+    );
     expect(job.status).toBe('done');
     expect(job.result).toMatchObject({ images: 10_000, provider: 'cpu' });
     expect(job.result!.accuracy).toBeCloseTo(DEMO_MANIFEST.training.testAccuracy, 3);
-    const confusion = workstation.project.predictions.confusion(model.id, datasetId, model.manifest.classes, workstation.project.datasets.classes(datasetId));
+    const confusion = workstation.project.predictions.confusion(
+      model.id,
+      datasetId,
+      model.manifest.classes,
+      workstation.project.datasets.classes(datasetId),
+    );
     expect(confusion.total).toBe(10_000);
     expect(confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(10_000);
   });
@@ -91,22 +117,44 @@ describe('inference', () => {
   it('runs any classifier its manifest describes: RGB, NHWC, probabilities, resized input', async () => {
     const root = tempDir();
     mkdirSync(join(root, 'colours'));
-    const colours: Array<[string, number[]]> = [['red', [220, 30, 40]], ['green', [20, 200, 60]], ['blue', [30, 40, 210]]];
+    const colours: Array<[string, number[]]> = [
+      ['red', [220, 30, 40]],
+      ['green', [20, 200, 60]],
+      ['blue', [30, 40, 210]],
+    ];
     for (const [name, rgb] of colours) {
-      await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: rgb[0]!, g: rgb[1]!, b: rgb[2]! } } }).png().toFile(join(root, 'colours', `${name}.png`));
+      await sharp({
+        create: { width: 32, height: 32, channels: 3, background: { r: rgb[0]!, g: rgb[1]!, b: rgb[2]! } },
+      })
+        .png()
+        .toFile(join(root, 'colours', `${name}.png`));
     }
-    await sharp({ create: { width: 50, height: 20, channels: 3, background: { r: 220, g: 30, b: 40 } } }).jpeg({ quality: 100 }).toFile(join(root, 'colours', 'wide-red.jpg'));
+    await sharp({ create: { width: 50, height: 20, channels: 3, background: { r: 220, g: 30, b: 40 } } })
+      .jpeg({ quality: 100 })
+      .toFile(join(root, 'colours', 'wide-red.jpg'));
     const model = await addModel(workstation, { path: FIXTURE });
-    const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: root }).id)).result!.datasetId as number;
-    const job = await workstation.jobs.wait(startInference(workstation, { modelId: model.id, datasetId: datasetId, batchSize: 2 }).id);
+    const datasetId = (await workstation.jobs.wait(startImport(workstation, { source: root }).id)).result!
+      .datasetId as number;
+    const job = await workstation.jobs.wait(
+      startInference(workstation, { modelId: model.id, datasetId: datasetId, batchSize: 2 }).id,
+    );
     expect(job.status).toBe('done');
     const { weights, bias } = model.manifest.training as { weights: number[][]; bias: number[] };
     const { mean, std } = model.manifest.preprocessing;
-    const rows = workstation.project.db.prepare('SELECT i.source, p.probabilities FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.model_id = ?').all(model.id) as Array<{ source: string; probabilities: Buffer }>;
+    const rows = workstation.project.db
+      .prepare(
+        'SELECT i.source, p.probabilities FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.model_id = ?',
+      )
+      .all(model.id) as Array<{ source: string; probabilities: Buffer }>;
     expect(rows).toHaveLength(4);
-    const argmax = (blob: Buffer) => { const p = new Float32Array(new Uint8Array(blob).buffer); return p.indexOf(Math.max(...p)); };
+    const argmax = (blob: Buffer) => {
+      const p = new Float32Array(new Uint8Array(blob).buffer);
+      return p.indexOf(Math.max(...p));
+    };
     // The 50x20 JPEG is resized to 32x32 and still reads as the red class.
-    expect(argmax(rows.find((r) => r.source.includes('wide'))!.probabilities)).toBe(argmax(rows.find((r) => r.source.endsWith('red.png'))!.probabilities));
+    expect(argmax(rows.find((r) => r.source.includes('wide'))!.probabilities)).toBe(
+      argmax(rows.find((r) => r.source.endsWith('red.png'))!.probabilities),
+    );
     for (const row of rows.filter((r) => !r.source.includes('wide'))) {
       const rgb = colours.find(([name]) => row.source.endsWith(`${name}.png`))![1];
       const v = rgb.map((value, c) => (value / 255 - mean[c]!) / std[c]!);
@@ -125,7 +173,8 @@ describe('inference', () => {
     workstation.project.db.prepare('DELETE FROM predictions WHERE model_id = ?').run(model.id);
     const job = startInference(workstation, { modelId: model.id, datasetId: datasetId, batchSize: 64 });
     const off = workstation.onEvent((event, payload) => {
-      if (event === 'job.updated' && payload && 'done' in payload && payload.id === job.id && payload.done >= 512) workstation.jobs.cancel(job.id);
+      if (event === 'job.updated' && payload && 'done' in payload && payload.id === job.id && payload.done >= 512)
+        workstation.jobs.cancel(job.id);
     });
     const final = await workstation.jobs.wait(job.id);
     off();
@@ -137,10 +186,18 @@ describe('inference', () => {
 });
 
 describe('preprocessing and outputs', () => {
-  const manifest = (layout: 'NCHW' | 'NHWC'): Manifest => parseManifest({
-    format: 'xaiws.classifier/1', name: 'm', input: { layout, channels: 3, height: 1, width: 2 }, output: {},
-    preprocessing: { scale: 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 0.5] }, classes: ['a', 'b'],
-  }, 'test');
+  const manifest = (layout: 'NCHW' | 'NHWC'): Manifest =>
+    parseManifest(
+      {
+        format: 'xaiws.classifier/1',
+        name: 'm',
+        input: { layout, channels: 3, height: 1, width: 2 },
+        output: {},
+        preprocessing: { scale: 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 0.5] },
+        classes: ['a', 'b'],
+      },
+      'test',
+    );
 
   it('normalises per channel and writes NCHW or NHWC order', () => {
     const pixels = new Uint8Array([255, 0, 51, 0, 255, 102]);
@@ -156,7 +213,8 @@ describe('preprocessing and outputs', () => {
     const [first, second] = toPredictions([7, 8], new Float32Array([1, 3, 0, 2, 0, -1]), 3, 'logits');
     expect(first).toMatchObject({ imageId: 7, predictedIndex: 1 });
     expect(second).toMatchObject({ imageId: 8, predictedIndex: 0 });
-    for (const prediction of [first!, second!]) expect(prediction.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    for (const prediction of [first!, second!])
+      expect(prediction.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     expect(first!.confidence).toBeCloseTo(Math.exp(3) / (Math.exp(1) + Math.exp(3) + 1), 6);
   });
 });

@@ -8,7 +8,12 @@ const plain = (real: number, gold: number): DealItem[] =>
 
 describe('dealing', () => {
   it('gives every real item to exactly `overlap` different seats, every gold item to all, evenly', () => {
-    for (const [realItems, goldItems, seats, overlap] of [[37, 4, 5, 3], [10, 0, 2, 2], [100, 7, 30, 1], [9, 2, 3, 3]] as const) {
+    for (const [realItems, goldItems, seats, overlap] of [
+      [37, 4, 5, 3],
+      [10, 0, 2, 2],
+      [100, 7, 30, 1],
+      [9, 2, 3, 3],
+    ] as const) {
       const queues = deal({ items: plain(realItems, goldItems), seats, overlap, seed: 3 });
       expect(queues).toHaveLength(seats);
       const holders = new Map<number, number>();
@@ -32,15 +37,29 @@ describe('dealing', () => {
   });
 
   it('refuses an overlap larger than the seats, by number', () => {
-    expect(() => deal({ items: plain(3, 0), seats: 2, overlap: 3, seed: 1 })).toThrow(/overlap of 3 .* this session has 2/);
+    expect(() => deal({ items: plain(3, 0), seats: 2, overlap: 3, seed: 1 })).toThrow(
+      /overlap of 3 .* this session has 2/,
+    );
     expect(() => deal({ items: plain(3, 0), seats: 0, overlap: 1, seed: 1 })).toThrow(/at least one/);
   });
 
   it('puts a reveal game of an image before every task that shows the image in full, at full overlap', () => {
     // Per image: a rating, a pairwise and two reveal items (two sources); gold decoys and a gold reveal.
-    for (const [seats, overlap, seed] of [[6, 2, 7], [4, 2, 1], [2, 2, 3], [3, 3, 5], [2, 1, 9]] as const) {
+    for (const [seats, overlap, seed] of [
+      [6, 2, 7],
+      [4, 2, 1],
+      [2, 2, 3],
+      [3, 3, 5],
+      [2, 1, 9],
+    ] as const) {
       const items: DealItem[] = [];
-      for (let image = 0; image < 12; image++) items.push({ image, reveal: false, gold: false }, { image, reveal: false, gold: false }, { image, reveal: true, gold: false }, { image, reveal: true, gold: false });
+      for (let image = 0; image < 12; image++)
+        items.push(
+          { image, reveal: false, gold: false },
+          { image, reveal: false, gold: false },
+          { image, reveal: true, gold: false },
+          { image, reveal: true, gold: false },
+        );
       items.push({ image: 3, reveal: false, gold: true }, { image: 5, reveal: true, gold: true });
       const queues = deal({ items, seats, overlap, seed });
       const holders = new Map<number, number>();
@@ -48,7 +67,8 @@ describe('dealing', () => {
         const seenInFull = new Set<number>();
         for (const i of queue) {
           holders.set(i, (holders.get(i) ?? 0) + 1);
-          if (items[i]!.reveal) expect(seenInFull.has(items[i]!.image), `seat plays image ${items[i]!.image} after seeing it`).toBe(false);
+          if (items[i]!.reveal)
+            expect(seenInFull.has(items[i]!.image), `seat plays image ${items[i]!.image} after seeing it`).toBe(false);
           else seenInFull.add(items[i]!.image);
         }
       }
@@ -85,7 +105,9 @@ describe('scoring', () => {
     expect(goldCorrect(rating, { type: 'rating', scores: { justifies: 2, predictable: 5 }, comment: '' })).toBe(true);
     expect(goldCorrect(rating, { type: 'rating', scores: { justifies: 3, predictable: 1 }, comment: '' })).toBe(false);
     expect(goldCorrect({ type: 'pairwise', choice: 'b', reason: '' }, { type: 'pairwise', choice: 'b' })).toBe(true);
-    expect(goldCorrect({ type: 'pairwise', choice: 'b', reason: '' }, { type: 'pairwise', choice: 'neither' })).toBe(false);
+    expect(goldCorrect({ type: 'pairwise', choice: 'b', reason: '' }, { type: 'pairwise', choice: 'neither' })).toBe(
+      false,
+    );
     const reveal = { type: 'reveal', classIndex: 4, reason: '' } as const;
     expect(goldCorrect(reveal, { type: 'reveal', guess: 4, resigned: false, text: '' })).toBe(true);
     expect(goldCorrect(reveal, { type: 'reveal', guess: 4, resigned: true, text: '' })).toBe(false);

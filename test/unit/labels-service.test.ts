@@ -61,7 +61,10 @@ beforeAll(async () => {
   const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
   const ids = Array.from(ws.project.images.matchingIds(query));
   for (const imageId of ids.slice(0, 2)) await explainLayerwise(ws, { modelId, imageId, target: -1 });
-  analysts = [(await call('annotators.add', { name: 'Ana', role: 'analyst' })).id, (await call('annotators.add', { name: 'Ben', role: 'analyst' })).id];
+  analysts = [
+    (await call('annotators.add', { name: 'Ana', role: 'analyst' })).id,
+    (await call('annotators.add', { name: 'Ben', role: 'analyst' })).id,
+  ];
   participant = (await call('annotators.add', { name: 'Pia', role: 'participant' })).id;
 }, 600_000);
 afterAll(() => ws.shutdown());
@@ -77,8 +80,17 @@ describe('a labelling session', () => {
   it('is built from a selection and dealt with the overlap, no item twice to anyone, gold to all', async () => {
     const sources = (await call('labels.sources', { modelId })).map((s) => s.source);
     const request = {
-      name: 'Study 1', modelId, datasetId, maxImages: 8, sources, taskTypes: ['rating', 'pairwise', 'concept', 'reveal'] as const,
-      overlap: 2, goldShare: 0.2, annotatorIds: [...analysts, participant], openSeats: 1, concepts: ['collar', 'sole', 'sleeve'],
+      name: 'Study 1',
+      modelId,
+      datasetId,
+      maxImages: 8,
+      sources,
+      taskTypes: ['rating', 'pairwise', 'concept', 'reveal'] as const,
+      overlap: 2,
+      goldShare: 0.2,
+      annotatorIds: [...analysts, participant],
+      openSeats: 1,
+      concepts: ['collar', 'sole', 'sleeve'],
     };
     const preview = await call('labels.preview', { ...request, taskTypes: [...request.taskTypes] });
     const detail = await call('labels.create', { ...request, taskTypes: [...request.taskTypes] });
@@ -89,29 +101,46 @@ describe('a labelling session', () => {
     expect(preview.tasks).toBe(detail.tasks);
     expect(preview.problems).toEqual(['Only the first 8 of the 12 images with maps are used ("Images at most").']);
     const db = ws.project.db;
-    const holders = db.prepare(`SELECT it.gold IS NOT NULL AS gold, count(t.id) AS n, count(DISTINCT t.seat_id) AS seats FROM label_items it JOIN label_tasks t ON t.item_id = it.id WHERE it.session_id = ? GROUP BY it.id`).all(sessionId) as { gold: number; n: number; seats: number }[];
+    const holders = db
+      .prepare(
+        `SELECT it.gold IS NOT NULL AS gold, count(t.id) AS n, count(DISTINCT t.seat_id) AS seats FROM label_items it JOIN label_tasks t ON t.item_id = it.id WHERE it.session_id = ? GROUP BY it.id`,
+      )
+      .all(sessionId) as { gold: number; n: number; seats: number }[];
     for (const h of holders) {
       expect(h.n).toBe(h.seats);
       expect(h.n).toBe(h.gold ? 4 : 2);
     }
     expect(holders.length).toBe(detail.items);
     // No seat plays the reveal game on an image it has already seen in full in the session.
-    const late = db.prepare(
-      `SELECT count(*) AS n FROM label_tasks t JOIN label_items it ON it.id = t.item_id JOIN label_tasks u ON u.seat_id = t.seat_id AND u.position < t.position JOIN label_items iu ON iu.id = u.item_id
+    const late = db
+      .prepare(
+        `SELECT count(*) AS n FROM label_tasks t JOIN label_items it ON it.id = t.item_id JOIN label_tasks u ON u.seat_id = t.seat_id AND u.position < t.position JOIN label_items iu ON iu.id = u.item_id
        WHERE it.session_id = ? AND it.task_type = 'reveal' AND iu.task_type != 'reveal' AND iu.image_id = it.image_id`,
-    ).get(sessionId) as { n: number };
+      )
+      .get(sessionId) as { n: number };
     expect(late.n).toBe(0);
     // Gold decoys: CAM maps from the fully randomised model, other kinds inverted; never the real map.
-    const golds = db.prepare(`SELECT task_type AS type, explanations FROM label_items WHERE session_id = ? AND gold IS NOT NULL AND task_type IN ('rating', 'pairwise')`).all(sessionId) as { type: string; explanations: string }[];
+    const golds = db
+      .prepare(
+        `SELECT task_type AS type, explanations FROM label_items WHERE session_id = ? AND gold IS NOT NULL AND task_type IN ('rating', 'pairwise')`,
+      )
+      .all(sessionId) as { type: string; explanations: string }[];
     expect(golds.length).toBeGreaterThan(0);
     for (const g of golds) {
-      const decoys = (JSON.parse(g.explanations) as { kind: string; params: string }[]).map((p) => ({ kind: p.kind, decoy: (JSON.parse(p.params) as { decoy?: string }).decoy }));
+      const decoys = (JSON.parse(g.explanations) as { kind: string; params: string }[]).map((p) => ({
+        kind: p.kind,
+        decoy: (JSON.parse(p.params) as { decoy?: string }).decoy,
+      }));
       const decoy = decoys.find((d) => d.decoy)!;
       expect(decoy.decoy).toBe(decoy.kind === 'cam' ? 'randomised-model' : 'inverted');
       expect(decoys.filter((d) => d.decoy)).toHaveLength(1);
     }
     expect(golds.some((g) => g.explanations.includes('randomised-model'))).toBe(true);
-    const types = db.prepare('SELECT DISTINCT task_type AS t FROM label_items WHERE session_id = ?').all(sessionId).map((r) => (r as { t: string }).t).sort();
+    const types = db
+      .prepare('SELECT DISTINCT task_type AS t FROM label_items WHERE session_id = ?')
+      .all(sessionId)
+      .map((r) => (r as { t: string }).t)
+      .sort();
     expect(types).toEqual(['concept', 'pairwise', 'rating', 'reveal']);
   });
 
@@ -121,12 +150,25 @@ describe('a labelling session', () => {
     expect(first.task!.practice).toBe(false); // analysts get no tutorial unless the session says so
     expect(first.progress.gamified).toBe(false);
     const task = first.task!;
-    const wrongType: AnswerInput = task.type === 'rating' ? { type: 'pairwise', choice: 'a' } : { type: 'rating', scores: { justifies: 1, predictable: 1 } };
-    await expect(call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, answer: wrongType })).rejects.toMatchObject({ code: 'invalid_request' });
-    if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, step: 0 });
-    const ack = await call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, answer: answerFor(task) });
+    const wrongType: AnswerInput =
+      task.type === 'rating'
+        ? { type: 'pairwise', choice: 'a' }
+        : { type: 'rating', scores: { justifies: 1, predictable: 1 } };
+    await expect(
+      call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, answer: wrongType }),
+    ).rejects.toMatchObject({ code: 'invalid_request' });
+    if (task.type === 'reveal')
+      await call('labels.reveal', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, step: 0 });
+    const ack = await call('labels.answer', {
+      sessionId,
+      annotatorId: analysts[0]!,
+      taskId: task.taskId,
+      answer: answerFor(task),
+    });
     expect(ack.revision).toBe(1);
-    const row = ws.project.db.prepare('SELECT a.answer FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.uuid = ?').get(task.taskId) as { answer: string } | undefined;
+    const row = ws.project.db
+      .prepare('SELECT a.answer FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.uuid = ?')
+      .get(task.taskId) as { answer: string } | undefined;
     expect(JSON.parse(row!.answer).type).toBe(task.type);
     expect(ack.next.task!.taskId).not.toBe(task.taskId);
     expect(ack.next.progress.answered).toBe(1);
@@ -135,29 +177,67 @@ describe('a labelling session', () => {
   it("refuses another annotator's task as unknown and changes nothing", async () => {
     const theirs = (await call('labels.next', { sessionId, annotatorId: analysts[1]! })).task!;
     const before = ws.project.labels.counts(sessionId).answered;
-    await expect(call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: theirs.taskId, answer: answerFor(theirs) })).rejects.toMatchObject({ code: 'task_not_found' });
-    await expect(call('labels.task', { sessionId, annotatorId: analysts[0]!, taskId: '../../etc/passwd' })).rejects.toMatchObject({ code: 'task_not_found' });
+    await expect(
+      call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: theirs.taskId, answer: answerFor(theirs) }),
+    ).rejects.toMatchObject({ code: 'task_not_found' });
+    await expect(
+      call('labels.task', { sessionId, annotatorId: analysts[0]!, taskId: '../../etc/passwd' }),
+    ).rejects.toMatchObject({ code: 'task_not_found' });
     expect(ws.project.labels.counts(sessionId).answered).toBe(before);
   });
 
   it('plays the reveal game: masked steps, the highest step counts, the score follows the paper', async () => {
     const seat = ws.project.labels.seatOf(sessionId, analysts[1]!)!;
-    const revealTask = ws.project.db.prepare(`SELECT t.uuid FROM label_tasks t JOIN label_items it ON it.id = t.item_id WHERE t.seat_id = ? AND it.task_type = 'reveal' AND it.gold IS NULL LIMIT 1`).get(seat.id) as { uuid: string };
+    const revealTask = ws.project.db
+      .prepare(
+        `SELECT t.uuid FROM label_tasks t JOIN label_items it ON it.id = t.item_id WHERE t.seat_id = ? AND it.task_type = 'reveal' AND it.gold IS NULL LIMIT 1`,
+      )
+      .get(seat.id) as { uuid: string };
     const opened = await call('labels.task', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid });
     expect(opened.image).toBeNull();
     expect(opened.targetClass).toBeNull();
-    await expect(call('labels.answer', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, answer: { type: 'reveal', guess: 1, resigned: false, text: '' } })).rejects.toThrow(/Reveal at least one step/);
-    const step0 = await call('labels.reveal', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, step: 0 });
-    const step2 = await call('labels.reveal', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, step: 2 });
+    await expect(
+      call('labels.answer', {
+        sessionId,
+        annotatorId: analysts[1]!,
+        taskId: revealTask.uuid,
+        answer: { type: 'reveal', guess: 1, resigned: false, text: '' },
+      }),
+    ).rejects.toThrow(/Reveal at least one step/);
+    const step0 = await call('labels.reveal', {
+      sessionId,
+      annotatorId: analysts[1]!,
+      taskId: revealTask.uuid,
+      step: 0,
+    });
+    const step2 = await call('labels.reveal', {
+      sessionId,
+      annotatorId: analysts[1]!,
+      taskId: revealTask.uuid,
+      step: 2,
+    });
     expect(step0.percent).toBe(2);
     expect(step2.percent).toBe(8);
     expect(step0.src).toMatch(/^data:image\/png;base64,/);
     expect(step0.src).not.toBe(step2.src);
-    await expect(call('labels.reveal', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, step: 6 })).rejects.toMatchObject({ code: 'invalid_request' });
-    const item = ws.project.db.prepare('SELECT img.true_class AS c FROM label_tasks t JOIN label_items it ON it.id = t.item_id JOIN label_images img ON img.session_id = it.session_id AND img.image_id = it.image_id WHERE t.uuid = ?').get(revealTask.uuid) as { c: string };
+    await expect(
+      call('labels.reveal', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, step: 6 }),
+    ).rejects.toMatchObject({ code: 'invalid_request' });
+    const item = ws.project.db
+      .prepare(
+        'SELECT img.true_class AS c FROM label_tasks t JOIN label_items it ON it.id = t.item_id JOIN label_images img ON img.session_id = it.session_id AND img.image_id = it.image_id WHERE t.uuid = ?',
+      )
+      .get(revealTask.uuid) as { c: string };
     const classes = (await call('labels.session', { sessionId })).classes;
-    await call('labels.answer', { sessionId, annotatorId: analysts[1]!, taskId: revealTask.uuid, answer: { type: 'reveal', guess: classes.indexOf(item.c), resigned: false, text: 'a long shape' } });
-    const stored = ws.project.db.prepare('SELECT a.score FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.uuid = ?').get(revealTask.uuid) as { score: number };
+    await call('labels.answer', {
+      sessionId,
+      annotatorId: analysts[1]!,
+      taskId: revealTask.uuid,
+      answer: { type: 'reveal', guess: classes.indexOf(item.c), resigned: false, text: 'a long shape' },
+    });
+    const stored = ws.project.db
+      .prepare('SELECT a.score FROM label_answers a JOIN label_tasks t ON t.id = a.task_id WHERE t.uuid = ?')
+      .get(revealTask.uuid) as { score: number };
     expect(stored.score).toBeCloseTo(0.7); // step 3 of 6, right guess
   });
 
@@ -165,7 +245,13 @@ describe('a labelling session', () => {
     // At most one practice task per task type, none of them showing an image the participant will play in full.
     const types = (await call('labels.session', { sessionId })).taskTypes;
     const seat = seatOf(ws, sessionId, participant);
-    const played = new Set(ws.project.labels.tasks(seat.id).map((t) => ws.project.labels.item(t.itemId)!).filter((item) => item.taskType === 'reveal').map((item) => item.imageId));
+    const played = new Set(
+      ws.project.labels
+        .tasks(seat.id)
+        .map((t) => ws.project.labels.item(t.itemId)!)
+        .filter((item) => item.taskType === 'reveal')
+        .map((item) => item.imageId),
+    );
     let next = await call('labels.next', { sessionId, annotatorId: participant });
     expect(next.progress.gamified).toBe(true);
     const practised: string[] = [];
@@ -173,9 +259,16 @@ describe('a labelling session', () => {
       expect(next.task!.hint).toBeTruthy();
       const task = next.task!;
       practised.push(task.type);
-      if (task.type !== 'reveal') expect(played.has(ws.project.labels.itemByUuid(task.taskId.slice('practice:'.length))!.imageId)).toBe(false);
-      if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId: participant, taskId: task.taskId, step: 1 });
-      const ack = await call('labels.answer', { sessionId, annotatorId: participant, taskId: task.taskId, answer: answerFor(task) });
+      if (task.type !== 'reveal')
+        expect(played.has(ws.project.labels.itemByUuid(task.taskId.slice('practice:'.length))!.imageId)).toBe(false);
+      if (task.type === 'reveal')
+        await call('labels.reveal', { sessionId, annotatorId: participant, taskId: task.taskId, step: 1 });
+      const ack = await call('labels.answer', {
+        sessionId,
+        annotatorId: participant,
+        taskId: task.taskId,
+        answer: answerFor(task),
+      });
       expect(ack.practiceCorrect).not.toBeNull();
       next = ack.next;
     }
@@ -191,19 +284,31 @@ describe('a labelling session', () => {
     expect(history).toHaveLength(1);
     const task = await call('labels.task', { sessionId, annotatorId: analysts[0]!, taskId: history[0]!.taskId });
     expect(task.answer).not.toBeNull();
-    const changed = task.type === 'rating' ? { type: 'rating' as const, scores: { justifies: 5, predictable: 4 }, comment: 'changed my mind' } : answerFor(task, 1);
-    const ack = await call('labels.answer', { sessionId, annotatorId: analysts[0]!, taskId: task.taskId, answer: changed });
+    const changed =
+      task.type === 'rating'
+        ? { type: 'rating' as const, scores: { justifies: 5, predictable: 4 }, comment: 'changed my mind' }
+        : answerFor(task, 1);
+    const ack = await call('labels.answer', {
+      sessionId,
+      annotatorId: analysts[0]!,
+      taskId: task.taskId,
+      answer: changed,
+    });
     expect(ack.revision).toBe(2);
     expect((await call('labels.history', { sessionId, annotatorId: analysts[0]! }))[0]!.revision).toBe(2);
   });
 
   it('measures gold accuracy and reliability per annotator, and agreement with intervals', async () => {
     // Ana answers everything carefully; Ben rates the decoys high (a careless rater).
-    for (const [annotatorId, careless] of [[analysts[0]!, false], [analysts[1]!, true]] as const) {
+    for (const [annotatorId, careless] of [
+      [analysts[0]!, false],
+      [analysts[1]!, true],
+    ] as const) {
       let next = await call('labels.next', { sessionId, annotatorId });
       while (next.state === 'task') {
         const task = next.task!;
-        if (task.type === 'reveal') await call('labels.reveal', { sessionId, annotatorId, taskId: task.taskId, step: 3 });
+        if (task.type === 'reveal')
+          await call('labels.reveal', { sessionId, annotatorId, taskId: task.taskId, step: 3 });
         let answer = answerFor(task);
         if (!careless && task.type === 'reveal') {
           // A careful player recognises the garment: the true class of the image behind the task.
@@ -224,7 +329,9 @@ describe('a labelling session', () => {
     expect(ben!.goldAccuracy!).toBeLessThan(1);
     expect(ana!.reliability).toBeGreaterThan(ben!.reliability);
     const report = await call('labels.agreement', { sessionId, samples: 200 });
-    const justifies = report.rows.find((r) => r.scope === 'session' && r.measure === 'rating:justifies' && r.level === 'ordinal')!;
+    const justifies = report.rows.find(
+      (r) => r.scope === 'session' && r.measure === 'rating:justifies' && r.level === 'ordinal',
+    )!;
     expect(justifies.items).toBeGreaterThan(0);
     expect(justifies.alpha).not.toBeNull();
     expect(report.rows.some((r) => r.scope === 'method')).toBe(true);
@@ -237,8 +344,23 @@ describe('a labelling session', () => {
     const csv = await call('labels.export', { sessionId, format: 'csv' });
     const lines = csv.text.trim().split('\n');
     expect(lines).toHaveLength(answered + 1);
-    for (const column of ['annotator', 'session', 'task', 'item', 'model_hash', 'method', 'layer', 'parameters', 'answered_at', 'shown_at']) expect(lines[0]!.split(',')).toContain(column);
-    const jsonl = (await call('labels.export', { sessionId, format: 'jsonl' })).text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const column of [
+      'annotator',
+      'session',
+      'task',
+      'item',
+      'model_hash',
+      'method',
+      'layer',
+      'parameters',
+      'answered_at',
+      'shown_at',
+    ])
+      expect(lines[0]!.split(',')).toContain(column);
+    const jsonl = (await call('labels.export', { sessionId, format: 'jsonl' })).text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(jsonl).toHaveLength(answered);
     const model = ws.project.models.get(modelId)!;
     expect(jsonl.every((r) => r.model_hash === model.fileHash)).toBe(true);
@@ -252,11 +374,25 @@ describe('a labelling session', () => {
     expect(next.state).toBe('paused');
     const seat = ws.project.labels.seatOf(sessionId, participant)!;
     const open = ws.project.labels.nextOpenTask(seat.id)!;
-    await expect(call('labels.answer', { sessionId, annotatorId: participant, taskId: open.uuid, answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } } })).rejects.toMatchObject({ code: 'session_paused' });
+    await expect(
+      call('labels.answer', {
+        sessionId,
+        annotatorId: participant,
+        taskId: open.uuid,
+        answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } },
+      }),
+    ).rejects.toMatchObject({ code: 'session_paused' });
     await call('labels.setState', { sessionId, state: 'open' });
     await call('labels.removeSeat', { sessionId, seatId: seat.id });
     expect((await call('labels.next', { sessionId, annotatorId: participant })).state).toBe('removed');
-    await expect(call('labels.answer', { sessionId, annotatorId: participant, taskId: open.uuid, answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } } })).rejects.toMatchObject({ code: 'seat_removed' });
+    await expect(
+      call('labels.answer', {
+        sessionId,
+        annotatorId: participant,
+        taskId: open.uuid,
+        answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } },
+      }),
+    ).rejects.toMatchObject({ code: 'seat_removed' });
   });
 });
 
@@ -267,7 +403,11 @@ describe('annotator packs', () => {
     expect(exported.tasks).toBeGreaterThan(0);
 
     // The other desktop: its own workstation opens the pack as a project and labels the free seat.
-    const other = new Workstation({ dataDir: join(dir, 'other'), resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
+    const other = new Workstation({
+      dataDir: join(dir, 'other'),
+      resourcesDir: join(ROOT, 'resources'),
+      transport: 'cli',
+    });
     const otherDispatch = createRouter(other);
     try {
       await other.openProject(packPath);
@@ -279,8 +419,19 @@ describe('annotator packs', () => {
       let answered = 0;
       while (next.state === 'task' && answered < 6) {
         const task = next.task!;
-        if (task.type === 'reveal') await call('labels.reveal', { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, step: 0 }, otherDispatch);
-        next = (await call('labels.answer', { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, answer: answerFor(task) }, otherDispatch)).next;
+        if (task.type === 'reveal')
+          await call(
+            'labels.reveal',
+            { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, step: 0 },
+            otherDispatch,
+          );
+        next = (
+          await call(
+            'labels.answer',
+            { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, answer: answerFor(task) },
+            otherDispatch,
+          )
+        ).next;
         answered++;
       }
       await other.closeProject();
@@ -289,7 +440,10 @@ describe('annotator packs', () => {
       expect(first).toMatchObject({ added: answered, updated: 0, conflicts: [] });
       expect(first.unchanged).toBe(exported.answers);
       expect(ws.project.labels.counts(sessionId).answered).toBe(before + answered);
-      const dump = () => ws.project.db.prepare('SELECT task_id, answer, revision, answered_at FROM label_answers ORDER BY task_id').all();
+      const dump = () =>
+        ws.project.db
+          .prepare('SELECT task_id, answer, revision, answered_at FROM label_answers ORDER BY task_id')
+          .all();
       const afterFirst = dump();
       const second = await call('labels.mergePack', { path: packPath });
       expect(second).toMatchObject({ added: 0, updated: 0, conflicts: [] });
@@ -300,10 +454,36 @@ describe('annotator packs', () => {
       await other.openProject(packPath);
       const ana = ws.project.labels.annotator(analysts[0]!)!;
       const packAna = other.project.labels.annotatorByUuid(ana.uuid)!;
-      const anaTask = (await call('labels.history', { sessionId: packSession.id, annotatorId: packAna.id }, otherDispatch))[0]!;
-      const reopened = await call('labels.task', { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId }, otherDispatch);
-      const different: AnswerInput = reopened.type === 'rating' ? { type: 'rating', scores: { justifies: reopened.answer!.type === 'rating' && reopened.answer!.scores.justifies === 1 ? 2 : 1, predictable: 1 } } : reopened.type === 'pairwise' ? { type: 'pairwise', choice: reopened.answer!.type === 'pairwise' && reopened.answer!.choice === 'neither' ? 'a' : 'neither' } : reopened.type === 'concept' ? { type: 'concept', text: 'something else entirely', concepts: [] } : { type: 'reveal', guess: null, resigned: true, text: '' };
-      await call('labels.answer', { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId, answer: different }, otherDispatch);
+      const anaTask = (
+        await call('labels.history', { sessionId: packSession.id, annotatorId: packAna.id }, otherDispatch)
+      )[0]!;
+      const reopened = await call(
+        'labels.task',
+        { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId },
+        otherDispatch,
+      );
+      const different: AnswerInput =
+        reopened.type === 'rating'
+          ? {
+              type: 'rating',
+              scores: {
+                justifies: reopened.answer!.type === 'rating' && reopened.answer!.scores.justifies === 1 ? 2 : 1,
+                predictable: 1,
+              },
+            }
+          : reopened.type === 'pairwise'
+            ? {
+                type: 'pairwise',
+                choice: reopened.answer!.type === 'pairwise' && reopened.answer!.choice === 'neither' ? 'a' : 'neither',
+              }
+            : reopened.type === 'concept'
+              ? { type: 'concept', text: 'something else entirely', concepts: [] }
+              : { type: 'reveal', guess: null, resigned: true, text: '' };
+      await call(
+        'labels.answer',
+        { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId, answer: different },
+        otherDispatch,
+      );
       await other.closeProject();
       const masterBefore = ws.project.labels.answer(ws.project.labels.taskByUuid(anaTask.taskId)!.id)!.answer;
       const third = await call('labels.mergePack', { path: packPath });
@@ -318,8 +498,12 @@ describe('annotator packs', () => {
   it('refuses a file that is not a pack, or the open project itself', async () => {
     const plain = Project.create(join(dir, 'plain.xaiws'));
     plain.close();
-    await expect(call('labels.mergePack', { path: join(dir, 'plain.xaiws') })).rejects.toMatchObject({ code: 'pack_invalid' });
+    await expect(call('labels.mergePack', { path: join(dir, 'plain.xaiws') })).rejects.toMatchObject({
+      code: 'pack_invalid',
+    });
     await expect(call('labels.mergePack', { path: ws.project.path })).rejects.toMatchObject({ code: 'pack_invalid' });
-    await expect(call('labels.mergePack', { path: join(dir, 'nope.xaiws') })).rejects.toMatchObject({ code: 'source_not_found' });
+    await expect(call('labels.mergePack', { path: join(dir, 'nope.xaiws') })).rejects.toMatchObject({
+      code: 'source_not_found',
+    });
   });
 });

@@ -8,7 +8,13 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import { imputeLinear } from '../../src-main/explain/metrics/imputation.ts';
-import { perturbationCurve, rankPixels, road, trapezoid, type ImageLayout } from '../../src-main/explain/metrics/perturbation.ts';
+import {
+  perturbationCurve,
+  rankPixels,
+  road,
+  trapezoid,
+  type ImageLayout,
+} from '../../src-main/explain/metrics/perturbation.ts';
 import { ranks, spearman } from '../../src-main/explain/metrics/sanity.ts';
 import { OnnxModel, tensorValues } from '../../src-main/models/onnx/model.ts';
 import { parameterLayers, randomiseTop } from '../../src-main/models/onnx/randomise.ts';
@@ -18,7 +24,8 @@ import { parseManifest } from '../../src-main/models/manifest.ts';
 
 const line: ImageLayout = { channels: 1, height: 1, width: 4, layout: 'NCHW' };
 /** Score: the mean of pixels 0 and 1, per image of the batch. */
-const firstTwo = async (batch: Float32Array, count: number) => Float64Array.from({ length: count }, (_, i) => (batch[i * 4]! + batch[i * 4 + 1]!) / 2);
+const firstTwo = async (batch: Float32Array, count: number) =>
+  Float64Array.from({ length: count }, (_, i) => (batch[i * 4]! + batch[i * 4 + 1]!) / 2);
 
 describe('deletion and insertion', () => {
   it('ranks pixels by saliency, ties by position', () => {
@@ -115,8 +122,14 @@ describe('model-randomisation sanity check', () => {
     const input = new Float32Array(784);
     writeNormalised(images.data.subarray(0, 784), manifest, input, 0);
     const mapOf = async (m: OnnxModel) => {
-      const engine = await CamEngine.create(m.encode(), { dims: [1, 28, 28], layout: 'NCHW' }, (bytes) => ort.InferenceSession.create(bytes));
-      const [result] = await engine.explain(input, 1, { method: 'gradcam', layer: '/features/features.6/Relu_output_0', targets: [9] });
+      const engine = await CamEngine.create(m.encode(), { dims: [1, 28, 28], layout: 'NCHW' }, (bytes) =>
+        ort.InferenceSession.create(bytes),
+      );
+      const [result] = await engine.explain(input, 1, {
+        method: 'gradcam',
+        layer: '/features/features.6/Relu_output_0',
+        targets: [9],
+      });
       await engine.release();
       return result!;
     };

@@ -19,12 +19,31 @@ import { startImport } from '../../src-main/datasets/service.ts';
 import { startInference } from '../../src-main/inference/service.ts';
 
 const DEMO = join(ROOT, 'resources/models/fashion-mnist-cnn');
-const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 let ws: Workstation;
 let dir: string;
 let datasetId: number;
 
-const manifest = (name: string, classes = CLASSES) => JSON.stringify({ format: 'xaiws.classifier/1', name, input: { channels: 1, height: 28, width: 28 }, output: { kind: 'logits' }, preprocessing: { scale: 255, mean: [0.286], std: [0.353] }, classes });
+const manifest = (name: string, classes = CLASSES) =>
+  JSON.stringify({
+    format: 'xaiws.classifier/1',
+    name,
+    input: { channels: 1, height: 28, width: 28 },
+    output: { kind: 'logits' },
+    preprocessing: { scale: 255, mean: [0.286], std: [0.353] },
+    classes,
+  });
 
 /** Flatten -> MatMul with a [784, 10] weight stored in `location` beside the model. */
 function externalModel(folder: string, location: string, seed: number): string {
@@ -33,7 +52,19 @@ function externalModel(folder: string, location: string, seed: number): string {
   const model = makeModel({
     inputShape: [1, 28, 28],
     nodes: [node('Flatten', ['x'], 'flat', [int('axis', 1)]), node('MatMul', ['flat', 'w'], 'logits')],
-    initializers: [{ name: 'w', dims: [784, 10], dataType: onnx.TensorProto.DataType.FLOAT, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData: [{ key: 'location', value: location }, { key: 'offset', value: '0' }, { key: 'length', value: String(weights.byteLength) }] }],
+    initializers: [
+      {
+        name: 'w',
+        dims: [784, 10],
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: location },
+          { key: 'offset', value: '0' },
+          { key: 'length', value: String(weights.byteLength) },
+        ],
+      },
+    ],
     result: 'logits',
   });
   writeFileSync(join(folder, location.replace(/^.*\//, '')), Buffer.from(weights.buffer));
@@ -47,24 +78,33 @@ beforeAll(async () => {
   dir = tempDir();
   ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli' });
   await ws.createProject(join(dir, 'models.xaiws'));
-  datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 400) }).id)).result!.datasetId as number;
+  datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 400) }).id)).result!
+    .datasetId as number;
 }, 600_000);
 afterAll(() => ws.shutdown());
 
 describe('registering a model', () => {
   it('refuses the same file with another manifest by name, and keeps the first registration as it was', async () => {
     const first = await addModel(ws, { path: join(DEMO, 'classifier.onnx') });
-    const before = (await ws.jobs.wait(startInference(ws, { modelId: first.id, datasetId: datasetId }).id)).result!.accuracy as number;
+    const before = (await ws.jobs.wait(startInference(ws, { modelId: first.id, datasetId: datasetId }).id)).result!
+      .accuracy as number;
     expect(before).toBeGreaterThan(0.8);
     const other = join(dir, 'other-folder');
     mkdirSync(other);
     copyFileSync(join(DEMO, 'classifier.onnx'), join(other, 'classifier.onnx'));
     writeFileSync(join(other, 'classifier.manifest.json'), manifest('Reordered', [...CLASSES].reverse()));
-    await expect(addModel(ws, { path: join(other, 'classifier.onnx') })).rejects.toMatchObject({ code: 'model_exists', message: expect.stringMatching(/already registered as "Fashion-MNIST demo CNN" \(from .*classifier\.onnx\) with another manifest: .*classes/s) });
+    await expect(addModel(ws, { path: join(other, 'classifier.onnx') })).rejects.toMatchObject({
+      code: 'model_exists',
+      message: expect.stringMatching(
+        /already registered as "Fashion-MNIST demo CNN" \(from .*classifier\.onnx\) with another manifest: .*classes/s,
+      ),
+    });
     const kept = ws.model(first.id);
     expect(kept).toEqual(first);
     expect(ws.project.models.list()).toHaveLength(1);
-    expect((await ws.jobs.wait(startInference(ws, { modelId: first.id, datasetId: datasetId }).id)).result!.accuracy).toBe(before);
+    expect(
+      (await ws.jobs.wait(startInference(ws, { modelId: first.id, datasetId: datasetId }).id)).result!.accuracy,
+    ).toBe(before);
     // The same manifest from another folder is the same registration, now at that folder (its bundle).
     copyFileSync(join(DEMO, 'classifier.manifest.json'), join(other, 'classifier.manifest.json'));
     const again = await addModel(ws, { path: join(other, 'classifier.onnx') });
@@ -79,7 +119,9 @@ describe('registering a model', () => {
     const sibling = await addModel(ws, { path: plain }); // the same .onnx bytes with other weights: another model
     expect(sibling.id).not.toBe(model.id);
     expect(sibling.fileHash).not.toBe(model.fileHash);
-    expect((await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId }).id)).status).toBe('done');
+    expect((await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId }).id)).status).toBe(
+      'done',
+    );
     // Change the weights: the model is refused, never used with the new weights.
     writeFileSync(join(dir, 'external', 'weights.bin'), Buffer.from(seeded(784 * 10, 3, -0.05, 0.05).buffer));
     const job = await ws.jobs.wait(startInference(ws, { modelId: model.id, datasetId: datasetId }).id);
@@ -94,20 +136,36 @@ describe('registering a model', () => {
     copyFileSync(join(escape, 'linear.onnx'), join(linked, 'linear.onnx'));
     copyFileSync(join(escape, 'linear.manifest.json'), join(linked, 'linear.manifest.json'));
     symlinkSync(join(dir, 'secret.bin'), join(linked, 'weights.bin'));
-    await expect(addModel(ws, { path: join(linked, 'linear.onnx') })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringMatching(/weights\.bin.*outside/) });
+    await expect(addModel(ws, { path: join(linked, 'linear.onnx') })).rejects.toMatchObject({
+      code: 'model_invalid',
+      message: expect.stringMatching(/weights\.bin.*outside/),
+    });
   });
 
   it('says "not an ONNX model" for an image, and refuses pipes and devices without reading them', async () => {
     const image = join(dir, 'photo.png');
-    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#804020' } }).png().toFile(image);
-    await expect(addModel(ws, { path: image, manifestPath: join(DEMO, 'classifier.manifest.json') })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('is not an ONNX model') });
-    await expect(addModel(ws, { path: image })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('is not an ONNX model') });
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#804020' } })
+      .png()
+      .toFile(image);
+    await expect(
+      addModel(ws, { path: image, manifestPath: join(DEMO, 'classifier.manifest.json') }),
+    ).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('is not an ONNX model') });
+    await expect(addModel(ws, { path: image })).rejects.toMatchObject({
+      code: 'model_invalid',
+      message: expect.stringContaining('is not an ONNX model'),
+    });
     const fifo = join(dir, 'pipe.onnx');
     execFileSync('mkfifo', [fifo]);
-    await expect(addModel(ws, { path: fifo })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('named pipe') });
+    await expect(addModel(ws, { path: fifo })).rejects.toMatchObject({
+      code: 'model_invalid',
+      message: expect.stringContaining('named pipe'),
+    });
     const zero = join(dir, 'zero.onnx');
     symlinkSync('/dev/zero', zero);
-    await expect(addModel(ws, { path: zero })).rejects.toMatchObject({ code: 'model_invalid', message: expect.stringContaining('character device') });
+    await expect(addModel(ws, { path: zero })).rejects.toMatchObject({
+      code: 'model_invalid',
+      message: expect.stringContaining('character device'),
+    });
     expect(ws.project.models.list().map((m) => m.name)).not.toContain('photo');
   });
 });

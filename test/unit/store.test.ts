@@ -28,7 +28,9 @@ describe('project store', () => {
     const path = join(tempDir(), 'b.xaiws');
     track(Project.create(path));
     expect(() => Project.create(path)).toThrow(expect.objectContaining({ code: 'project_exists' }));
-    expect(() => Project.open(join(tempDir(), 'none.xaiws'))).toThrow(expect.objectContaining({ code: 'project_not_found' }));
+    expect(() => Project.open(join(tempDir(), 'none.xaiws'))).toThrow(
+      expect.objectContaining({ code: 'project_not_found' }),
+    );
   });
 
   it('refuses a file from a newer version with a clear message and leaves it unchanged', () => {
@@ -39,7 +41,10 @@ describe('project store', () => {
     db.close();
     const before = hashOf(path);
     expect(() => Project.open(path)).toThrow(
-      expect.objectContaining({ code: 'project_too_new', message: expect.stringContaining(`schema ${LATEST_VERSION + 5}`) }),
+      expect.objectContaining({
+        code: 'project_too_new',
+        message: expect.stringContaining(`schema ${LATEST_VERSION + 5}`),
+      }),
     );
     expect(hashOf(path)).toBe(before);
   });
@@ -60,46 +65,96 @@ describe('project store', () => {
     const path = join(tempDir(), 'm.xaiws');
     const first: Migration = { version: 1, name: 'one', sql: 'CREATE TABLE t (a INTEGER);' };
     const second: Migration = { version: 2, name: 'two', sql: 'ALTER TABLE t ADD COLUMN b TEXT;' };
-    const broken: Migration = { version: 3, name: 'broken', sql: 'ALTER TABLE t ADD COLUMN c TEXT; INSERT INTO nowhere VALUES (1);' };
+    const broken: Migration = {
+      version: 3,
+      name: 'broken',
+      sql: 'ALTER TABLE t ADD COLUMN c TEXT; INSERT INTO nowhere VALUES (1);',
+    };
     openDatabase(path, { create: true, migrations: [first] }).close();
     expect(() => openDatabase(path, { migrations: [first, second, broken] })).toThrow(/nowhere/);
     const db = new Database(path);
     // 2 applied; 3 rolled back whole, so column c does not exist.
     expect(db.pragma('user_version', { simple: true })).toBe(2);
-    expect((db.prepare('PRAGMA table_info(t)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual(['a', 'b']);
+    expect((db.prepare('PRAGMA table_info(t)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual([
+      'a',
+      'b',
+    ]);
     db.close();
   });
 
   it('keeps foreign keys: images go with their dataset', () => {
     const project = track(Project.create(join(tempDir(), 'fk.xaiws')));
     const datasetId = project.datasets.ensure('/data/x', 'folder', 'x');
-    project.images.insertChunk(datasetId, [{
-      source: 'a.png', className: 'a', split: null, width: 1, height: 1, channels: 1, contentHash: 'h', byteSize: 1,
-      filePath: '/data/x/a.png', pixels: null, thumbnail: { size: 64, png: new Uint8Array([1]) },
-    }], []);
-    expect(() => project.db.prepare('INSERT INTO thumbnails (image_id, size, png) VALUES (999, 1, x\'00\')').run()).toThrow(/FOREIGN KEY/);
+    project.images.insertChunk(
+      datasetId,
+      [
+        {
+          source: 'a.png',
+          className: 'a',
+          split: null,
+          width: 1,
+          height: 1,
+          channels: 1,
+          contentHash: 'h',
+          byteSize: 1,
+          filePath: '/data/x/a.png',
+          pixels: null,
+          thumbnail: { size: 64, png: new Uint8Array([1]) },
+        },
+      ],
+      [],
+    );
+    expect(() =>
+      project.db.prepare("INSERT INTO thumbnails (image_id, size, png) VALUES (999, 1, x'00')").run(),
+    ).toThrow(/FOREIGN KEY/);
     project.db.prepare('DELETE FROM datasets WHERE id = ?').run(datasetId);
     expect(project.images.count()).toBe(0);
   });
 
-  it('answers image queries from a cached id order that any write invalidates, own or another connection\'s', () => {
+  it("answers image queries from a cached id order that any write invalidates, own or another connection's", () => {
     const path = join(tempDir(), 'cache.xaiws');
     const project = track(Project.create(path));
     const datasetId = project.datasets.ensure('/data/c', 'folder', 'c');
     const image = (source: string, className: string) => ({
-      source, className, split: null, width: 1, height: 1, channels: 1, contentHash: source, byteSize: 1,
-      filePath: `/data/c/${source}`, pixels: null, thumbnail: { size: 64, png: new Uint8Array([1]) },
+      source,
+      className,
+      split: null,
+      width: 1,
+      height: 1,
+      channels: 1,
+      contentHash: source,
+      byteSize: 1,
+      filePath: `/data/c/${source}`,
+      pixels: null,
+      thumbnail: { size: 64, png: new Uint8Array([1]) },
     });
-    const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'class' as const, offset: 0, limit: 2 };
+    const query = {
+      datasetId,
+      correctness: 'all' as const,
+      confidenceMin: 0,
+      confidenceMax: 1,
+      sort: 'class' as const,
+      offset: 0,
+      limit: 2,
+    };
     project.images.insertChunk(datasetId, [image('a', 'zebra'), image('b', 'ant'), image('c', 'moth')], []);
-    expect(project.images.query(query)).toMatchObject({ total: 3, items: [{ className: 'ant' }, { className: 'moth' }] });
+    expect(project.images.query(query)).toMatchObject({
+      total: 3,
+      items: [{ className: 'ant' }, { className: 'moth' }],
+    });
     expect(project.images.query({ ...query, offset: 2 }).items.map((row) => row.className)).toEqual(['zebra']);
     project.images.insertChunk(datasetId, [image('d', 'bee')], []); // this connection
-    expect(project.images.query(query)).toMatchObject({ total: 4, items: [{ className: 'ant' }, { className: 'bee' }] });
+    expect(project.images.query(query)).toMatchObject({
+      total: 4,
+      items: [{ className: 'ant' }, { className: 'bee' }],
+    });
     const other = Project.open(path); // another connection, as the import worker has
     other.images.insertChunk(datasetId, [image('e', 'aardvark')], []);
     other.close();
-    expect(project.images.query(query)).toMatchObject({ total: 5, items: [{ className: 'aardvark' }, { className: 'ant' }] });
+    expect(project.images.query(query)).toMatchObject({
+      total: 5,
+      items: [{ className: 'aardvark' }, { className: 'ant' }],
+    });
   });
 
   it('marks jobs a killed process left running as interrupted', () => {

@@ -16,7 +16,18 @@ import { addModel } from '../../src-main/models/service.ts';
 import { startImport } from '../../src-main/datasets/service.ts';
 import { startInference } from '../../src-main/inference/service.ts';
 
-const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 let ws: Workstation;
 let dir: string;
 let datasetId: number;
@@ -32,13 +43,24 @@ function explodingModel(path: string): void {
       node('Reshape', ['mean', 'column'], 'column_mean'),
       node('Add', ['column_mean', 'zeros'], 'logits'),
     ],
-    initializers: [int64Tensor('wide', [4], [1, 2739138, 1, 1]), int64Tensor('column', [2], [-1, 1]), floatTensor('zeros', [1, 10], new Array(10).fill(0))],
+    initializers: [
+      int64Tensor('wide', [4], [1, 2739138, 1, 1]),
+      int64Tensor('column', [2], [-1, 1]),
+      floatTensor('zeros', [1, 10], new Array(10).fill(0)),
+    ],
     result: 'logits',
   });
   writeFileSync(path, model.encode());
-  writeFileSync(path.replace(/\.onnx$/, '.manifest.json'), JSON.stringify({
-    format: 'xaiws.classifier/1', name: 'Exploding', input: { channels: 1, height: 28, width: 28 }, output: { kind: 'logits' }, classes: CLASSES,
-  }));
+  writeFileSync(
+    path.replace(/\.onnx$/, '.manifest.json'),
+    JSON.stringify({
+      format: 'xaiws.classifier/1',
+      name: 'Exploding',
+      input: { channels: 1, height: 28, width: 28 },
+      output: { kind: 'logits' },
+      classes: CLASSES,
+    }),
+  );
 }
 
 beforeAll(async () => {
@@ -46,7 +68,8 @@ beforeAll(async () => {
   ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli', workerMemoryMb: 1500 });
   await ws.createProject(join(dir, 'isolation.xaiws'));
   demoModel = (await addModel(ws, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') })).id;
-  datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 2000) }).id)).result!.datasetId as number;
+  datasetId = (await ws.jobs.wait(startImport(ws, { source: fashionMnistSubset(join(dir, 'data'), 2000) }).id)).result!
+    .datasetId as number;
 }, 600_000);
 afterAll(() => ws.shutdown());
 

@@ -29,7 +29,7 @@ const LAYER = '/features/features.10/Relu_output_0';
 /** Seeded noise images, normalised as the demo classifier expects. */
 function images(count: number): Float32Array {
   const next = seededUniform(count);
-  return Float32Array.from({ length: count * 28 * 28 }, () => (next() - 0.2860) / 0.3530);
+  return Float32Array.from({ length: count * 28 * 28 }, () => (next() - 0.286) / 0.353);
 }
 
 afterEach(() => useLauncher(forkLauncher));
@@ -49,35 +49,67 @@ describe.each([
       if (launcher === utilityLauncher) expect(calls.utilityForks.map((f) => f.args[0])).toEqual(['inference-worker']);
 
       const progress: number[] = [];
-      const { results } = await pool.call('cam', { model, source: { tensor: images(4), count: 4 }, request: { method: 'scorecam', layer: LAYER, targets: [-1, -1, -1, -1] } }, { progress: ({ done }) => progress.push(done) });
+      const { results } = await pool.call(
+        'cam',
+        {
+          model,
+          source: { tensor: images(4), count: 4 },
+          request: { method: 'scorecam', layer: LAYER, targets: [-1, -1, -1, -1] },
+        },
+        { progress: ({ done }) => progress.push(done) },
+      );
       expect(results).toHaveLength(4);
       expect(progress.at(-1)).toBe(4);
 
       // The sanity check re-explains with one more randomised layer per step: cancelled after its first step, it stops there.
       const controller = new AbortController();
       const steps: number[] = [];
-      const sanity = pool.call('sanity', { model, source: { tensor: images(1), count: 1 }, request: { method: 'scorecam', layer: LAYER, target: -1 }, fullOnly: false }, {
-        signal: controller.signal,
-        progress: ({ done }) => {
-          steps.push(done);
-          controller.abort();
+      const sanity = pool.call(
+        'sanity',
+        {
+          model,
+          source: { tensor: images(1), count: 1 },
+          request: { method: 'scorecam', layer: LAYER, target: -1 },
+          fullOnly: false,
         },
-      });
+        {
+          signal: controller.signal,
+          progress: ({ done }) => {
+            steps.push(done);
+            controller.abort();
+          },
+        },
+      );
       await expect(sanity).rejects.toMatchObject({ code: 'cancelled' });
       expect(steps.length).toBeLessThan(4);
       const pid = pool.pids[0]!;
       expect(pool.pids).toEqual([pid]); // the same worker goes on: a cancel is not a crash
 
       let killed = false;
-      const doomed = pool.call('cam', { model, source: { tensor: images(64), count: 64 }, request: { method: 'scorecam', layer: LAYER, targets: new Array(64).fill(-1) } }, {
-        progress: () => {
-          if (killed) return;
-          killed = true;
-          process.kill(pid, 'SIGKILL');
+      const doomed = pool.call(
+        'cam',
+        {
+          model,
+          source: { tensor: images(64), count: 64 },
+          request: { method: 'scorecam', layer: LAYER, targets: new Array(64).fill(-1) },
         },
+        {
+          progress: () => {
+            if (killed) return;
+            killed = true;
+            process.kill(pid, 'SIGKILL');
+          },
+        },
+      );
+      await expect(doomed).rejects.toMatchObject({
+        code: 'worker_crashed',
+        message: expect.stringContaining('classifier.onnx'),
       });
-      await expect(doomed).rejects.toMatchObject({ code: 'worker_crashed', message: expect.stringContaining('classifier.onnx') });
-      const again = await pool.call('cam', { model, source: { tensor: images(2), count: 2 }, request: { method: 'gradcam', layer: LAYER, targets: [-1, -1] } });
+      const again = await pool.call('cam', {
+        model,
+        source: { tensor: images(2), count: 2 },
+        request: { method: 'gradcam', layer: LAYER, targets: [-1, -1] },
+      });
       expect(again.results).toHaveLength(2);
       expect(pool.pids[0]).not.toBe(pid);
     } finally {

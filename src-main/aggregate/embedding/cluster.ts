@@ -28,7 +28,8 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function cosineDistances(vectors: ArrayLike<number>[]): number[][] {
   const n = vectors.length;
   const d = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) d[i]![j] = d[j]![i] = Math.max(0, 1 - cosine(vectors[i]!, vectors[j]!));
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) d[i]![j] = d[j]![i] = Math.max(0, 1 - cosine(vectors[i]!, vectors[j]!));
   return d;
 }
 
@@ -94,12 +95,16 @@ function canonical(c: Clustering): Clustering {
 /** The candidate names of a cluster: the non-stop words of its terms, with their label counts. */
 export function candidateWords(terms: { term: string; count: number }[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const { term, count } of terms) for (const w of words(term)) if (!isStopWord(w)) out.set(w, (out.get(w) ?? 0) + count);
+  for (const { term, count } of terms)
+    for (const w of words(term)) if (!isStopWord(w)) out.set(w, (out.get(w) ?? 0) + count);
   return out;
 }
 
 /** The word closest (cosine) to the count-weighted centroid of the terms; ties go to the commoner word, then the alphabet. */
-export function centralWord(terms: { term: string; count: number; vector: ArrayLike<number> }[], wordVector: (word: string) => ArrayLike<number> | undefined): string {
+export function centralWord(
+  terms: { term: string; count: number; vector: ArrayLike<number> }[],
+  wordVector: (word: string) => ArrayLike<number> | undefined,
+): string {
   const dims = terms[0]!.vector.length;
   const centroid = new Float64Array(dims);
   for (const t of terms) for (let d = 0; d < dims; d++) centroid[d]! += t.count * t.vector[d]!;
@@ -107,7 +112,12 @@ export function centralWord(terms: { term: string; count: number; vector: ArrayL
   for (const [word, count] of candidateWords(terms)) {
     const v = wordVector(word);
     const similarity = v ? cosine(centroid, v) : -1;
-    if (!best || similarity > best.similarity + 1e-9 || (Math.abs(similarity - best.similarity) <= 1e-9 && (count > best.count || (count === best.count && word < best.word)))) {
+    if (
+      !best ||
+      similarity > best.similarity + 1e-9 ||
+      (Math.abs(similarity - best.similarity) <= 1e-9 &&
+        (count > best.count || (count === best.count && word < best.word)))
+    ) {
       best = { word, similarity, count };
     }
   }
@@ -131,8 +141,17 @@ export interface ReplayResult {
  * Replays the analyst's edits over automatic clusters. An edit names terms, not cluster numbers, so it
  * keeps its meaning when new labels change the automatic clustering.
  */
-export function replayEdits(automatic: { terms: string[]; autoName: string }[], edits: readonly ConceptEdit[], nameOf: (terms: string[]) => string): ReplayResult {
-  let clusters: ConceptCluster[] = automatic.map((c) => ({ terms: [...c.terms], autoName: c.autoName, name: c.autoName, edited: false }));
+export function replayEdits(
+  automatic: { terms: string[]; autoName: string }[],
+  edits: readonly ConceptEdit[],
+  nameOf: (terms: string[]) => string,
+): ReplayResult {
+  let clusters: ConceptCluster[] = automatic.map((c) => ({
+    terms: [...c.terms],
+    autoName: c.autoName,
+    name: c.autoName,
+    edited: false,
+  }));
   let stale = 0;
   const holding = (term: string) => clusters.findIndex((c) => c.terms.includes(term));
   for (const edit of edits) {

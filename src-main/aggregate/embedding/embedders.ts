@@ -92,9 +92,17 @@ export function embedWords(table: WordTable, texts: string[]): { vectors: Float3
   return { vectors, known };
 }
 
-export async function embedSentences(modelPath: string, tokenizerPath: string, texts: string[]): Promise<{ vectors: Float32Array[]; dimensions: number }> {
+export async function embedSentences(
+  modelPath: string,
+  tokenizerPath: string,
+  texts: string[],
+): Promise<{ vectors: Float32Array[]; dimensions: number }> {
   const tokenizer = WordPiece.load(tokenizerPath);
-  const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 2, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(modelPath, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 2,
+    interOpNumThreads: 1,
+  });
   try {
     const vectors: Float32Array[] = [];
     let dimensions = 0;
@@ -104,13 +112,22 @@ export async function embedSentences(modelPath: string, tokenizerPath: string, t
       const length = Math.max(...batch.map((ids) => ids.length));
       const ids = new BigInt64Array(batch.length * length);
       const mask = new BigInt64Array(batch.length * length);
-      batch.forEach((row, b) => row.forEach((token, t) => { ids[b * length + t] = BigInt(token); mask[b * length + t] = 1n; }));
+      batch.forEach((row, b) =>
+        row.forEach((token, t) => {
+          ids[b * length + t] = BigInt(token);
+          mask[b * length + t] = 1n;
+        }),
+      );
       const feeds: Record<string, ort.Tensor> = {};
       for (const name of session.inputNames) {
         if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', ids, [batch.length, length]);
         else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', mask, [batch.length, length]);
-        else if (name === 'token_type_ids') feeds[name] = new ort.Tensor('int64', new BigInt64Array(batch.length * length), [batch.length, length]);
-        else throw new Error(`${modelPath}: unexpected input ${JSON.stringify(name)}; a sentence encoder takes input_ids, attention_mask and token_type_ids`);
+        else if (name === 'token_type_ids')
+          feeds[name] = new ort.Tensor('int64', new BigInt64Array(batch.length * length), [batch.length, length]);
+        else
+          throw new Error(
+            `${modelPath}: unexpected input ${JSON.stringify(name)}; a sentence encoder takes input_ids, attention_mask and token_type_ids`,
+          );
       }
       const outputs = await session.run(feeds);
       const pooled = outputs['sentence_embedding'];
@@ -123,14 +140,17 @@ export async function embedSentences(modelPath: string, tokenizerPath: string, t
         continue;
       }
       if (tensor.dims.length !== 3 || tensor.dims[0] !== batch.length || tensor.dims[1] !== length) {
-        throw new Error(`${modelPath}: the output ${JSON.stringify(session.outputNames[0])} has shape [${tensor.dims.join(', ')}]; [batch, tokens, hidden] is expected`);
+        throw new Error(
+          `${modelPath}: the output ${JSON.stringify(session.outputNames[0])} has shape [${tensor.dims.join(', ')}]; [batch, tokens, hidden] is expected`,
+        );
       }
       dimensions = tensor.dims[2]!;
       const data = tensor.data as Float32Array;
       for (let b = 0; b < batch.length; b++) {
         const sum = new Float32Array(dimensions);
         const count = batch[b]!.length;
-        for (let t = 0; t < count; t++) for (let d = 0; d < dimensions; d++) sum[d]! += data[(b * length + t) * dimensions + d]!;
+        for (let t = 0; t < count; t++)
+          for (let d = 0; d < dimensions; d++) sum[d]! += data[(b * length + t) * dimensions + d]!;
         for (let d = 0; d < dimensions; d++) sum[d]! /= count;
         vectors.push(unit(sum));
       }

@@ -8,7 +8,25 @@
 import lemmatizer from 'wink-lemmatizer';
 import { eng } from 'stopword';
 
-const STOP = new Set([...eng, 'a', 'the', 'it', 'its', 'of', 'this', 'that', 'there', 'some', 'very', 'thing', 'things', 'something', 'looks', 'look', 'like']);
+const STOP = new Set([
+  ...eng,
+  'a',
+  'the',
+  'it',
+  'its',
+  'of',
+  'this',
+  'that',
+  'there',
+  'some',
+  'very',
+  'thing',
+  'things',
+  'something',
+  'looks',
+  'look',
+  'like',
+]);
 
 /** Phrases of one typed answer: split on commas, semicolons, slashes, "and"/"&", "+" and line breaks. */
 export function phrases(text: string): string[] {

@@ -13,9 +13,26 @@ export interface Encoded {
 }
 
 interface TokenizerJson {
-  model?: { type?: string; vocab?: Record<string, number>; unk_token?: string; continuing_subword_prefix?: string; max_input_chars_per_word?: number };
-  normalizer?: { type?: string; lowercase?: boolean; strip_accents?: boolean | null; normalizers?: { type?: string }[] } | null;
-  post_processor?: { type?: string; cls?: [string, number]; sep?: [string, number]; single?: ({ SpecialToken?: { id: string } } | { Sequence?: unknown })[]; special_tokens?: Record<string, { ids: number[] }> } | null;
+  model?: {
+    type?: string;
+    vocab?: Record<string, number>;
+    unk_token?: string;
+    continuing_subword_prefix?: string;
+    max_input_chars_per_word?: number;
+  };
+  normalizer?: {
+    type?: string;
+    lowercase?: boolean;
+    strip_accents?: boolean | null;
+    normalizers?: { type?: string }[];
+  } | null;
+  post_processor?: {
+    type?: string;
+    cls?: [string, number];
+    sep?: [string, number];
+    single?: ({ SpecialToken?: { id: string } } | { Sequence?: unknown })[];
+    special_tokens?: Record<string, { ids: number[] }>;
+  } | null;
   truncation?: { max_length?: number } | null;
 }
 
@@ -32,24 +49,46 @@ export class WordPiece {
   constructor(json: TokenizerJson, label: string) {
     const model = json.model;
     if (!model || model.type !== 'WordPiece' || !model.vocab) {
-      throw new ApiError('model_invalid', `${label}: a WordPiece tokenizer is expected (all-MiniLM-L6-v2 or all-mpnet-base-v2); this one is ${JSON.stringify(model?.type ?? null)}`);
+      throw new ApiError(
+        'model_invalid',
+        `${label}: a WordPiece tokenizer is expected (all-MiniLM-L6-v2 or all-mpnet-base-v2); this one is ${JSON.stringify(model?.type ?? null)}`,
+      );
     }
     this.vocab = new Map(Object.entries(model.vocab));
     const unk = this.vocab.get(model.unk_token ?? '[UNK]');
-    if (unk === undefined) throw new ApiError('model_invalid', `${label}: its unknown token ${JSON.stringify(model.unk_token ?? '[UNK]')} is not in the vocabulary`);
+    if (unk === undefined)
+      throw new ApiError(
+        'model_invalid',
+        `${label}: its unknown token ${JSON.stringify(model.unk_token ?? '[UNK]')} is not in the vocabulary`,
+      );
     this.unk = unk;
     this.prefix = model.continuing_subword_prefix ?? '##';
     this.maxChars = model.max_input_chars_per_word ?? 100;
-    const normalizers = json.normalizer?.type === 'Sequence' ? (json.normalizer.normalizers ?? []) : json.normalizer ? [json.normalizer] : [];
-    this.lowercase = json.normalizer?.type === 'BertNormalizer' ? json.normalizer.lowercase !== false : normalizers.some((n) => n.type === 'Lowercase');
+    const normalizers =
+      json.normalizer?.type === 'Sequence'
+        ? (json.normalizer.normalizers ?? [])
+        : json.normalizer
+          ? [json.normalizer]
+          : [];
+    this.lowercase =
+      json.normalizer?.type === 'BertNormalizer'
+        ? json.normalizer.lowercase !== false
+        : normalizers.some((n) => n.type === 'Lowercase');
     const special = (token: string) => {
       const id = this.vocab.get(token);
-      if (id === undefined) throw new ApiError('model_invalid', `${label}: special token ${JSON.stringify(token)} is not in the vocabulary`);
+      if (id === undefined)
+        throw new ApiError(
+          'model_invalid',
+          `${label}: special token ${JSON.stringify(token)} is not in the vocabulary`,
+        );
       return id;
     };
     const post = json.post_processor;
     if (post?.type === 'TemplateProcessing' && post.single) {
-      const ids = (piece: (typeof post.single)[number]) => ('SpecialToken' in piece && piece.SpecialToken ? (post.special_tokens?.[piece.SpecialToken.id]?.ids ?? [special(piece.SpecialToken.id)]) : []);
+      const ids = (piece: (typeof post.single)[number]) =>
+        'SpecialToken' in piece && piece.SpecialToken
+          ? (post.special_tokens?.[piece.SpecialToken.id]?.ids ?? [special(piece.SpecialToken.id)])
+          : [];
       const at = post.single.findIndex((piece) => 'Sequence' in piece);
       this.start = post.single.slice(0, at).flatMap(ids);
       this.end = post.single.slice(at + 1).flatMap(ids);
@@ -76,7 +115,11 @@ export class WordPiece {
   /** Whitespace and punctuation split of the BERT pre-tokeniser, after the normaliser. */
   pretokenise(text: string): string[] {
     let t = text;
-    if (this.lowercase) t = t.toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+    if (this.lowercase)
+      t = t
+        .toLowerCase()
+        .normalize('NFD')
+        .replace(/[\u0300-\u036f]/g, '');
     return t.match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [];
   }
 

@@ -15,7 +15,15 @@ export const DEFAULT_MAX_PIXELS = 64_000_000;
 /** The most bytes one image file may have (an uncompressed 64-megapixel RGB TIFF is 192 MB). */
 export const DEFAULT_MAX_BYTES = 512 * MiB;
 
-export type ProblemCode = 'empty_file' | 'unsupported_type' | 'not_a_file' | 'not_an_image' | 'truncated' | 'too_large' | 'unreadable' | 'unlabelled';
+export type ProblemCode =
+  | 'empty_file'
+  | 'unsupported_type'
+  | 'not_a_file'
+  | 'not_an_image'
+  | 'truncated'
+  | 'too_large'
+  | 'unreadable'
+  | 'unlabelled';
 
 export class ImportProblem extends Error {
   constructor(
@@ -35,17 +43,27 @@ export interface DecodedFile {
   thumbnail: { size: number; png: Uint8Array };
 }
 
-export async function decodeFile(filePath: string, maxPixels = DEFAULT_MAX_PIXELS, maxBytes = DEFAULT_MAX_BYTES): Promise<DecodedFile> {
+export async function decodeFile(
+  filePath: string,
+  maxPixels = DEFAULT_MAX_PIXELS,
+  maxBytes = DEFAULT_MAX_BYTES,
+): Promise<DecodedFile> {
   const extension = extname(filePath).toLowerCase();
   if (!IMAGE_EXTENSIONS.has(extension)) {
-    throw new ImportProblem('unsupported_type', `${filePath}: file type "${extension || '(none)'}" is not an image type the workstation reads (jpg, png, webp, tiff, gif)`);
+    throw new ImportProblem(
+      'unsupported_type',
+      `${filePath}: file type "${extension || '(none)'}" is not an image type the workstation reads (jpg, png, webp, tiff, gif)`,
+    );
   }
   let bytes: Buffer;
   try {
     bytes = await readBounded(filePath, maxBytes);
   } catch (error) {
     if (!(error instanceof FileProblem)) throw error;
-    throw new ImportProblem(error.kind === 'not_a_file' || error.kind === 'too_large' ? error.kind : 'unreadable', error.message);
+    throw new ImportProblem(
+      error.kind === 'not_a_file' || error.kind === 'too_large' ? error.kind : 'unreadable',
+      error.message,
+    );
   }
   if (bytes.length === 0) throw new ImportProblem('empty_file', `${filePath}: the file is empty (0 bytes)`);
   let metadata: Metadata;
@@ -57,7 +75,10 @@ export async function decodeFile(filePath: string, maxPixels = DEFAULT_MAX_PIXEL
   const width = metadata.width ?? 0;
   const height = metadata.height ?? 0;
   if (width * height > maxPixels) {
-    throw new ImportProblem('too_large', `${filePath}: ${width}x${height} = ${width * height} pixels is over the limit of ${maxPixels}`);
+    throw new ImportProblem(
+      'too_large',
+      `${filePath}: ${width}x${height} = ${width * height} pixels is over the limit of ${maxPixels}`,
+    );
   }
   let png: Buffer;
   try {
@@ -67,7 +88,10 @@ export async function decodeFile(filePath: string, maxPixels = DEFAULT_MAX_PIXEL
       .png({ compressionLevel: 6 })
       .toBuffer();
   } catch (error) {
-    throw new ImportProblem('truncated', `${filePath}: the image data is damaged or cut short (${(error as Error).message})`);
+    throw new ImportProblem(
+      'truncated',
+      `${filePath}: the image data is damaged or cut short (${(error as Error).message})`,
+    );
   }
   const channels = metadata.channels === 2 || metadata.channels === 1 ? 1 : 3;
   return {
@@ -85,7 +109,12 @@ export async function decodeFile(filePath: string, maxPixels = DEFAULT_MAX_PIXEL
  * sharp's per-call cost (about 0.8 ms here) would dominate, so pngjs encodes those; larger ones go
  * through sharp.
  */
-export async function rawThumbnail(pixels: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Uint8Array> {
+export async function rawThumbnail(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+): Promise<Uint8Array> {
   if (width <= THUMBNAIL_SIZE && height <= THUMBNAIL_SIZE) {
     return PNG.sync.write(
       { width, height, data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength) } as PNG,

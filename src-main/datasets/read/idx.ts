@@ -20,7 +20,8 @@ export function readIdx(path: string, limit = MAX_IDX_BYTES): IdxArray {
   try {
     bytes = readBoundedSync(path, limit);
   } catch (error) {
-    if (error instanceof FileProblem && (error.kind === 'not_a_file' || error.kind === 'too_large')) throw new ApiError('source_unsupported', `Cannot import IDX file ${error.message}`);
+    if (error instanceof FileProblem && (error.kind === 'not_a_file' || error.kind === 'too_large'))
+      throw new ApiError('source_unsupported', `Cannot import IDX file ${error.message}`);
     throw new ApiError('source_not_found', `Cannot read IDX file ${path}: ${(error as Error).message}`);
   }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
@@ -28,7 +29,12 @@ export function readIdx(path: string, limit = MAX_IDX_BYTES): IdxArray {
       bytes = gunzipSync(bytes, { maxOutputLength: limit });
     } catch (error) {
       const tooBig = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-      throw new ApiError('source_unsupported', tooBig ? `${path} unpacks to more than ${limit} bytes` : `${path} is a damaged gzip file: ${(error as Error).message}`);
+      throw new ApiError(
+        'source_unsupported',
+        tooBig
+          ? `${path} unpacks to more than ${limit} bytes`
+          : `${path} is a damaged gzip file: ${(error as Error).message}`,
+      );
     }
   }
   return parseIdx(bytes, path);
@@ -39,16 +45,23 @@ export function parseIdx(bytes: Uint8Array, label = 'IDX data'): IdxArray {
     throw new ApiError('source_unsupported', `${label} is not an IDX file (it does not start with two zero bytes)`);
   }
   if (bytes[2] !== 0x08) {
-    throw new ApiError('source_unsupported', `${label} holds IDX type 0x${bytes[2]!.toString(16)}; only unsigned bytes (0x08) are images or labels`);
+    throw new ApiError(
+      'source_unsupported',
+      `${label} holds IDX type 0x${bytes[2]!.toString(16)}; only unsigned bytes (0x08) are images or labels`,
+    );
   }
   const dimensions = bytes[3]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4 + 4 * dimensions) throw new ApiError('source_unsupported', `${label} ends inside its IDX header`);
+  if (bytes.length < 4 + 4 * dimensions)
+    throw new ApiError('source_unsupported', `${label} ends inside its IDX header`);
   const shape = Array.from({ length: dimensions }, (_, i) => view.getUint32(4 + 4 * i));
   const expected = shape.reduce((product, size) => product * size, 1);
   const offset = 4 + 4 * dimensions;
   if (bytes.length - offset < expected) {
-    throw new ApiError('source_unsupported', `${label} is truncated: its header promises ${expected} bytes of data (shape ${shape.join('x')}) but ${bytes.length - offset} follow`);
+    throw new ApiError(
+      'source_unsupported',
+      `${label} is truncated: its header promises ${expected} bytes of data (shape ${shape.join('x')}) but ${bytes.length - offset} follow`,
+    );
   }
   return { shape, data: bytes.subarray(offset, offset + expected) };
 }

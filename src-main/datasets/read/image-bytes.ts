@@ -12,10 +12,18 @@ import type { Project } from '../../store/project.ts';
 import { DEFAULT_MAX_BYTES, hashBytes } from './decode.ts';
 
 const PASS_THROUGH: Record<string, string> = {
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
 };
 
-export async function imageBytes(project: Project, imageId: number, variant: 'thumb' | 'full'): Promise<{ bytes: Buffer; mime: string }> {
+export async function imageBytes(
+  project: Project,
+  imageId: number,
+  variant: 'thumb' | 'full',
+): Promise<{ bytes: Buffer; mime: string }> {
   if (variant === 'thumb') {
     const png = project.images.thumbnail(imageId);
     if (!png) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
@@ -24,7 +32,11 @@ export async function imageBytes(project: Project, imageId: number, variant: 'th
   const image = project.images.stored(imageId);
   if (!image) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
   if (image.pixels) {
-    const bytes = await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 } }).png().toBuffer();
+    const bytes = await sharp(image.pixels, {
+      raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 },
+    })
+      .png()
+      .toBuffer();
     return { bytes, mime: 'image/png' };
   }
   const path = image.filePath!;
@@ -33,14 +45,24 @@ export async function imageBytes(project: Project, imageId: number, variant: 'th
   try {
     bytes = await readBounded(path, DEFAULT_MAX_BYTES);
   } catch (error) {
-    throw new ApiError('image_not_found', `The file of image ${imageId} cannot be read any more: ${(error as Error).message}`);
+    throw new ApiError(
+      'image_not_found',
+      `The file of image ${imageId} cannot be read any more: ${(error as Error).message}`,
+    );
   }
-  if (hashBytes(bytes) !== image.contentHash) throw new ApiError('image_changed', `The file of image ${imageId} changed since it was imported: ${path}. Import the dataset again to use the new file.`);
+  if (hashBytes(bytes) !== image.contentHash)
+    throw new ApiError(
+      'image_changed',
+      `The file of image ${imageId} changed since it was imported: ${path}. Import the dataset again to use the new file.`,
+    );
   if (mime) return { bytes, mime };
   try {
     return { bytes: await sharp(bytes).rotate().png().toBuffer(), mime: 'image/png' };
   } catch (error) {
-    throw new ApiError('image_not_found', `The file of image ${imageId} cannot be decoded: ${path} (${(error as Error).message})`);
+    throw new ApiError(
+      'image_not_found',
+      `The file of image ${imageId} cannot be decoded: ${path} (${(error as Error).message})`,
+    );
   }
 }
 

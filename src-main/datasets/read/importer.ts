@@ -66,7 +66,12 @@ export async function runImport(project: Project, request: ImportRequest, hooks:
 type Writer = (images: NewImage[], issues: NewIssue[]) => void;
 
 async function importFiles(
-  entries: FileEntry[], maxPixels: number, known: Set<string>, result: ImportResult, write: Writer, hooks: ImportHooks,
+  entries: FileEntry[],
+  maxPixels: number,
+  known: Set<string>,
+  result: ImportResult,
+  write: Writer,
+  hooks: ImportHooks,
 ): Promise<void> {
   const pending = entries.filter((entry) => !known.has(entry.source));
   result.alreadyPresent = entries.length - pending.length;
@@ -90,7 +95,14 @@ async function importFiles(
 async function decodeEntry(entry: FileEntry, maxPixels: number): Promise<NewImage | NewIssue> {
   try {
     const decoded = await decodeFile(entry.filePath, maxPixels);
-    return { ...decoded, source: entry.source, className: entry.className, split: entry.split, filePath: entry.filePath, pixels: null };
+    return {
+      ...decoded,
+      source: entry.source,
+      className: entry.className,
+      split: entry.split,
+      filePath: entry.filePath,
+      pixels: null,
+    };
   } catch (error) {
     if (error instanceof ImportProblem) return { source: entry.source, code: error.code, message: error.message };
     return { source: entry.source, code: 'unreadable', message: `${entry.filePath}: ${(error as Error).message}` };
@@ -98,17 +110,28 @@ async function decodeEntry(entry: FileEntry, maxPixels: number): Promise<NewImag
 }
 
 async function importIdx(
-  pairs: IdxPair[], request: ImportRequest, known: Set<string>, result: ImportResult, write: Writer, hooks: ImportHooks,
+  pairs: IdxPair[],
+  request: ImportRequest,
+  known: Set<string>,
+  result: ImportResult,
+  write: Writer,
+  hooks: ImportHooks,
 ): Promise<string[]> {
   const loaded = pairs.map((pair) => {
     hooks.progress({ stage: `reading ${pair.imagesPath}`, done: 0, total: 0 });
     const images = readIdx(pair.imagesPath);
     if (images.shape.length !== 3 && !(images.shape.length === 4 && images.shape[3] === 3)) {
-      throw new ApiError('source_unsupported', `${pair.imagesPath} has shape ${images.shape.join('x')}; image IDX files are N x height x width (or N x height x width x 3)`);
+      throw new ApiError(
+        'source_unsupported',
+        `${pair.imagesPath} has shape ${images.shape.join('x')}; image IDX files are N x height x width (or N x height x width x 3)`,
+      );
     }
     const labels = pair.labelsPath ? readIdx(pair.labelsPath) : null;
     if (labels && (labels.shape.length !== 1 || labels.shape[0] !== images.shape[0])) {
-      throw new ApiError('source_unsupported', `${pair.labelsPath} holds ${labels.shape.join('x')} labels for ${images.shape[0]} images in ${pair.imagesPath}`);
+      throw new ApiError(
+        'source_unsupported',
+        `${pair.labelsPath} holds ${labels.shape.join('x')} labels for ${images.shape[0]} images in ${pair.imagesPath}`,
+      );
     }
     return { pair, images, labels };
   });
@@ -122,7 +145,8 @@ async function importIdx(
     const className = labels ? classNamesFor(dirname(pair.imagesPath), labels.data, request.classes) : null;
     if (className && labels) {
       const maxLabel = labels.data.reduce((max, label) => Math.max(max, label), 0);
-      for (let label = 0; label <= maxLabel; label++) if (!order.includes(className(label))) order.push(className(label));
+      for (let label = 0; label <= maxLabel; label++)
+        if (!order.includes(className(label))) order.push(className(label));
     }
     const prefix = pair.imagesPath.split(/[\\/]/).pop()!;
     for (let start = 0; start < count; start += IDX_CHUNK) {

@@ -44,10 +44,15 @@ export function planSource(sourcePath: string, labelsPath?: string): SourcePlan 
     throw new ApiError('source_not_found', `No file or folder at ${sourcePath}`);
   }
   if (!stats.isDirectory() && !stats.isFile()) {
-    throw new ApiError('source_unsupported', `${sourcePath} is ${kindOf(stats)}; give a folder of class folders, an IDX images file or a CSV of path,label`);
+    throw new ApiError(
+      'source_unsupported',
+      `${sourcePath} is ${kindOf(stats)}; give a folder of class folders, an IDX images file or a CSV of path,label`,
+    );
   }
   if (stats.isDirectory()) {
-    const idxFiles = readdirSync(root).filter((name) => IDX_IMAGES.test(name)).sort();
+    const idxFiles = readdirSync(root)
+      .filter((name) => IDX_IMAGES.test(name))
+      .sort();
     if (idxFiles.length > 0) {
       return { kind: 'idx', root, name: basename(root), pairs: idxFiles.map((name) => idxPair(join(root, name))) };
     }
@@ -55,7 +60,12 @@ export function planSource(sourcePath: string, labelsPath?: string): SourcePlan 
   }
   if (IDX_IMAGES.test(basename(root))) {
     const pair = idxPair(root, labelsPath && resolve(labelsPath));
-    return { kind: 'idx', root, name: basename(root).replace(/[-_.]?images?[-_.]idx3[-_.]ubyte(\.gz)?$/i, '') || basename(root), pairs: [pair] };
+    return {
+      kind: 'idx',
+      root,
+      name: basename(root).replace(/[-_.]?images?[-_.]idx3[-_.]ubyte(\.gz)?$/i, '') || basename(root),
+      pairs: [pair],
+    };
   }
   if (extname(root).toLowerCase() === '.csv') {
     return { kind: 'csv', root, name: basename(root, extname(root)), entries: listCsv(root) };
@@ -68,7 +78,9 @@ export function planSource(sourcePath: string, labelsPath?: string): SourcePlan 
 
 function idxPair(imagesPath: string, labelsPath?: string): IdxPair {
   const guess = imagesPath.replace(/images?([-_.])idx3/i, (_match, sep: string) => `labels${sep}idx1`);
-  const candidates = labelsPath ? [labelsPath] : [guess, guess.replace(/\.gz$/, ''), `${guess.replace(/\.gz$/, '')}.gz`];
+  const candidates = labelsPath
+    ? [labelsPath]
+    : [guess, guess.replace(/\.gz$/, ''), `${guess.replace(/\.gz$/, '')}.gz`];
   const found = candidates.find((candidate) => candidate !== imagesPath && isFile(candidate));
   if (labelsPath && !found) throw new ApiError('source_not_found', `No IDX label file at ${labelsPath}`);
   const name = basename(imagesPath).toLowerCase();
@@ -91,7 +103,10 @@ function listClassFolders(root: string): FileEntry[] {
     .map((entry) => entry.name)
     .sort();
   if (classFolders.length === 0) {
-    throw new ApiError('source_unsupported', `${root} has no class subfolders and no IDX files; put each class's images in a folder named after the class`);
+    throw new ApiError(
+      'source_unsupported',
+      `${root} has no class subfolders and no IDX files; put each class's images in a folder named after the class`,
+    );
   }
   for (const className of classFolders) {
     for (const filePath of walk(join(root, className))) {
@@ -115,9 +130,19 @@ function listCsv(csvPath: string): FileEntry[] {
   const folder = dirname(csvPath);
   let rows: string[][];
   try {
-    rows = parseCsv(readBoundedSync(csvPath, MAX_CSV_BYTES).toString('utf8'), { skip_empty_lines: true, relax_column_count: true, trim: true, bom: true }) as string[][];
+    rows = parseCsv(readBoundedSync(csvPath, MAX_CSV_BYTES).toString('utf8'), {
+      skip_empty_lines: true,
+      relax_column_count: true,
+      trim: true,
+      bom: true,
+    }) as string[][];
   } catch (error) {
-    throw new ApiError('source_unsupported', error instanceof FileProblem ? `Cannot import ${error.message}` : `${csvPath} is not a readable CSV: ${(error as Error).message}`);
+    throw new ApiError(
+      'source_unsupported',
+      error instanceof FileProblem
+        ? `Cannot import ${error.message}`
+        : `${csvPath} is not a readable CSV: ${(error as Error).message}`,
+    );
   }
   const first = rows[0];
   if (first && /^(path|file|filename|image)$/i.test(first[0]?.trim() ?? '')) rows.shift();

@@ -7,11 +7,26 @@
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../src-shared/errors.ts';
 import { buildGradientModel, gradientOutputName, TARGET_INPUT, TARGET_OUTPUT } from '../../models/gradient/builder.ts';
-import { candidateLayers, convBlockOutputs, tailFrom, type LayerInfo, type TailModel } from '../../models/gradient/layers.ts';
+import {
+  candidateLayers,
+  convBlockOutputs,
+  tailFrom,
+  type LayerInfo,
+  type TailModel,
+} from '../../models/gradient/layers.ts';
 import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
 import { probeShapes, type ShapeTable } from '../../models/onnx/probe.ts';
-import { eigenMap, GRADIENT_METHODS, gradientMap, resizeBilinearAligned, softmax64, weightedSum, type CamMethod, type FeatureMaps } from './maps.ts';
+import {
+  eigenMap,
+  GRADIENT_METHODS,
+  gradientMap,
+  resizeBilinearAligned,
+  softmax64,
+  weightedSum,
+  type CamMethod,
+  type FeatureMaps,
+} from './maps.ts';
 
 export type SessionFactory = (bytes: Uint8Array) => Promise<ort.InferenceSession>;
 
@@ -67,10 +82,24 @@ export class CamEngine {
     readonly outputKind: 'logits' | 'probabilities',
   ) {}
 
-  static async create(bytes: Uint8Array, input: InputSpec, createSession: SessionFactory, names: { input?: string; output?: string; outputKind?: 'logits' | 'probabilities' } = {}): Promise<CamEngine> {
+  static async create(
+    bytes: Uint8Array,
+    input: InputSpec,
+    createSession: SessionFactory,
+    names: { input?: string; output?: string; outputKind?: 'logits' | 'probabilities' } = {},
+  ): Promise<CamEngine> {
     const model = OnnxModel.read(bytes);
     const { shapes, types } = await probeShapes(model, input.dims);
-    return new CamEngine(model, input, shapes, types, createSession, names.input ?? model.inputNames()[0]!, names.output ?? model.outputNames()[0]!, names.outputKind ?? 'logits');
+    return new CamEngine(
+      model,
+      input,
+      shapes,
+      types,
+      createSession,
+      names.input ?? model.inputNames()[0]!,
+      names.output ?? model.outputNames()[0]!,
+      names.outputKind ?? 'logits',
+    );
   }
 
   /**
@@ -78,7 +107,16 @@ export class CamEngine {
    * re-initialised models): same input, names and session factory, and the same measured shapes.
    */
   derive(model: OnnxModel): CamEngine {
-    return new CamEngine(model, this.input, this.shapes, this.types, this.createSession, this.inputName, this.outputName, this.outputKind);
+    return new CamEngine(
+      model,
+      this.input,
+      this.shapes,
+      this.types,
+      this.createSession,
+      this.inputName,
+      this.outputName,
+      this.outputKind,
+    );
   }
 
   /** The probability of class `target` for each of `count` inputs. */
@@ -102,7 +140,10 @@ export class CamEngine {
     const layer = this.layers().find((l) => l.name === name);
     if (!layer) {
       const names = this.layers().map((l) => l.name);
-      throw new ApiError('layer_not_found', `"${name}" is not a feature map of this model; candidates: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', …' : ''}`);
+      throw new ApiError(
+        'layer_not_found',
+        `"${name}" is not a feature map of this model; candidates: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', …' : ''}`,
+      );
     }
     return layer;
   }
@@ -122,7 +163,12 @@ export class CamEngine {
   }
 
   private gradientSession(layer: string) {
-    return this.session(`gradient:${layer}`, () => buildGradientModel(this.model, this.shapes, { targets: [layer], output: this.outputName, types: this.types }).model);
+    return this.session(
+      `gradient:${layer}`,
+      () =>
+        buildGradientModel(this.model, this.shapes, { targets: [layer], output: this.outputName, types: this.types })
+          .model,
+    );
   }
 
   private headSession(layer: string) {
@@ -157,21 +203,36 @@ export class CamEngine {
 
   async explain(data: Float32Array, count: number, request: CamRequest, hooks: RunHooks = {}): Promise<CamResult[]> {
     const layer = this.layer(request.layer);
-    if (request.targets.length !== count) throw new ApiError('invalid_request', `${request.targets.length} targets for ${count} images`);
+    if (request.targets.length !== count)
+      throw new ApiError('invalid_request', `${request.targets.length} targets for ${count} images`);
     const classes = this.shapes.get(this.outputName)![1]!;
     for (const target of request.targets) {
-      if (!Number.isInteger(target) || target < -1 || target >= classes) throw new ApiError('invalid_request', `Target class ${target} is not in 0..${classes - 1}`);
+      if (!Number.isInteger(target) || target < -1 || target >= classes)
+        throw new ApiError('invalid_request', `Target class ${target} is not in 0..${classes - 1}`);
     }
     const [channels, height, width] = layer.shape as [number, number, number];
     const plane = channels * height * width;
-    const featureMaps = (values: Float32Array, i: number): FeatureMaps => ({ channels, height, width, values: values.subarray(i * plane, (i + 1) * plane) });
+    const featureMaps = (values: Float32Array, i: number): FeatureMaps => ({
+      channels,
+      height,
+      width,
+      values: values.subarray(i * plane, (i + 1) * plane),
+    });
 
     if (GRADIENT_METHODS.has(request.method)) {
-      if (!layer.gradients) throw new ApiError('model_unsupported_op', `${request.method} needs gradients at "${layer.name}", but ${layer.note}`);
+      if (!layer.gradients)
+        throw new ApiError(
+          'model_unsupported_op',
+          `${request.method} needs gradients at "${layer.name}", but ${layer.note}`,
+        );
       const session = await this.gradientSession(layer.name);
       const outputs = await session.run({
         [this.inputName]: this.inputTensor(data, count),
-        [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from(request.targets, (t) => BigInt(t)), [count]),
+        [TARGET_INPUT]: new ort.Tensor(
+          'int64',
+          BigInt64Array.from(request.targets, (t) => BigInt(t)),
+          [count],
+        ),
       });
       const logits = outputs[this.outputName]!.data as Float32Array;
       const chosen = outputs[TARGET_OUTPUT]!.data as BigInt64Array;
@@ -199,10 +260,14 @@ export class CamEngine {
       const a = featureMaps(activations, i);
       let map: Float32Array;
       if (request.method === 'eigencam') map = eigenMap(a);
-      else if (request.method === 'scorecam') map = weightedSum(a, await this.scoreWeights(data, i, a, target, hooks.signal));
+      else if (request.method === 'scorecam')
+        map = weightedSum(a, await this.scoreWeights(data, i, a, target, hooks.signal));
       else {
         const extra = frontier.map((name) => ({ name, tensor: outputs[name]! }));
-        map = weightedSum(a, await this.ablationWeights(layer.name, a, extra, i, ownLogits[target]!, target, hooks.signal));
+        map = weightedSum(
+          a,
+          await this.ablationWeights(layer.name, a, extra, i, ownLogits[target]!, target, hooks.signal),
+        );
       }
       results.push({ target, logits: ownLogits, layerShape: [height, width], map });
       hooks.progress?.(i + 1, count);
@@ -211,10 +276,18 @@ export class CamEngine {
   }
 
   /** Score-CAM: softmax over channels of the class score on the input masked by each upsampled channel. */
-  private async scoreWeights(data: Float32Array, index: number, a: FeatureMaps, target: number, signal?: AbortSignal): Promise<Float64Array> {
+  private async scoreWeights(
+    data: Float32Array,
+    index: number,
+    a: FeatureMaps,
+    target: number,
+    signal?: AbortSignal,
+  ): Promise<Float64Array> {
     const session = await this.forwardSession();
     const nchw = this.input.layout === 'NCHW';
-    const [inChannels, inHeight, inWidth] = (nchw ? this.input.dims : [this.input.dims[2]!, this.input.dims[0]!, this.input.dims[1]!]) as [number, number, number];
+    const [inChannels, inHeight, inWidth] = (
+      nchw ? this.input.dims : [this.input.dims[2]!, this.input.dims[0]!, this.input.dims[1]!]
+    ) as [number, number, number];
     const size = inChannels * inHeight * inWidth;
     const image = data.subarray(index * size, (index + 1) * size);
     const plane = a.height * a.width;
@@ -226,7 +299,14 @@ export class CamEngine {
       const batch = Math.min(SCORE_CAM_BATCH, a.channels - start);
       const masked = new Float32Array(batch * size);
       for (let b = 0; b < batch; b++) {
-        resizeBilinearAligned(a.values.subarray((start + b) * plane, (start + b + 1) * plane), a.height, a.width, inHeight, inWidth, mask);
+        resizeBilinearAligned(
+          a.values.subarray((start + b) * plane, (start + b + 1) * plane),
+          a.height,
+          a.width,
+          inHeight,
+          inWidth,
+          mask,
+        );
         let low = Infinity;
         let high = -Infinity;
         for (const v of mask) {
@@ -255,7 +335,15 @@ export class CamEngine {
    * Ablation-CAM: (y_c - y_c with channel k ablated) / y_c, re-running only the tail after the layer.
    * An ablated channel is 0 where the layer's smallest activation is 0, else that minimum - 1e7.
    */
-  private async ablationWeights(layer: string, a: FeatureMaps, frontier: { name: string; tensor: ort.Tensor }[], index: number, original: number, target: number, signal?: AbortSignal): Promise<Float64Array> {
+  private async ablationWeights(
+    layer: string,
+    a: FeatureMaps,
+    frontier: { name: string; tensor: ort.Tensor }[],
+    index: number,
+    original: number,
+    target: number,
+    signal?: AbortSignal,
+  ): Promise<Float64Array> {
     const session = await this.tailSession(layer);
     const plane = a.height * a.width;
     const size = a.channels * plane;
@@ -271,7 +359,9 @@ export class CamEngine {
         ablated.set(a.values, b * size);
         ablated.fill(fill, b * size + (start + b) * plane, b * size + (start + b + 1) * plane);
       }
-      const feeds: Record<string, ort.Tensor> = { [layer]: new ort.Tensor('float32', ablated, [batch, a.channels, a.height, a.width]) };
+      const feeds: Record<string, ort.Tensor> = {
+        [layer]: new ort.Tensor('float32', ablated, [batch, a.channels, a.height, a.width]),
+      };
       for (const { name, tensor } of frontier) {
         const dims = tensor.dims as number[];
         const one = dims.slice(1).reduce((x, y) => x * y, 1);
@@ -296,10 +386,26 @@ export class CamEngine {
   /** Clustered feature maps of every conv layer for one image, from one guided-backprop run. */
   async layerwise(data: Float32Array, target: number, hooks: RunHooks = {}): Promise<LayerwiseResult> {
     const layers = this.convLayers();
-    if (layers.length === 0) throw new ApiError('layer_not_found', 'The model has no convolution layer that gradients reach');
-    const session = await this.session('guided:conv', () => buildGradientModel(this.model, this.shapes, { targets: layers.map((l) => l.name), output: this.outputName, guidedRelu: true, types: this.types }).model);
+    if (layers.length === 0)
+      throw new ApiError('layer_not_found', 'The model has no convolution layer that gradients reach');
+    const session = await this.session(
+      'guided:conv',
+      () =>
+        buildGradientModel(this.model, this.shapes, {
+          targets: layers.map((l) => l.name),
+          output: this.outputName,
+          guidedRelu: true,
+          types: this.types,
+        }).model,
+    );
     const outputs = await session.run({
-      [this.inputName]: this.inputTensor(data.subarray(0, this.input.dims.reduce((a, b) => a * b, 1)), 1),
+      [this.inputName]: this.inputTensor(
+        data.subarray(
+          0,
+          this.input.dims.reduce((a, b) => a * b, 1),
+        ),
+        1,
+      ),
       [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),
     });
     const result: LayerwiseResult = {

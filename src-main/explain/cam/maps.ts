@@ -9,7 +9,13 @@ export { resizeBilinearAligned } from '../../../src-shared/saliency.ts';
 
 export const CAM_METHODS = CAM_METHOD_NAMES;
 export type CamMethod = (typeof CAM_METHODS)[number];
-export const GRADIENT_METHODS: ReadonlySet<CamMethod> = new Set(['gradcam', 'hirescam', 'xgradcam', 'gradcam++', 'layercam']);
+export const GRADIENT_METHODS: ReadonlySet<CamMethod> = new Set([
+  'gradcam',
+  'hirescam',
+  'xgradcam',
+  'gradcam++',
+  'layercam',
+]);
 
 export interface FeatureMaps {
   channels: number;

@@ -14,7 +14,13 @@ export interface PrototypeSet {
   dim: number;
 }
 
-export function squaredDistance(a: ArrayLike<number>, aOffset: number, b: ArrayLike<number>, bOffset: number, dim: number): number {
+export function squaredDistance(
+  a: ArrayLike<number>,
+  aOffset: number,
+  b: ArrayLike<number>,
+  bOffset: number,
+  dim: number,
+): number {
   let sum = 0;
   for (let i = 0; i < dim; i++) {
     const d = a[aOffset + i]! - b[bOffset + i]!;
@@ -24,7 +30,11 @@ export function squaredDistance(a: ArrayLike<number>, aOffset: number, b: ArrayL
 }
 
 /** The prototype nearest to `code` among the classes `allowed` accepts. */
-export function nearestPrototype(code: ArrayLike<number>, prototypes: PrototypeSet, allowed: (cls: number) => boolean): { cls: number; code: Float32Array; distance: number } {
+export function nearestPrototype(
+  code: ArrayLike<number>,
+  prototypes: PrototypeSet,
+  allowed: (cls: number) => boolean,
+): { cls: number; code: Float32Array; distance: number } {
   const { classes, perClass, dim, codes } = prototypes;
   let best = { cls: -1, index: -1, distance: Infinity };
   for (let cls = 0; cls < classes; cls++) {
@@ -36,7 +46,11 @@ export function nearestPrototype(code: ArrayLike<number>, prototypes: PrototypeS
     }
   }
   if (best.index < 0) throw new Error('no class is allowed as a target');
-  return { cls: best.cls, code: codes.slice(best.index * dim, (best.index + 1) * dim), distance: Math.sqrt(best.distance) };
+  return {
+    cls: best.cls,
+    code: codes.slice(best.index * dim, (best.index + 1) * dim),
+    distance: Math.sqrt(best.distance),
+  };
 }
 
 /** The codes along the straight line from `from` to `to`, `steps` + 1 of them, back to back. */

@@ -19,7 +19,8 @@ export interface Parts {
 /** `branches` holds one image's B branches of `size` values each, back to back. */
 export function splitBranches(image: Float32Array, branches: Float32Array, roles: BranchRoles, size: number): Parts {
   const count = roles.distinct.length + roles.agnostic.length;
-  if (branches.length !== count * size) throw new Error(`expected ${count} branches of ${size} values, got ${branches.length} values`);
+  if (branches.length !== count * size)
+    throw new Error(`expected ${count} branches of ${size} values, got ${branches.length} values`);
   const distinct = new Float32Array(size);
   const reconstruction = new Float32Array(size);
   for (const b of roles.distinct) for (let i = 0; i < size; i++) distinct[i]! += branches[b * size + i]!;

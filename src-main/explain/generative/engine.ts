@@ -10,7 +10,14 @@ import { readFileSync } from 'node:fs';
 import { BETAS } from '../../../src-shared/schemas/generative.ts';
 import { ApiError } from '../../../src-shared/errors.ts';
 import { betaImages, normalisedArea, splitBranches, type BranchRoles } from '../dxai/decompose.ts';
-import { absoluteDifference, argmax, flipStep, interpolate, nearestPrototype, type PrototypeSet } from '../counterfactual/path.ts';
+import {
+  absoluteDifference,
+  argmax,
+  flipStep,
+  interpolate,
+  nearestPrototype,
+  type PrototypeSet,
+} from '../counterfactual/path.ts';
 import { contributions, linearHead, type LinearHead } from '../infodisent/components.ts';
 import { softmax } from '../../inference/runtime/preprocess.ts';
 
@@ -25,7 +32,12 @@ export interface BundleRef {
   /** [channels, height, width] of the images. */
   shape: [number, number, number];
   preprocessing: { scale: number; mean: number[]; std: number[] };
-  models: Partial<Record<ExplainerRole, { path: string; sha256: string; space: 'pixel' | 'normalised'; inputs: string[]; outputs: string[] }>>;
+  models: Partial<
+    Record<
+      ExplainerRole,
+      { path: string; sha256: string; space: 'pixel' | 'normalised'; inputs: string[]; outputs: string[] }
+    >
+  >;
   branches?: BranchRoles;
   caePrototypes?: { codes: number[]; perClass: number; dim: number };
   /** The CAE individual code without the batch axis, as bundle.json declares it. */
@@ -123,8 +135,11 @@ export class GenerativeEngine {
     const out = new Float32Array(count * classes);
     for (let start = 0; start < count; start += CLASSIFY_BATCH) {
       const n = Math.min(CLASSIFY_BATCH, count - start);
-      const [logits] = await this.run('classifier', [this.input('classifier', pixels.subarray(start * this.size, (start + n) * this.size), n)]);
-      for (let i = 0; i < n; i++) softmax(logits!, i * classes, classes, out.subarray((start + i) * classes, (start + i + 1) * classes));
+      const [logits] = await this.run('classifier', [
+        this.input('classifier', pixels.subarray(start * this.size, (start + n) * this.size), n),
+      ]);
+      for (let i = 0; i < n; i++)
+        softmax(logits!, i * classes, classes, out.subarray((start + i) * classes, (start + i + 1) * classes));
     }
     return out;
   }
@@ -141,7 +156,15 @@ export class GenerativeEngine {
     const branchCount = branchRoles.distinct.length + branchRoles.agnostic.length;
     const parts = Array.from({ length: count }, (_, i) => {
       const image = pixels.subarray(i * size, (i + 1) * size);
-      return { image, ...splitBranches(image, branches!.subarray(i * branchCount * size, (i + 1) * branchCount * size), branchRoles, size) };
+      return {
+        image,
+        ...splitBranches(
+          image,
+          branches!.subarray(i * branchCount * size, (i + 1) * branchCount * size),
+          branchRoles,
+          size,
+        ),
+      };
     });
     // One classifier run over every image to score: distinct, agnostic, reconstruction, branches, betas.
     const perImage = 3 + branchCount + BETAS.length;
@@ -178,12 +201,24 @@ export class GenerativeEngine {
   }
 
   /** Class codes and individual codes of pixel-space images. */
-  async encode(pixels: Float32Array, count: number): Promise<{ codes: Float32Array; individual: Float32Array; codeDim: number; individualSize: number }> {
+  async encode(
+    pixels: Float32Array,
+    count: number,
+  ): Promise<{ codes: Float32Array; individual: Float32Array; codeDim: number; individualSize: number }> {
     const [codes, individual] = await this.run('cae-encoder', [this.input('cae-encoder', pixels, count)]);
-    return { codes: codes!, individual: individual!, codeDim: codes!.length / count, individualSize: individual!.length / count };
+    return {
+      codes: codes!,
+      individual: individual!,
+      codeDim: codes!.length / count,
+      individualSize: individual!.length / count,
+    };
   }
 
-  async counterfactual(pixels: Float32Array, count: number, requests: CounterfactualTarget[]): Promise<CounterfactualResult[]> {
+  async counterfactual(
+    pixels: Float32Array,
+    count: number,
+    requests: CounterfactualTarget[],
+  ): Promise<CounterfactualResult[]> {
     const { size, classCount: classes } = this;
     const prototypes = this.prototypeSet();
     const original = await this.classify(pixels, count);
@@ -199,7 +234,8 @@ export class GenerativeEngine {
       const reference = referenceCodes.get(i);
       if (reference) return { predicted, target: request.target, via: 'reference' as const, to: reference };
       if (!prototypes) throw this.missing('cae-prototypes');
-      const allowed = request.target >= 0 ? (cls: number) => cls === request.target : (cls: number) => cls !== predicted;
+      const allowed =
+        request.target >= 0 ? (cls: number) => cls === request.target : (cls: number) => cls !== predicted;
       const nearest = nearestPrototype(code, prototypes, allowed);
       return { predicted, target: nearest.cls, via: 'prototype' as const, to: nearest.code };
     });
@@ -210,20 +246,31 @@ export class GenerativeEngine {
     const stepIndividual = new Float32Array(total * individualSize);
     let offset = 0;
     plans.forEach((plan, i) => {
-      stepCodes.set(interpolate(codes.subarray(i * codeDim, (i + 1) * codeDim), plan.to, requests[i]!.steps), offset * codeDim);
-      for (let k = 0; k < stepCounts[i]!; k++) stepIndividual.set(individual.subarray(i * individualSize, (i + 1) * individualSize), (offset + k) * individualSize);
+      stepCodes.set(
+        interpolate(codes.subarray(i * codeDim, (i + 1) * codeDim), plan.to, requests[i]!.steps),
+        offset * codeDim,
+      );
+      for (let k = 0; k < stepCounts[i]!; k++)
+        stepIndividual.set(
+          individual.subarray(i * individualSize, (i + 1) * individualSize),
+          (offset + k) * individualSize,
+        );
       offset += stepCounts[i]!;
     });
     const decoder = this.bundle.models['cae-decoder']!;
     const feeds = decoder.inputs.map((name) =>
-      name === 'class_code' ? new ort.Tensor('float32', stepCodes, [total, codeDim]) : new ort.Tensor('float32', stepIndividual, [total, ...this.individualDims(individualSize)]),
+      name === 'class_code'
+        ? new ort.Tensor('float32', stepCodes, [total, codeDim])
+        : new ort.Tensor('float32', stepIndividual, [total, ...this.individualDims(individualSize)]),
     );
     const [decoded] = await this.run('cae-decoder', feeds);
     const probabilities = await this.classify(decoded!, total);
     offset = 0;
     return plans.map((plan, i) => {
       const steps = stepCounts[i]!;
-      const predictions = Array.from({ length: steps }, (_, k) => argmax(probabilities, (offset + k) * classes, classes));
+      const predictions = Array.from({ length: steps }, (_, k) =>
+        argmax(probabilities, (offset + k) * classes, classes),
+      );
       const flip = flipStep(predictions, plan.predicted);
       const images = decoded!.slice(offset * size, (offset + steps) * size);
       const shown = flip ?? steps - 1;
@@ -237,7 +284,10 @@ export class GenerativeEngine {
         probabilities: probabilities.slice(offset * classes, (offset + steps) * classes),
         predictions,
         flipStep: flip,
-        difference: absoluteDifference(images.subarray(shown * size, (shown + 1) * size), pixels.subarray(i * size, (i + 1) * size)),
+        difference: absoluteDifference(
+          images.subarray(shown * size, (shown + 1) * size),
+          pixels.subarray(i * size, (i + 1) * size),
+        ),
       };
       offset += steps;
       return result;
@@ -304,7 +354,10 @@ export class GenerativeEngine {
   linearHead(): LinearHead {
     const model = this.bundle.models.infodisent;
     if (!model) throw this.missing('infodisent');
-    this.head ??= linearHead(readFileSync(model.path), model.path, { evidence: model.outputs[2] ?? 'evidence', logits: model.outputs[0] ?? 'logits' });
+    this.head ??= linearHead(readFileSync(model.path), model.path, {
+      evidence: model.outputs[2] ?? 'evidence',
+      logits: model.outputs[0] ?? 'logits',
+    });
     return this.head;
   }
 
@@ -359,7 +412,10 @@ export class GenerativeEngine {
   }
 
   private missing(what: string): ApiError {
-    return new ApiError('explainer_missing', `The bundle in ${this.bundle.dir} has no ${what}; train it with \`npm run models\` or add it to bundle.json`);
+    return new ApiError(
+      'explainer_missing',
+      `The bundle in ${this.bundle.dir} has no ${what}; train it with \`npm run models\` or add it to bundle.json`,
+    );
   }
 }
 

@@ -121,7 +121,12 @@ export function clusterLayer(layer: LayerActivity, seed = TSNE_SEED): LayerClust
     weights,
     keptChannels,
     thresholdPercent: threshold,
-    points: keptChannels.map((channel, i) => ({ channel, x: positions[i]![0]!, y: positions[i]![1]!, cluster: renumber.get(assignment[i]!)! })),
+    points: keptChannels.map((channel, i) => ({
+      channel,
+      x: positions[i]![0]!,
+      y: positions[i]![1]!,
+      cluster: renumber.get(assignment[i]!)!,
+    })),
     k,
     silhouette,
     clusters,

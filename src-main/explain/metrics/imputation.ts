@@ -10,8 +10,14 @@
 import { seededGaussian } from '../../../src-shared/random.ts';
 
 const NEIGHBOURS: [number, number, number][] = [
-  [1, 1, 1 / 12], [0, 1, 1 / 6], [-1, 1, 1 / 12], [1, -1, 1 / 12],
-  [0, -1, 1 / 6], [-1, -1, 1 / 12], [1, 0, 1 / 6], [-1, 0, 1 / 6],
+  [1, 1, 1 / 12],
+  [0, 1, 1 / 6],
+  [-1, 1, 1 / 12],
+  [1, -1, 1 / 12],
+  [0, -1, 1 / 6],
+  [-1, -1, 1 / 12],
+  [1, 0, 1 / 6],
+  [-1, 0, 1 / 6],
 ];
 
 export interface ImputationOptions {
@@ -19,8 +25,12 @@ export interface ImputationOptions {
   seed: number;
 }
 
-
-export function imputeLinear(input: Float32Array, removed: Uint8Array, image: { channels: number; height: number; width: number; layout: 'NCHW' | 'NHWC' }, options: ImputationOptions): Float32Array {
+export function imputeLinear(
+  input: Float32Array,
+  removed: Uint8Array,
+  image: { channels: number; height: number; width: number; layout: 'NCHW' | 'NHWC' },
+  options: ImputationOptions,
+): Float32Array {
   const { channels, height, width, layout } = image;
   const plane = height * width;
   const at = (c: number, p: number) => (layout === 'NCHW' ? c * plane + p : p * channels + c);
@@ -32,7 +42,7 @@ export function imputeLinear(input: Float32Array, removed: Uint8Array, image: { 
     for (let c = 0; c < channels; c++) {
       let mean = 0;
       let kept = 0;
-      for (let p = 0; p < plane; p++) if (!removed[p]) (mean += input[at(c, p)]!), kept++;
+      for (let p = 0; p < plane; p++) if (!removed[p]) ((mean += input[at(c, p)]!), kept++);
       for (const p of isolated) filled[at(c, p)] = (kept > 0 ? mean / kept : 0) + options.noise * noise();
     }
     for (const p of isolated) rest[p] = 0;
@@ -106,7 +116,12 @@ function isolatedPixels(removed: Uint8Array, height: number, width: number): num
   return isolated;
 }
 
-function conjugateGradient(diagonal: Float64Array, columns: number[][], weights: number[][], rhs: Float64Array): Float64Array {
+function conjugateGradient(
+  diagonal: Float64Array,
+  columns: number[][],
+  weights: number[][],
+  rhs: Float64Array,
+): Float64Array {
   const n = rhs.length;
   const multiply = (v: Float64Array, out: Float64Array) => {
     for (let i = 0; i < n; i++) {

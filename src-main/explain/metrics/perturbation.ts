@@ -46,7 +46,16 @@ function setPixel(target: Float32Array, source: Float32Array, pixel: number, ima
  * Deletion (from the image towards `baseline`) or insertion (from `baseline` towards the image) in
  * `steps` equal steps of the ranked pixels; `steps + 1` scores, batched.
  */
-export async function perturbationCurve(kind: 'deletion' | 'insertion', input: Float32Array, baseline: Float32Array, saliency: ArrayLike<number>, image: ImageLayout, steps: number, score: Scorer, batchSize = 64): Promise<Curve> {
+export async function perturbationCurve(
+  kind: 'deletion' | 'insertion',
+  input: Float32Array,
+  baseline: Float32Array,
+  saliency: ArrayLike<number>,
+  image: ImageLayout,
+  steps: number,
+  score: Scorer,
+  batchSize = 64,
+): Promise<Curve> {
   const order = rankPixels(saliency);
   const pixels = order.length;
   const size = input.length;
@@ -83,7 +92,13 @@ export interface RoadResult {
   combined: number;
 }
 
-export async function road(input: Float32Array, saliency: ArrayLike<number>, image: ImageLayout, score: Scorer, options: { percentiles?: number[]; noise?: number; seed?: number } = {}): Promise<RoadResult> {
+export async function road(
+  input: Float32Array,
+  saliency: ArrayLike<number>,
+  image: ImageLayout,
+  score: Scorer,
+  options: { percentiles?: number[]; noise?: number; seed?: number } = {},
+): Promise<RoadResult> {
   const percentiles = options.percentiles ?? ROAD_PERCENTILES;
   const order = rankPixels(saliency);
   const pixels = order.length;
@@ -105,6 +120,7 @@ export async function road(input: Float32Array, saliency: ArrayLike<number>, ima
   const original = scores[0]!;
   const morf = Array.from(scores.subarray(1, 1 + percentiles.length));
   const lerf = Array.from(scores.subarray(1 + percentiles.length));
-  const combined = percentiles.reduce((sum, _, i) => sum + (lerf[i]! - original - (morf[i]! - original)) / 2, 0) / percentiles.length;
+  const combined =
+    percentiles.reduce((sum, _, i) => sum + (lerf[i]! - original - (morf[i]! - original)) / 2, 0) / percentiles.length;
   return { percentiles, original, morf, lerf, combined };
 }

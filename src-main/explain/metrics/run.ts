@@ -30,13 +30,33 @@ export interface SanityStep {
 
 function layoutOf(engine: CamEngine): ImageLayout {
   const { dims, layout } = engine.input;
-  return layout === 'NCHW' ? { channels: dims[0]!, height: dims[1]!, width: dims[2]!, layout } : { channels: dims[2]!, height: dims[0]!, width: dims[1]!, layout };
+  return layout === 'NCHW'
+    ? { channels: dims[0]!, height: dims[1]!, width: dims[2]!, layout }
+    : { channels: dims[2]!, height: dims[0]!, width: dims[1]!, layout };
 }
 
-export async function imageMetrics(engine: CamEngine, image: Float32Array, baseline: Float32Array, request: Omit<CamRequest, 'targets'> & { target: number }, steps = DEFAULT_STEPS, hooks: RunHooks = {}): Promise<MetricsResult> {
-  const [explanation] = await engine.explain(image, 1, { method: request.method, layer: request.layer, targets: [request.target] }, { signal: hooks.signal });
+export async function imageMetrics(
+  engine: CamEngine,
+  image: Float32Array,
+  baseline: Float32Array,
+  request: Omit<CamRequest, 'targets'> & { target: number },
+  steps = DEFAULT_STEPS,
+  hooks: RunHooks = {},
+): Promise<MetricsResult> {
+  const [explanation] = await engine.explain(
+    image,
+    1,
+    { method: request.method, layer: request.layer, targets: [request.target] },
+    { signal: hooks.signal },
+  );
   const layout = layoutOf(engine);
-  const saliency = resizeBilinearAligned(explanation!.map, explanation!.layerShape[0], explanation!.layerShape[1], layout.height, layout.width);
+  const saliency = resizeBilinearAligned(
+    explanation!.map,
+    explanation!.layerShape[0],
+    explanation!.layerShape[1],
+    layout.height,
+    layout.width,
+  );
   const score = (batch: Float32Array, count: number) => engine.classProbabilities(batch, count, explanation!.target);
   const deletion = await perturbationCurve('deletion', image, baseline, saliency, layout, steps, score);
   hooks.progress?.(1, 3);
@@ -51,8 +71,19 @@ export async function imageMetrics(engine: CamEngine, image: Float32Array, basel
  * The cascading check; `fullOnly` skips to the last step (every parameter layer randomised), whose map
  * labelling sessions use as a gold decoy: an explanation that cannot justify anything.
  */
-export async function sanityCheck(engine: CamEngine, image: Float32Array, request: Omit<CamRequest, 'targets'> & { target: number }, hooks: RunHooks = {}, fullOnly = false): Promise<{ original: CamResult; steps: SanityStep[]; randomised: CamResult | null }> {
-  const [original] = await engine.explain(image, 1, { method: request.method, layer: request.layer, targets: [request.target] }, { signal: hooks.signal });
+export async function sanityCheck(
+  engine: CamEngine,
+  image: Float32Array,
+  request: Omit<CamRequest, 'targets'> & { target: number },
+  hooks: RunHooks = {},
+  fullOnly = false,
+): Promise<{ original: CamResult; steps: SanityStep[]; randomised: CamResult | null }> {
+  const [original] = await engine.explain(
+    image,
+    1,
+    { method: request.method, layer: request.layer, targets: [request.target] },
+    { signal: hooks.signal },
+  );
   const layers = parameterLayers(engine.model);
   const steps: SanityStep[] = [];
   let randomisedResult: CamResult | null = null;
@@ -60,9 +91,19 @@ export async function sanityCheck(engine: CamEngine, image: Float32Array, reques
     if (hooks.signal?.aborted) throw new ApiError('cancelled', 'The sanity check was cancelled');
     const randomised = engine.derive(randomiseTop(engine.model, count));
     try {
-      const [result] = await randomised.explain(image, 1, { method: request.method, layer: request.layer, targets: [original!.target] }, { signal: hooks.signal });
+      const [result] = await randomised.explain(
+        image,
+        1,
+        { method: request.method, layer: request.layer, targets: [original!.target] },
+        { signal: hooks.signal },
+      );
       const lowest = layers[layers.length - count]!;
-      steps.push({ layersRandomised: count, layer: lowest.node, op: lowest.op, spearman: spearman(original!.map, result!.map) });
+      steps.push({
+        layersRandomised: count,
+        layer: lowest.node,
+        op: lowest.op,
+        spearman: spearman(original!.map, result!.map),
+      });
       if (count === layers.length) randomisedResult = result!;
     } finally {
       await randomised.release();

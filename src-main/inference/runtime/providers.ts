@@ -32,7 +32,10 @@ function cudaLibraryPresent(): boolean {
       const root = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin');
       cudaPresent = readdirSync(root).some((napi) => {
         const folder = join(root, napi, process.platform, process.arch);
-        return existsSync(join(folder, 'libonnxruntime_providers_cuda.so')) || existsSync(join(folder, 'onnxruntime_providers_cuda.dll'));
+        return (
+          existsSync(join(folder, 'libonnxruntime_providers_cuda.so')) ||
+          existsSync(join(folder, 'onnxruntime_providers_cuda.dll'))
+        );
       });
     } catch {
       cudaPresent = false;

@@ -21,7 +21,8 @@ export const ACTIVATION_RULES: GradientRule[] = [
     opsets: [6, LATEST_OPSET],
     backward(b, s) {
       const alpha = attrFloat(s.node, 'alpha', 0.01);
-      if (s.wants(0)) s.emit(0, b.node('Where', [b.node('Greater', [s.x, b.zero()]), s.g, b.node('Mul', [s.g, b.floats([alpha])])]));
+      if (s.wants(0))
+        s.emit(0, b.node('Where', [b.node('Greater', [s.x, b.zero()]), s.g, b.node('Mul', [s.g, b.floats([alpha])])]));
     },
   },
   {
@@ -41,12 +42,14 @@ export const ACTIVATION_RULES: GradientRule[] = [
   {
     op: 'Sigmoid',
     opsets: [6, LATEST_OPSET],
-    backward: (b, s) => s.wants(0) && s.emit(0, b.node('Mul', [s.g, b.node('Mul', [s.y, b.node('Sub', [b.floats([1]), s.y])])])),
+    backward: (b, s) =>
+      s.wants(0) && s.emit(0, b.node('Mul', [s.g, b.node('Mul', [s.y, b.node('Sub', [b.floats([1]), s.y])])])),
   },
   {
     op: 'Tanh',
     opsets: [6, LATEST_OPSET],
-    backward: (b, s) => s.wants(0) && s.emit(0, b.node('Mul', [s.g, b.node('Sub', [b.floats([1]), b.node('Mul', [s.y, s.y])])])),
+    backward: (b, s) =>
+      s.wants(0) && s.emit(0, b.node('Mul', [s.g, b.node('Sub', [b.floats([1]), b.node('Mul', [s.y, s.y])])])),
   },
   {
     op: 'HardSigmoid',

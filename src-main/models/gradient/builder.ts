@@ -12,7 +12,18 @@
  * its bounds as hardtanh/ReLU6 do).
  */
 import { ApiError } from '../../../src-shared/errors.ts';
-import { DataType, OnnxModel, floatTensor, int64Tensor, intAttr, intsAttr, tensorDims, type AttributeProto, type NodeProto, type TensorProto } from '../onnx/model.ts';
+import {
+  DataType,
+  OnnxModel,
+  floatTensor,
+  int64Tensor,
+  intAttr,
+  intsAttr,
+  tensorDims,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from '../onnx/model.ts';
 import type { ShapeTable } from '../onnx/probe.ts';
 import type { GradientContext, Step } from './context.ts';
 import { hasRule, ruleFor } from './table.ts';
@@ -45,7 +56,25 @@ export interface GradientModel {
 }
 
 /** Ops whose outputs carry no gradient (shapes, indices, comparisons). */
-const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'IsNaN', 'IsInf', 'ConstantOfShape', 'TopK']);
+const NON_DIFFERENTIABLE = new Set([
+  'Shape',
+  'Size',
+  'ArgMax',
+  'ArgMin',
+  'NonZero',
+  'Equal',
+  'Greater',
+  'Less',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'IsNaN',
+  'IsInf',
+  'ConstantOfShape',
+  'TopK',
+]);
 
 /**
  * Ops on the way from `targets` to `output`, and the float tensors between them. Integer tensors (a
@@ -56,35 +85,54 @@ export function pathBetween(model: OnnxModel, targets: string[], output: string,
   const forward = new Set(targets);
   for (const node of model.nodes) {
     if (NON_DIFFERENTIABLE.has(node.opType ?? '') || !node.input?.some((i) => forward.has(i))) continue;
-    for (const o of node.output ?? []) if (!types || types.get(o) === undefined || types.get(o) === 'float32') forward.add(o);
+    for (const o of node.output ?? [])
+      if (!types || types.get(o) === undefined || types.get(o) === 'float32') forward.add(o);
   }
   const backward = new Set([output]);
-  for (const node of [...model.nodes].reverse()) if (node.output?.some((o) => backward.has(o))) for (const i of node.input ?? []) backward.add(i);
+  for (const node of [...model.nodes].reverse())
+    if (node.output?.some((o) => backward.has(o))) for (const i of node.input ?? []) backward.add(i);
   const tensors = new Set([...forward].filter((t) => backward.has(t)));
-  const nodes = model.nodes.filter((n) => n.output?.some((o) => tensors.has(o)) && n.input?.some((i) => tensors.has(i)));
+  const nodes = model.nodes.filter(
+    (n) => n.output?.some((o) => tensors.has(o)) && n.input?.some((i) => tensors.has(i)),
+  );
   return { tensors, nodes };
 }
 
-export function unsupportedOps(model: OnnxModel, targets: string[], output: string, types?: Map<string, string>): NodeProto[] {
+export function unsupportedOps(
+  model: OnnxModel,
+  targets: string[],
+  output: string,
+  types?: Map<string, string>,
+): NodeProto[] {
   return pathBetween(model, targets, output, types).nodes.filter((n) => !hasRule(n.opType ?? ''));
 }
 
 export function buildGradientModel(source: OnnxModel, shapes: ShapeTable, options: GradientOptions): GradientModel {
   const model = source.clone();
   if (model.opset < 11) {
-    throw new ApiError('model_unsupported_op', `The model uses ONNX opset ${model.opset}; gradient graphs need opset 11 or newer (re-export the model with opset_version >= 11)`);
+    throw new ApiError(
+      'model_unsupported_op',
+      `The model uses ONNX opset ${model.opset}; gradient graphs need opset 11 or newer (re-export the model with opset_version >= 11)`,
+    );
   }
   const output = options.output ?? model.outputNames()[0]!;
   const outputShape = shapes.get(output);
   if (!outputShape || outputShape.length !== 2) {
-    throw new ApiError('model_shape_mismatch', `The score output "${output}" must have shape [N, classes]; it has [${outputShape?.join(', ') ?? 'unknown'}]`);
+    throw new ApiError(
+      'model_shape_mismatch',
+      `The score output "${output}" must have shape [N, classes]; it has [${outputShape?.join(', ') ?? 'unknown'}]`,
+    );
   }
   for (const target of options.targets) {
     if (!shapes.has(target)) throw new ApiError('layer_not_found', `The model has no tensor named "${target}"`);
   }
   const { tensors, nodes } = pathBetween(model, options.targets, output, options.types);
   for (const target of options.targets) {
-    if (!tensors.has(target)) throw new ApiError('layer_not_found', `Tensor "${target}" does not lead to the output "${output}", so the class score has no gradient there`);
+    if (!tensors.has(target))
+      throw new ApiError(
+        'layer_not_found',
+        `Tensor "${target}" does not lead to the output "${output}", so the class score has no gradient there`,
+      );
   }
   const unsupported = nodes.find((n) => !hasRule(n.opType ?? ''));
   if (unsupported) {

@@ -8,7 +8,13 @@ import { attrInt, attrInts, attrString, intAttr, intsAttr, type NodeProto } from
 import { LATEST_OPSET, type GradientContext, type GradientRule, type Step } from './context.ts';
 
 /** Strides, dilations, explicit pads (auto_pad resolved from the measured shapes) and groups of a conv or pooling node. */
-export function convGeometry(node: NodeProto, spatialIn: number[], spatialOut: number[], kernel: number[], transposed: boolean) {
+export function convGeometry(
+  node: NodeProto,
+  spatialIn: number[],
+  spatialOut: number[],
+  kernel: number[],
+  transposed: boolean,
+) {
   const n = kernel.length;
   const strides = attrInts(node, 'strides') ?? new Array(n).fill(1);
   const dilations = attrInts(node, 'dilations') ?? new Array(n).fill(1);
@@ -38,7 +44,8 @@ function shapes(b: GradientContext, s: Step) {
 }
 
 function refuseWeights(s: Step): void {
-  if (s.wants(1) || s.wants(2)) throw new ApiError('model_unsupported_op', `${s.label}: gradients through convolution weights are not supported`);
+  if (s.wants(1) || s.wants(2))
+    throw new ApiError('model_unsupported_op', `${s.label}: gradients through convolution weights are not supported`);
 }
 
 export const CONVOLUTION_RULES: GradientRule[] = [
@@ -51,13 +58,24 @@ export const CONVOLUTION_RULES: GradientRule[] = [
       const { w, kernel, inSpatial, outSpatial } = shapes(b, s);
       const { strides, dilations, pads, group } = convGeometry(s.node, inSpatial, outSpatial, kernel, false);
       const n = kernel.length;
-      const outputPadding = kernel.map((k, i) => inSpatial[i]! - ((outSpatial[i]! - 1) * strides[i]! + (k - 1) * dilations[i]! + 1 - pads[i]! - pads[i + n]!));
+      const outputPadding = kernel.map(
+        (k, i) =>
+          inSpatial[i]! - ((outSpatial[i]! - 1) * strides[i]! + (k - 1) * dilations[i]! + 1 - pads[i]! - pads[i + n]!),
+      );
       s.emit(
         0,
-        b.node('ConvTranspose', [s.g, w], [
-          intsAttr('kernel_shape', kernel), intsAttr('strides', strides), intsAttr('dilations', dilations),
-          intsAttr('pads', pads), intsAttr('output_padding', outputPadding), intAttr('group', group),
-        ]),
+        b.node(
+          'ConvTranspose',
+          [s.g, w],
+          [
+            intsAttr('kernel_shape', kernel),
+            intsAttr('strides', strides),
+            intsAttr('dilations', dilations),
+            intsAttr('pads', pads),
+            intsAttr('output_padding', outputPadding),
+            intAttr('group', group),
+          ],
+        ),
       );
     },
   },
@@ -69,7 +87,20 @@ export const CONVOLUTION_RULES: GradientRule[] = [
       if (!s.wants(0)) return;
       const { w, kernel, inSpatial, outSpatial } = shapes(b, s);
       const { strides, dilations, pads, group } = convGeometry(s.node, inSpatial, outSpatial, kernel, true);
-      s.emit(0, b.node('Conv', [s.g, w], [intsAttr('kernel_shape', kernel), intsAttr('strides', strides), intsAttr('dilations', dilations), intsAttr('pads', pads), intAttr('group', group)]));
+      s.emit(
+        0,
+        b.node(
+          'Conv',
+          [s.g, w],
+          [
+            intsAttr('kernel_shape', kernel),
+            intsAttr('strides', strides),
+            intsAttr('dilations', dilations),
+            intsAttr('pads', pads),
+            intAttr('group', group),
+          ],
+        ),
+      );
     },
   },
 ];

@@ -22,5 +22,8 @@ export const ELEMENTWISE_RULES: GradientRule[] = [
   binary('Add', (_b, s) => [s.g, s.g]),
   binary('Sub', (b, s) => [s.g, lazy(s, 1, () => b.node('Neg', [s.g]))]),
   binary('Mul', (b, s, a, c) => [lazy(s, 0, () => b.node('Mul', [s.g, c])), lazy(s, 1, () => b.node('Mul', [s.g, a]))]),
-  binary('Div', (b, s, _a, c) => [lazy(s, 0, () => b.node('Div', [s.g, c])), lazy(s, 1, () => b.node('Neg', [b.node('Div', [b.node('Mul', [s.g, s.y]), c])]))]),
+  binary('Div', (b, s, _a, c) => [
+    lazy(s, 0, () => b.node('Div', [s.g, c])),
+    lazy(s, 1, () => b.node('Neg', [b.node('Div', [b.node('Mul', [s.g, s.y]), c])])),
+  ]),
 ];

@@ -19,7 +19,12 @@ export interface LayerInfo {
   note?: string;
 }
 
-export function candidateLayers(model: OnnxModel, shapes: ShapeTable, types: Map<string, string>, output = model.outputNames()[0]!): LayerInfo[] {
+export function candidateLayers(
+  model: OnnxModel,
+  shapes: ShapeTable,
+  types: Map<string, string>,
+  output = model.outputNames()[0]!,
+): LayerInfo[] {
   const layers: LayerInfo[] = [];
   for (const node of model.nodes) {
     for (const name of node.output ?? []) {
@@ -27,7 +32,8 @@ export function candidateLayers(model: OnnxModel, shapes: ShapeTable, types: Map
       if (!shape || shape.length !== 4 || types.get(name) !== 'float32' || shape[2]! * shape[3]! < 2) continue;
       const blocked = unsupportedOps(model, [name], output, types);
       const info: LayerInfo = { name, shape: shape.slice(1), op: node.opType ?? '', gradients: blocked.length === 0 };
-      if (blocked.length) info.note = `no gradient: op ${blocked[0]!.opType} (node "${blocked[0]!.name || blocked[0]!.output?.[0]}") is not supported`;
+      if (blocked.length)
+        info.note = `no gradient: op ${blocked[0]!.opType} (node "${blocked[0]!.name || blocked[0]!.output?.[0]}") is not supported`;
       layers.push(info);
     }
   }
@@ -43,7 +49,13 @@ export interface TailModel {
 const ELEMENT_TYPES: Record<string, number> = { float32: DataType.FLOAT, int64: DataType.INT64, bool: DataType.BOOL };
 
 /** The part of the model that runs after `layer`, with the layer (and any other tensor it needs) as inputs. */
-export function tailFrom(model: OnnxModel, layer: string, shapes: ShapeTable, types: Map<string, string>, output = model.outputNames()[0]!): TailModel {
+export function tailFrom(
+  model: OnnxModel,
+  layer: string,
+  shapes: ShapeTable,
+  types: Map<string, string>,
+  output = model.outputNames()[0]!,
+): TailModel {
   const downstream = new Set([layer]);
   const keep = model.nodes.filter((node) => {
     if (node.opType === 'Constant') return true;
@@ -51,13 +63,19 @@ export function tailFrom(model: OnnxModel, layer: string, shapes: ShapeTable, ty
     for (const o of node.output ?? []) downstream.add(o);
     return true;
   });
-  if (!downstream.has(output)) throw new ApiError('layer_not_found', `Tensor "${layer}" does not lead to the output "${output}"`);
+  if (!downstream.has(output))
+    throw new ApiError('layer_not_found', `Tensor "${layer}" does not lead to the output "${output}"`);
   const produced = new Set(keep.flatMap((n) => n.output ?? []));
   const initializers = new Set(model.graph.initializer.map((t) => t.name));
-  const frontier = [...new Set(keep.flatMap((n) => n.input ?? []))].filter((i) => i && i !== layer && !produced.has(i) && !initializers.has(i));
+  const frontier = [...new Set(keep.flatMap((n) => n.input ?? []))].filter(
+    (i) => i && i !== layer && !produced.has(i) && !initializers.has(i),
+  );
   const unbatched = frontier.find((name) => types.get(name) !== 'float32');
   if (unbatched) {
-    throw new ApiError('model_unsupported_op', `The part of the model after "${layer}" needs the ${types.get(unbatched)} tensor "${unbatched}" computed before it, so the model cannot be cut at that layer`);
+    throw new ApiError(
+      'model_unsupported_op',
+      `The part of the model after "${layer}" needs the ${types.get(unbatched)} tensor "${unbatched}" computed before it, so the model cannot be cut at that layer`,
+    );
   }
   const used = new Set(keep.flatMap((n) => n.input ?? []));
   const tail = model.clone();
@@ -67,7 +85,8 @@ export function tailFrom(model: OnnxModel, layer: string, shapes: ShapeTable, ty
   graph.input = [layer, ...frontier].map((name) => {
     const shape = shapes.get(name);
     const type = ELEMENT_TYPES[types.get(name) ?? ''];
-    if (!shape || type === undefined) throw new ApiError('model_invalid', `No shape or type is known for tensor "${name}"`);
+    if (!shape || type === undefined)
+      throw new ApiError('model_invalid', `No shape or type is known for tensor "${name}"`);
     const dims = shape.map((d, axis) => (axis === 0 ? { dimParam: 'N' } : { dimValue: d }));
     return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: type, shape: { dim: dims } } } });
   });

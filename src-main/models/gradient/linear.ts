@@ -13,7 +13,8 @@ export const LINEAR_RULES: GradientRule[] = [
       const beta = attrFloat(s.node, 'beta', 1);
       const transA = attrInt(s.node, 'transA', 0);
       const transB = attrInt(s.node, 'transB', 0);
-      const gemm = (x: string, y: string, ta: number, tb: number) => b.node('Gemm', [x, y], [floatAttr('alpha', alpha), intAttr('transA', ta), intAttr('transB', tb)]);
+      const gemm = (x: string, y: string, ta: number, tb: number) =>
+        b.node('Gemm', [x, y], [floatAttr('alpha', alpha), intAttr('transA', ta), intAttr('transB', tb)]);
       if (s.wants(0)) s.emit(0, transA ? gemm(w, s.g, transB, 1) : gemm(s.g, w, 0, transB ? 0 : 1));
       if (s.wants(1)) s.emit(1, transB ? gemm(s.g, a, 1, transA) : gemm(a, s.g, transA ? 0 : 1, 0));
       if (c && s.wants(2)) {
@@ -30,15 +31,33 @@ export const LINEAR_RULES: GradientRule[] = [
       const shapeA = b.shapeOf(a);
       const shapeB = b.shapeOf(w);
       const shapeY = b.shapeOf(s.y);
-      if (shapeA.length < 2 || shapeB.length < 2) throw new ApiError('model_unsupported_op', `${s.label}: MatMul with a 1-D operand is not supported`);
+      if (shapeA.length < 2 || shapeB.length < 2)
+        throw new ApiError('model_unsupported_op', `${s.label}: MatMul with a 1-D operand is not supported`);
       const swapLast = (t: string, rank: number) => {
         const perm = [...Array(rank).keys()];
         [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1]!, perm[rank - 2]!];
         return b.node('Transpose', [t], [intsAttr('perm', perm)]);
       };
-      const batchShape = (shape: number[], last: number[]) => [...shapeY.slice(0, -2), ...last].slice(-Math.max(shape.length, shapeY.length));
-      if (s.wants(0)) s.emit(0, b.unbroadcast(b.node('MatMul', [s.g, swapLast(w, shapeB.length)]), shapeA, batchShape(shapeA, shapeA.slice(-2))));
-      if (s.wants(1)) s.emit(1, b.unbroadcast(b.node('MatMul', [swapLast(a, shapeA.length), s.g]), shapeB, batchShape(shapeB, shapeB.slice(-2))));
+      const batchShape = (shape: number[], last: number[]) =>
+        [...shapeY.slice(0, -2), ...last].slice(-Math.max(shape.length, shapeY.length));
+      if (s.wants(0))
+        s.emit(
+          0,
+          b.unbroadcast(
+            b.node('MatMul', [s.g, swapLast(w, shapeB.length)]),
+            shapeA,
+            batchShape(shapeA, shapeA.slice(-2)),
+          ),
+        );
+      if (s.wants(1))
+        s.emit(
+          1,
+          b.unbroadcast(
+            b.node('MatMul', [swapLast(a, shapeA.length), s.g]),
+            shapeB,
+            batchShape(shapeB, shapeB.slice(-2)),
+          ),
+        );
     },
   },
 ];

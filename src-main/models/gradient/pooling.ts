@@ -19,7 +19,8 @@ function poolingBackward(b: GradientContext, node: NodeProto, g: string, label: 
   const shapeX = b.shapeOf(x);
   const shapeY = b.shapeOf(y);
   if (shapeX.length !== 4) throw new ApiError('model_unsupported_op', `${label}: only 2-D pooling is supported`);
-  if ((node.output ?? []).length > 1 && node.output![1]) throw new ApiError('model_unsupported_op', `${label}: pooling with an Indices output is not supported`);
+  if ((node.output ?? []).length > 1 && node.output![1])
+    throw new ApiError('model_unsupported_op', `${label}: pooling with an Indices output is not supported`);
   const kernel = attrInts(node, 'kernel_shape')!;
   const channels = shapeX[1]!;
   const inSpatial = shapeX.slice(2);
@@ -28,20 +29,42 @@ function poolingBackward(b: GradientContext, node: NodeProto, g: string, label: 
   const extent = kernel.map((k, i) => (outSpatial[i]! - 1) * strides[i]! + (k - 1) * dilations[i]! + 1);
   const windowSize = kernel[0]! * kernel[1]!;
   const conv = (input: string, weights: number[], inputChannels: number) =>
-    b.node('ConvTranspose', [input, b.floats(weights, [inputChannels, 1, kernel[0]!, kernel[1]!])], [
-      intsAttr('kernel_shape', kernel), intsAttr('strides', strides), intsAttr('dilations', dilations), intAttr('group', channels),
-    ]);
+    b.node(
+      'ConvTranspose',
+      [input, b.floats(weights, [inputChannels, 1, kernel[0]!, kernel[1]!])],
+      [
+        intsAttr('kernel_shape', kernel),
+        intsAttr('strides', strides),
+        intsAttr('dilations', dilations),
+        intAttr('group', channels),
+      ],
+    );
 
   let scattered: string;
   if (node.opType === 'MaxPool') {
-    const endPad = [0, 1].map((i) => pads[i + 2]! + Math.max(0, extent[i]! - (inSpatial[i]! + pads[i]! + pads[i + 2]!)));
-    const padded = b.node('Pad', [x, b.ints([0, 0, pads[0]!, pads[1]!, 0, 0, endPad[0]!, endPad[1]!]), b.floats([-Infinity])]);
+    const endPad = [0, 1].map(
+      (i) => pads[i + 2]! + Math.max(0, extent[i]! - (inSpatial[i]! + pads[i]! + pads[i + 2]!)),
+    );
+    const padded = b.node('Pad', [
+      x,
+      b.ints([0, 0, pads[0]!, pads[1]!, 0, 0, endPad[0]!, endPad[1]!]),
+      b.floats([-Infinity]),
+    ]);
     let taken: string | undefined;
     const parts: string[] = [];
     for (let i = 0; i < kernel[0]!; i++) {
       for (let j = 0; j < kernel[1]!; j++) {
         const starts = [i * dilations[0]!, j * dilations[1]!];
-        const window = b.node('Slice', [padded, b.ints(starts), b.ints([starts[0]! + (outSpatial[0]! - 1) * strides[0]! + 1, starts[1]! + (outSpatial[1]! - 1) * strides[1]! + 1]), b.ints([2, 3]), b.ints(strides)]);
+        const window = b.node('Slice', [
+          padded,
+          b.ints(starts),
+          b.ints([
+            starts[0]! + (outSpatial[0]! - 1) * strides[0]! + 1,
+            starts[1]! + (outSpatial[1]! - 1) * strides[1]! + 1,
+          ]),
+          b.ints([2, 3]),
+          b.ints(strides),
+        ]);
         const equal = b.node('Equal', [window, y]);
         const first = taken ? b.node('And', [equal, b.node('Not', [taken])]) : equal;
         taken = taken ? b.node('Or', [taken, equal]) : equal;
@@ -54,7 +77,8 @@ function poolingBackward(b: GradientContext, node: NodeProto, g: string, label: 
     const swapped = b.node('Transpose', [split], [intsAttr('perm', [0, 2, 1, 3, 4])]);
     const grouped = b.node('Reshape', [swapped, b.ints([-1, channels * windowSize, outSpatial[0]!, outSpatial[1]!])]);
     const weights = new Array<number>(channels * windowSize * windowSize).fill(0);
-    for (let c = 0; c < channels; c++) for (let t = 0; t < windowSize; t++) weights[(c * windowSize + t) * windowSize + t] = 1;
+    for (let c = 0; c < channels; c++)
+      for (let t = 0; t < windowSize; t++) weights[(c * windowSize + t) * windowSize + t] = 1;
     scattered = conv(grouped, weights, channels * windowSize);
   } else {
     const includePad = attrInt(node, 'count_include_pad', 0) === 1;
@@ -76,8 +100,15 @@ function poolingBackward(b: GradientContext, node: NodeProto, g: string, label: 
   }
   // The scatter covers padded rows [0, extent); the input occupies [pad, pad + size).
   const shortfall = [0, 1].map((i) => Math.max(0, pads[i]! + inSpatial[i]! - extent[i]!));
-  const covered = shortfall.some((s) => s > 0) ? b.node('Pad', [scattered, b.ints([0, 0, 0, 0, 0, 0, shortfall[0]!, shortfall[1]!]), b.zero()]) : scattered;
-  return b.node('Slice', [covered, b.ints([pads[0]!, pads[1]!]), b.ints([pads[0]! + inSpatial[0]!, pads[1]! + inSpatial[1]!]), b.ints([2, 3])]);
+  const covered = shortfall.some((s) => s > 0)
+    ? b.node('Pad', [scattered, b.ints([0, 0, 0, 0, 0, 0, shortfall[0]!, shortfall[1]!]), b.zero()])
+    : scattered;
+  return b.node('Slice', [
+    covered,
+    b.ints([pads[0]!, pads[1]!]),
+    b.ints([pads[0]! + inSpatial[0]!, pads[1]! + inSpatial[1]!]),
+    b.ints([2, 3]),
+  ]);
 }
 
 export const POOLING_RULES: GradientRule[] = [
@@ -85,10 +116,22 @@ export const POOLING_RULES: GradientRule[] = [
     op: 'GlobalAveragePool',
     opsets: [1, LATEST_OPSET],
     backward(b, s) {
-      const spatial = b.shapeOf(s.x).slice(2).reduce((x, y) => x * y, 1);
-      if (s.wants(0)) s.emit(0, b.node('Mul', [b.node('Expand', [s.g, b.node('Shape', [s.x])]), b.floats([1 / spatial])]));
+      const spatial = b
+        .shapeOf(s.x)
+        .slice(2)
+        .reduce((x, y) => x * y, 1);
+      if (s.wants(0))
+        s.emit(0, b.node('Mul', [b.node('Expand', [s.g, b.node('Shape', [s.x])]), b.floats([1 / spatial])]));
     },
   },
-  { op: 'MaxPool', opsets: [8, LATEST_OPSET], backward: (b, s) => s.wants(0) && s.emit(0, poolingBackward(b, s.node, s.g, s.label)) },
-  { op: 'AveragePool', opsets: [7, LATEST_OPSET], backward: (b, s) => s.wants(0) && s.emit(0, poolingBackward(b, s.node, s.g, s.label)) },
+  {
+    op: 'MaxPool',
+    opsets: [8, LATEST_OPSET],
+    backward: (b, s) => s.wants(0) && s.emit(0, poolingBackward(b, s.node, s.g, s.label)),
+  },
+  {
+    op: 'AveragePool',
+    opsets: [7, LATEST_OPSET],
+    backward: (b, s) => s.wants(0) && s.emit(0, poolingBackward(b, s.node, s.g, s.label)),
+  },
 ];

@@ -27,15 +27,27 @@ export const SHAPE_RULES: GradientRule[] = [
     op: 'Pad',
     opsets: [2, LATEST_OPSET],
     backward(b, s) {
-      if (attrString(s.node, 'mode', 'constant') !== 'constant') throw new ApiError('model_unsupported_op', `${s.label}: only constant padding is supported`);
+      if (attrString(s.node, 'mode', 'constant') !== 'constant')
+        throw new ApiError('model_unsupported_op', `${s.label}: only constant padding is supported`);
       const padsTensor = s.inputs[1] ? b.model.constant(s.inputs[1]) : undefined;
       const pads = padsTensor ? Array.from(tensorValues(padsTensor)) : attrInts(s.node, 'pads');
       if (!pads) throw new ApiError('model_unsupported_op', `${s.label}: its pads must be constant`);
-      if (pads.some((p) => p < 0)) throw new ApiError('model_unsupported_op', `${s.label}: negative (cropping) pads are not supported`);
+      if (pads.some((p) => p < 0))
+        throw new ApiError('model_unsupported_op', `${s.label}: negative (cropping) pads are not supported`);
       const shape = b.shapeOf(s.x);
       const axes = shape.map((_, axis) => axis).filter((axis) => pads[axis]! > 0 || pads[axis + shape.length]! > 0);
       if (!s.wants(0)) return;
-      s.emit(0, axes.length === 0 ? s.g : b.node('Slice', [s.g, b.ints(axes.map((a) => pads[a]!)), b.ints(axes.map((a) => pads[a]! + shape[a]!)), b.ints(axes)]));
+      s.emit(
+        0,
+        axes.length === 0
+          ? s.g
+          : b.node('Slice', [
+              s.g,
+              b.ints(axes.map((a) => pads[a]!)),
+              b.ints(axes.map((a) => pads[a]! + shape[a]!)),
+              b.ints(axes),
+            ]),
+      );
     },
   },
   {
@@ -59,7 +71,8 @@ export const SHAPE_RULES: GradientRule[] = [
       let offset = 0;
       s.inputs.forEach((input, index) => {
         const size = b.shapeOf(input)[axis]!;
-        if (s.wants(index)) s.emit(index, b.node('Slice', [s.g, b.ints([offset]), b.ints([offset + size]), b.ints([axis])]));
+        if (s.wants(index))
+          s.emit(index, b.node('Slice', [s.g, b.ints([offset]), b.ints([offset + size]), b.ints([axis])]));
         offset += size;
       });
     },

@@ -40,7 +40,10 @@ export function ruleFor(node: NodeProto, opset: number, label: string): Gradient
   const rule = rules.find(({ opsets: [low, high] }) => opset >= low && opset <= high);
   if (!rule) {
     const ranges = rules.map(({ opsets: [low, high] }) => `${low} to ${high}`).join(', ');
-    throw new ApiError('model_unsupported_op', `${label}: the gradient builder supports ${node.opType} at opsets ${ranges}, and the model uses opset ${opset}`);
+    throw new ApiError(
+      'model_unsupported_op',
+      `${label}: the gradient builder supports ${node.opType} at opsets ${ranges}, and the model uses opset ${opset}`,
+    );
   }
   return rule;
 }

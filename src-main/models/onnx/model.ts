@@ -12,7 +12,8 @@ export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = onnxProto.onnx.IAttributeProto;
 
 type LongLike = number | { toNumber(): number };
-export const toNumber = (value: LongLike | null | undefined): number => (value == null ? 0 : typeof value === 'number' ? value : value.toNumber());
+export const toNumber = (value: LongLike | null | undefined): number =>
+  value == null ? 0 : typeof value === 'number' ? value : value.toNumber();
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
@@ -95,9 +96,15 @@ export class OnnxModel {
 
   addInput(name: string, elemType: number, dims: (number | string)[]): void {
     const shape = onnx.TensorShapeProto.create({
-      dim: dims.map((d) => (typeof d === 'number' ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: d }))),
+      dim: dims.map((d) =>
+        typeof d === 'number'
+          ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })
+          : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
+      ),
     });
-    this.graph.input.push(onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType: { elemType, shape } }) }));
+    this.graph.input.push(
+      onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType: { elemType, shape } }) }),
+    );
   }
 
   addInitializer(tensor: TensorProto): void {
@@ -178,7 +185,10 @@ export function tensorValues(tensor: TensorProto): Float32Array | Float64Array {
       if (raw) return new Float64Array(raw.buffer, 0, count);
       return Float64Array.from(tensor.doubleData ?? []);
     default:
-      throw new ApiError('model_invalid', `tensor "${tensor.name}" has data type ${tensor.dataType}, which the graph tools do not read`);
+      throw new ApiError(
+        'model_invalid',
+        `tensor "${tensor.name}" has data type ${tensor.dataType}, which the graph tools do not read`,
+      );
   }
 }
 

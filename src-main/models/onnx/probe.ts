@@ -33,10 +33,17 @@ export async function probeShapes(model: OnnxModel, inputDims: number[], threads
   const probe = model.clone();
   probe.setOutputs([...new Set([...model.outputNames(), ...model.nodeOutputs()])]);
   const inputs = model.inputNames();
-  if (inputs.length !== 1) throw new ApiError('model_invalid', `The model has ${inputs.length} inputs (${inputs.join(', ')}); the explainers need a classifier with one image input`);
+  if (inputs.length !== 1)
+    throw new ApiError(
+      'model_invalid',
+      `The model has ${inputs.length} inputs (${inputs.join(', ')}); the explainers need a classifier with one image input`,
+    );
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(probe.encode(), { intraOpNumThreads: threads, graphOptimizationLevel: 'disabled' });
+    session = await ort.InferenceSession.create(probe.encode(), {
+      intraOpNumThreads: threads,
+      graphOptimizationLevel: 'disabled',
+    });
   } catch (error) {
     throw new ApiError('model_invalid', `onnxruntime cannot load the model: ${(error as Error).message}`);
   }

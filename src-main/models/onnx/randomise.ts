@@ -29,7 +29,6 @@ export function parameterLayers(model: OnnxModel): ParameterLayer[] {
     .filter((layer) => layer.initializers.length > 0);
 }
 
-
 /** A copy with the top `count` parameter layers re-initialised. */
 export function randomiseTop(model: OnnxModel, count: number, seed = 42): OnnxModel {
   const copy = model.clone();
@@ -57,7 +56,11 @@ export function randomiseTop(model: OnnxModel, count: number, seed = 42): OnnxMo
         const std = Math.sqrt(variance / values.length) || 0.01;
         replacement = Float32Array.from({ length: values.length }, () => random() * std);
       }
-      copy.graph.initializer[index] = Object.assign(copy.graph.initializer[index]!, floatTensor(name, dims, replacement), { floatData: [] });
+      copy.graph.initializer[index] = Object.assign(
+        copy.graph.initializer[index]!,
+        floatTensor(name, dims, replacement),
+        { floatData: [] },
+      );
     });
   }
   return copy;

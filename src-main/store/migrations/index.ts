@@ -13,6 +13,14 @@ import type { Migration } from './types.ts';
 
 export type { Migration };
 
-export const MIGRATIONS: readonly Migration[] = [initial, explanations, layerClusters, generative, labels, aggregate, jobOwner];
+export const MIGRATIONS: readonly Migration[] = [
+  initial,
+  explanations,
+  layerClusters,
+  generative,
+  labels,
+  aggregate,
+  jobOwner,
+];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);
