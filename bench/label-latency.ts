@@ -36,7 +36,7 @@ const crowd = await workstation.crowds.open(crowdSession, '127.0.0.1');
 
 // In-process commit time: wrap the answer write of the project's repository.
 const commits: number[] = [];
-const store = workstation.project.labels;
+const store = workstation.project.answers;
 const write = store.writeAnswer.bind(store);
 store.writeAnswer = (row) => {
   const started = performance.now();

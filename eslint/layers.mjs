@@ -18,7 +18,7 @@ export const LAYERS = [
       'src-main/explain/infodisent/**',
       'src-main/explain/layers/**',
       'src-main/explain/metrics/**',
-      'src-main/explain/generative/engine.ts',
+      'src-main/explain/generative/**',
       'src-main/inference/runtime/**',
       'src-main/datasets/read/**',
       'src-main/aggregate/embedding/**',

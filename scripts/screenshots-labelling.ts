@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { answer, next, reveal } from '../src-main/labels/tasks.ts';
+import { answer, next } from '../src-main/labels/tasks.ts';
+import { reveal } from '../src-main/labels/reveal.ts';
 import { launchChromium } from '../test/support/browser.ts';
 import { ROOT, startTestHost } from '../test/support/host.ts';
 import { answerByKeys } from '../test/support/label-keys.ts';

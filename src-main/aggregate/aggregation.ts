@@ -6,33 +6,45 @@
  */
 import type {
   Aggregate,
-  AggregateTable,
   Concept,
   ConceptEdit,
   Faithfulness,
-  Heatmap,
   LabelNextItem,
 } from '../../src-shared/schemas/aggregate.ts';
-import { AGGREGATE_TABLES } from '../../src-shared/schemas/aggregate.ts';
-import { toCsv } from '../../src-shared/csv.ts';
-import type { CamMethodName, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import { CAM_METHOD_NAMES } from '../../src-shared/contract.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
-import type { JobTask } from '../runtime/jobs.ts';
-import { krippendorffAlpha, type Rating } from '../labels/agreement.ts';
 import { verifiedModel } from '../models/identity.ts';
-import { DEFAULT_STEPS } from '../explain/metrics/run.ts';
 import type { SessionRow } from '../store/labels.ts';
 import type { FaithfulnessRow } from '../store/aggregate.ts';
 import type { Project } from '../store/project.ts';
 import { buildAtlas, type ConceptIndex } from './atlas.ts';
-import { candidateWords, centralWord, replayEdits } from './embedding/cluster.ts';
+import { candidateWords, centralWord, K_RANGE, replayEdits } from './embedding/cluster.ts';
 import { collect, type LabelRecord } from './collect.ts';
-import { categoryOf, disagreements, labelNext } from './disagreement.ts';
+import { disagreements, labelNext } from './disagreement.ts';
 import { embed, findSentenceModel, WORDS_EMBEDDER } from './embed.ts';
-import { K_RANGE } from './embedding/cluster.ts';
 import { rankMethods } from './ranking.ts';
+import { agreementHeatmaps } from './heatmaps.ts';
+
+/**
+ * Aggregating a project's labels into global explanations: concept clusters (with the analyst's
+ * edits), the per-class concept atlas, the method ranking beside the faithfulness metrics, agreement
+ * heatmaps and the disagreement list; the faithfulness job that fills the metrics the ranking reads;
+ * the "what to label next" order of a session; and every table as CSV or JSON.
+ */
+
+/**
+ * Aggregating a project's labels into global explanations: concept clusters (with the analyst's
+ * edits), the per-class concept atlas, the method ranking beside the faithfulness metrics, agreement
+ * heatmaps and the disagreement list; the faithfulness job that fills the metrics the ranking reads;
+ * the "what to label next" order of a session; and every table as CSV or JSON.
+ */
+
+/**
+ * Aggregating a project's labels into global explanations: concept clusters (with the analyst's
+ * edits), the per-class concept atlas, the method ranking beside the faithfulness metrics, agreement
+ * heatmaps and the disagreement list; the faithfulness job that fills the metrics the ranking reads;
+ * the "what to label next" order of a session; and every table as CSV or JSON.
+ */
 
 export interface AggregateContext {
   project: Project;
@@ -45,7 +57,7 @@ export const RELIABILITY_RULE =
 export const SCORE_RULE =
   'score = sum over label instances of (1 - 0.1 x reveal step), / 4 when the guess was wrong, 0 when resigned; 1 for a concept-label task';
 
-function sessionsOf(project: Project, sessionIds?: number[]): SessionRow[] {
+export function sessionsOf(project: Project, sessionIds?: number[]): SessionRow[] {
   if (!sessionIds || sessionIds.length === 0) return project.labels.sessions();
   return sessionIds.map((id) => {
     const row = project.labels.session(id);
@@ -179,106 +191,6 @@ function faithfulnessLookup(project: Project) {
   };
 }
 
-function agreementHeatmaps(
-  records: readonly LabelRecord[],
-  conceptOf: (term: string) => string | undefined,
-): Heatmap[] {
-  const measures = [
-    {
-      key: 'justifies',
-      type: 'rating',
-      level: 'ordinal' as const,
-      value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.justifies : null),
-    },
-    {
-      key: 'predictable',
-      type: 'rating',
-      level: 'ordinal' as const,
-      value: (r: LabelRecord) => (r.answer.type === 'rating' ? r.answer.scores.predictable : null),
-    },
-    {
-      key: 'pairwise',
-      type: 'pairwise',
-      level: 'nominal' as const,
-      value: (r: LabelRecord) => (r.answer.type === 'pairwise' ? r.answer.choice : null),
-    },
-    {
-      key: 'reveal guess',
-      type: 'reveal',
-      level: 'nominal' as const,
-      value: (r: LabelRecord) => (r.answer.type === 'reveal' ? categoryOf(r.answer, conceptOf, r.terms) : null),
-    },
-    {
-      key: 'concept',
-      type: 'concept',
-      level: 'nominal' as const,
-      value: (r: LabelRecord) => (r.answer.type === 'concept' ? categoryOf(r.answer, conceptOf, r.terms) : null),
-    },
-  ];
-  const classes = [...new Set(records.map((r) => r.className))].sort();
-  const used = measures.filter((m) => records.some((r) => r.taskType === m.type));
-  const cells: Heatmap['cells'] = [];
-  for (const className of classes) {
-    for (const m of used) {
-      const ratings: Rating[] = records
-        .filter((r) => r.className === className && r.taskType === m.type)
-        .map((r) => ({ item: r.itemUuid, annotator: r.annotator, value: m.value(r)! }));
-      const perItem = new Map<string, number>();
-      for (const r of ratings) perItem.set(r.item, (perItem.get(r.item) ?? 0) + 1);
-      const alpha = krippendorffAlpha(ratings, m.level);
-      cells.push({
-        row: className,
-        column: m.key,
-        value: alpha === null ? null : Math.round(alpha * 1e4) / 1e4,
-        n: [...perItem.values()].filter((n) => n >= 2).length,
-      });
-    }
-  }
-  const byClass: Heatmap = {
-    title: "Agreement by class (Krippendorff's alpha)",
-    rows: classes,
-    columns: used.map((m) => m.key),
-    cells,
-    low: -1,
-    high: 1,
-  };
-
-  const names = new Map<string, string>();
-  for (const r of records) names.set(r.annotator, r.annotatorName);
-  const annotators = [...names.keys()].sort((a, b) => names.get(a)!.localeCompare(names.get(b)!));
-  const answerOf = new Map<string, string>();
-  for (const r of records)
-    answerOf.set(`${r.annotator}|${r.itemUuid}`, `${r.taskType}:${categoryOf(r.answer, conceptOf, r.terms)}`);
-  const itemsOf = new Map<string, string[]>();
-  for (const r of records) itemsOf.set(r.annotator, [...(itemsOf.get(r.annotator) ?? []), r.itemUuid]);
-  const pairCells: Heatmap['cells'] = [];
-  for (const a of annotators) {
-    for (const b of annotators) {
-      if (a === b) {
-        pairCells.push({ row: names.get(a)!, column: names.get(b)!, value: null, n: 0 });
-        continue;
-      }
-      const shared = (itemsOf.get(a) ?? []).filter((item) => answerOf.has(`${b}|${item}`));
-      const same = shared.filter((item) => answerOf.get(`${a}|${item}`) === answerOf.get(`${b}|${item}`)).length;
-      pairCells.push({
-        row: names.get(a)!,
-        column: names.get(b)!,
-        value: shared.length ? Math.round((same / shared.length) * 1e4) / 1e4 : null,
-        n: shared.length,
-      });
-    }
-  }
-  const between: Heatmap = {
-    title: 'Agreement between annotators (share of shared items answered alike)',
-    rows: annotators.map((a) => names.get(a)!),
-    columns: annotators.map((a) => names.get(a)!),
-    cells: pairCells,
-    low: 0,
-    high: 1,
-  };
-  return [byClass, between];
-}
-
 function overview(project: Project, collected: ReturnType<typeof collect>): Aggregate['overview'] {
   const datasets = project.datasets.list();
   const models = project.models.list();
@@ -404,204 +316,3 @@ export async function labelNextFor(context: AggregateContext, sessionId: number)
     });
   return labelNext(items, collected.records, (t) => concepts.index.of.get(t));
 }
-
-/** The faithfulness metrics of every CAM map the chosen sessions showed that has none cached yet. */
-export function faithfulnessTask(
-  context: AggregateContext,
-  sessionIds: number[] | undefined,
-  steps = DEFAULT_STEPS,
-): JobTask {
-  const { project, pool } = context;
-  const collected = collect(project, sessionsOf(project, sessionIds));
-  const wanted = new Map<
-    string,
-    { model: Model; method: CamMethodName; layer: string; target: number; imageIds: Set<number> }
-  >();
-  const models = new Map(project.models.list().map((m) => [m.fileHash, m]));
-  for (const r of collected.records) {
-    r.methods.forEach((method, i) => {
-      const model = models.get(r.modelHash);
-      if (
-        !model ||
-        r.kinds[i] !== 'cam' ||
-        !(CAM_METHOD_NAMES as readonly string[]).includes(method) ||
-        r.classIndex < 0
-      )
-        return;
-      if (
-        project.aggregate.faithfulness({
-          modelHash: r.modelHash,
-          imageId: r.imageId,
-          method,
-          layer: r.layers[i]!,
-          targetClass: r.classIndex,
-        })
-      )
-        return;
-      const key = `${r.modelHash}|${method}|${r.layers[i]}|${r.classIndex}`;
-      const entry = wanted.get(key) ?? {
-        model,
-        method: method as CamMethodName,
-        layer: r.layers[i]!,
-        target: r.classIndex,
-        imageIds: new Set<number>(),
-      };
-      entry.imageIds.add(r.imageId);
-      wanted.set(key, entry);
-    });
-  }
-  const total = [...wanted.values()].reduce((a, w) => a + w.imageIds.size, 0);
-  return async ({ signal, report }) => {
-    let done = 0;
-    report('faithfulness', 0, total);
-    for (const w of wanted.values()) {
-      const ref = await verifiedModel(w.model);
-      for (const imageId of w.imageIds) {
-        if (signal.aborted) return { cancelled: true, result: { images: done, total } };
-        const source = { projectPath: project.path, imageIds: [imageId] };
-        const request = { method: w.method, layer: w.layer, target: w.target };
-        const [metrics] = await pool.call('metrics', { model: ref, source, request, steps }, { signal });
-        const sanity = await pool.call('sanity', { model: ref, source, request, fullOnly: true }, { signal });
-        project.aggregate.putFaithfulness([
-          {
-            modelHash: w.model.fileHash,
-            imageId,
-            method: w.method,
-            layer: w.layer,
-            targetClass: w.target,
-            steps,
-            deletion: metrics!.deletion.auc,
-            insertion: metrics!.insertion.auc,
-            road: metrics!.road.combined,
-            sanity: sanity.steps.at(-1)?.spearman ?? null,
-          },
-        ]);
-        report('faithfulness', ++done, total);
-      }
-    }
-    return { result: { images: done, total } };
-  };
-}
-
-/** Every aggregated table as flat rows, the shape the CSV and JSON exports write. */
-export function tables(result: Aggregate): Record<AggregateTable, Record<string, unknown>[]> {
-  const methods = result.methods.flatMap((m) =>
-    m.rows.map((r) => ({
-      scope: m.scope,
-      method: r.method,
-      human_rank: r.humanRank,
-      ...Object.fromEntries(
-        Object.entries(r.ratings).flatMap(([scale, v]) => [
-          [`${scale}_n`, v.unweighted.n],
-          [`${scale}_mean`, v.unweighted.mean],
-          [`${scale}_low`, v.unweighted.low],
-          [`${scale}_high`, v.unweighted.high],
-          [`${scale}_weighted_mean`, v.weighted.mean],
-          [`${scale}_weighted_low`, v.weighted.low],
-          [`${scale}_weighted_high`, v.weighted.high],
-        ]),
-      ),
-      comparisons: r.pairwise.comparisons,
-      wins: r.pairwise.wins,
-      losses: r.pairwise.losses,
-      ties: r.pairwise.ties,
-      win_rate: r.pairwise.winRate,
-      weighted_win_rate: r.pairwise.weightedWinRate,
-      bradley_terry: r.pairwise.bradleyTerry,
-      bradley_terry_weighted: r.pairwise.bradleyTerryWeighted,
-      metric_images: r.faithfulness.images,
-      deletion: r.faithfulness.deletion,
-      insertion: r.faithfulness.insertion,
-      road: r.faithfulness.road,
-      sanity: r.faithfulness.sanity,
-    })),
-  );
-  return {
-    concepts: result.concepts.map((c) => ({
-      concept: c.id,
-      name: c.name,
-      auto_name: c.autoName,
-      labels: c.labels,
-      edited: c.edited,
-      terms: c.terms.map((t) => `${t.term} (${t.count})`).join('; '),
-    })),
-    atlas: result.atlas.flatMap((a) =>
-      a.concepts.map((c) => ({
-        class: a.className,
-        concept: c.name,
-        score: c.score,
-        share: c.share,
-        labels: c.labels,
-        people: c.people,
-        images: c.images,
-        example_images: c.examples.map((e) => e.imageId).join(' '),
-      })),
-    ),
-    atlas_layers: result.atlas.flatMap((a) =>
-      a.layers.flatMap((l) =>
-        l.concepts.map((c) => ({
-          class: a.className,
-          layer: l.layer,
-          depth: l.depth,
-          answers: l.answers,
-          concept: c.name,
-          score: c.score,
-          share: c.share,
-          labels: c.labels,
-          people: c.people,
-          images: c.images,
-        })),
-      ),
-    ),
-    trends: result.atlas.flatMap((a) =>
-      a.trends.map((t) => ({
-        class: a.className,
-        concept: t.name,
-        direction: t.direction,
-        slope: t.slope,
-        first: t.first,
-        last: t.last,
-      })),
-    ),
-    methods,
-    correlations: result.methods.flatMap((m) =>
-      m.correlations.map((c) => ({
-        scope: m.scope,
-        metric: c.metric,
-        weighted: c.weighted,
-        methods: c.methods,
-        spearman: c.spearman,
-      })),
-    ),
-    agreement: result.agreement.flatMap((h) =>
-      h.cells.map((c) => ({ heatmap: h.title, row: c.row, column: c.column, value: c.value, n: c.n })),
-    ),
-    disagreement: result.disagreement.items.map((i) => ({
-      item: i.itemUuid,
-      session: i.sessionId,
-      image: i.imageId,
-      class: i.className,
-      task: i.taskType,
-      method: i.method,
-      layer: i.layer,
-      answers: i.answers,
-      disagreement: i.disagreement,
-      answers_given: i.summary,
-    })),
-    disagreement_classes: result.disagreement.classes.map((c) => ({
-      class: c.className,
-      items: c.items,
-      mean_disagreement: c.meanDisagreement,
-      alpha: c.alpha,
-    })),
-  };
-}
-
-export function exportTable(result: Aggregate, table: AggregateTable, format: 'csv' | 'json'): string {
-  const rows = tables(result)[table];
-  if (format === 'json') return JSON.stringify(rows, null, 2);
-  if (rows.length === 0) return '';
-  return toCsv(rows);
-}
-
-export { AGGREGATE_TABLES };

@@ -55,13 +55,13 @@ export function collect(project: Project, sessions: SessionRow[]): Collected {
   const gold = new Map<string, { name: string; answered: number; correct: number }>();
   const out: Collected = { sessions: [], records: [], annotators: new Map() };
   const pending: {
-    row: ReturnType<Project['labels']['sessionAnswers']>[number];
+    row: ReturnType<Project['answers']['sessionAnswers']>[number];
     config: SessionConfig;
     sessionId: number;
   }[] = [];
   for (const row of sessions) {
     const config = JSON.parse(row.config) as SessionConfig;
-    const answers = project.labels.sessionAnswers(row.id);
+    const answers = project.answers.sessionAnswers(row.id);
     out.sessions.push({ row, config, answers: answers.length });
     for (const a of answers) {
       const g = gold.get(a.annotatorUuid) ?? { name: a.annotatorName, answered: 0, correct: 0 };

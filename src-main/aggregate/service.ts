@@ -1,15 +1,9 @@
 /** The aggregation methods of the contract: the aggregate itself, concept edits, faithfulness as a job, exports and the report. */
 import type { Job, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import type { Context } from '../runtime/context.ts';
-import {
-  addConceptEdit,
-  aggregate,
-  exportTable,
-  faithfulnessTask,
-  labelNextFor,
-  tables,
-  type AggregateContext,
-} from './aggregation.ts';
+import { addConceptEdit, aggregate, labelNextFor, type AggregateContext } from './aggregation.ts';
+import { faithfulnessTask } from './faithfulness.ts';
+import { exportTable, tables } from './tables.ts';
 import { exampleImage } from './images.ts';
 import { writeFileSync } from 'node:fs';
 import { reportHtml } from './report.ts';

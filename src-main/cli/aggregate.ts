@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { AGGREGATE_TABLES, AggregateTable } from '../../src-shared/schemas/aggregate.ts';
 import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import { exportTable } from '../aggregate/aggregation.ts';
+import { exportTable } from '../aggregate/tables.ts';
 import { RawOutput } from './labels.ts';
 
 interface Client {

@@ -12,7 +12,7 @@ import { ApiError } from '../../src-shared/errors.ts';
 import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
 import { loadBundle, type LoadedBundle } from '../models/bundle.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
-import type { BundleRef, ExplainerRole } from './generative/engine.ts';
+import type { BundleRef, ExplainerRole } from './generative/types.ts';
 
 export interface ResolvedBundle {
   loaded: LoadedBundle;

@@ -22,7 +22,7 @@ import { modelScope, type Context, type ModelScope } from '../runtime/context.ts
 import type { Project } from '../store/project.ts';
 import { verifiedModel } from '../models/identity.ts';
 import { bundleForModel, type ResolvedBundle } from './bundles.ts';
-import type { ComponentsResult, DecompositionResult, CounterfactualResult } from './generative/engine.ts';
+import type { ComponentsResult, DecompositionResult, CounterfactualResult } from './generative/types.ts';
 import { attachPrototypes } from './prototypes.ts';
 import { rankChannels } from './infodisent/components.ts';
 

@@ -68,14 +68,14 @@ export function exportPack(
           tutorialDone: seat.tutorialDone,
           leaderboard: seat.leaderboard === 1,
         });
-        for (const task of from.tasks(seat.id)) {
-          to.insertTask(seatId, itemIds.get(task.itemId)!, task.position, task.uuid);
+        for (const task of project.answers.tasks(seat.id)) {
+          pack.answers.insertTask(seatId, itemIds.get(task.itemId)!, task.position, task.uuid);
           tasks++;
-          const packTask = to.taskByUuid(task.uuid)!;
-          if (task.revealed >= 0) to.setRevealed(packTask.id, task.revealed);
-          const a = from.answer(task.id);
+          const packTask = pack.answers.taskByUuid(task.uuid)!;
+          if (task.revealed >= 0) pack.answers.setRevealed(packTask.id, task.revealed);
+          const a = project.answers.answer(task.id);
           if (a) {
-            to.insertAnswer({
+            pack.answers.insertAnswer({
               ...a,
               taskId: packTask.id,
               annotatorId: annotatorIds.get(a.annotatorId) ?? annotatorId!,
@@ -136,7 +136,7 @@ export async function mergePack(
   const problems: string[] = [];
   project.transaction(() => {
     for (const a of pack.answers) {
-      const task = project.labels.taskByUuid(a.taskUuid);
+      const task = project.answers.taskByUuid(a.taskUuid);
       const seat = task && project.labels.seat(task.seatId);
       if (!task || !seat || seat.sessionId !== master.id) {
         report.unknown++; // a task of another session reads exactly like a missing one
@@ -152,7 +152,7 @@ export async function mergePack(
       const annotator =
         project.labels.annotatorByUuid(a.annotatorUuid) ??
         project.labels.addAnnotator(a.annotatorName, a.annotatorRole, a.annotatorUuid);
-      const existing = project.labels.answer(task.id);
+      const existing = project.answers.answer(task.id);
       const conflict = () =>
         report.conflicts.push({
           taskId: a.taskUuid,
@@ -172,10 +172,10 @@ export async function mergePack(
         continue;
       }
       const bound = project.labels.seat(seat.id)!;
-      if (a.revealed >= 0) project.labels.setRevealed(task.id, a.revealed);
-      const judged = () => judge(project, bound, project.labels.taskByUuid(a.taskUuid)!, item, a.answer);
+      if (a.revealed >= 0) project.answers.setRevealed(task.id, a.revealed);
+      const judged = () => judge(project, bound, project.answers.taskByUuid(a.taskUuid)!, item, a.answer);
       if (!existing) {
-        project.labels.insertAnswer({
+        project.answers.insertAnswer({
           taskId: task.id,
           annotatorId: annotator.id,
           answer: JSON.stringify(a.answer),
@@ -190,7 +190,7 @@ export async function mergePack(
       } else if (canonical(parseAnswer(existing.answer)) === canonical(a.answer)) {
         report.unchanged++;
       } else if (existing.origin === origin && a.revision > existing.revision) {
-        project.labels.replaceAnswer({
+        project.answers.replaceAnswer({
           taskId: task.id,
           answer: JSON.stringify(a.answer),
           ...judged(),
@@ -209,7 +209,7 @@ export async function mergePack(
         { problems: problems.slice(0, 100), count: problems.length },
       );
     }
-    if (report.added + report.updated > 0) project.labels.recordMerge(pack.packUuid, pack.sessionUuid, report);
+    if (report.added + report.updated > 0) project.answers.recordMerge(pack.packUuid, pack.sessionUuid, report);
   })();
   return report;
 }

@@ -39,7 +39,7 @@ export function sessionSummary(project: Project, session: SessionRow, crowd: Cro
 export function sessionDetail(project: Project, session: SessionRow, crowd: CrowdInfo): SessionDetail {
   const config = JSON.parse(session.config) as SessionConfig;
   const seats = project.labels.seats(session.id).map((seat): SeatProgress => {
-    const answers = project.labels.seatScores(seat.id);
+    const answers = project.answers.seatScores(seat.id);
     const gold = answers.filter((a) => a.correct !== null);
     const goldCorrect = gold.filter((a) => a.correct === 1).length;
     const points = Math.round(answers.reduce((sum, a) => sum + a.points, 0) * 10) / 10;
@@ -49,7 +49,7 @@ export function sessionDetail(project: Project, session: SessionRow, crowd: Crow
       annotator: seat.annotatorId === null ? null : project.labels.annotator(seat.annotatorId)!,
       state: seat.state,
       joined: seat.annotatorId !== null,
-      tasks: project.labels.taskCount(seat.id),
+      tasks: project.answers.taskCount(seat.id),
       answered: answers.length,
       goldAnswered: gold.length,
       goldCorrect,
@@ -113,7 +113,7 @@ function methodKey(answer: SessionAnswer): string {
 
 export function sessionAgreement(project: Project, sessionId: number, samples = 1000): AgreementReport {
   configOf(project, sessionId); // existence check with a clear error
-  const answers = project.labels.sessionAnswers(sessionId).filter((a) => a.gold === null);
+  const answers = project.answers.sessionAnswers(sessionId).filter((a) => a.gold === null);
   const rows: AgreementReport['rows'] = [];
   const annotators: AgreementReport['annotators'] = [];
   const names = new Map(answers.map((a) => [a.annotatorUuid, a.annotatorName]));
@@ -163,10 +163,10 @@ function groupBy<T>(list: readonly T[], key: (item: T) => string): Map<string, T
 export function exportRecords(project: Project, sessionId: number): Record<string, unknown>[] {
   const config = configOf(project, sessionId);
   const session = project.labels.session(sessionId)!;
-  return project.labels.sessionAnswers(sessionId).map((a) => {
+  return project.answers.sessionAnswers(sessionId).map((a) => {
     const answer = parseAnswer(a.answer);
     const provenance = JSON.parse(a.explanations) as Provenance[];
-    const task = project.labels.taskByUuid(a.taskUuid)!;
+    const task = project.answers.taskByUuid(a.taskUuid)!;
     const join = (pick: (p: Provenance) => string | number | null) => provenance.map((p) => pick(p) ?? '').join(' | ');
     return {
       session: session.uuid,

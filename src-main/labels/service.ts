@@ -11,7 +11,8 @@ import { exportPack as writePack, mergePack as mergePackFile } from './packs.ts'
 import { exportAnswers, sessionAgreement, sessionDetail, sessionSummary } from './report.ts';
 import { createSession as create, previewSession } from './sessions.ts';
 import { sourceChoices } from './sources.ts';
-import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from './tasks.ts';
+import { answer, history, leaderboard, next, reopen, type ImageSrc } from './tasks.ts';
+import { reveal } from './reveal.ts';
 
 const changed = (ctx: Context, sessionId: number) => ctx.emit('labels.changed', { sessionId });
 

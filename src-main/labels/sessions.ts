@@ -31,15 +31,33 @@ import {
   isRegionSource,
   mapCounts,
   mapsOf,
-  normalise,
   sourceKey,
   sourceLabel,
   type Context,
   type ExplainedMap,
   type Provenance,
 } from './sources.ts';
-import { verifiedModel } from '../models/identity.ts';
-import type { CamMethodName } from '../../src-shared/contract.ts';
+import { decoyOf } from './decoys.ts';
+
+/**
+ * Building a labelling session from a dataset selection: the items of each task type from the chosen
+ * explanation sources, the gold items, the seats and the deal. Everything a task shows is copied into
+ * the session (images, maps scaled to [0, 1]) in one transaction, so a session is whole or absent.
+ * The selection is exactly the grid's filtered images (class, prediction, correctness, confidence,
+ * split), the first `maxImages` by id of those with a map from a chosen source. A preview plans the same
+ * session without building it and says, in words, everything the request asks for that the session will
+ * not have: sources without maps for the selection, task types that get no items, images left out.
+ *
+ * Gold items (their known answer never leaves main):
+ * - rating: a decoy a careful rater rates "justifies the class" 2 or lower. For a CAM map it is the
+ *   same method's map from the model with every parameter layer randomised (the sanity check's last
+ *   step), which cannot justify anything; for other kinds, the map turned inside out (1 - map), which
+ *   highlights what the explainer found least important;
+ * - pairwise: a real explanation against its decoy; the real one is the answer;
+ * - reveal: the images the model classifies right with the highest confidence, whose class is obvious;
+ *   the answer is the true class.
+ * Concept labels have no right answer and get no gold items.
+ */
 
 type Parsed = z.output<typeof SessionRequest>;
 
@@ -83,52 +101,6 @@ const TYPE_NAMES: Record<TaskType, string> = {
   reveal: 'Deep Reveal',
 };
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-
-const withDecoy = (
-  map: ExplainedMap,
-  decoy: string,
-  values: Float32Array,
-  width = map.width,
-  height = map.height,
-): ExplainedMap => ({
-  ...map,
-  width,
-  height,
-  map: values,
-  provenance: {
-    ...map.provenance,
-    params: JSON.stringify({ ...(JSON.parse(map.provenance.params) as object), decoy }),
-    ref: `${map.provenance.ref}:${decoy}`,
-  },
-});
-
-/** The decoy of a genuine map and why a careful annotator rejects it. */
-async function decoyOf(context: Context, genuine: ExplainedMap): Promise<{ map: ExplainedMap; why: string }> {
-  const { provenance } = genuine;
-  if (provenance.kind === 'cam' && provenance.targetClass !== null) {
-    const result = await context.pool.call('sanity', {
-      model: await verifiedModel(context.model),
-      source: { projectPath: context.project.path, imageIds: [genuine.imageId] },
-      request: { method: provenance.method as CamMethodName, layer: provenance.layer, target: provenance.targetClass },
-      fullOnly: true,
-    });
-    if (result.randomised) {
-      const [height, width] = result.randomised.layerShape;
-      return {
-        map: withDecoy(genuine, 'randomised-model', normalise(result.randomised.map), width, height),
-        why: 'this map comes from the model with all its weights randomised, so it cannot show what justifies the class',
-      };
-    }
-  }
-  return {
-    map: withDecoy(
-      genuine,
-      'inverted',
-      genuine.map.map((v) => 1 - v),
-    ),
-    why: 'this map highlights what the explainer found least important',
-  };
-}
 
 async function planSession(context: Context, request: Parsed): Promise<Plan> {
   const { project, model } = context;
@@ -397,7 +369,7 @@ export async function createSession(context: Context, request: Parsed): Promise<
     );
     const seatIds = plan.seatAnnotators.map((annotatorId, index) => store.insertSeat(sessionId, index, annotatorId));
     plan.queues.forEach((queue, seat) =>
-      queue.forEach((item, position) => store.insertTask(seatIds[seat]!, itemIds[item]!, position + 1)),
+      queue.forEach((item, position) => project.answers.insertTask(seatIds[seat]!, itemIds[item]!, position + 1)),
     );
     return sessionId;
   })();

@@ -13,11 +13,9 @@
  *   turns a wrong gold guess right: looking at more of the image after answering buys nothing.
  * - Reveal steps are served only while answering is possible (an open session, an active seat).
  */
-import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
 import {
   Answer,
-  REVEAL_PERCENTS,
   type AnswerAck,
   type AnswerInput,
   type HistoryEntry,
@@ -26,7 +24,7 @@ import {
   type TaskView,
 } from '../../src-shared/schemas/labels.ts';
 import type { Project } from '../store/project.ts';
-import { parseAnswer, type ItemRow, type SeatRow, type StoredMap, type TaskRow } from '../store/labels.ts';
+import { parseAnswer, type ItemRow, type SeatRow, type TaskRow } from '../store/labels.ts';
 import type { SessionConfig } from './sessions.ts';
 import {
   goldCorrect,
@@ -40,9 +38,25 @@ import {
 } from './scoring.ts';
 import type { Provenance } from './sources.ts';
 
+/**
+ * A seat's work in a session: the next task, answering, reopening, history, the reveal game's steps,
+ * the tutorial round and the leaderboard. Used alike by the local app (an analyst labelling at the
+ * workstation) and the crowd host (participants over the network); callers only differ in how an
+ * image is addressed (`imageSrc`). Policy:
+ * - An answer is committed (its own transaction, synchronous=FULL) before the call returns, and the
+ *   reply carries the next task, so a client never shows a task before the previous answer is on disk.
+ * - A task is answered only by its seat, only while the session is open; the answer's type must be the
+ *   task's. Reopening and changing an answer bumps its revision.
+ * - Gold answers and true classes never leave main; the reveal game's image is masked here, so the
+ *   client never holds more of it than the step shown, and the step counted is the highest one served
+ *   before the first answer. A revised reveal answer never scores more than the answer it revises, nor
+ *   turns a wrong gold guess right: looking at more of the image after answering buys nothing.
+ * - Reveal steps are served only while answering is possible (an open session, an active seat).
+ */
+
 export type ImageSrc = (image: { opaque: string; mime: string; sessionId: number; imageId: number }) => string;
 
-const PRACTICE = 'practice:';
+export const PRACTICE = 'practice:';
 
 export function configOf(project: Project, sessionId: number): SessionConfig {
   const session = project.labels.session(sessionId);
@@ -61,10 +75,10 @@ function gamified(project: Project, seat: SeatRow): boolean {
  * Practice items of the tutorial round: one per task type, a gold item where there is one. A practice
  * task that shows an image in full never uses an image the seat will play in the reveal game.
  */
-function practiceItems(project: Project, seat: SeatRow): ItemRow[] {
+export function practiceItems(project: Project, seat: SeatRow): ItemRow[] {
   const { request } = configOf(project, seat.sessionId);
   if (seat.tutorialDone >= request.taskTypes.length) return []; // the round is over (at most one per type)
-  const own = project.labels.tasks(seat.id).map((t) => project.labels.item(t.itemId)!);
+  const own = project.answers.tasks(seat.id).map((t) => project.labels.item(t.itemId)!);
   const played = new Set(own.filter((item) => item.taskType === 'reveal').map((item) => item.imageId));
   return request.taskTypes.flatMap((type) => {
     const ofType = own.filter((item) => item.taskType === type && (type === 'reveal' || !played.has(item.imageId)));
@@ -74,12 +88,12 @@ function practiceItems(project: Project, seat: SeatRow): ItemRow[] {
 }
 
 export function progressOf(project: Project, seat: SeatRow): Progress {
-  const answers = project.labels.seatScores(seat.id);
+  const answers = project.answers.seatScores(seat.id);
   const points = Math.round(answers.reduce((sum, a) => sum + a.points, 0) * 10) / 10;
   const { level, toNextLevel } = levelOf(points);
   return {
     answered: answers.length,
-    total: project.labels.taskCount(seat.id),
+    total: project.answers.taskCount(seat.id),
     gamified: gamified(project, seat),
     points,
     level,
@@ -115,7 +129,7 @@ function view(
       : target !== null && target !== undefined
         ? (config.classes[target] ?? String(target))
         : image.predictedClass;
-  const answerRow = practice ? undefined : project.labels.answer(project.labels.taskByUuid(task.uuid)!.id);
+  const answerRow = practice ? undefined : project.answers.answer(project.answers.taskByUuid(task.uuid)!.id);
   const gold = item.gold === null ? null : (JSON.parse(item.gold) as GoldAnswer);
   return {
     taskId: task.uuid,
@@ -177,7 +191,7 @@ export function next(project: Project, seat: SeatRow, imageSrc: ImageSrc): NextT
       };
     }
   }
-  const task = project.labels.nextOpenTask(seat.id);
+  const task = project.answers.nextOpenTask(seat.id);
   if (!task) return { state: 'done', task: null, progress };
   return {
     state: 'task',
@@ -186,8 +200,8 @@ export function next(project: Project, seat: SeatRow, imageSrc: ImageSrc): NextT
   };
 }
 
-function ownTask(project: Project, seat: SeatRow, taskId: string): TaskRow {
-  const task = project.labels.taskByUuid(taskId);
+export function ownTask(project: Project, seat: SeatRow, taskId: string): TaskRow {
+  const task = project.answers.taskByUuid(taskId);
   // Another seat's or another session's task reads exactly like a missing one.
   if (!task || task.seatId !== seat.id)
     throw new ApiError(
@@ -219,7 +233,7 @@ function classIndex(config: SessionConfig, name: string | null): number | null {
 }
 
 /** Throws the reason a seat cannot answer (or reveal) now: a removed seat, a paused or ended session. */
-function requireAnswering(project: Project, seat: SeatRow, what: string): void {
+export function requireAnswering(project: Project, seat: SeatRow, what: string): void {
   const blocked = seatCheck(project, seat);
   if (blocked === 'removed')
     throw new ApiError('seat_removed', `The session owner removed this seat; ${what} no longer taken`);
@@ -265,7 +279,7 @@ export function answer(
     throw new ApiError('invalid_request', 'Reveal at least one step before guessing');
   const { revision } = project.transaction(() => {
     const judged = judge(project, seat, task, item, given);
-    return project.labels.writeAnswer({
+    return project.answers.writeAnswer({
       taskId: task.id,
       annotatorId: seat.annotatorId!,
       answer: JSON.stringify(given),
@@ -304,13 +318,13 @@ export function judge(
     const image = project.labels.image(seat.sessionId, item.imageId)!;
     const truth = classIndex(config, image.trueClass) ?? classIndex(config, image.predictedClass);
     score = revealScore(task.revealed, truth !== null && given.guess === truth, given.resigned);
-    const earlier = project.labels.answer(task.id);
+    const earlier = project.answers.answer(task.id);
     if (earlier) {
       if (earlier.score !== null) score = Math.min(score, earlier.score);
       if (earlier.correct !== null && correct !== null) correct = Math.min(correct, earlier.correct);
     }
   }
-  const earlier = project.labels.seatScores(seat.id, task.id);
+  const earlier = project.answers.seatScores(seat.id, task.id);
   const goldDone = earlier.filter((a) => a.correct !== null);
   const weight = reliability(goldDone.filter((a) => a.correct === 1).length, goldDone.length);
   const streak = correct === 0 ? 0 : streakOf(earlier.map((a) => a.correct)) + 1;
@@ -319,7 +333,7 @@ export function judge(
 
 export function history(project: Project, seat: SeatRow, limit = 10): HistoryEntry[] {
   const config = configOf(project, seat.sessionId);
-  return project.labels
+  return project.answers
     .seatAnswers(seat.id)
     .slice(-limit)
     .reverse()
@@ -331,70 +345,6 @@ export function history(project: Project, seat: SeatRow, limit = 10): HistoryEnt
       answeredAt: a.revisedAt ?? a.answeredAt,
       revision: a.revision,
     }));
-}
-
-/** The image with only the top REVEAL_PERCENTS[step] % of the map's pixels visible, as a PNG data URL. */
-export async function reveal(
-  project: Project,
-  seat: SeatRow,
-  taskId: string,
-  step: number,
-): Promise<{ src: string; step: number; percent: number }> {
-  if (!Number.isInteger(step) || step < 0 || step >= REVEAL_PERCENTS.length)
-    throw new ApiError('invalid_request', `Reveal step ${step} is not between 0 and ${REVEAL_PERCENTS.length - 1}`);
-  requireAnswering(project, seat, 'reveal steps are');
-  let item: ItemRow;
-  if (taskId.startsWith(PRACTICE)) {
-    const found = practiceItems(project, seat).find((p) => `${PRACTICE}${p.uuid}` === taskId);
-    if (!found) throw new ApiError('task_not_found', `No practice task ${JSON.stringify(taskId.slice(0, 80))}`);
-    item = found;
-  } else {
-    const task = ownTask(project, seat, taskId);
-    item = project.labels.item(task.itemId)!;
-    if (!project.labels.answer(task.id)) project.labels.setRevealed(task.id, step);
-  }
-  if (item.taskType !== 'reveal')
-    throw new ApiError('invalid_request', `Task ${taskId} is a ${item.taskType} task, not a reveal game`);
-  const stored = project.labels.imageBytes(seat.sessionId, item.imageId)!;
-  const png = await maskedImage(stored.bytes, project.labels.itemMaps(item.id)[0]!, REVEAL_PERCENTS[step]!);
-  return { src: `data:image/png;base64,${png.toString('base64')}`, step, percent: REVEAL_PERCENTS[step]! };
-}
-
-/** Keeps the pixels whose bilinearly upsampled map value is in the top `percent` %; the rest is grey. */
-export async function maskedImage(bytes: Buffer, map: StoredMap, percent: number): Promise<Buffer> {
-  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const keep = revealMask(map, info.width, info.height, percent);
-  const out = Buffer.from(data);
-  for (let p = 0; p < keep.length; p++)
-    if (!keep[p]) for (let c = 0; c < info.channels; c++) out[p * info.channels + c] = 128;
-  return sharp(out, { raw: { width: info.width, height: info.height, channels: info.channels } })
-    .png()
-    .toBuffer();
-}
-
-export function revealMask(map: StoredMap, width: number, height: number, percent: number): Uint8Array {
-  const values = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const sy = Math.min(Math.max(((y + 0.5) * map.height) / height - 0.5, 0), map.height - 1);
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(y0 + 1, map.height - 1);
-    const fy = sy - y0;
-    for (let x = 0; x < width; x++) {
-      const sx = Math.min(Math.max(((x + 0.5) * map.width) / width - 0.5, 0), map.width - 1);
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(x0 + 1, map.width - 1);
-      const fx = sx - x0;
-      const m = map.map;
-      const top = m[y0 * map.width + x0]! * (1 - fx) + m[y0 * map.width + x1]! * fx;
-      const bottom = m[y1 * map.width + x0]! * (1 - fx) + m[y1 * map.width + x1]! * fx;
-      values[y * width + x] = top * (1 - fy) + bottom * fy;
-    }
-  }
-  const count = Math.max(1, Math.round((percent / 100) * values.length));
-  const order = Array.from(values.keys()).sort((a, b) => values[b]! - values[a]! || a - b);
-  const keep = new Uint8Array(values.length);
-  for (let i = 0; i < count; i++) keep[order[i]!] = 1;
-  return keep;
 }
 
 export function leaderboard(

@@ -19,6 +19,7 @@ import { ImageRepository } from './images.ts';
 import { LayerClusterRepository } from './layer-clusters.ts';
 import { JobRepository } from './jobs.ts';
 import { LabelRepository } from './labels.ts';
+import { AnswerRepository } from './answers.ts';
 import { ModelRepository } from './models.ts';
 import { openDatabase, schemaVersion, type Db, type OpenOptions } from './open.ts';
 import { PredictionRepository } from './predictions.ts';
@@ -33,6 +34,7 @@ export class Project {
   readonly layerClusters: LayerClusterRepository;
   readonly generative: GenerativeRepository;
   readonly labels: LabelRepository;
+  readonly answers: AnswerRepository;
   readonly aggregate: AggregateRepository;
 
   private constructor(
@@ -50,6 +52,7 @@ export class Project {
     this.layerClusters = new LayerClusterRepository(db);
     this.generative = new GenerativeRepository(db);
     this.labels = new LabelRepository(db);
+    this.answers = new AnswerRepository(db);
     this.aggregate = new AggregateRepository(db);
   }
 

@@ -21,7 +21,8 @@ import { z } from 'zod';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { Project } from '../store/project.ts';
 import type { SeatRow } from '../store/labels.ts';
-import { answer, history, leaderboard, next, reopen, reveal, type ImageSrc } from '../labels/tasks.ts';
+import { answer, history, leaderboard, next, reopen, type ImageSrc } from '../labels/tasks.ts';
+import { reveal } from '../labels/reveal.ts';
 import { joinSession, showOnLeaderboard } from '../labels/participants.ts';
 import {
   isParticipantMethod,

@@ -13,7 +13,8 @@ import { candidateProviders } from '../inference/runtime/providers.ts';
 import { pixelsForModel, tensorSize, writeNormalised } from '../inference/runtime/preprocess.ts';
 import { CamEngine } from '../explain/cam/engine.ts';
 import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
-import { GenerativeEngine, type BundleRef } from '../explain/generative/engine.ts';
+import { GenerativeEngine } from '../explain/generative/engine.ts';
+import type { BundleRef } from '../explain/generative/types.ts';
 import type { BatchSource, GenerativeBatch, InferenceProtocol, ModelRef } from './protocols.ts';
 import { serve, startData } from './serve.ts';
 

@@ -13,7 +13,7 @@ import type {
   CounterfactualTarget,
   DecompositionResult,
   IndexResult,
-} from '../explain/generative/engine.ts';
+} from '../explain/generative/types.ts';
 import type { LayerInfo } from '../models/gradient/layers.ts';
 import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
 import type { Clustering } from '../aggregate/embedding/cluster.ts';

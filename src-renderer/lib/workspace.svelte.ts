@@ -3,9 +3,7 @@
  * browser's filters and selection, and which panel is open. Views read it; actions call the API and
  * update it; job events from main keep it current.
  */
-import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
 import {
-  type CamMethodName,
   type Dataset,
   type ImageQuery,
   type Job,
@@ -208,13 +206,6 @@ export class Workspace {
     await this.attempt(async () => this.switchTo(await this.api.call('projects.create', { path })));
   }
 
-  async importSource(source: string): Promise<void> {
-    await this.attempt(async () => {
-      await this.api.call('datasets.import', { source });
-      this.#panel = 'jobs';
-    });
-  }
-
   async addModel(path: string, manifestPath?: string): Promise<void> {
     await this.attempt(async () => {
       const model = await this.api.call('models.add', { path, manifestPath: manifestPath || undefined });
@@ -222,63 +213,6 @@ export class Workspace {
       await this.refresh();
       this.#modelId = model.id;
     });
-  }
-
-  async runInference(): Promise<void> {
-    if (this.modelId === null || this.datasetId === null) return;
-    const [modelId, datasetId] = [this.modelId, this.datasetId];
-    await this.attempt(async () => {
-      await this.api.call('inference.run', { modelId, datasetId });
-      this.#panel = 'jobs';
-    });
-  }
-
-  /**
-   * Every image the current filters match as one job: explained with one method ('explain.selection')
-   * or, for 'explain.metricsSelection', its deletion, insertion and ROAD averaged.
-   */
-  async startSelectionJob(
-    kind: 'explain.selection' | 'explain.metricsSelection',
-    method: CamMethodName,
-    layer: string,
-    target: number,
-  ): Promise<void> {
-    const query = this.query;
-    if (this.modelId === null || !query || !layer) return;
-    const modelId = this.modelId;
-    await this.attempt(async () => {
-      await this.api.call(kind, { modelId, method, layer, target, query });
-      this.#panel = 'jobs';
-    });
-  }
-
-  /** Decompositions, paths or components of every image the current filters match, as one job. */
-  async startGenerativeJob(kinds: GenerativeKind[], target: number, steps?: number): Promise<void> {
-    const query = this.query;
-    if (this.modelId === null || !query) return;
-    const modelId = this.modelId;
-    await this.attempt(async () => {
-      await this.api.call('generative.selection', { modelId, kinds, target, steps, query });
-      this.#panel = 'jobs';
-    });
-  }
-
-  /** One pass of the bundle's encoders over the current dataset: class-code map and prototypes. */
-  async startIndexJob(projection: 'pca' | 'umap'): Promise<void> {
-    if (this.modelId === null || this.datasetId === null) return;
-    const [modelId, datasetId] = [this.modelId, this.datasetId];
-    await this.attempt(async () => {
-      await this.api.call('generative.index', { modelId, datasetId, projection });
-      this.notify('info', `Indexing the dataset (${projection.toUpperCase()}); the views update when it is done`);
-    });
-  }
-
-  async cancelJob(jobId: string): Promise<void> {
-    await this.attempt(async () => void (await this.api.call('jobs.cancel', { jobId })));
-  }
-
-  async retryJob(jobId: string): Promise<void> {
-    await this.attempt(async () => void (await this.api.call('jobs.retry', { jobId })));
   }
 
   /**

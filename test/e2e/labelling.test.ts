@@ -107,7 +107,11 @@ describe('a crowd labelling session', () => {
     const store = testHost.workstation.project.labels;
     const sessionId = store.sessions()[0]!.id;
     expect(store.counts(sessionId).answered).toBe(12);
-    for (const ids of answered) for (const id of ids) expect(store.answer(store.taskByUuid(id)!.id)).toBeDefined();
+    for (const ids of answered)
+      for (const id of ids)
+        expect(
+          testHost.workstation.project.answers.answer(testHost.workstation.project.answers.taskByUuid(id)!.id),
+        ).toBeDefined();
     await expect.poll(() => pages[0]!.getByTestId('label-progress').innerText()).toMatch(/^6 \/ \d+$/);
     expect(await pages[0]!.getByTestId('points').innerText()).toMatch(/\d+ points/);
     await expect.poll(() => owner.getByTestId('seats').innerText()).toMatch(/Pia \(participant\)\s+6 \/ \d+/);
@@ -122,7 +126,8 @@ describe('a crowd labelling session', () => {
     await pages[0]!.keyboard.press('z');
     await expect.poll(async () => (await currentTask(pages[0]!)).id).toBe(answered[0]![5]);
     await answerByKeys(pages[0]!, 3);
-    expect(store.answer(store.taskByUuid(answered[0]![5]!)!.id)!.revision).toBe(2);
+    const answers = testHost.workstation.project.answers;
+    expect(answers.answer(answers.taskByUuid(answered[0]![5]!)!.id)!.revision).toBe(2);
     expect(store.counts(sessionId).answered).toBe(12);
   });
 

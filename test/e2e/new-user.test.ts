@@ -13,7 +13,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src-shared/contract.ts';
 import type { AnswerInput, TaskView } from '../../src-shared/schemas/labels.ts';
-import { answer, next, reveal } from '../../src-main/labels/tasks.ts';
+import { answer, next } from '../../src-main/labels/tasks.ts';
+import { reveal } from '../../src-main/labels/reveal.ts';
 import { openApp, type App } from '../support/app.ts';
 import { answerByKeys } from '../support/label-keys.ts';
 import { classFolderTree } from '../support/fixtures.ts';
@@ -247,7 +248,7 @@ describe('a new user', () => {
       const seat = () => seatOf(ws(), detail.id, annotatorId);
       for (let upcoming = next(project, seat(), inlineImage(ws())); upcoming.state === 'task';) {
         const task: TaskView = upcoming.task!;
-        const item = project.labels.item(project.labels.taskByUuid(task.taskId)!.itemId)!;
+        const item = project.labels.item(project.answers.taskByUuid(task.taskId)!.itemId)!;
         const gold =
           item.gold === null
             ? null
@@ -300,6 +301,22 @@ describe('a new user', () => {
     const text = await page.getByTestId('ranking-table').innerText();
     expect(text).not.toMatch(/NaN|invalid|expected number/i);
     await shot('global-pilot');
+    expect(app.pageErrors).toEqual([]);
+  });
+
+  it('switches between light and dark themes with T', async () => {
+    await page.keyboard.press('Escape');
+    const before = await page.evaluate(() => document.documentElement.dataset.theme);
+    await page.keyboard.press('t');
+    const after = await page.evaluate(() => document.documentElement.dataset.theme);
+    expect(new Set([before, after])).toEqual(new Set(['light', 'dark']));
+  });
+
+  it('shows a readable error that names the offending path', async () => {
+    await page.keyboard.press('Escape');
+    await page.getByTestId('import-source').fill('/no/such/folder');
+    await page.getByTestId('import-button').click();
+    await expect.poll(() => page.getByTestId('toast-error').last().innerText()).toContain('/no/such/folder');
     expect(app.pageErrors).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openApp, type App } from '../support/app.ts';
+import { gridColumns, gridTotal, jobDone, openApp, type App } from '../support/app.ts';
 import { classFolderTree } from '../support/fixtures.ts';
 import { ROOT, type TestHost } from '../support/host.ts';
 
@@ -21,11 +21,10 @@ beforeAll(async () => {
 
 afterAll(() => app?.close());
 
-const total = async () => Number((await page.getByTestId('total').innerText()).replace(/[^0-9]/g, ''));
+const total = () => gridTotal(page);
 const waitForTotal = (expected: number) => expect.poll(total).toBe(expected);
-async function waitForJob(kind: string) {
-  await page.locator(`[data-testid=job][data-kind=${kind}][data-status=done]`).first().waitFor({ timeout: 600_000 });
-}
+const waitForJob = (kind: string) => jobDone(page, kind);
+const columns = () => gridColumns(page);
 
 describe('the workstation in Chromium', () => {
   it('creates a project from the start view', async () => {
@@ -339,13 +338,6 @@ describe('the workstation in Chromium', () => {
     });
   });
 
-  it('switches between light and dark themes with T', async () => {
-    const before = await page.evaluate(() => document.documentElement.dataset.theme);
-    await page.keyboard.press('t');
-    const after = await page.evaluate(() => document.documentElement.dataset.theme);
-    expect(new Set([before, after])).toEqual(new Set(['light', 'dark']));
-  });
-
   it('shows the files an import skipped, with their reasons', async () => {
     const tree = await classFolderTree();
     await page.getByTestId('import-source').fill(tree.root);
@@ -400,20 +392,4 @@ describe('the workstation in Chromium', () => {
     await expect.poll(() => page.getByTestId('project-name').innerText()).toBe('study');
     await waitForTotal(10_000);
   });
-
-  it('shows a readable error that names the offending path', async () => {
-    await page.keyboard.press('Escape');
-    await page.getByTestId('import-source').fill('/no/such/folder');
-    await page.getByTestId('import-button').click();
-    await expect.poll(() => page.getByTestId('toast-error').last().innerText()).toContain('/no/such/folder');
-    expect(app.pageErrors).toEqual([]);
-  });
 });
-
-async function columns(): Promise<number> {
-  return page.evaluate(() => {
-    const cells = [...document.querySelectorAll('[data-testid=cell]')] as HTMLElement[];
-    const top = cells[0]!.getBoundingClientRect().top;
-    return cells.filter((cell) => cell.getBoundingClientRect().top === top).length;
-  });
-}

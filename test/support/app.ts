@@ -35,3 +35,23 @@ export async function openApp(
     },
   };
 }
+
+/** The image count the grid's header shows. */
+export async function gridTotal(page: Page): Promise<number> {
+  return Number((await page.getByTestId('total').innerText()).replace(/[^0-9]/g, ''));
+}
+
+/** Waits for the first job of a kind to show as done in the Jobs panel. */
+export async function jobDone(page: Page, kind: string): Promise<void> {
+  await page.locator(`[data-testid=job][data-kind=${kind}][data-status=done]`).first().waitFor({ timeout: 600_000 });
+}
+
+/** How many cells the grid's first row holds. */
+export function gridColumns(page: Page): Promise<number> {
+  // A string, so that this module needs no DOM types (it also runs under the node config).
+  return page.evaluate(`(() => {
+    const cells = [...document.querySelectorAll('[data-testid=cell]')];
+    const top = cells[0].getBoundingClientRect().top;
+    return cells.filter((cell) => cell.getBoundingClientRect().top === top).length;
+  })()`) as Promise<number>;
+}

@@ -1,4 +1,6 @@
 /** A real project ready for labelling: demo model, Fashion-MNIST images, CAM maps, annotators, a session. */
+import type { MethodName, Request, Result } from '../../src-shared/contract.ts';
+import type { Dispatch } from '../../src-main/api/router.ts';
 import { join } from 'node:path';
 import type { SessionRequest, TaskView, AnswerInput } from '../../src-shared/schemas/labels.ts';
 import { createSession } from '../../src-main/labels/sessions.ts';
@@ -93,7 +95,8 @@ export async function answerAll(
   annotatorIds: number[],
   texts: readonly string[] = CONCEPT_TEXTS,
 ): Promise<number> {
-  const { next, answer, reveal } = await import('../../src-main/labels/tasks.ts');
+  const { next, answer } = await import('../../src-main/labels/tasks.ts');
+  const { reveal } = await import('../../src-main/labels/reveal.ts');
   let count = 0;
   for (const [k, annotatorId] of annotatorIds.entries()) {
     const seat = () => seatOf(ws, sessionId, annotatorId);
@@ -115,3 +118,31 @@ export async function answerAll(
   }
   return count;
 }
+
+/** One API call through a router; a failure throws with its code. */
+export async function callVia<M extends MethodName>(via: Dispatch, method: M, request: Request<M>): Promise<Result<M>> {
+  const envelope = await via(method, request);
+  if (!envelope.ok) throw Object.assign(new Error(envelope.error.message), { code: envelope.error.code });
+  return envelope.value as Result<M>;
+}
+
+/**
+ * A careful annotator's answer: focused maps (low mean) are rated higher and preferred, which also
+ * catches the inverted gold decoys; `bias` shifts ratings, so two annotators agree but not perfectly.
+ */
+export function carefulAnswer(task: TaskView, bias = 0): AnswerInput {
+  const seed = [...task.taskId].reduce((sum, c) => sum + c.charCodeAt(0), 0);
+  switch (task.type) {
+    case 'rating': {
+      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * (1 - mean(task.maps[0]!.map))) + bias));
+      return { type: 'rating', scores: { justifies, predictable: justifies }, comment: '' };
+    }
+    case 'pairwise':
+      return { type: 'pairwise', choice: mean(task.maps[0]!.map) <= mean(task.maps[1]!.map) ? 'a' : 'b' };
+    case 'concept':
+      return { type: 'concept', text: 'collar', concepts: task.concepts.slice(seed % 2, (seed % 2) + 1) };
+    case 'reveal':
+      return { type: 'reveal', guess: seed % 10, resigned: false, text: 'edges' };
+  }
+}
+export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;

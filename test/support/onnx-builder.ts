@@ -72,3 +72,24 @@ export function seeded(count: number, seed: number, low = -1, high = 1): Float32
 export async function session(model: OnnxModel): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(model.encode(), { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
 }
+
+/** A Conv node with seeded weights and bias, and its initializers. */
+export const conv = (
+  name: string,
+  input: string,
+  outChannels: number,
+  inPerGroup: number,
+  k: number[],
+  attrs: ReturnType<typeof int>[],
+  seed: number,
+) => ({
+  node: node('Conv', [input, `${name}.w`, `${name}.b`], name, [ints('kernel_shape', k), ...attrs]),
+  inits: [
+    floatTensor(
+      `${name}.w`,
+      [outChannels, inPerGroup, ...k],
+      seeded(outChannels * inPerGroup * k[0]! * k[1]!, seed, -0.5, 0.5),
+    ),
+    floatTensor(`${name}.b`, [outChannels], seeded(outChannels, seed + 1)),
+  ],
+});

@@ -93,7 +93,7 @@ describe('the crowd host refuses bad input and changes nothing', () => {
     const before = snapshot();
     expect((await post('next', {}, 'not-a-token')).status).toBe(401);
     expect((await post('next', {})).body).toMatchObject({ ok: false, error: { code: 'unauthorised' } });
-    const foreign = ws.project.labels.tasks(ws.project.labels.seats(otherSession)[0]!.id)[0]!;
+    const foreign = ws.project.answers.tasks(ws.project.labels.seats(otherSession)[0]!.id)[0]!;
     const stolen = await post(
       'answer',
       { taskId: foreign.uuid, answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } } },
@@ -240,8 +240,8 @@ describe('a crowd host killed with SIGKILL', () => {
     const project = Project.open(projectPath);
     try {
       for (const { taskId, answer } of real) {
-        const task = project.labels.taskByUuid(taskId)!;
-        expect(project.labels.answer(task.id)?.answer, taskId).toBe(JSON.stringify(JSON.parse(answer)));
+        const task = project.answers.taskByUuid(taskId)!;
+        expect(project.answers.answer(task.id)?.answer, taskId).toBe(JSON.stringify(JSON.parse(answer)));
       }
       expect(project.db.pragma('integrity_check', { simple: true })).toBe('ok');
     } finally {

@@ -72,7 +72,7 @@ describe('the reveal game', () => {
     const task = await nextOfType(sessionId, 'reveal');
     const classes = task.classes;
     const seat = seatOf(ws, sessionId, analyst);
-    const item = ws.project.labels.item(ws.project.labels.taskByUuid(task.taskId)!.itemId)!;
+    const item = ws.project.labels.item(ws.project.answers.taskByUuid(task.taskId)!.itemId)!;
     const truth = classes.indexOf(ws.project.labels.image(sessionId, item.imageId)!.trueClass!);
     await call('labels.reveal', { sessionId, annotatorId: analyst, taskId: task.taskId, step: 0 });
     await call('labels.answer', {
@@ -81,7 +81,7 @@ describe('the reveal game', () => {
       taskId: task.taskId,
       answer: { type: 'reveal', guess: (truth + 1) % classes.length, resigned: false, text: '' },
     });
-    const first = ws.project.labels.answer(ws.project.labels.taskByUuid(task.taskId)!.id)!;
+    const first = ws.project.answers.answer(ws.project.answers.taskByUuid(task.taskId)!.id)!;
     expect(first.score).toBeCloseTo(0.9 / 4);
     // Peek at the whole reveal, then answer right: the revision is stored, its score is not raised.
     await call('labels.reveal', { sessionId, annotatorId: analyst, taskId: task.taskId, step: 5 });
@@ -92,7 +92,7 @@ describe('the reveal game', () => {
       answer: { type: 'reveal', guess: truth, resigned: false, text: 'now I see' },
     });
     expect(ack.revision).toBe(2);
-    const revised = ws.project.labels.answer(ws.project.labels.taskByUuid(task.taskId)!.id)!;
+    const revised = ws.project.answers.answer(ws.project.answers.taskByUuid(task.taskId)!.id)!;
     expect(JSON.parse(revised.answer)).toMatchObject({ guess: truth });
     expect(revised.score).toBeLessThanOrEqual(first.score!);
     expect(revised.points).toBeLessThanOrEqual(first.points);
@@ -109,7 +109,7 @@ describe('the reveal game', () => {
       gamification: 'off',
     });
     const task = await nextOfType(sessionId, 'reveal');
-    const revealed = () => ws.project.labels.taskByUuid(task.taskId)!.revealed;
+    const revealed = () => ws.project.answers.taskByUuid(task.taskId)!.revealed;
     for (const [state, code] of [
       ['paused', 'session_paused'],
       ['ended', 'session_ended'],

@@ -2,7 +2,7 @@
  * Labelling through the API router on a real project: CAM maps and feature clusters of real
  * Fashion-MNIST images from the demo model, a session dealt to analysts and a participant, answers of
  * every task type committed before the reply, gold checks, the tutorial round, history and revisions,
- * agreement, CSV/JSONL export, and an annotator pack labelled in another workstation and merged back.
+ * agreement, CSV/JSONL export (annotator packs: labels-packs.test.ts).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { Workstation } from '../../src-main/workstation.ts';
 import { Project } from '../../src-main/store/project.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
-import { explainedProject, LAYER } from '../support/labelling.ts';
+import { callVia, carefulAnswer as answerFor, explainedProject, LAYER, mean } from '../support/labelling.ts';
 import { explainLayerwise } from '../../src-main/explain/service.ts';
 import { seatOf } from '../../src-main/labels/service.ts';
 let ws: Workstation;
@@ -22,32 +22,7 @@ let modelId: number;
 let datasetId: number;
 let dispatch: ReturnType<typeof createRouter>;
 
-async function call<M extends MethodName>(method: M, request: Request<M>, via = dispatch): Promise<Result<M>> {
-  const envelope = await via(method, request);
-  if (!envelope.ok) throw Object.assign(new Error(envelope.error.message), { code: envelope.error.code });
-  return envelope.value as Result<M>;
-}
-
-/**
- * A careful annotator's answer: focused maps (low mean) are rated higher and preferred, which also
- * catches the inverted gold decoys; `bias` shifts ratings, so two annotators agree but not perfectly.
- */
-function answerFor(task: TaskView, bias = 0): AnswerInput {
-  const seed = [...task.taskId].reduce((sum, c) => sum + c.charCodeAt(0), 0);
-  switch (task.type) {
-    case 'rating': {
-      const justifies = Math.min(5, Math.max(1, Math.round(1 + 4 * (1 - mean(task.maps[0]!.map))) + bias));
-      return { type: 'rating', scores: { justifies, predictable: justifies }, comment: '' };
-    }
-    case 'pairwise':
-      return { type: 'pairwise', choice: mean(task.maps[0]!.map) <= mean(task.maps[1]!.map) ? 'a' : 'b' };
-    case 'concept':
-      return { type: 'concept', text: 'collar', concepts: task.concepts.slice(seed % 2, (seed % 2) + 1) };
-    case 'reveal':
-      return { type: 'reveal', guess: seed % 10, resigned: false, text: 'edges' };
-  }
-}
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const call = <M extends MethodName>(method: M, request: Request<M>, via = dispatch) => callVia(via, method, request);
 
 let analysts: number[];
 let participant: number;
@@ -246,7 +221,7 @@ describe('a labelling session', () => {
     const types = (await call('labels.session', { sessionId })).taskTypes;
     const seat = seatOf(ws, sessionId, participant);
     const played = new Set(
-      ws.project.labels
+      ws.project.answers
         .tasks(seat.id)
         .map((t) => ws.project.labels.item(t.itemId)!)
         .filter((item) => item.taskType === 'reveal')
@@ -312,7 +287,7 @@ describe('a labelling session', () => {
         let answer = answerFor(task);
         if (!careless && task.type === 'reveal') {
           // A careful player recognises the garment: the true class of the image behind the task.
-          const item = ws.project.labels.item(ws.project.labels.taskByUuid(task.taskId)!.itemId)!;
+          const item = ws.project.labels.item(ws.project.answers.taskByUuid(task.taskId)!.itemId)!;
           const image = ws.project.labels.image(sessionId, item.imageId)!;
           answer = { type: 'reveal', guess: task.classes.indexOf(image.trueClass!), resigned: false, text: 'shape' };
         }
@@ -373,7 +348,7 @@ describe('a labelling session', () => {
     const next = await call('labels.next', { sessionId, annotatorId: participant });
     expect(next.state).toBe('paused');
     const seat = ws.project.labels.seatOf(sessionId, participant)!;
-    const open = ws.project.labels.nextOpenTask(seat.id)!;
+    const open = ws.project.answers.nextOpenTask(seat.id)!;
     await expect(
       call('labels.answer', {
         sessionId,
@@ -393,117 +368,5 @@ describe('a labelling session', () => {
         answer: { type: 'rating', scores: { justifies: 1, predictable: 1 } },
       }),
     ).rejects.toMatchObject({ code: 'seat_removed' });
-  });
-});
-
-describe('annotator packs', () => {
-  it('travel to another desktop, merge back once, list conflicts and never resolve them silently', async () => {
-    const packPath = join(dir, 'pack.xaiws');
-    const exported = await call('labels.exportPack', { sessionId, path: packPath });
-    expect(exported.tasks).toBeGreaterThan(0);
-
-    // The other desktop: its own workstation opens the pack as a project and labels the free seat.
-    const other = new Workstation({
-      dataDir: join(dir, 'other'),
-      resourcesDir: join(ROOT, 'resources'),
-      transport: 'cli',
-    });
-    const otherDispatch = createRouter(other);
-    try {
-      await other.openProject(packPath);
-      const packSession = (await call('labels.sessions', {}, otherDispatch))[0]!;
-      expect(packSession.uuid).toBe(ws.project.labels.session(sessionId)!.uuid);
-      const quinn = await call('annotators.add', { name: 'Quinn', role: 'analyst' }, otherDispatch);
-      let next = await call('labels.next', { sessionId: packSession.id, annotatorId: quinn.id }, otherDispatch);
-      expect(next.task!.image?.src ?? 'data:').toMatch(/^data:/);
-      let answered = 0;
-      while (next.state === 'task' && answered < 6) {
-        const task = next.task!;
-        if (task.type === 'reveal')
-          await call(
-            'labels.reveal',
-            { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, step: 0 },
-            otherDispatch,
-          );
-        next = (
-          await call(
-            'labels.answer',
-            { sessionId: packSession.id, annotatorId: quinn.id, taskId: task.taskId, answer: answerFor(task) },
-            otherDispatch,
-          )
-        ).next;
-        answered++;
-      }
-      await other.closeProject();
-      const before = ws.project.labels.counts(sessionId).answered;
-      const first = await call('labels.mergePack', { path: packPath });
-      expect(first).toMatchObject({ added: answered, updated: 0, conflicts: [] });
-      expect(first.unchanged).toBe(exported.answers);
-      expect(ws.project.labels.counts(sessionId).answered).toBe(before + answered);
-      const dump = () =>
-        ws.project.db
-          .prepare('SELECT task_id, answer, revision, answered_at FROM label_answers ORDER BY task_id')
-          .all();
-      const afterFirst = dump();
-      const second = await call('labels.mergePack', { path: packPath });
-      expect(second).toMatchObject({ added: 0, updated: 0, conflicts: [] });
-      expect(dump()).toEqual(afterFirst);
-      expect(ws.project.db.prepare('SELECT count(*) AS n FROM label_merges').get()).toEqual({ n: 1 });
-
-      // Ana's answer changed on the other desktop while the master kept hers: a conflict, master wins.
-      await other.openProject(packPath);
-      const ana = ws.project.labels.annotator(analysts[0]!)!;
-      const packAna = other.project.labels.annotatorByUuid(ana.uuid)!;
-      const anaTask = (
-        await call('labels.history', { sessionId: packSession.id, annotatorId: packAna.id }, otherDispatch)
-      )[0]!;
-      const reopened = await call(
-        'labels.task',
-        { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId },
-        otherDispatch,
-      );
-      const different: AnswerInput =
-        reopened.type === 'rating'
-          ? {
-              type: 'rating',
-              scores: {
-                justifies: reopened.answer!.type === 'rating' && reopened.answer!.scores.justifies === 1 ? 2 : 1,
-                predictable: 1,
-              },
-            }
-          : reopened.type === 'pairwise'
-            ? {
-                type: 'pairwise',
-                choice: reopened.answer!.type === 'pairwise' && reopened.answer!.choice === 'neither' ? 'a' : 'neither',
-              }
-            : reopened.type === 'concept'
-              ? { type: 'concept', text: 'something else entirely', concepts: [] }
-              : { type: 'reveal', guess: null, resigned: true, text: '' };
-      await call(
-        'labels.answer',
-        { sessionId: packSession.id, annotatorId: packAna.id, taskId: anaTask.taskId, answer: different },
-        otherDispatch,
-      );
-      await other.closeProject();
-      const masterBefore = ws.project.labels.answer(ws.project.labels.taskByUuid(anaTask.taskId)!.id)!.answer;
-      const third = await call('labels.mergePack', { path: packPath });
-      expect(third.conflicts).toHaveLength(1);
-      expect(third.conflicts[0]).toMatchObject({ taskId: anaTask.taskId, annotator: 'Ana' });
-      expect(ws.project.labels.answer(ws.project.labels.taskByUuid(anaTask.taskId)!.id)!.answer).toBe(masterBefore);
-    } finally {
-      await other.shutdown();
-    }
-  });
-
-  it('refuses a file that is not a pack, or the open project itself', async () => {
-    const plain = Project.create(join(dir, 'plain.xaiws'));
-    plain.close();
-    await expect(call('labels.mergePack', { path: join(dir, 'plain.xaiws') })).rejects.toMatchObject({
-      code: 'pack_invalid',
-    });
-    await expect(call('labels.mergePack', { path: ws.project.path })).rejects.toMatchObject({ code: 'pack_invalid' });
-    await expect(call('labels.mergePack', { path: join(dir, 'nope.xaiws') })).rejects.toMatchObject({
-      code: 'source_not_found',
-    });
   });
 });

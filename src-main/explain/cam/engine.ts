@@ -15,6 +15,7 @@ import {
   type TailModel,
 } from '../../models/gradient/layers.ts';
 import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
+import { ablatedFeeds, maskedByChannels } from './perturb.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
 import { probeShapes, type ShapeTable } from '../../models/onnx/probe.ts';
 import {
@@ -290,39 +291,12 @@ export class CamEngine {
     ) as [number, number, number];
     const size = inChannels * inHeight * inWidth;
     const image = data.subarray(index * size, (index + 1) * size);
-    const plane = a.height * a.width;
-    const pixels = inHeight * inWidth;
-    const mask = new Float32Array(pixels);
+    const shape = { channels: inChannels, height: inHeight, width: inWidth, nchw };
     const scores = new Float64Array(a.channels);
     for (let start = 0; start < a.channels; start += SCORE_CAM_BATCH) {
       throwIfCancelled(signal);
       const batch = Math.min(SCORE_CAM_BATCH, a.channels - start);
-      const masked = new Float32Array(batch * size);
-      for (let b = 0; b < batch; b++) {
-        resizeBilinearAligned(
-          a.values.subarray((start + b) * plane, (start + b + 1) * plane),
-          a.height,
-          a.width,
-          inHeight,
-          inWidth,
-          mask,
-        );
-        let low = Infinity;
-        let high = -Infinity;
-        for (const v of mask) {
-          low = Math.min(low, v);
-          high = Math.max(high, v);
-        }
-        const scale = 1 / (high - low + 1e-8);
-        const out = masked.subarray(b * size, (b + 1) * size);
-        for (let p = 0; p < pixels; p++) {
-          const m = (mask[p]! - low) * scale;
-          for (let c = 0; c < inChannels; c++) {
-            const at = nchw ? c * pixels + p : p * inChannels + c;
-            out[at] = image[at]! * m;
-          }
-        }
-      }
+      const masked = maskedByChannels(image, a, shape, start, batch);
       const result = await session.run({ [this.inputName]: this.inputTensor(masked, batch) });
       const logits = result[this.outputName]!.data as Float32Array;
       const classes = logits.length / batch;
@@ -345,8 +319,6 @@ export class CamEngine {
     signal?: AbortSignal,
   ): Promise<Float64Array> {
     const session = await this.tailSession(layer);
-    const plane = a.height * a.width;
-    const size = a.channels * plane;
     let min = Infinity;
     for (const v of a.values) min = Math.min(min, v);
     const fill = min === 0 ? 0 : min - 1e7;
@@ -354,22 +326,7 @@ export class CamEngine {
     for (let start = 0; start < a.channels; start += ABLATION_BATCH) {
       throwIfCancelled(signal);
       const batch = Math.min(ABLATION_BATCH, a.channels - start);
-      const ablated = new Float32Array(batch * size);
-      for (let b = 0; b < batch; b++) {
-        ablated.set(a.values, b * size);
-        ablated.fill(fill, b * size + (start + b) * plane, b * size + (start + b + 1) * plane);
-      }
-      const feeds: Record<string, ort.Tensor> = {
-        [layer]: new ort.Tensor('float32', ablated, [batch, a.channels, a.height, a.width]),
-      };
-      for (const { name, tensor } of frontier) {
-        const dims = tensor.dims as number[];
-        const one = dims.slice(1).reduce((x, y) => x * y, 1);
-        const source = (tensor.data as Float32Array).subarray(index * one, (index + 1) * one);
-        const repeated = new Float32Array(batch * one);
-        for (let b = 0; b < batch; b++) repeated.set(source, b * one);
-        feeds[name] = new ort.Tensor('float32', repeated, [batch, ...dims.slice(1)]);
-      }
+      const feeds = ablatedFeeds(layer, a, fill, frontier, index, start, batch);
       const result = await session.run(feeds);
       const logits = result[this.outputName]!.data as Float32Array;
       const classes = logits.length / batch;

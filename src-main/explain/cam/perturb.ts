@@ -1,0 +1,91 @@
+/**
+ * The perturbed inputs of the gradient-free CAM methods, built for one batch of channels: Score-CAM
+ * masks the image with each upsampled, min-max normalised channel; Ablation-CAM sets one channel of
+ * the layer to its fill value and feeds the tail of the model, the other inputs of the tail repeated.
+ */
+import * as ort from 'onnxruntime-node';
+import { resizeBilinearAligned } from '../../../src-shared/saliency.ts';
+import type { FeatureMaps } from './maps.ts';
+
+export interface ImageShape {
+  channels: number;
+  height: number;
+  width: number;
+  nchw: boolean;
+}
+
+/** `batch` copies of `image`, copy b masked by channel `start + b` of `a`. */
+export function maskedByChannels(
+  image: Float32Array,
+  a: FeatureMaps,
+  shape: ImageShape,
+  start: number,
+  batch: number,
+): Float32Array {
+  const { channels, height, width, nchw } = shape;
+  const size = channels * height * width;
+  const plane = a.height * a.width;
+  const pixels = height * width;
+  const mask = new Float32Array(pixels);
+  const masked = new Float32Array(batch * size);
+  for (let b = 0; b < batch; b++) {
+    resizeBilinearAligned(
+      a.values.subarray((start + b) * plane, (start + b + 1) * plane),
+      a.height,
+      a.width,
+      height,
+      width,
+      mask,
+    );
+    let low = Infinity;
+    let high = -Infinity;
+    for (const v of mask) {
+      low = Math.min(low, v);
+      high = Math.max(high, v);
+    }
+    const scale = 1 / (high - low + 1e-8);
+    const out = masked.subarray(b * size, (b + 1) * size);
+    for (let p = 0; p < pixels; p++) {
+      const m = (mask[p]! - low) * scale;
+      for (let c = 0; c < channels; c++) {
+        const at = nchw ? c * pixels + p : p * channels + c;
+        out[at] = image[at]! * m;
+      }
+    }
+  }
+  return masked;
+}
+
+/**
+ * The tail's feeds for `batch` ablations: channel `start + b` of copy b set to `fill`, and every other
+ * tensor the tail reads (`frontier`, computed for the whole batch of images) cut to image `index`.
+ */
+export function ablatedFeeds(
+  layer: string,
+  a: FeatureMaps,
+  fill: number,
+  frontier: { name: string; tensor: ort.Tensor }[],
+  index: number,
+  start: number,
+  batch: number,
+): Record<string, ort.Tensor> {
+  const plane = a.height * a.width;
+  const size = a.channels * plane;
+  const ablated = new Float32Array(batch * size);
+  for (let b = 0; b < batch; b++) {
+    ablated.set(a.values, b * size);
+    ablated.fill(fill, b * size + (start + b) * plane, b * size + (start + b + 1) * plane);
+  }
+  const feeds: Record<string, ort.Tensor> = {
+    [layer]: new ort.Tensor('float32', ablated, [batch, a.channels, a.height, a.width]),
+  };
+  for (const { name, tensor } of frontier) {
+    const dims = tensor.dims as number[];
+    const one = dims.slice(1).reduce((x, y) => x * y, 1);
+    const source = (tensor.data as Float32Array).subarray(index * one, (index + 1) * one);
+    const repeated = new Float32Array(batch * one);
+    for (let b = 0; b < batch; b++) repeated.set(source, b * one);
+    feeds[name] = new ort.Tensor('float32', repeated, [batch, ...dims.slice(1)]);
+  }
+  return feeds;
+}
