@@ -9,8 +9,16 @@ import type { Answer, Annotator, TaskType } from '../../src-shared/schemas/label
 import type { Db } from './open.ts';
 import type { ImageRow, ItemRow, SeatRow, SessionRow, StoredMap } from './label-rows.ts';
 
-export type { AnswerRow, ImageRow, ItemRow, SeatRow, SessionAnswer, SessionRow, StoredMap, TaskRow } from './label-rows.ts';
-
+export type {
+  AnswerRow,
+  ImageRow,
+  ItemRow,
+  SeatRow,
+  SessionAnswer,
+  SessionRow,
+  StoredMap,
+  TaskRow,
+} from './label-rows.ts';
 
 const ANNOTATOR = `id, uuid, name, role, created_at AS createdAt`;
 const SESSION = `id, uuid, name, config, state, created_at AS createdAt`;
@@ -305,7 +313,6 @@ export class LabelRepository {
       .get({ s: sessionId }) as { items: number; goldItems: number; seats: number; tasks: number; answered: number };
   }
 }
-
 
 export function parseAnswer(text: string): Answer {
   return JSON.parse(text) as Answer;
