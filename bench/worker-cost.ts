@@ -15,17 +15,21 @@ import { explainImage } from '../src-main/explain/service.ts';
 import { startImport } from '../src-main/datasets/service.ts';
 import { startInference } from '../src-main/inference/service.ts';
 
-const REPEATS = 5;
-const CAM_IMAGES = 500;
+// The demo by default; a real-size model with XAIWS_BENCH_MODEL (its manifest beside it), its CAM layer
+// and a smaller dataset (bench/models/resnet18.py writes a ResNet-18 at 224 px).
+const MODEL = process.env.XAIWS_BENCH_MODEL ?? 'resources/models/fashion-mnist-cnn/classifier.onnx';
+const SOURCE = process.env.XAIWS_BENCH_SOURCE ?? 'resources/datasets/fashion-mnist';
+const LAYER = process.env.XAIWS_BENCH_LAYER ?? '/features/features.10/Relu_output_0';
+const REPEATS = Number(process.env.XAIWS_BENCH_REPEATS ?? 5);
+const CAM_IMAGES = Number(process.env.XAIWS_BENCH_CAM_IMAGES ?? 500);
 const CALLS = 1000;
-const LAYER = '/features/features.10/Relu_output_0';
 
 const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-'));
 const ws = new Workstation({ dataDir: dir, resourcesDir: 'resources', transport: 'cli' });
 try {
   await ws.createProject(join(dir, 'bench.xaiws'));
-  const model = await addModel(ws, { path: 'resources/models/fashion-mnist-cnn/classifier.onnx' });
-  const imported = await ws.jobs.wait(startImport(ws, { source: 'resources/datasets/fashion-mnist' }).id);
+  const model = await addModel(ws, { path: MODEL });
+  const imported = await ws.jobs.wait(startImport(ws, { source: SOURCE }).id);
   const datasetId = imported.result!.datasetId as number;
   const rates: number[] = [];
   for (let i = 0; i < REPEATS; i++) {

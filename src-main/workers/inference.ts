@@ -35,6 +35,9 @@ async function createSession(model: string | Uint8Array, label: string) {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        // The intra-op threads sleep between runs instead of spinning: a spinning pool in this process takes
+        // the cores the app needs to store the last batch and send the next (XAIWS_ORT_SPIN=1 spins).
+        extra: { session: { intra_op: { allow_spinning: process.env.XAIWS_ORT_SPIN === '1' ? '1' : '0' } } },
       } as const;
       const session =
         typeof model === 'string'
