@@ -26,6 +26,8 @@ export async function answerByKeys(page: Page, choice = 0): Promise<string> {
   } else if (await page.getByTestId('reveal-task').count()) {
     await page.keyboard.press(' ');
     await page.getByTestId('reveal-image').waitFor();
+    // A key pressed while the next step is being fetched is ignored, as a person's would be: wait for it.
+    await page.locator('[data-testid=label-task]:not([aria-busy=true])').waitFor();
     await page.keyboard.press(String(choice % 10));
     await page.keyboard.press('Enter');
   } else {
