@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Job, MethodName, Request, Result } from '../../src-shared/contract.ts';
-import { ApiError, toApiError } from '../../src-shared/errors.ts';
+import { ApiError, isApiErrorShape, toApiError } from '../../src-shared/errors.ts';
 import { createRouter, type Dispatch } from '../api/router.ts';
 import { Workstation } from '../workstation.ts';
 import { startCrowd } from '../transport/crowd.ts';
@@ -211,7 +211,9 @@ async function run(
     const job = await workstation.jobs.wait(jobId);
     process.stderr.write('\n');
     if (job.status === 'failed')
-      throw new ApiError((job.error?.code ?? 'internal') as never, job.error?.message ?? 'job failed');
+      throw job.error && isApiErrorShape(job.error)
+        ? new ApiError(job.error.code, job.error.message)
+        : new ApiError('internal', job.error?.message ?? 'job failed');
     return job;
   };
   const subject = `${command} ${rest[0] ?? ''}`.trim();

@@ -6,7 +6,7 @@
  * tsx's loader. Either way the worker gets its start data in an environment variable and talks over
  * structured clones (typed arrays survive); its name is its first argument (ps and pgrep show it).
  */
-import { fork } from 'node:child_process';
+import { fork, type Serializable } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,7 +26,7 @@ export const DATA_VARIABLE = 'XAIWS_WORKER_DATA';
 /** A running worker process as its parent sees it, whoever started it. */
 export interface WorkerProcess {
   readonly pid: number | undefined;
-  send(message: unknown): void;
+  send(message: Serializable): void;
   onMessage(handler: (message: unknown) => void): void;
   /** Called once when the process has ended; `signal` where the launcher knows it. */
   onExit(handler: (code: number | null, signal: string | null) => void): void;
@@ -57,7 +57,7 @@ export const forkLauncher: Launcher = ({ name, entry, env, execArgv }) => {
       return child.pid;
     },
     send: (message) => {
-      if (child.connected) child.send(message as never);
+      if (child.connected) child.send(message);
     },
     onMessage: (handler) => child.on('message', handler),
     onExit: (handler) => {
