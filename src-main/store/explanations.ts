@@ -1,6 +1,6 @@
 /** Cached explanation maps (see migration 0002). Writes go in one transaction per batch. */
 import { fromBlob, toBlob } from './blobs.ts';
-import type { Db } from './open.ts';
+import { cacheTransaction, type Db } from './open.ts';
 
 export interface ExplanationKey {
   modelHash: string;
@@ -68,7 +68,7 @@ export class ExplanationRepository {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const now = new Date().toISOString();
-    this.db.transaction(() => {
+    cacheTransaction(this.db, () => {
       for (const r of rows)
         insert.run(
           r.modelHash,
@@ -84,7 +84,7 @@ export class ExplanationRepository {
           toBlob(r.logits),
           now,
         );
-    })();
+    });
   }
 
   count(modelHash?: string): number {

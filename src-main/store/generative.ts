@@ -4,7 +4,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { fromBlob, toBlob } from './blobs.ts';
-import type { Db } from './open.ts';
+import { cacheTransaction, type Db } from './open.ts';
 
 export interface GenerativeKey {
   explainerKey: string;
@@ -45,7 +45,7 @@ export class GenerativeRepository {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const now = new Date().toISOString();
-    this.db.transaction(() => {
+    cacheTransaction(this.db, () => {
       for (const row of rows) {
         insert.run(
           key.explainerKey,
@@ -59,7 +59,7 @@ export class GenerativeRepository {
           now,
         );
       }
-    })();
+    });
   }
 
   /** The kinds and parameters with cached results under these explainer keys, with how many images each covers. */

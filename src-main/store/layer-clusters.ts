@@ -1,7 +1,7 @@
 /** Layer-wise clustered feature maps (migration 0003): one run per image, model file and class. */
 import type { ClusteredLayer, LayerwiseExplanation } from '../../src-shared/contract.ts';
 import { fromBlob, toBlob } from './blobs.ts';
-import type { Db } from './open.ts';
+import { cacheTransaction, type Db } from './open.ts';
 
 /** What the store keeps of one layer-wise run (the CAM engine's LayerwiseResult has this shape). */
 export interface LayerwiseRun {
@@ -78,7 +78,7 @@ export class LayerClusterRepository {
   }
 
   save(key: RunKey, result: LayerwiseRun): number {
-    return this.db.transaction(() => {
+    return cacheTransaction(this.db, () => {
       this.db
         .prepare(
           'DELETE FROM layer_cluster_runs WHERE model_hash = ? AND image_id = ? AND requested_class = ? AND params = ?',
@@ -124,7 +124,7 @@ export class LayerClusterRepository {
           cluster.run(runId, index, c.index, c.weight, c.kept ? 1 : 0, JSON.stringify(c.channels), toBlob(c.map));
       });
       return runId;
-    })();
+    });
   }
 
   find(key: RunKey): StoredRun | undefined {

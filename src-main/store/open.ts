@@ -4,7 +4,11 @@
  * workers write through their own connections; trusted_schema off, and the schema guard
  * (schema-guard.ts) before any other statement, because a project file may come from another desktop.
  * A file written by a newer version is refused before anything touches it; a file that is not a
- * workstation project is refused by name.
+ * workstation project is refused by name. Results the app can compute again (explanation maps,
+ * generative results, layer clusters) are written with `cacheTransaction`: synchronous=NORMAL for that
+ * commit, which keeps the file consistent but does not wait for the disk (a crash may lose the last of
+ * them, never anything else; the next FULL commit syncs them with it). That fsync was a third of a
+ * single Grad-CAM call on a small model.
  */
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -86,6 +90,20 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+/**
+ * `fn` as one transaction that does not wait for the disk: for rows that are a cache of computations,
+ * never for what a user entered or was told is saved.
+ */
+export function cacheTransaction<T>(db: Db, fn: () => T): T {
+  if (db.inTransaction) return fn();
+  db.pragma('synchronous = NORMAL');
+  try {
+    return db.transaction(fn)();
+  } finally {
+    db.pragma('synchronous = FULL');
   }
 }
 

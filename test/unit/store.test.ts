@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LATEST_VERSION, openDatabase } from '../../src-main/store/open.ts';
+import { LATEST_VERSION, cacheTransaction, openDatabase } from '../../src-main/store/open.ts';
 import { Project } from '../../src-main/store/project.ts';
 import type { Migration } from '../../src-main/store/migrations/index.ts';
 import { tempDir } from '../support/fixtures.ts';
@@ -22,6 +22,59 @@ describe('project store', () => {
     expect(project.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(project.db.pragma('synchronous', { simple: true })).toBe(2);
     expect(project.summary()).toMatchObject({ name: 'Study A', schemaVersion: LATEST_VERSION, datasets: 0, images: 0 });
+  });
+
+  it('writes recomputable results without waiting for the disk and goes back to full sync, also after a failure', () => {
+    const path = join(tempDir(), 'cache.xaiws');
+    const project = track(Project.create(path));
+    const datasetId = project.datasets.ensure('/data/x', 'folder', 'x');
+    const image = (source: string) => ({
+      source,
+      className: 'a',
+      split: null,
+      width: 1,
+      height: 1,
+      channels: 1,
+      contentHash: source,
+      byteSize: 1,
+      filePath: `/data/x/${source}`,
+      pixels: null,
+      thumbnail: { size: 64, png: new Uint8Array([1]) },
+    });
+    project.images.insertChunk(datasetId, [image('a.png'), image('b.png')], []);
+    const [first, second] = project.images.matchingIds({
+      datasetId,
+      correctness: 'all',
+      confidenceMin: 0,
+      confidenceMax: 1,
+      sort: 'id',
+    });
+    const seen: number[] = [];
+    const row = {
+      modelHash: 'm',
+      imageId: first!,
+      method: 'gradcam',
+      layer: 'l',
+      requestedClass: -1,
+      params: '{}',
+      targetClass: 0,
+      height: 1,
+      width: 1,
+      map: Float32Array.of(0.5),
+      logits: Float32Array.of(1),
+    };
+    cacheTransaction(project.db, () => seen.push(project.db.pragma('synchronous', { simple: true }) as number));
+    project.explanations.putMany([row]);
+    expect(() =>
+      cacheTransaction(project.db, () => {
+        project.explanations.putMany([{ ...row, imageId: second! }]);
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(seen).toEqual([1]);
+    expect(project.db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(project.explanations.get(row)?.map).toEqual(row.map);
+    expect(project.explanations.get({ ...row, imageId: second! })).toBeUndefined(); // rolled back with its transaction
   });
 
   it('refuses to create over an existing file and to open a missing one', () => {
