@@ -16,6 +16,7 @@ export default defineConfig({
           'inference-worker': resolve('src-main/workers/inference.ts'),
           'embed-worker': resolve('src-main/workers/embed.ts'),
           'pack-worker': resolve('src-main/workers/pack.ts'),
+          'image-worker': resolve('src-main/workers/image.ts'),
         },
         output: { chunkFileNames: '[name]-[hash].js' },
       },

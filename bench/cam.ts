@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { readIdx } from '../src-main/datasets/read/idx.ts';
 import { InferencePool } from '../src-main/workers/inference-pool.ts';
-import { writeNormalised } from '../src-main/inference/runtime/preprocess.ts';
+import { writeNormalised } from '../src-main/inference/runtime/tensor.ts';
 import { parseManifest } from '../src-main/models/manifest.ts';
 import { hashFile } from '../src-main/models/register.ts';
 

@@ -10,7 +10,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readIdx } from '../src-main/datasets/read/idx.ts';
 import { InferencePool } from '../src-main/workers/inference-pool.ts';
-import { writeNormalised } from '../src-main/inference/runtime/preprocess.ts';
+import { writeNormalised } from '../src-main/inference/runtime/tensor.ts';
 import { parseManifest } from '../src-main/models/manifest.ts';
 import { hashFile } from '../src-main/models/register.ts';
 import { Workstation } from '../src-main/workstation.ts';

@@ -22,6 +22,7 @@ export const LAYERS = [
       'src-main/inference/runtime/**',
       'src-main/datasets/read/**',
       'src-main/aggregate/embedding/**',
+      'src-main/imaging/**',
     ],
   },
   { name: 'workers', files: ['src-main/workers/**'] },

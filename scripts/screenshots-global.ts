@@ -75,7 +75,7 @@ try {
   await page.screenshot({ path: join(out, 'global-disagreement.png') });
 
   const html = join(testHost.dir, 'report.html');
-  writeFileSync(html, await reportHtml(ws.project, await aggregate(aggregationOf(ws))));
+  writeFileSync(html, await reportHtml(ws.project, ws.images, await aggregate(aggregationOf(ws))));
   const report = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
   await report.goto(pathToFileURL(html).href);
   await report.screenshot({ path: join(out, 'report-top.png') });

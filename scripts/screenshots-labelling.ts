@@ -33,7 +33,7 @@ for (const [i, annotator] of analysts.entries()) {
   const seat = store.seatOf(sessionId, annotator.id)!;
   let state = next(workstation.project, seat, () => 'x');
   for (let n = 0; state.task && n < (i === 2 ? 12 : 1000); n++) {
-    if (state.task.type === 'reveal') await reveal(workstation.project, seat, state.task.taskId, 2);
+    if (state.task.type === 'reveal') await reveal(workstation.project, workstation.images, seat, state.task.taskId, 2);
     state = answer(workstation.project, seat, state.task.taskId, answerFor(state.task, i), 'local', () => 'x').next;
   }
 }

@@ -22,11 +22,13 @@ import { inferenceTask } from './inference/inference-job.ts';
 import { startInference } from './inference/service.ts';
 import { Crowds, type CrowdHost } from './labels/crowds.ts';
 import { addModel } from './models/service.ts';
-import type { Context, DialogRuntime, PdfPrinter } from './runtime/context.ts';
+import type { Context, DialogRuntime, ImageWorker, PdfPrinter } from './runtime/context.ts';
 import { printWithChromium } from './aggregate/report.ts';
 import { JobRegistry } from './runtime/jobs.ts';
 import { Project, readOnlyError } from './store/project.ts';
 import { InferencePool } from './workers/inference-pool.ts';
+import { WorkerClient } from './workers/client.ts';
+import type { ImageProtocol } from './workers/protocols.ts';
 
 export interface WorkstationOptions {
   /** Where recent.json and the demo project live (Electron: userData; otherwise ~/.xaiws). */
@@ -56,6 +58,7 @@ export const DEMO_MODEL = 'models/fashion-mnist-cnn/classifier.onnx';
 
 export class Workstation implements Context {
   readonly pool: InferencePool;
+  readonly images: ImageWorker = new WorkerClient<ImageProtocol>({ name: 'image-worker', title: 'image worker' });
   readonly crowds: Crowds;
   readonly dialogs: DialogRuntime | null;
   readonly printPdf: PdfPrinter;
@@ -69,6 +72,7 @@ export class Workstation implements Context {
     this.printPdf = options.printPdf ?? printWithChromium;
     this.crowds = new Crowds(
       () => this.project,
+      this.images,
       rendererDir,
       (sessionId) => this.emit('labels.changed', { sessionId }),
       options.crowdHost,
@@ -210,7 +214,7 @@ export class Workstation implements Context {
 
   async shutdown(): Promise<void> {
     await this.closeProject();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.images.close()]);
   }
 
   /** A write refused because the project is read-only, in words (the router's answer to SQLITE_READONLY). */

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import type { Aggregate, MethodRanking } from '../../src-shared/schemas/aggregate.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { conceptBars, escapeXml as esc, fmt, heatmap, layerLines, rankingChart } from '../../src-shared/plots.ts';
+import type { ImageWorker } from '../runtime/context.ts';
 import type { Project } from '../store/project.ts';
 import { exampleImage } from './images.ts';
 
@@ -77,12 +78,12 @@ ${table(['rank', 'method', 'justifies (weighted, 95 % CI)', 'justifies (unweight
 ${table(['metric', 'methods', 'ρ (weighted human score)', 'ρ (unweighted)'], correlations)}`;
 }
 
-export async function reportHtml(project: Project, result: Aggregate): Promise<string> {
+export async function reportHtml(project: Project, images: ImageWorker, result: Aggregate): Promise<string> {
   const { overview, settings } = result;
-  const images = new Map<string, string | null>();
+  const shown = new Map<string, string | null>();
   const imageOf = async (itemUuid: string) => {
-    if (!images.has(itemUuid)) images.set(itemUuid, await exampleImage(project, itemUuid));
-    return images.get(itemUuid) ?? null;
+    if (!shown.has(itemUuid)) shown.set(itemUuid, await exampleImage(project, images, itemUuid));
+    return shown.get(itemUuid) ?? null;
   };
 
   const atlasSections: string[] = [];

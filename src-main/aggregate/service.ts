@@ -51,7 +51,9 @@ export const examples = (
   ctx: Context,
   { itemUuids }: ParsedRequest<'aggregate.examples'>,
 ): Promise<Result<'aggregate.examples'>> =>
-  Promise.all(itemUuids.map(async (itemUuid) => ({ itemUuid, src: await exampleImage(ctx.project, itemUuid) })));
+  Promise.all(
+    itemUuids.map(async (itemUuid) => ({ itemUuid, src: await exampleImage(ctx.project, ctx.images, itemUuid) })),
+  );
 
 export async function exportAggregate(
   ctx: Context,
@@ -70,7 +72,7 @@ export async function report(
   ctx: Context,
   { sessionIds, pdf, html: htmlPath }: ParsedRequest<'aggregate.report'>,
 ): Promise<Result<'aggregate.report'>> {
-  const html = await reportHtml(ctx.project, await aggregate(aggregationOf(ctx), sessionIds));
+  const html = await reportHtml(ctx.project, ctx.images, await aggregate(aggregationOf(ctx), sessionIds));
   if (htmlPath) writeFileSync(htmlPath, html);
   return { filename: `${fileStem(ctx)}-report.html`, html, pdf: pdf ? await ctx.printPdf(html, pdf) : null };
 }

@@ -5,7 +5,8 @@
  */
 import { protocol } from 'electron';
 import { APP_SCHEME, IMAGE_SCHEME } from '../../src-shared/contract.ts';
-import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/read/image-bytes.ts';
+import { imageBytes } from '../datasets/images.ts';
+import { parseIdList, thumbnailBatch } from '../datasets/read/image-bytes.ts';
 import { contentSecurityPolicy, readRendererFile } from '../transport/renderer-files.ts';
 import type { Workstation } from '../workstation.ts';
 
@@ -47,7 +48,7 @@ export function handleImageProtocol(workstation: Workstation): void {
     const match = /^\/(\d+)$/.exec(url.pathname);
     if ((url.host !== 'thumb' && url.host !== 'full') || !match) return new Response('Not found', { status: 404 });
     try {
-      const { bytes, mime } = await imageBytes(workstation.project, Number(match[1]), url.host);
+      const { bytes, mime } = await imageBytes(workstation, Number(match[1]), url.host);
       return new Response(new Uint8Array(bytes), { headers: { 'content-type': mime } });
     } catch {
       return new Response('Not found', { status: 404 });

@@ -9,7 +9,8 @@ import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import { CAM_METHODS, type CamMethod } from '../explain/cam/maps.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
 import type { ModelRef } from '../workers/protocols.ts';
-import { pixelsForModel, tensorSize, writeNormalised } from '../inference/runtime/preprocess.ts';
+import { tensorSize, writeNormalised } from '../inference/runtime/tensor.ts';
+import type { ImageWorker } from '../runtime/context.ts';
 import { readManifest } from '../models/manifest.ts';
 import { modelIdentity } from '../models/identity.ts';
 
@@ -51,6 +52,7 @@ export function parseMethod(value: string | undefined): CamMethod {
 
 export async function explainImages(
   pool: InferencePool,
+  decoder: ImageWorker,
   model: ModelRef,
   options: { method: CamMethod; layer: string; target: number },
   images: string[],
@@ -67,9 +69,8 @@ export async function explainImages(
     for (const path of paths) {
       try {
         const { manifest } = model;
-        pixels.push(
-          await pixelsForModel({ width: 0, height: 0, channels: 0, filePath: resolve(path), pixels: null }, manifest),
-        );
+        const image = { width: 0, height: 0, channels: 0, filePath: resolve(path), pixels: null };
+        pixels.push(await decoder.call('forModel', { image, manifest }, { subject: `reading the image ${path}` }));
         readable.push(path);
       } catch (error) {
         failures++;

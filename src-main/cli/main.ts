@@ -180,7 +180,14 @@ async function modelCommand(command: 'explain' | 'layers', images: string[], val
     if (!values.layer)
       throw new ApiError('invalid_request', 'Missing --layer TENSOR (list them with `xaiws layers --model M.onnx`)');
     const target = parseTarget(text(values.target), model.manifest.classes.length);
-    return await explainImages(workstation.pool, model, { method, layer: text(values.layer)!, target }, images, write);
+    return await explainImages(
+      workstation.pool,
+      workstation.images,
+      model,
+      { method, layer: text(values.layer)!, target },
+      images,
+      write,
+    );
   } catch (error) {
     write({ ok: false, error: toApiError(error) });
     process.stderr.write(`xaiws: ${toApiError(error).message}\n`);

@@ -250,6 +250,7 @@ export async function components(ctx: Context, request: ParsedRequest<'generativ
   }));
   const prototypeSource = await attachPrototypes(
     context.project,
+    context.images,
     bundle,
     context.model,
     channels.slice(0, request.top),

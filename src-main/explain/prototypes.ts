@@ -3,13 +3,13 @@
  * most (from a dataset index, so a click opens the image), or else the bundle's own training-set atlas.
  * Patches follow the toolkit's rule: `patchSize` square around the strongest cell, clamped inside the image.
  */
-import { PNG } from 'pngjs';
-import { MiB, readBoundedSync } from '../io/files.ts';
+import { MiB } from '../io/files.ts';
 import { join } from 'node:path';
 import type { Model } from '../../src-shared/contract.ts';
 import type { Component, Prototype } from '../../src-shared/schemas/generative.ts';
-import { pixelsForModel } from '../inference/runtime/preprocess.ts';
 import type { Project } from '../store/project.ts';
+import type { ImageWorker } from '../runtime/context.ts';
+import type { RawImage } from '../imaging/display.ts';
 import { patchOrigin } from './infodisent/components.ts';
 import type { ResolvedBundle } from './bundles.ts';
 
@@ -21,7 +21,7 @@ export interface PrototypeIndex {
   channels: { imageId: number; value: number; position: number }[][];
 }
 
-const atlases = new Map<string, PNG>();
+const atlases = new Map<string, RawImage>();
 
 export function patchSize(bundle: ResolvedBundle): number {
   const [, h, w] = bundle.ref.shape;
@@ -47,6 +47,7 @@ function crop(
 /** Fills `prototypes` of the given channels; says where they came from. */
 export async function attachPrototypes(
   project: Project,
+  images: ImageWorker,
   bundle: ResolvedBundle,
   model: Model,
   channels: (Omit<Component, 'prototypes'> & { prototypes: Prototype[] })[],
@@ -66,7 +67,13 @@ export async function attachPrototypes(
       if (!pixels) {
         const stored = project.images.stored(imageId);
         pixels = stored
-          ? pixelsForModel(stored, model.manifest).then((values) => planar(values, shape))
+          ? images
+              .call(
+                'forModel',
+                { image: stored, manifest: model.manifest },
+                { subject: `reading image ${imageId} for a prototype` },
+              )
+              .then((values) => planar(values, shape))
           : Promise.resolve([]);
         pixelsOf.set(imageId, pixels);
       }
@@ -107,7 +114,8 @@ export async function attachPrototypes(
   if (!data) return 'bundle';
   let atlas = atlases.get(bundle.loaded.dir);
   if (!atlas) {
-    atlas = PNG.sync.read(readBoundedSync(join(bundle.loaded.dir, data.atlas), 256 * MiB));
+    const path = join(bundle.loaded.dir, data.atlas);
+    atlas = await images.call('raw', { path, maxBytes: 256 * MiB }, { subject: `reading the prototype atlas ${path}` });
     atlases.set(bundle.loaded.dir, atlas);
   }
   for (const channel of channels) {
@@ -117,7 +125,9 @@ export async function attachPrototypes(
       for (let r = 0; r < data.patchSize; r++) {
         for (let k = 0; k < data.patchSize; k++)
           pixels.push(
-            atlas.data[((channel.channel * data.patchSize + r) * atlas.width + j * data.patchSize + k) * 4]! / 255,
+            atlas!.data[
+              ((channel.channel * data.patchSize + r) * atlas!.width + j * data.patchSize + k) * atlas!.channels
+            ]! / 255,
           );
       }
       return {

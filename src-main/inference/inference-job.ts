@@ -9,7 +9,7 @@ import { verifiedModel } from '../models/identity.ts';
 import type { Project } from '../store/project.ts';
 import type { NewPrediction } from '../store/predictions.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
-import { softmax } from './runtime/preprocess.ts';
+import { softmax } from './runtime/tensor.ts';
 
 export const DEFAULT_BATCH_SIZE = 256;
 

@@ -5,11 +5,12 @@
  */
 import QRCode from 'qrcode';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { CrowdInfo, CrowdRuntime } from '../runtime/context.ts';
+import type { CrowdInfo, CrowdRuntime, ImageWorker } from '../runtime/context.ts';
 import type { Project } from '../store/project.ts';
 
 export interface CrowdOptions {
   project: () => Project;
+  images: ImageWorker;
   sessionId: number;
   rendererDir: string;
   host?: string;
@@ -34,6 +35,7 @@ export class Crowds implements CrowdRuntime {
 
   constructor(
     private readonly project: () => Project,
+    private readonly images: ImageWorker,
     private readonly rendererDir: string,
     private readonly changed: (sessionId: number) => void,
     private readonly crowdHost?: CrowdHost,
@@ -57,6 +59,7 @@ export class Crowds implements CrowdRuntime {
     await this.close(sessionId);
     const crowd = await this.crowdHost({
       project: this.project,
+      images: this.images,
       sessionId,
       rendererDir: this.rendererDir,
       host,

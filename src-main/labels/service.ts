@@ -140,7 +140,8 @@ export const taskHistory = (
 export const revealStep = (
   ctx: Context,
   { sessionId, annotatorId, taskId, step }: ParsedRequest<'labels.reveal'>,
-): Promise<Result<'labels.reveal'>> => reveal(ctx.project, seatOf(ctx, sessionId, annotatorId), taskId, step);
+): Promise<Result<'labels.reveal'>> =>
+  reveal(ctx.project, ctx.images, seatOf(ctx, sessionId, annotatorId), taskId, step);
 export const seatLeaderboard = (
   ctx: Context,
   { sessionId, annotatorId }: ParsedRequest<'labels.leaderboard'>,

@@ -18,13 +18,12 @@
  * Concept labels have no right answer and get no gold items.
  */
 import { randomBytes } from 'node:crypto';
-import sharp from 'sharp';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { z } from 'zod';
 import type { LabelSource, SessionPreview, SessionRequest, TaskType } from '../../src-shared/schemas/labels.ts';
 import { TASK_TYPES } from '../../src-shared/schemas/labels.ts';
 import { seededUniform } from '../../src-shared/random.ts';
-import { imageBytes } from '../datasets/read/image-bytes.ts';
+import { fullImage } from '../datasets/images.ts';
 import type { GoldAnswer } from './scoring.ts';
 import { deal, goldCount, shuffle } from './dealing.ts';
 import {
@@ -331,15 +330,14 @@ export async function createSession(context: Context, request: Parsed): Promise<
   const classOf = (imageId: number) => project.images.detail(imageId)?.className ?? null;
   const images = await Promise.all(
     plan.used.map(async (imageId) => {
-      const { bytes, mime } = await imageBytes(project, imageId, 'full');
-      const meta = await sharp(bytes).metadata();
+      const { bytes, mime, width, height } = await fullImage(context, imageId);
       const prediction = plan.predictions.get(imageId);
       return {
         imageId,
         bytes,
         mime,
-        width: meta.width ?? 0,
-        height: meta.height ?? 0,
+        width,
+        height,
         opaque: randomBytes(12).toString('hex'),
         trueClass: classOf(imageId),
         predictedClass: prediction?.predictedClass ?? null,

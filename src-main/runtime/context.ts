@@ -17,6 +17,11 @@ import type { ApiError } from '../../src-shared/errors.ts';
 import type { JobRegistry } from './jobs.ts';
 import type { Project } from '../store/project.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
+import type { WorkerClient } from '../workers/client.ts';
+import type { ImageProtocol } from '../workers/protocols.ts';
+
+/** The image worker: every decode of an image people look at (workers/image.ts). */
+export type ImageWorker = WorkerClient<ImageProtocol>;
 
 export interface CrowdInfo {
   url: string;
@@ -49,6 +54,7 @@ export interface Context {
   /** The open project's jobs; `no_project` when none is. */
   readonly jobs: JobRegistry;
   readonly pool: InferencePool;
+  readonly images: ImageWorker;
   readonly crowds: CrowdRuntime;
   /** Null outside the desktop app: the browser host and the CLI take typed paths. */
   readonly dialogs: DialogRuntime | null;
@@ -70,9 +76,10 @@ export interface Context {
 export interface ModelScope {
   project: Project;
   pool: InferencePool;
+  images: ImageWorker;
   model: Model;
 }
 
 export function modelScope(ctx: Context, modelId: number): ModelScope {
-  return { project: ctx.project, pool: ctx.pool, model: ctx.model(modelId) };
+  return { project: ctx.project, pool: ctx.pool, images: ctx.images, model: ctx.model(modelId) };
 }

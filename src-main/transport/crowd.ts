@@ -134,7 +134,7 @@ export const startCrowd: CrowdHost = async (options: CrowdOptions): Promise<Runn
     },
     task: (request, { seat, src }) => reopen(options.project(), seat, request.taskId, src),
     history: (_request, { seat }) => history(options.project(), seat),
-    reveal: (request, { seat }) => reveal(options.project(), seat, request.taskId, request.step),
+    reveal: (request, { seat }) => reveal(options.project(), options.images, seat, request.taskId, request.step),
     leaderboard: (_request, { seat }) => leaderboard(options.project(), seat),
     settings: (request, { seat }) => {
       showOnLeaderboard(options.project(), seat, request.leaderboard);

@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import type { Dispatch } from '../api/router.ts';
-import { imageBytes, parseIdList, thumbnailBatch } from '../datasets/read/image-bytes.ts';
+import { imageBytes } from '../datasets/images.ts';
+import { parseIdList, thumbnailBatch } from '../datasets/read/image-bytes.ts';
 import type { Workstation } from '../workstation.ts';
 import { originAllowed, readJson, refuseForeignOrigin, requestUrl, sendError, sendJson, total } from './http.ts';
 import { contentSecurityPolicy, readRendererFile } from './renderer-files.ts';
@@ -108,7 +109,7 @@ export async function startHost(
     const image = /^\/image\/(thumb|full)\/(\d+)$/.exec(path);
     if (image) {
       try {
-        const { bytes, mime } = await imageBytes(workstation.project, Number(image[2]), image[1] as 'thumb' | 'full');
+        const { bytes, mime } = await imageBytes(workstation, Number(image[2]), image[1] as 'thumb' | 'full');
         response.writeHead(200, {
           'content-type': mime,
           'cache-control': 'private, max-age=3600',

@@ -1,5 +1,5 @@
 /**
- * The request -> reply maps of the four workers. A method's name is the same from the contract to the
+ * The request -> reply maps of the five workers. A method's name is the same from the contract to the
  * worker (decomposition, counterfactual, components for the generative explainers).
  */
 import type { Manifest } from '../../src-shared/contract.ts';
@@ -17,6 +17,9 @@ import type {
 import type { LayerInfo } from '../models/gradient/layers.ts';
 import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
 import type { Clustering } from '../aggregate/embedding/cluster.ts';
+import type { Displayable, DisplaySource, RawImage } from '../imaging/display.ts';
+import type { MapGrid } from '../imaging/overlays.ts';
+import type { ModelImage } from '../inference/runtime/preprocess.ts';
 
 export interface TensorInfo {
   name: string;
@@ -107,4 +110,17 @@ export type EmbedProtocol = {
 
 export type PackProtocol = {
   read: { request: { path: string }; reply: PackContents };
+};
+
+/** Images decoded and drawn for people to see (workers/image.ts). Encoded images cross as bytes. */
+export type ImageProtocol = {
+  display: { request: DisplaySource; reply: Displayable };
+  /** Deep Reveal: only the pixels where the map is in its top `percent` %, as PNG. */
+  masked: { request: { bytes: Uint8Array; map: MapGrid; percent: number }; reply: Uint8Array };
+  /** The map over the image in jet colours, `size` x `size`, as PNG (no map: the image alone). */
+  overlay: { request: { bytes: Uint8Array; map: MapGrid | undefined; size: number }; reply: Uint8Array };
+  /** An image at the model's input size and channels, 8-bit interleaved (inference/runtime/preprocess.ts). */
+  forModel: { request: { image: ModelImage; manifest: Manifest }; reply: Uint8Array };
+  /** A file decoded to raw pixels, at most `maxBytes` read (an explainer bundle's prototype atlas). */
+  raw: { request: { path: string; maxBytes: number }; reply: RawImage };
 };

@@ -10,13 +10,14 @@ import { fork, type Serializable } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type WorkerName = 'import-worker' | 'inference-worker' | 'embed-worker' | 'pack-worker';
+export type WorkerName = 'import-worker' | 'inference-worker' | 'embed-worker' | 'pack-worker' | 'image-worker';
 
 const SOURCES: Record<WorkerName, string> = {
   'import-worker': 'import.ts',
   'inference-worker': 'inference.ts',
   'embed-worker': 'embed.ts',
   'pack-worker': 'pack.ts',
+  'image-worker': 'image.ts',
 };
 
 const here = fileURLToPath(import.meta.url);

@@ -255,7 +255,7 @@ describe('a new user', () => {
             : (JSON.parse(item.gold) as { type: string; choice?: 'a' | 'b'; classIndex?: number });
         let given: AnswerInput;
         if (task.type === 'reveal') {
-          await reveal(project, seat(), task.taskId, 2);
+          await reveal(project, ws().images, seat(), task.taskId, 2);
           given = {
             type: 'reveal',
             guess: annotatorId === careful ? (gold?.classIndex ?? 7) : 0,

@@ -13,6 +13,7 @@ import { inlineImage, seatOf } from '../../src-main/labels/service.ts';
 import { startExplain } from '../../src-main/explain/service.ts';
 import { startImport } from '../../src-main/datasets/service.ts';
 import { startInference } from '../../src-main/inference/service.ts';
+import { modelScope } from '../../src-main/runtime/context.ts';
 
 export const BUNDLE = join(ROOT, 'resources/models/fashion-mnist-cnn');
 export const LAYER = '/features/features.10/Relu_output_0';
@@ -50,7 +51,7 @@ export async function labelSession(
     { kind: 'cam' as const, method: 'layercam', layer: LAYER, target: -1 },
   ];
   const parsed = SessionSchema.parse({ name: 'Session', sources, taskTypes: ['rating'], ...ids, ...request });
-  const sessionId = await createSession({ project: ws.project, pool: ws.pool, model: ws.model(ids.modelId) }, parsed);
+  const sessionId = await createSession(modelScope(ws, ids.modelId), parsed);
   return sessionId;
 }
 
@@ -107,7 +108,7 @@ export async function answerAll(
       let given = answerFor(task, k);
       const text = texts[(i * 3 + k) % texts.length]!;
       if (task.type === 'reveal') {
-        await reveal(ws.project, seat(), task.taskId, i % 3);
+        await reveal(ws.project, ws.images, seat(), task.taskId, i % 3);
         given = { ...given, text } as AnswerInput;
       }
       if (task.type === 'concept') given = { type: 'concept', text, concepts: [] };

@@ -14,7 +14,7 @@ import {
   type LayerActivity,
 } from '../../src-main/explain/layers/clusters.ts';
 import { readIdx } from '../../src-main/datasets/read/idx.ts';
-import { writeNormalised } from '../../src-main/inference/runtime/preprocess.ts';
+import { writeNormalised } from '../../src-main/inference/runtime/tensor.ts';
 import { parseManifest } from '../../src-main/models/manifest.ts';
 import { seeded } from '../support/onnx-builder.ts';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPredictions } from '../../src-main/inference/inference-job.ts';
-import { writeNormalised } from '../../src-main/inference/runtime/preprocess.ts';
+import { writeNormalised } from '../../src-main/inference/runtime/tensor.ts';
 import { parseManifest } from '../../src-main/models/manifest.ts';
 import { Workstation } from '../../src-main/workstation.ts';
 import type { Manifest } from '../../src-shared/contract.ts';

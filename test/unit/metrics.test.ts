@@ -19,7 +19,7 @@ import { ranks, spearman } from '../../src-main/explain/metrics/sanity.ts';
 import { OnnxModel, tensorValues } from '../../src-main/models/onnx/model.ts';
 import { parameterLayers, randomiseTop } from '../../src-main/models/onnx/randomise.ts';
 import { readIdx } from '../../src-main/datasets/read/idx.ts';
-import { writeNormalised } from '../../src-main/inference/runtime/preprocess.ts';
+import { writeNormalised } from '../../src-main/inference/runtime/tensor.ts';
 import { parseManifest } from '../../src-main/models/manifest.ts';
 
 const line: ImageLayout = { channels: 1, height: 1, width: 4, layout: 'NCHW' };

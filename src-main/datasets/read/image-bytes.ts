@@ -1,70 +1,8 @@
 /**
- * Bytes of an image for display, by id: the cached thumbnail, or the full image as a format every
- * browser shows (PNG for raw pixels and TIFF; the file itself for jpg, png, webp and gif). Policy: a
- * file is served only when it is still the file that was imported (its sha256), read like any file
- * from outside (a regular file, bounded); a changed or replaced file is `image_changed`, named.
+ * Thumbnails for the grid, in batches: the ids a batch may name and the layout it is sent in. Full
+ * images are decoded in the image worker (imaging/display.ts, datasets/images.ts).
  */
-import { extname } from 'node:path';
-import sharp from 'sharp';
-import { ApiError } from '../../../src-shared/errors.ts';
-import { readBounded } from '../../io/files.ts';
 import type { Project } from '../../store/project.ts';
-import { DEFAULT_MAX_BYTES, hashBytes } from './decode.ts';
-
-const PASS_THROUGH: Record<string, string> = {
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-};
-
-export async function imageBytes(
-  project: Project,
-  imageId: number,
-  variant: 'thumb' | 'full',
-): Promise<{ bytes: Buffer; mime: string }> {
-  if (variant === 'thumb') {
-    const png = project.images.thumbnail(imageId);
-    if (!png) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
-    return { bytes: png, mime: 'image/png' };
-  }
-  const image = project.images.stored(imageId);
-  if (!image) throw new ApiError('image_not_found', `No image with id ${imageId} in this project`);
-  if (image.pixels) {
-    const bytes = await sharp(image.pixels, {
-      raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 },
-    })
-      .png()
-      .toBuffer();
-    return { bytes, mime: 'image/png' };
-  }
-  const path = image.filePath!;
-  const mime = PASS_THROUGH[extname(path).toLowerCase()];
-  let bytes: Buffer;
-  try {
-    bytes = await readBounded(path, DEFAULT_MAX_BYTES);
-  } catch (error) {
-    throw new ApiError(
-      'image_not_found',
-      `The file of image ${imageId} cannot be read any more: ${(error as Error).message}`,
-    );
-  }
-  if (hashBytes(bytes) !== image.contentHash)
-    throw new ApiError(
-      'image_changed',
-      `The file of image ${imageId} changed since it was imported: ${path}. Import the dataset again to use the new file.`,
-    );
-  if (mime) return { bytes, mime };
-  try {
-    return { bytes: await sharp(bytes).rotate().png().toBuffer(), mime: 'image/png' };
-  } catch (error) {
-    throw new ApiError(
-      'image_not_found',
-      `The file of image ${imageId} cannot be decoded: ${path} (${(error as Error).message})`,
-    );
-  }
-}
 
 export const MAX_BATCH = 1000;
 

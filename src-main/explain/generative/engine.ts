@@ -19,7 +19,7 @@ import {
   type PrototypeSet,
 } from '../counterfactual/path.ts';
 import { contributions, linearHead, type LinearHead } from '../infodisent/components.ts';
-import { softmax } from '../../inference/runtime/preprocess.ts';
+import { softmax } from '../../inference/runtime/tensor.ts';
 import type {
   ExplainerRole,
   BundleRef,

@@ -1,7 +1,7 @@
 /**
- * Turning a stored image into the model's input tensor, as the manifest says: resize to the input
- * size, convert to the input's channels, scale to [0, 1] by `scale`, then (x - mean) / std per
- * channel, written in NCHW or NHWC order into a batch buffer. An image file is read like any file
+ * Turning a stored image into the model's input pixels, as the manifest says: resize to the input
+ * size, convert to the input's channels (tensor.ts then scales and normalises them into a batch). Runs
+ * in worker processes only: it decodes the image's file. An image file is read like any file
  * from outside (regular, bounded) and, when its imported hash is known, must still be that file.
  */
 import { createHash } from 'node:crypto';
@@ -18,10 +18,6 @@ export type ModelImage = Pick<StoredImage, 'width' | 'height' | 'channels' | 'fi
   id?: number;
   contentHash?: string;
 };
-
-export function tensorSize(manifest: Manifest): number {
-  return manifest.input.channels * manifest.input.height * manifest.input.width;
-}
 
 /** Pixels of the image at the model's size and channel count, 8-bit, interleaved. */
 export async function pixelsForModel(image: ModelImage, manifest: Manifest): Promise<Uint8Array> {
@@ -59,34 +55,4 @@ async function imageFile(image: ModelImage): Promise<Buffer> {
     );
   }
   return bytes;
-}
-
-/** Writes one image's normalised values into `batch` at position `index`. */
-export function writeNormalised(pixels: Uint8Array, manifest: Manifest, batch: Float32Array, index: number): void {
-  const { width, height, channels, layout } = manifest.input;
-  const { scale, mean, std } = manifest.preprocessing;
-  const plane = width * height;
-  const base = index * plane * channels;
-  for (let c = 0; c < channels; c++) {
-    const m = mean[Math.min(c, mean.length - 1)]!;
-    const s = std[Math.min(c, std.length - 1)]!;
-    const a = 1 / (scale * s);
-    const b = -m / s;
-    for (let p = 0; p < plane; p++) {
-      const value = pixels[p * channels + c]! * a + b;
-      batch[layout === 'NCHW' ? base + c * plane + p : base + p * channels + c] = value;
-    }
-  }
-}
-
-export function softmax(logits: Float32Array, offset: number, count: number, out: Float32Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < count; i++) max = Math.max(max, logits[offset + i]!);
-  let sum = 0;
-  for (let i = 0; i < count; i++) {
-    const e = Math.exp(logits[offset + i]! - max);
-    out[i] = e;
-    sum += e;
-  }
-  for (let i = 0; i < count; i++) out[i]! /= sum;
 }
