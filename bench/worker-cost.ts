@@ -2,7 +2,8 @@
  * What running the models in worker processes costs the app: the whole inference job (10,000
  * Fashion-MNIST test images, read from the project, preprocessed, run, stored) in images/s, and
  * Grad-CAM of single images through the API (first computation, not the cache) in ms/image, as the
- * app runs them, and the round trip of a call that does nothing in the worker. Run it on two checkouts
+ * app runs them, Grad-CAM of the whole dataset as a selection job (batches of 32) in ms/image, and the
+ * round trip of a call that does nothing in the worker. Run it on two checkouts
  * to compare (docs/BENCHMARKS.md, "Worker processes").
  * Run: node --import tsx bench/worker-cost.ts
  */
@@ -11,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Workstation } from '../src-main/workstation.ts';
 import { addModel } from '../src-main/models/service.ts';
-import { explainImage } from '../src-main/explain/service.ts';
+import { explainImage, startExplain } from '../src-main/explain/service.ts';
 import { startImport } from '../src-main/datasets/service.ts';
 import { startInference } from '../src-main/inference/service.ts';
 
@@ -45,6 +46,11 @@ try {
   for (const imageId of ids.slice(0, CAM_IMAGES))
     await explainImage(ws, { modelId: model.id, imageId, method: 'gradcam', layer: LAYER, target: -1 });
   const camMs = (performance.now() - started) / CAM_IMAGES;
+  const query = { datasetId, correctness: 'all' as const, confidenceMin: 0, confidenceMax: 1, sort: 'id' as const };
+  const jobStarted = performance.now();
+  await ws.jobs.wait(startExplain(ws, { modelId: model.id, method: 'gradcam', layer: LAYER, target: -1, query }).id);
+  const jobCount = ws.project.images.matchingIds(query).length - ids.length; // the single calls' maps are cached
+  const jobMs = (performance.now() - jobStarted) / jobCount;
   // A call that does nothing in the worker (the session is loaded): the message round trip itself.
   await ws.pool.call('inspect', { key: model.fileHash, path: model.path });
   const calls = performance.now();
@@ -57,6 +63,7 @@ try {
       inferenceImagesPerSecond: median,
       runs: rates,
       gradcamMsPerImage: Number(camMs.toFixed(3)),
+      gradcamJobMsPerImage: Number(jobMs.toFixed(3)),
       roundTripMs: Number(callMs.toFixed(3)),
     }),
   );

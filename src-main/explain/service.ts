@@ -46,14 +46,16 @@ const className = (model: Model, index: number) => model.manifest.classes[index]
 /** The checks every one-image request shares: a class the model has, an image the project has, an unchanged model file. */
 async function oneImage(project: Project, model: Model, request: { imageId: number; target: number }) {
   checkTarget(model, request.target);
-  if (!project.images.stored(request.imageId))
+  if (!project.images.has(request.imageId))
     throw new ApiError('image_not_found', `No image with id ${request.imageId} in this project`);
   return { ref: await verifiedModel(model), source: { projectPath: project.path, imageIds: [request.imageId] } };
 }
 
 /**
- * Walks `ids` in batches of EXPLAIN_JOB_BATCH until done or cancelled; a run cancelled inside the
- * worker ends the walk like a cancel between batches, and what earlier batches produced stays.
+ * Walks `ids` in batches of EXPLAIN_JOB_BATCH until done or cancelled, one batch ahead: the worker
+ * computes the next batch while this process stores the last, so neither waits for the other. A run
+ * cancelled inside the worker ends the walk like a cancel between batches, and what earlier batches
+ * produced stays.
  */
 async function inBatches<T>(
   ids: number[],
@@ -61,15 +63,24 @@ async function inBatches<T>(
   run: (batch: number[]) => Promise<T[]>,
   use: (batch: number[], results: T[]) => void,
 ): Promise<void> {
-  for (let start = 0; start < ids.length && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
-    const batch = ids.slice(start, start + EXPLAIN_JOB_BATCH);
+  const batchAt = (start: number) => ids.slice(start, start + EXPLAIN_JOB_BATCH);
+  const started = (batch: number[]) => {
+    const results = run(batch);
+    results.catch(() => {}); // awaited below; a batch ahead that fails while the last is stored is not unhandled
+    return { batch, results };
+  };
+  let next = ids.length > 0 ? started(batchAt(0)) : null;
+  for (let start = 0; next && !signal.aborted; start += EXPLAIN_JOB_BATCH) {
+    const { batch, results: pending } = next;
     let results: T[];
     try {
-      results = await run(batch);
+      results = await pending;
     } catch (error) {
       if (signal.aborted && error instanceof ApiError && error.code === 'cancelled') return;
       throw error;
     }
+    const following = start + EXPLAIN_JOB_BATCH;
+    next = following < ids.length && !signal.aborted ? started(batchAt(following)) : null;
     use(batch, results);
   }
 }

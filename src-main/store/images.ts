@@ -111,6 +111,11 @@ export class ImageRepository {
     return new Map(rows.map((row) => [row.id, row.png]));
   }
 
+  /** Whether the project holds an image with this id (without reading its pixels). */
+  has(imageId: number): boolean {
+    return this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(imageId) !== undefined;
+  }
+
   stored(imageId: number): StoredImage | undefined {
     const row = this.db
       .prepare(
