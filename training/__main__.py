@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     cams.add_argument("--out", default="test/fixtures/cam")
     cams.add_argument("--seed", type=int, default=0)
     cams.add_argument("--threads", type=int, default=2)
+    modern = sub.add_parser("modern-ops", help="write op-by-op gradient fixtures for the ops of modern architectures")
+    modern.add_argument("--out", default="test/fixtures/cam")
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["all"]))
 
     from . import bundle, pipeline  # torch-heavy imports only when a training command runs
@@ -43,6 +45,10 @@ def main(argv=None) -> int:
     started = time.time()
     if args.command == "fixtures":
         fixtures.build(args.out)
+        return 0
+    if args.command == "modern-ops":
+        from . import modern_ops
+        print(f"{len(modern_ops.build(args.out)['cases'])} cases", flush=True)
         return 0
     if args.command == "cam-reference":
         from . import cam_reference

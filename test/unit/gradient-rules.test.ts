@@ -19,13 +19,13 @@ describe('gradient graph refusals', () => {
   it('names the unsupported op and its node, and says gradient-free methods still work', async () => {
     const model = makeModel({
       inputShape: [4],
-      nodes: [node('Exp', ['x'], 'e'), node('Relu', ['e'], 'y')],
+      nodes: [node('Sin', ['x'], 'e'), node('Relu', ['e'], 'y')],
       result: 'y',
     });
     const { shapes } = await probeShapes(model, [4]);
-    expect(unsupportedOps(model, ['x'], 'score').map((n) => n.opType)).toEqual(['Exp']);
+    expect(unsupportedOps(model, ['x'], 'score').map((n) => n.opType)).toEqual(['Sin']);
     expect(() => buildGradientModel(model, shapes, { targets: ['x'] })).toThrow(
-      /Op Exp \(node "e"\).*gradient-free methods/,
+      /Op Sin \(node "e"\).*gradient-free methods/,
     );
   });
 
@@ -36,7 +36,7 @@ describe('gradient graph refusals', () => {
       nodes: [
         c.node,
         node('Relu', ['features'], 'act'),
-        node('Exp', ['act'], 'e'),
+        node('Sin', ['act'], 'e'),
         node('Flatten', ['e'], 'flat', [int('axis', 1)]),
         node('Gemm', ['flat', 'w'], 'y', [int('transB', 1)]),
       ],
@@ -48,7 +48,7 @@ describe('gradient graph refusals', () => {
     );
     const layer = engine.layer('act');
     expect(layer.gradients).toBe(false);
-    expect(layer.note).toMatch(/op Exp \(node "e"\)/);
+    expect(layer.note).toMatch(/op Sin \(node "e"\)/);
     const x = seeded(50, 8);
     for (const method of ['scorecam', 'ablationcam', 'eigencam'] as const) {
       const [result] = await engine.explain(x, 1, { method, layer: 'act', targets: [-1] });

@@ -17,7 +17,8 @@ import {
 import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
 import { ablatedFeeds, maskedByChannels } from './perturb.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
-import { probeShapes, type ShapeTable } from '../../models/onnx/probe.ts';
+import { probeShapes, type ProbeResult, type ShapeTable } from '../../models/onnx/probe.ts';
+import { argmax } from '../counterfactual/path.ts';
 import {
   eigenMap,
   GRADIENT_METHODS,
@@ -75,7 +76,8 @@ export class CamEngine {
     readonly model: OnnxModel,
     readonly input: InputSpec,
     readonly shapes: ShapeTable,
-    readonly types: Map<string, string>,
+    /** The probe's element types, batch axes and static integer values, for the graph tools. */
+    private readonly probed: Pick<ProbeResult, 'types' | 'batchAxes' | 'values'>,
     private readonly createSession: SessionFactory,
     readonly inputName: string,
     readonly outputName: string,
@@ -90,12 +92,12 @@ export class CamEngine {
     names: { input?: string; output?: string; outputKind?: 'logits' | 'probabilities' } = {},
   ): Promise<CamEngine> {
     const model = OnnxModel.read(bytes);
-    const { shapes, types } = await probeShapes(model, input.dims);
+    const { shapes, types, batchAxes, values } = await probeShapes(model, input.dims);
     return new CamEngine(
       model,
       input,
       shapes,
-      types,
+      { types, batchAxes, values },
       createSession,
       names.input ?? model.inputNames()[0]!,
       names.output ?? model.outputNames()[0]!,
@@ -112,7 +114,7 @@ export class CamEngine {
       model,
       this.input,
       this.shapes,
-      this.types,
+      this.probed,
       this.createSession,
       this.inputName,
       this.outputName,
@@ -133,7 +135,7 @@ export class CamEngine {
   }
 
   layers(): LayerInfo[] {
-    this.layerList ??= candidateLayers(this.model, this.shapes, this.types, this.outputName);
+    this.layerList ??= candidateLayers(this.model, this.shapes, this.probed.types, this.outputName);
     return this.layerList;
   }
 
@@ -167,8 +169,11 @@ export class CamEngine {
     return this.session(
       `gradient:${layer}`,
       () =>
-        buildGradientModel(this.model, this.shapes, { targets: [layer], output: this.outputName, types: this.types })
-          .model,
+        buildGradientModel(this.model, this.shapes, {
+          targets: [layer],
+          output: this.outputName,
+          ...this.probed,
+        }).model,
     );
   }
 
@@ -184,7 +189,7 @@ export class CamEngine {
   private tail(layer: string): TailModel {
     let tail = this.tails.get(layer);
     if (!tail) {
-      tail = tailFrom(this.model, layer, this.shapes, this.types, this.outputName);
+      tail = tailFrom(this.model, layer, this.shapes, this.probed.types, this.outputName);
       this.tails.set(layer, tail);
     }
     return tail;
@@ -352,7 +357,7 @@ export class CamEngine {
           targets: layers.map((l) => l.name),
           output: this.outputName,
           guidedRelu: true,
-          types: this.types,
+          ...this.probed,
         }).model,
     );
     const outputs = await session.run({
@@ -386,12 +391,6 @@ export class CamEngine {
     this.sessions.clear();
     await Promise.all(sessions.map(async (s) => (await s.catch(() => undefined))?.release()));
   }
-}
-
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
 }
 
 function throwIfCancelled(signal?: AbortSignal): void {

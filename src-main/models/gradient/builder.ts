@@ -19,7 +19,9 @@ import {
   int64Tensor,
   intAttr,
   intsAttr,
+  tensorAttr,
   tensorDims,
+  tensorValues,
   type AttributeProto,
   type NodeProto,
   type TensorProto,
@@ -44,6 +46,9 @@ export interface GradientOptions {
   guidedRelu?: boolean;
   /** Element types from the probe; integer tensors are kept off the gradient path. */
   types?: Map<string, string>;
+  /** Batch axes and static integer values from the probe (probe.ts). */
+  batchAxes?: Map<string, number>;
+  values?: Map<string, number[]>;
 }
 
 export interface GradientModel {
@@ -76,6 +81,9 @@ const NON_DIFFERENTIABLE = new Set([
   'TopK',
 ]);
 
+/** Element types that carry a gradient. */
+const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
+
 /**
  * Ops on the way from `targets` to `output`, and the float tensors between them. Integer tensors (a
  * Shape feeding a Reshape, as `x.view(x.size(0), -1)` exports) carry no gradient and stay off the path;
@@ -86,7 +94,7 @@ export function pathBetween(model: OnnxModel, targets: string[], output: string,
   for (const node of model.nodes) {
     if (NON_DIFFERENTIABLE.has(node.opType ?? '') || !node.input?.some((i) => forward.has(i))) continue;
     for (const o of node.output ?? [])
-      if (!types || types.get(o) === undefined || types.get(o) === 'float32') forward.add(o);
+      if (!types || types.get(o) === undefined || FLOAT_TYPES.has(types.get(o)!)) forward.add(o);
   }
   const backward = new Set([output]);
   for (const node of [...model.nodes].reverse())
@@ -142,7 +150,7 @@ export function buildGradientModel(source: OnnxModel, shapes: ShapeTable, option
     );
   }
 
-  const builder = new Builder(model, shapes, options.guidedRelu ?? false);
+  const builder = new Builder(model, shapes, options.guidedRelu ?? false, options);
   const seed = builder.seed(output, outputShape[1]!);
   builder.addGradient(output, seed);
   for (const node of [...nodes].reverse()) builder.backward(node, tensors);
@@ -170,6 +178,7 @@ class Builder implements GradientContext {
     readonly model: OnnxModel,
     private readonly shapes: ShapeTable,
     readonly guided: boolean,
+    private readonly facts: Pick<GradientOptions, 'types' | 'batchAxes' | 'values'> = {},
   ) {
     this.opset = model.opset;
   }
@@ -227,6 +236,39 @@ class Builder implements GradientContext {
     return this.node('OneHot', [chosen, this.ints([classes], []), this.floats([0, 1])], [intAttr('axis', -1)]);
   }
 
+  reduceMean(x: string, axes: number[], keepdims: boolean): string {
+    if (this.opset >= 18) return this.node('ReduceMean', [x, this.ints(axes)], [intAttr('keepdims', keepdims ? 1 : 0)]);
+    return this.node('ReduceMean', [x], [intsAttr('axes', axes), intAttr('keepdims', keepdims ? 1 : 0)]);
+  }
+
+  unsqueeze(x: string, axes: number[]): string {
+    if (axes.length === 0) return x;
+    if (this.opset >= 13) return this.node('Unsqueeze', [x, this.ints(axes)]);
+    return this.node('Unsqueeze', [x], [intsAttr('axes', axes)]);
+  }
+
+  constantInts(tensor: string): number[] | undefined {
+    const constant = this.model.initializer(tensor) ?? this.model.constant(tensor);
+    return constant ? Array.from(tensorValues(constant)) : this.facts.values?.get(tensor);
+  }
+
+  typeOf(tensor: string): string | undefined {
+    return this.facts.types?.get(tensor);
+  }
+
+  batchAxis(tensor: string): number | null {
+    if (!this.facts.batchAxes) return 0;
+    return this.facts.batchAxes.get(tensor) ?? null;
+  }
+
+  zerosLike(tensor: string): string {
+    return this.node(
+      'ConstantOfShape',
+      [this.node('Shape', [tensor])],
+      [tensorAttr('value', floatTensor('zero', [1], [0]))],
+    );
+  }
+
   reduceSum(x: string, axes: number[], keepdims: boolean): string {
     if (this.opset >= 13) return this.node('ReduceSum', [x, this.ints(axes)], [intAttr('keepdims', keepdims ? 1 : 0)]);
     return this.node('ReduceSum', [x], [intsAttr('axes', axes), intAttr('keepdims', keepdims ? 1 : 0)]);
@@ -252,8 +294,9 @@ class Builder implements GradientContext {
   /** Adds the gradients of `node`'s inputs on the path, by the op's rule in the table. */
   backward(node: NodeProto, onPath: Set<string>): void {
     const inputs = node.input ?? [];
-    const y = node.output![0]!;
-    if (!this.pending.has(y)) return; // an output that only feeds tensors off the path
+    const outputs = node.output ?? [];
+    const y = outputs[0]!;
+    if (!outputs.some((o) => this.pending.has(o))) return; // outputs that only feed tensors off the path
     const label = `${node.opType} node "${node.name || y}"`;
     const rule = ruleFor(node, this.opset, label);
     const step: Step = {
@@ -261,7 +304,9 @@ class Builder implements GradientContext {
       inputs,
       x: inputs[0]!,
       y,
-      g: this.gradientOf(y),
+      g: this.pending.has(y) ? this.gradientOf(y) : '',
+      outputGradient: (index) =>
+        outputs[index] && this.pending.has(outputs[index]!) ? this.gradientOf(outputs[index]!) : null,
       wants: (index) => inputs[index] !== undefined && inputs[index] !== '' && onPath.has(inputs[index]!),
       emit: (index, gradient) => this.addGradient(inputs[index]!, gradient),
       label,

@@ -15,6 +15,16 @@ export interface GradientContext {
   ints(values: number[], dims?: number[]): string;
   shapeOf(tensor: string): number[];
   reduceSum(x: string, axes: number[], keepdims: boolean): string;
+  reduceMean(x: string, axes: number[], keepdims: boolean): string;
+  unsqueeze(x: string, axes: number[]): string;
+  /** The values of an integer input that is constant or came out the same at both probe batch sizes, or undefined. */
+  constantInts(tensor: string): number[] | undefined;
+  /** The element type of a tensor as the probe saw it ('float32', 'float64', ...), or undefined. */
+  typeOf(tensor: string): string | undefined;
+  /** The axis of `tensor` that follows the batch (0 when unknown), or null when none does. */
+  batchAxis(tensor: string): number | null;
+  /** Zeros of the (runtime) shape of `tensor`. */
+  zerosLike(tensor: string): string;
   /** Sums a broadcast gradient back to the shape of the input it came from. */
   unbroadcast(gradient: string, inputShape: number[], outputShape: number[]): string;
   zero(): string;
@@ -26,8 +36,10 @@ export interface Step {
   /** The first input and the first output. */
   x: string;
   y: string;
-  /** The gradient of `y`. */
+  /** The gradient of `y` ('' when only another output has one: see outputGradient). */
   g: string;
+  /** The gradient of output `index`, or null when none reached it (multi-output ops such as Split). */
+  outputGradient(index: number): string | null;
   /** Whether input `index` is on the gradient path (so wants a gradient). */
   wants(index: number): boolean;
   emit(index: number, gradient: string): void;

@@ -1,6 +1,11 @@
-/** Gradient rules of matrix products (Gemm with its transposes and scales, batched MatMul with broadcasting). */
+/**
+ * Gradient rules of matrix products (Gemm with its transposes and scales, batched MatMul with
+ * broadcasting) and Einsum: the gradient of an operand is the einsum of the output gradient with the
+ * other operands into that operand's subscripts, which needs every one of its letters to appear in the
+ * output or in another operand, once (no ellipsis, no diagonal).
+ */
 import { ApiError } from '../../../src-shared/errors.ts';
-import { attrFloat, attrInt, floatAttr, intAttr, intsAttr } from '../onnx/model.ts';
+import { attrFloat, attrInt, attrString, floatAttr, intAttr, intsAttr, stringAttr } from '../onnx/model.ts';
 import { LATEST_OPSET, type GradientRule } from './context.ts';
 
 export const LINEAR_RULES: GradientRule[] = [
@@ -61,3 +66,29 @@ export const LINEAR_RULES: GradientRule[] = [
     },
   },
 ];
+
+LINEAR_RULES.push({
+  op: 'Einsum',
+  opsets: [12, LATEST_OPSET],
+  backward(b, s) {
+    const equation = attrString(s.node, 'equation', '').replace(/\s+/g, '');
+    const [left, output] = equation.split('->');
+    const operands = left?.split(',') ?? [];
+    const refuse = (why: string) => {
+      throw new ApiError('model_unsupported_op', `${s.label}: equation "${equation}" ${why}`);
+    };
+    if (output === undefined || equation.includes('.')) refuse('needs an explicit output and no ellipsis');
+    operands.forEach((subscripts, index) => {
+      if (!s.wants(index)) return;
+      if (new Set(subscripts).size !== subscripts.length) refuse('takes a diagonal');
+      const others = operands.filter((_, i) => i !== index);
+      const available = new Set([...output!, ...others.join('')]);
+      if ([...subscripts].some((letter) => !available.has(letter))) refuse(`sums a letter of operand ${index} alone`);
+      const inputs = [s.g, ...s.inputs.filter((_, i) => i !== index)];
+      s.emit(
+        index,
+        b.node('Einsum', inputs, [stringAttr('equation', `${[output, ...others].join(',')}->${subscripts}`)]),
+      );
+    });
+  },
+});

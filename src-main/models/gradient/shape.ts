@@ -1,6 +1,6 @@
 /** Gradient rules of ops that move values without changing them: identities, reshapes, padding, transposes, concatenation. */
 import { ApiError } from '../../../src-shared/errors.ts';
-import { attrInt, attrInts, attrString, intsAttr, tensorValues } from '../onnx/model.ts';
+import { attrInt, attrInts, attrString, intsAttr } from '../onnx/model.ts';
 import { LATEST_OPSET, type GradientRule } from './context.ts';
 
 const passThrough = (op: string): GradientRule => ({
@@ -29,8 +29,7 @@ export const SHAPE_RULES: GradientRule[] = [
     backward(b, s) {
       if (attrString(s.node, 'mode', 'constant') !== 'constant')
         throw new ApiError('model_unsupported_op', `${s.label}: only constant padding is supported`);
-      const padsTensor = s.inputs[1] ? b.model.constant(s.inputs[1]) : undefined;
-      const pads = padsTensor ? Array.from(tensorValues(padsTensor)) : attrInts(s.node, 'pads');
+      const pads = s.inputs[1] ? b.constantInts(s.inputs[1]) : attrInts(s.node, 'pads');
       if (!pads) throw new ApiError('model_unsupported_op', `${s.label}: its pads must be constant`);
       if (pads.some((p) => p < 0))
         throw new ApiError('model_unsupported_op', `${s.label}: negative (cropping) pads are not supported`);

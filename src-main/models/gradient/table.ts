@@ -8,15 +8,21 @@ import { ACTIVATION_RULES } from './activation.ts';
 import type { GradientRule } from './context.ts';
 import { CONVOLUTION_RULES } from './convolution.ts';
 import { ELEMENTWISE_RULES } from './elementwise.ts';
+import { INDEXING_RULES } from './indexing.ts';
 import { LINEAR_RULES } from './linear.ts';
+import { MATH_RULES } from './math.ts';
 import { NORMALISATION_RULES } from './normalisation.ts';
 import { POOLING_RULES } from './pooling.ts';
+import { REDUCE_RULES } from './reduce.ts';
 import { SHAPE_RULES } from './shape.ts';
 
 export const GRADIENT_RULES: readonly GradientRule[] = [
   ...SHAPE_RULES,
+  ...INDEXING_RULES,
   ...ELEMENTWISE_RULES,
+  ...MATH_RULES,
   ...ACTIVATION_RULES,
+  ...REDUCE_RULES,
   ...NORMALISATION_RULES,
   ...POOLING_RULES,
   ...CONVOLUTION_RULES,

@@ -68,11 +68,12 @@ export class OnnxModel {
     return this.graph.initializer.find((t) => t.name === name);
   }
 
-  /** A tensor whose value is fixed: an initializer or the output of a Constant node. */
+  /** A tensor whose value is fixed: an initializer, the output of a Constant node, or an Identity of either. */
   constant(name: string): TensorProto | undefined {
     const init = this.initializer(name);
     if (init) return init;
-    const node = this.nodes.find((n) => n.opType === 'Constant' && n.output?.[0] === name);
+    const node = this.nodes.find((n) => (n.opType === 'Constant' || n.opType === 'Identity') && n.output?.[0] === name);
+    if (node?.opType === 'Identity') return node.input?.[0] ? this.constant(node.input[0]) : undefined;
     return node?.attribute?.find((a) => a.name === 'value')?.t ?? undefined;
   }
 
@@ -146,6 +147,9 @@ export function intAttr(name: string, value: number): AttributeProto {
 }
 export function floatAttr(name: string, value: number): AttributeProto {
   return { name, type: AttributeType.FLOAT, f: value };
+}
+export function stringAttr(name: string, value: string): AttributeProto {
+  return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
 }
 export function tensorAttr(name: string, value: TensorProto): AttributeProto {
   return { name, type: AttributeType.TENSOR, t: value };

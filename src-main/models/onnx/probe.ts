@@ -2,7 +2,9 @@
  * Measuring every tensor's shape by running the model once. ONNX files often lack intermediate shape
  * annotations, and the graph tools need static sizes, so every node output becomes a graph output and
  * the model runs on a deterministic batch of two (two, so that a batch axis never looks like a
- * broadcast axis of size one).
+ * broadcast axis of size one), then of one: the axis whose size follows the batch is each tensor's
+ * batch axis (not always the first: attention permutes it), and small integer tensors that come out
+ * the same at both sizes (shape arithmetic: split sizes, slice bounds) are recorded as static values.
  */
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../src-shared/errors.ts';
@@ -16,7 +18,13 @@ export const PROBE_BATCH = 2;
 export interface ProbeResult {
   shapes: ShapeTable;
   types: Map<string, string>;
+  /** The batch axis of each tensor whose size follows the batch; absent where none does. */
+  batchAxes: Map<string, number>;
+  /** Integer tensors of at most MAX_STATIC_VALUES elements with the same values at both batch sizes. */
+  values: Map<string, number[]>;
 }
+
+const MAX_STATIC_VALUES = 64;
 
 export function deterministicInput(dims: number[]): Float32Array {
   const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
@@ -47,16 +55,36 @@ export async function probeShapes(model: OnnxModel, inputDims: number[], threads
   } catch (error) {
     throw new ApiError('model_invalid', `onnxruntime cannot load the model: ${(error as Error).message}`);
   }
-  const dims = [PROBE_BATCH, ...inputDims];
-  const results = await session.run({ [inputs[0]!]: new ort.Tensor('float32', deterministicInput(dims), dims) });
-  const shapes: ShapeTable = new Map([[inputs[0]!, dims]]);
+  const run = async (batch: number) => {
+    const dims = [batch, ...inputDims];
+    const results = await session.run({ [inputs[0]!]: new ort.Tensor('float32', deterministicInput(dims), dims) });
+    const measured = new Map<string, { dims: number[]; type: string; values?: number[] }>();
+    for (const [name, tensor] of Object.entries(results)) {
+      const integer = tensor.type === 'int64' || tensor.type === 'int32';
+      const values =
+        integer && tensor.size <= MAX_STATIC_VALUES
+          ? Array.from(tensor.data as ArrayLike<number | bigint>, Number)
+          : undefined;
+      measured.set(name, { dims: [...tensor.dims], type: tensor.type, values });
+      tensor.dispose?.();
+    }
+    return measured;
+  };
+  const [two, one] = [await run(PROBE_BATCH), await run(1)];
+  await session.release();
+  const shapes: ShapeTable = new Map([[inputs[0]!, [PROBE_BATCH, ...inputDims]]]);
   const types = new Map<string, string>([[inputs[0]!, 'float32']]);
-  for (const [name, tensor] of Object.entries(results)) {
-    shapes.set(name, [...tensor.dims]);
-    types.set(name, tensor.type);
-    tensor.dispose?.();
+  const batchAxes = new Map<string, number>([[inputs[0]!, 0]]);
+  const values = new Map<string, number[]>();
+  for (const [name, { dims, type, values: seen }] of two) {
+    shapes.set(name, dims);
+    types.set(name, type);
+    const other = one.get(name);
+    const axis = dims.findIndex((d, i) => other !== undefined && other.dims[i] !== d);
+    if (axis >= 0) batchAxes.set(name, axis);
+    if (seen && other?.values && other.values.length === seen.length && other.values.every((v, i) => v === seen[i]))
+      values.set(name, seen);
   }
   for (const init of model.graph.initializer) if (init.name) shapes.set(init.name, tensorDims(init));
-  await session.release();
-  return { shapes, types };
+  return { shapes, types, batchAxes, values };
 }
