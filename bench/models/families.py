@@ -1,7 +1,7 @@
 """torchvision's classification families with seeded random weights, exported at opsets 13 and 17 at a
 small input size, with PyTorch autograd's input gradient of two class scores per model: the check that
 the gradient builder's graph of every family is the true gradient (bench/families.ts compares).
-Run: /usr/bin/python3 bench/models/families.py OUT [family ...]"""
+Run: /usr/bin/python3 bench/models/families.py OUT [family ...] (named families replace theirs in OUT)"""
 import json
 import os
 import sys
@@ -41,11 +41,17 @@ FAMILIES = {
 def main(out, names):
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(2)
-    cases = []
+    listing = os.path.join(out, "families.json")
+    kept = json.load(open(listing))["cases"] if names and os.path.exists(listing) else []
+    cases = [case for case in kept if case["name"] not in names]
     for name in names or FAMILIES:
         make, size = FAMILIES[name]
         torch.manual_seed(0)
         model = make().eval()
+        with torch.no_grad():  # torchvision starts some heads at zero (ViT), which would make every gradient zero
+            for layer in model.modules():
+                if isinstance(layer, torch.nn.Linear) and not layer.weight.any():
+                    layer.weight.normal_(0, 0.02)
         x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
         logits = model(x)
         targets = [int(logits.argmax()), int(logits.argmin())]
@@ -61,7 +67,7 @@ def main(out, names):
             cases.append({"name": name, "opset": opset, "file": os.path.basename(path), "size": size,
                           "input": x.numpy().ravel().tolist(), "targets": targets, "gradients": gradients})
         print(name, "exported", flush=True)
-    with open(os.path.join(out, "families.json"), "w") as handle:
+    with open(listing, "w") as handle:
         json.dump({"cases": cases}, handle)
 
 
