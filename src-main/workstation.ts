@@ -66,7 +66,10 @@ export class Workstation implements Context {
   private readonly listeners = new Set<Listener>();
 
   constructor(readonly options: WorkstationOptions) {
-    this.pool = new InferencePool(options.poolSize ?? 1, undefined, { memoryLimitMb: options.workerMemoryMb });
+    this.pool = new InferencePool(options.poolSize ?? 1, undefined, {
+      memoryLimitMb: options.workerMemoryMb,
+      cacheDir: this.cacheDir,
+    });
     const rendererDir = options.rendererDir ?? join(dirname(resolve(options.resourcesDir)), 'out', 'renderer');
     this.dialogs = options.dialogs ?? null;
     this.printPdf = options.printPdf ?? printWithChromium;

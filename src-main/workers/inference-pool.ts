@@ -16,6 +16,8 @@ import type { Method, ReplyOf, RequestOf } from './rpc.ts';
 export interface PoolOptions {
   /** Resident memory a worker may use before it is stopped, in MiB. */
   memoryLimitMb?: number;
+  /** Where workers keep what outlives them (measured model shapes); none: nothing is kept. */
+  cacheDir?: string;
 }
 
 export function defaultMemoryLimitMb(): number {
@@ -36,6 +38,7 @@ export class InferencePool {
   private clients: WorkerClient<InferenceProtocol>[] = [];
   private activeProvider = 'not loaded';
   private readonly memoryLimitMb: number;
+  private readonly cacheDir: string | undefined;
 
   constructor(
     private readonly size = 1,
@@ -43,6 +46,7 @@ export class InferencePool {
     options: PoolOptions = {},
   ) {
     this.memoryLimitMb = options.memoryLimitMb ?? defaultMemoryLimitMb();
+    this.cacheDir = options.cacheDir;
   }
 
   get provider(): { available: string[]; active: string } {
@@ -78,7 +82,7 @@ export class InferencePool {
         new WorkerClient<InferenceProtocol>({
           name: 'inference-worker',
           title: 'inference worker',
-          data: { threads: Math.max(1, Math.floor(this.threads / this.size)) },
+          data: { threads: Math.max(1, Math.floor(this.threads / this.size)), cacheDir: this.cacheDir },
           memoryLimitMb: this.memoryLimitMb,
         }),
       );

@@ -4,7 +4,8 @@
  * batch's pixels from the project file through its own read-only connection, preprocesses them, runs
  * the model or an explainer, and sends the raw output back; the main process stores it.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Manifest } from '../../src-shared/contract.ts';
 import { ApiError, toApiError, type ApiErrorShape } from '../../src-shared/errors.ts';
@@ -12,14 +13,15 @@ import { Project } from '../store/project.ts';
 import { candidateProviders } from '../inference/runtime/providers.ts';
 import { pixelsForModel } from '../inference/runtime/preprocess.ts';
 import { tensorSize, writeNormalised } from '../inference/runtime/tensor.ts';
-import { CamEngine } from '../explain/cam/engine.ts';
+import { CamEngine, type ProbeStore } from '../explain/cam/engine.ts';
+import { parseProbe, serializeProbe } from '../models/onnx/probe.ts';
 import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
 import { GenerativeEngine } from '../explain/generative/engine.ts';
 import type { BundleRef } from '../explain/generative/types.ts';
 import type { BatchSource, GenerativeBatch, InferenceProtocol, ModelRef } from './protocols.ts';
 import { serve, startData } from './serve.ts';
 
-const { threads } = startData<{ threads: number }>();
+const { threads, cacheDir } = startData<{ threads: number; cacheDir?: string }>();
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
 const projects = new Map<string, Project>();
 const engines = new Map<string, Promise<CamEngine>>();
@@ -61,6 +63,32 @@ async function loadSession(key: string, path: string) {
   return entry;
 }
 
+/**
+ * A model's measured shapes kept in a file, so that a model seen before (another CLI call, the app's
+ * next start) is not run with every tensor as an output again. Keyed by the model's hash and input
+ * size; a file that cannot be read or parsed is measured again and replaced.
+ */
+function probeFile(path: string): ProbeStore {
+  return {
+    read: () => {
+      try {
+        return parseProbe(readFileSync(path, 'utf8')) ?? undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    write: (probe) => {
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(`${path}.tmp`, serializeProbe(probe));
+        renameSync(`${path}.tmp`, path);
+      } catch {
+        // a cache that cannot be written only costs the next call a probe
+      }
+    },
+  };
+}
+
 function engineFor({ key, path, manifest }: ModelRef): Promise<CamEngine> {
   let engine = engines.get(key);
   if (!engine) {
@@ -74,6 +102,7 @@ function engineFor({ key, path, manifest }: ModelRef): Promise<CamEngine> {
         input: manifest.input.name,
         output: manifest.output.name,
         outputKind: manifest.output.kind,
+        probes: cacheDir ? probeFile(join(cacheDir, 'probes', `${key}-${dims.join('x')}.json`)) : undefined,
       },
     );
     engine.catch(() => engines.delete(key));

@@ -30,39 +30,17 @@ import {
   type FeatureMaps,
 } from './maps.ts';
 
-export type SessionFactory = (bytes: Uint8Array) => Promise<ort.InferenceSession>;
+import type {
+  CamRequest,
+  CamResult,
+  InputSpec,
+  LayerwiseResult,
+  ProbeStore,
+  RunHooks,
+  SessionFactory,
+} from './types.ts';
 
-export interface InputSpec {
-  /** Without the batch axis, in the model's layout. */
-  dims: number[];
-  layout: 'NCHW' | 'NHWC';
-}
-
-export interface CamRequest {
-  method: CamMethod;
-  layer: string;
-  /** Per image: a class index, or -1 for the predicted class. */
-  targets: number[];
-}
-
-export interface CamResult {
-  target: number;
-  logits: Float32Array;
-  layerShape: [number, number];
-  map: Float32Array;
-}
-
-export interface RunHooks {
-  signal?: AbortSignal;
-  /** Called after every model run with the images (or, inside one image, channel batches) done so far. */
-  progress?: (done: number, total: number) => void;
-}
-
-export interface LayerwiseResult {
-  target: number;
-  logits: Float32Array;
-  layers: { layer: LayerInfo; clusters: LayerClusters }[];
-}
+export type { CamRequest, CamResult, InputSpec, LayerwiseResult, ProbeStore, RunHooks, SessionFactory };
 
 export const SCORE_CAM_BATCH = 64;
 export const ABLATION_BATCH = 64;
@@ -89,10 +67,15 @@ export class CamEngine {
     bytes: Uint8Array,
     input: InputSpec,
     createSession: SessionFactory,
-    names: { input?: string; output?: string; outputKind?: 'logits' | 'probabilities' } = {},
+    names: { input?: string; output?: string; outputKind?: 'logits' | 'probabilities'; probes?: ProbeStore } = {},
   ): Promise<CamEngine> {
     const model = OnnxModel.read(bytes);
-    const { shapes, types, batchAxes, values } = await probeShapes(model, input.dims);
+    let probe = names.probes?.read();
+    if (!probe) {
+      probe = await probeShapes(model, input.dims);
+      names.probes?.write(probe);
+    }
+    const { shapes, types, batchAxes, values } = probe;
     return new CamEngine(
       model,
       input,

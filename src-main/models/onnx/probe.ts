@@ -88,3 +88,41 @@ export async function probeShapes(model: OnnxModel, inputDims: number[], threads
   for (const init of model.graph.initializer) if (init.name) shapes.set(init.name, tensorDims(init));
   return { shapes, types, batchAxes, values };
 }
+
+/** The version of a stored probe; a stored probe of another version is measured again. */
+export const PROBE_FORMAT = 1;
+
+/** A probe as JSON, for the cache that saves measuring a model again (workers/inference.ts). */
+export function serializeProbe(probe: ProbeResult): string {
+  return JSON.stringify({
+    format: PROBE_FORMAT,
+    shapes: [...probe.shapes],
+    types: [...probe.types],
+    batchAxes: [...probe.batchAxes],
+    values: [...probe.values],
+  });
+}
+
+const isNumbers = (value: unknown): value is number[] =>
+  Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v));
+const entries = <T>(value: unknown, check: (v: unknown) => v is T): Map<string, T> | null =>
+  Array.isArray(value) &&
+  value.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && check(e[1]))
+    ? new Map(value as [string, T][])
+    : null;
+
+/** A stored probe, or null when the text is not one of this version (then the model is measured again). */
+export function parseProbe(text: string): ProbeResult | null {
+  let raw: { format?: unknown; shapes?: unknown; types?: unknown; batchAxes?: unknown; values?: unknown };
+  try {
+    raw = JSON.parse(text) as typeof raw;
+  } catch {
+    return null;
+  }
+  if (raw?.format !== PROBE_FORMAT) return null;
+  const shapes = entries(raw.shapes, isNumbers);
+  const types = entries(raw.types, (v): v is string => typeof v === 'string');
+  const batchAxes = entries(raw.batchAxes, (v): v is number => Number.isInteger(v));
+  const values = entries(raw.values, isNumbers);
+  return shapes && types && batchAxes && values ? { shapes, types, batchAxes, values } : null;
+}
