@@ -29,7 +29,7 @@ FAMILIES = {
     "squeezenet1_1": (lambda: tvm.squeezenet1_1(), 64),
     "mnasnet0_5": (lambda: tvm.mnasnet0_5(), 64),
     "googlenet": (lambda: tvm.googlenet(aux_logits=False, init_weights=True), 64),
-    "inception_v3": (lambda: tvm.inception_v3(aux_logits=False, init_weights=True), 80),
+    "inception_v3": (lambda: tvm.inception_v3(aux_logits=False, init_weights=True), 299),
     "convnext_tiny": (lambda: tvm.convnext_tiny(), 64),
     "vit_small": (lambda: VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
                                             mlp_dim=64), 32),
