@@ -31,7 +31,19 @@ LAYERS = {
     "efficientnet_b0": "features.8", "efficientnet_v2_s": "features.7", "regnet_y_400mf": "trunk_output",
     "shufflenet_v2_x0_5": "conv5", "squeezenet1_1": "features.12", "mnasnet0_5": "layers.16",
     "googlenet": "inception5b", "inception_v3": "Mixed_7c", "convnext_tiny": "features.7",
+    "vit_small": "encoder.layers.encoder_layer_1.ln_1", "swin_t": "features.7.1.norm1",
 }
+
+
+def vit_tokens(tensor):
+    """pytorch-grad-cam's ViT reshape_transform: drop the class token, tokens to a square map, channels first."""
+    n, t, c = tensor.shape
+    side = int(round((t - 1) ** 0.5))
+    return tensor[:, 1:, :].reshape(n, side, side, c).permute(0, 3, 1, 2)
+
+
+# Token layers need the library's reshape_transform (its tutorials' ViT and Swin transforms).
+RESHAPE = {"vit_small": vit_tokens, "swin_t": lambda tensor: tensor.permute(0, 3, 1, 2)}
 # "gradcampp" is the app's gradcam++.
 METHODS = {"gradcam": pgc.GradCAM, "hirescam": pgc.HiResCAM, "gradcampp": pgc.GradCAMPlusPlus,
            "xgradcam": pgc.XGradCAM, "layercam": pgc.LayerCAM, "eigencam": pgc.EigenCAM}
@@ -66,7 +78,7 @@ def main(out, names):
         module = dict(model.named_modules())[path]
         maps = {}
         for method, cls in METHODS.items():
-            with cls(model=model, target_layers=[module]) as cam:
+            with cls(model=model, target_layers=[module], reshape_transform=RESHAPE.get(name)) as cam:
                 maps[method] = [cam(input_tensor=x, targets=[ClassifierOutputTarget(t)])[0].ravel().tolist()
                                 for t in targets]
         graph = onnx.load(os.path.join(out, f"{name}_17.onnx")).graph

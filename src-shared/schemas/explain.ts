@@ -20,6 +20,10 @@ export const LayerInfo = z.object({
   op: z.string(),
   gradients: z.boolean(),
   note: z.string().optional(),
+  /** A map held channels last (Swin) or as tokens (ViT: `skip` leading class tokens); absent: NCHW. */
+  layout: z
+    .union([z.object({ kind: z.literal('nhwc') }), z.object({ kind: z.literal('tokens'), skip: z.number().int() })])
+    .optional(),
 });
 
 export const ExplainRequest = z.object({

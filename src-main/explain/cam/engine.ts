@@ -11,6 +11,7 @@ import {
   candidateLayers,
   convBlockOutputs,
   tailFrom,
+  toPlanes,
   type LayerInfo,
   type TailModel,
 } from '../../models/gradient/layers.ts';
@@ -118,7 +119,13 @@ export class CamEngine {
   }
 
   layers(): LayerInfo[] {
-    this.layerList ??= candidateLayers(this.model, this.shapes, this.probed.types, this.outputName);
+    this.layerList ??= candidateLayers(
+      this.model,
+      this.shapes,
+      this.probed.types,
+      this.outputName,
+      this.probed.batchAxes,
+    );
     return this.layerList;
   }
 
@@ -225,8 +232,8 @@ export class CamEngine {
       });
       const logits = outputs[this.outputName]!.data as Float32Array;
       const chosen = outputs[TARGET_OUTPUT]!.data as BigInt64Array;
-      const activations = outputs[layer.name]!.data as Float32Array;
-      const gradients = outputs[gradientOutputName(layer.name)]!.data as Float32Array;
+      const activations = toPlanes(outputs[layer.name]!.data as Float32Array, layer, count);
+      const gradients = toPlanes(outputs[gradientOutputName(layer.name)]!.data as Float32Array, layer, count);
       hooks.progress?.(count, count);
       return Array.from({ length: count }, (_, i) => ({
         target: Number(chosen[i]),
@@ -236,11 +243,16 @@ export class CamEngine {
       }));
     }
 
+    if (layer.layout && request.method === 'ablationcam')
+      throw new ApiError(
+        'model_unsupported_op',
+        `Ablation-CAM cannot yet cut "${layer.name}", whose map is held as ${layer.layout.kind === 'nhwc' ? 'channels last' : 'tokens'}; the other methods work there`,
+      );
     const head = await this.headSession(layer.name);
     const frontier = request.method === 'ablationcam' ? this.frontier(layer.name) : [];
     const outputs = await head.run({ [this.inputName]: this.inputTensor(data, count) });
     const logits = outputs[this.outputName]!.data as Float32Array;
-    const activations = outputs[layer.name]!.data as Float32Array;
+    const activations = toPlanes(outputs[layer.name]!.data as Float32Array, layer, count);
     const results: CamResult[] = [];
     for (let i = 0; i < count; i++) {
       throwIfCancelled(hooks.signal);

@@ -17,6 +17,53 @@ export interface LayerInfo {
   gradients: boolean;
   /** Why not, when it does not. */
   note?: string;
+  /**
+   * How the tensor holds its spatial map (pytorch-grad-cam's reshape_transform, detected from the
+   * shape): NCHW (absent), channels last [N, H, W, C] (Swin, ConvNeXt blocks), or tokens [N, T, C]
+   * with T a square, after `skip` leading tokens (ViT's class token). `shape` is the map's [C, H, W].
+   */
+  layout?: { kind: 'nhwc' } | { kind: 'tokens'; skip: number };
+}
+
+/** The spatial reading of a float tensor's measured shape (batch first), or null when it has none. */
+export function spatialLayout(shape: number[]): Pick<LayerInfo, 'shape' | 'layout'> | null {
+  if (shape.length === 4) {
+    const [, a, b, c] = shape as [number, number, number, number];
+    if (a === b && b !== c && a * b >= 2) return { shape: [c, a, b], layout: { kind: 'nhwc' } };
+    return b * c >= 2 ? { shape: [a, b, c] } : null;
+  }
+  if (shape.length === 3) {
+    const [, tokens, channels] = shape as [number, number, number];
+    for (const skip of [0, 1]) {
+      const side = Math.round(Math.sqrt(tokens - skip));
+      if (side >= 2 && side * side === tokens - skip)
+        return { shape: [channels, side, side], layout: { kind: 'tokens', skip } };
+    }
+  }
+  return null;
+}
+
+/**
+ * `count` maps of a layer's tensor as NCHW planes: channels-last and token layouts are transposed
+ * (leading tokens dropped), NCHW is returned as it is.
+ */
+export function toPlanes(
+  values: Float32Array,
+  layer: Pick<LayerInfo, 'shape' | 'layout'>,
+  count: number,
+): Float32Array {
+  if (!layer.layout) return values;
+  const [channels, height, width] = layer.shape as [number, number, number];
+  const plane = height * width;
+  const skip = layer.layout.kind === 'tokens' ? layer.layout.skip : 0;
+  const out = new Float32Array(count * channels * plane);
+  for (let i = 0; i < count; i++) {
+    const from = i * (plane + skip) * channels + skip * channels;
+    const to = i * channels * plane;
+    for (let p = 0; p < plane; p++)
+      for (let c = 0; c < channels; c++) out[to + c * plane + p] = values[from + p * channels + c]!;
+  }
+  return out;
 }
 
 export function candidateLayers(
@@ -24,14 +71,17 @@ export function candidateLayers(
   shapes: ShapeTable,
   types: Map<string, string>,
   output = model.outputNames()[0]!,
+  batchAxes?: Map<string, number>,
 ): LayerInfo[] {
   const layers: LayerInfo[] = [];
   for (const node of model.nodes) {
     for (const name of node.output ?? []) {
       const shape = shapes.get(name);
-      if (!shape || shape.length !== 4 || types.get(name) !== 'float32' || shape[2]! * shape[3]! < 2) continue;
+      const spatial =
+        shape && types.get(name) === 'float32' && (batchAxes?.get(name) ?? 0) === 0 ? spatialLayout(shape) : null;
+      if (!spatial) continue;
       const blocked = unsupportedOps(model, [name], output, types);
-      const info: LayerInfo = { name, shape: shape.slice(1), op: node.opType ?? '', gradients: blocked.length === 0 };
+      const info: LayerInfo = { name, ...spatial, op: node.opType ?? '', gradients: blocked.length === 0 };
       if (blocked.length)
         info.note = `no gradient: op ${blocked[0]!.opType} (node "${blocked[0]!.name || blocked[0]!.output?.[0]}") is not supported`;
       layers.push(info);
