@@ -11,8 +11,51 @@ export const CAM_METHOD_NAMES = [
   'scorecam',
   'ablationcam',
   'eigencam',
+  'gradcam-elementwise',
+  'finercam',
+  'eigengradcam',
+  'kpcacam',
+  'fem',
+  'randomcam',
+  'saliency',
+  'inputxgradient',
+  'integratedgradients',
+  'smoothgrad',
+  'guidedbackprop',
+  'guidedgradcam',
+  'occlusion',
+  'rise',
 ] as const;
 export const CamMethodName = z.enum(CAM_METHOD_NAMES);
+
+/** Methods whose maps are at input resolution; all but guided Grad-CAM ignore the layer. */
+export const PIXEL_METHOD_NAMES: readonly (typeof CAM_METHOD_NAMES)[number][] = [
+  'saliency',
+  'inputxgradient',
+  'integratedgradients',
+  'smoothgrad',
+  'guidedbackprop',
+  'guidedgradcam',
+  'occlusion',
+  'rise',
+];
+/** Methods that ignore eigen smoothing because they already project (or need no weights). */
+const PROJECTING: readonly string[] = ['eigencam', 'eigengradcam', 'kpcacam', 'fem'];
+/** Whether pytorch-grad-cam's smoothing option applies to a method (none always does). */
+export const smoothingApplies = (method: (typeof CAM_METHOD_NAMES)[number], smoothing: Smoothing) =>
+  smoothing === 'none' ||
+  (!PIXEL_METHOD_NAMES.includes(method) && (smoothing === 'aug' || !PROJECTING.includes(method)));
+
+/** The layer name under which the maps of layer-free methods are kept and shown. */
+export const INPUT_LAYER = 'input';
+/** The layer a method's map belongs to: the requested one, or INPUT_LAYER for layer-free pixel attributions. */
+export const layerOfMethod = (method: (typeof CAM_METHOD_NAMES)[number], layer: string) =>
+  PIXEL_METHOD_NAMES.includes(method) && method !== 'guidedgradcam' ? INPUT_LAYER : layer;
+
+/** pytorch-grad-cam's aug_smooth (mean over flips and scalings) and eigen_smooth (first principal component). */
+export const SMOOTHINGS = ['none', 'aug', 'eigen'] as const;
+export const Smoothing = z.enum(SMOOTHINGS);
+export type Smoothing = z.infer<typeof Smoothing>;
 
 export const LayerInfo = z.object({
   name: z.string(),
@@ -32,6 +75,8 @@ export const ExplainRequest = z.object({
   layer: z.string().min(1),
   /** A class index, or -1 for the predicted class. */
   target: z.number().int().min(-1).default(-1),
+  /** Absent: none. */
+  smoothing: Smoothing.optional(),
 });
 
 /** Which map of which image: the method, layer and class it explains. */
@@ -41,6 +86,7 @@ const ExplainedImage = z.object({
   layer: z.string(),
   target: z.number().int(),
   targetClass: z.string(),
+  smoothing: Smoothing,
 });
 
 const LayerMap = ExplainedImage.extend({

@@ -6,7 +6,13 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../src-shared/errors.ts';
-import { buildGradientModel, gradientOutputName, TARGET_INPUT, TARGET_OUTPUT } from '../../models/gradient/builder.ts';
+import {
+  buildGradientModel,
+  gradientOutputName,
+  SEED_INPUT,
+  TARGET_INPUT,
+  TARGET_OUTPUT,
+} from '../../models/gradient/builder.ts';
 import {
   candidateLayers,
   convBlockOutputs,
@@ -16,26 +22,33 @@ import {
   type TailModel,
 } from '../../models/gradient/layers.ts';
 import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
-import { ablatedFeeds, maskedByChannels } from './perturb.ts';
+import { ablationCamWeights, scoreCamWeights } from './perturb.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
 import { probeShapes, type ProbeResult, type ShapeTable } from '../../models/onnx/probe.ts';
 import { argmax } from '../counterfactual/path.ts';
 import {
   eigenMap,
+  femMap,
+  finerSeed,
   GRADIENT_METHODS,
   gradientMap,
-  resizeBilinearAligned,
+  kpcaMap,
+  PIXEL_METHODS,
+  smoothingApplies,
   softmax64,
   weightedSum,
-  type CamMethod,
   type FeatureMaps,
 } from './maps.ts';
+import { pixelMaps } from './pixels.ts';
+import { augmentedMaps } from './smoothing.ts';
+import { throwIfCancelled } from './cancel.ts';
 
 import type {
   CamRequest,
   CamResult,
   InputSpec,
   LayerwiseResult,
+  PixelSource,
   ProbeStore,
   RunHooks,
   SessionFactory,
@@ -43,10 +56,7 @@ import type {
 
 export type { CamRequest, CamResult, InputSpec, LayerwiseResult, ProbeStore, RunHooks, SessionFactory };
 
-export const SCORE_CAM_BATCH = 64;
-export const ABLATION_BATCH = 64;
-
-export class CamEngine {
+export class CamEngine implements PixelSource {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly tails = new Map<string, TailModel>();
   private layerList?: LayerInfo[];
@@ -155,13 +165,16 @@ export class CamEngine {
     return this.session('forward', () => this.model);
   }
 
-  private gradientSession(layer: string) {
+  /** A gradient graph towards `targets`, built once per key; `seeded` takes d L / d scores as an input. */
+  private gradientGraph(key: string, targets: string[], options: { guided?: boolean; seeded?: boolean } = {}) {
     return this.session(
-      `gradient:${layer}`,
+      key,
       () =>
         buildGradientModel(this.model, this.shapes, {
-          targets: [layer],
+          targets,
           output: this.outputName,
+          guidedRelu: options.guided,
+          seedInput: options.seeded,
           ...this.probed,
         }).model,
     );
@@ -197,15 +210,68 @@ export class CamEngine {
     return new ort.Tensor('float32', data, [count, ...this.input.dims]);
   }
 
+  /** The class count of the score output. */
+  get classes(): number {
+    return this.shapes.get(this.outputName)![1]!;
+  }
+
   async explain(data: Float32Array, count: number, request: CamRequest, hooks: RunHooks = {}): Promise<CamResult[]> {
-    const layer = this.layer(request.layer);
     if (request.targets.length !== count)
       throw new ApiError('invalid_request', `${request.targets.length} targets for ${count} images`);
-    const classes = this.shapes.get(this.outputName)![1]!;
     for (const target of request.targets) {
-      if (!Number.isInteger(target) || target < -1 || target >= classes)
-        throw new ApiError('invalid_request', `Target class ${target} is not in 0..${classes - 1}`);
+      if (!Number.isInteger(target) || target < -1 || target >= this.classes)
+        throw new ApiError('invalid_request', `Target class ${target} is not in 0..${this.classes - 1}`);
     }
+    const smoothing = request.smoothing ?? 'none';
+    if (!smoothingApplies(request.method, smoothing))
+      throw new ApiError(
+        'invalid_request',
+        `${request.method} has no ${smoothing} smoothing (it applies to the CAM family${smoothing === 'eigen' ? ' except Eigen-CAM, EigenGrad-CAM, KPCA-CAM and FEM' : ''})`,
+      );
+    if (PIXEL_METHODS.has(request.method)) return pixelMaps(this, data, count, request, hooks);
+    if (smoothing === 'aug') return augmentedMaps(this, data, count, request, hooks);
+    return this.layerMaps(data, count, request, hooks);
+  }
+
+  /** The scores of `count` inputs. */
+  async logits(data: Float32Array, count: number): Promise<Float32Array> {
+    const session = await this.forwardSession();
+    const outputs = await session.run({ [this.inputName]: this.inputTensor(data, count) });
+    return outputs[this.outputName]!.data as Float32Array;
+  }
+
+  /**
+   * The gradient of each image's class score with respect to the input (guided: through guided-backprop
+   * ReLUs), with the class it took and the scores.
+   */
+  async inputGradients(
+    data: Float32Array,
+    count: number,
+    targets: number[],
+    guided = false,
+  ): Promise<{ chosen: number[]; logits: Float32Array; gradients: Float32Array }> {
+    const key = guided ? 'guided:input' : 'gradient:input';
+    const session = await this.gradientGraph(key, [this.inputName], { guided });
+    const outputs = await session.run({
+      [this.inputName]: this.inputTensor(data, count),
+      [TARGET_INPUT]: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(targets, (t) => BigInt(t)),
+        [count],
+      ),
+    });
+    return {
+      chosen: Array.from(outputs[TARGET_OUTPUT]!.data as BigInt64Array, Number),
+      logits: outputs[this.outputName]!.data as Float32Array,
+      gradients: outputs[gradientOutputName(this.inputName)]!.data as Float32Array,
+    };
+  }
+
+  /** The maps of the layer-resolution methods (CAM family, no test-time augmentation). */
+  async layerMaps(data: Float32Array, count: number, request: CamRequest, hooks: RunHooks = {}): Promise<CamResult[]> {
+    const layer = this.layer(request.layer);
+    const classes = this.classes;
+    const eigen = request.smoothing === 'eigen';
     const [channels, height, width] = layer.shape as [number, number, number];
     const plane = channels * height * width;
     const featureMaps = (values: Float32Array, i: number): FeatureMaps => ({
@@ -215,21 +281,32 @@ export class CamEngine {
       values: values.subarray(i * plane, (i + 1) * plane),
     });
 
-    if (GRADIENT_METHODS.has(request.method)) {
+    if (GRADIENT_METHODS.has(request.method) || request.method === 'finercam') {
       if (!layer.gradients)
         throw new ApiError(
           'model_unsupported_op',
           `${request.method} needs gradients at "${layer.name}", but ${layer.note}`,
         );
-      const session = await this.gradientSession(layer.name);
-      const outputs = await session.run({
+      const targets = BigInt64Array.from(request.targets, (t) => BigInt(t));
+      const feeds: Record<string, ort.Tensor> = {
         [this.inputName]: this.inputTensor(data, count),
-        [TARGET_INPUT]: new ort.Tensor(
-          'int64',
-          BigInt64Array.from(request.targets, (t) => BigInt(t)),
-          [count],
-        ),
-      });
+        [TARGET_INPUT]: new ort.Tensor('int64', targets, [count]),
+      };
+      const finer = request.method === 'finercam';
+      if (finer) {
+        // FinerCAM differentiates a weighted difference of scores, whose weights come from a first run.
+        const scores = await this.logits(data, count);
+        const seeds = new Float32Array(count * classes);
+        for (let i = 0; i < count; i++) {
+          const { seed, main } = finerSeed(scores.subarray(i * classes, (i + 1) * classes), request.targets[i]!);
+          seeds.set(seed, i * classes);
+          targets[i] = BigInt(main);
+        }
+        feeds[SEED_INPUT] = new ort.Tensor('float32', seeds, [count, classes]);
+      }
+      const key = `gradient:${layer.name}${finer ? ':seeded' : ''}`;
+      const session = await this.gradientGraph(key, [layer.name], { seeded: finer });
+      const outputs = await session.run(feeds);
       const logits = outputs[this.outputName]!.data as Float32Array;
       const chosen = outputs[TARGET_OUTPUT]!.data as BigInt64Array;
       const activations = toPlanes(outputs[layer.name]!.data as Float32Array, layer, count);
@@ -239,7 +316,9 @@ export class CamEngine {
         target: Number(chosen[i]),
         logits: logits.slice(i * classes, (i + 1) * classes),
         layerShape: [height, width],
-        map: gradientMap(request.method, featureMaps(activations, i), gradients.subarray(i * plane, (i + 1) * plane)),
+        map: gradientMap(request.method, featureMaps(activations, i), gradients.subarray(i * plane, (i + 1) * plane), {
+          eigen,
+        }),
       }));
     }
 
@@ -261,78 +340,23 @@ export class CamEngine {
       const a = featureMaps(activations, i);
       let map: Float32Array;
       if (request.method === 'eigencam') map = eigenMap(a);
+      else if (request.method === 'kpcacam') map = kpcaMap(a);
+      else if (request.method === 'fem') map = femMap(a);
+      else if (request.method === 'randomcam') map = gradientMap('randomcam', a, new Float32Array(0), { eigen });
       else if (request.method === 'scorecam')
-        map = weightedSum(a, await this.scoreWeights(data, i, a, target, hooks.signal));
+        map = weightedSum(a, await scoreCamWeights(this, data, i, a, target, hooks.signal), eigen);
       else {
         const extra = frontier.map((name) => ({ name, tensor: outputs[name]! }));
-        map = weightedSum(
-          a,
-          await this.ablationWeights(layer.name, a, extra, i, ownLogits[target]!, target, hooks.signal),
-        );
+        const tail = await this.tailSession(layer.name);
+        const run = async (feeds: Record<string, ort.Tensor>) =>
+          (await tail.run(feeds))[this.outputName]!.data as Float32Array;
+        const feeds = { layer: layer.name, frontier: extra, index: i };
+        map = weightedSum(a, await ablationCamWeights(run, feeds, a, ownLogits[target]!, target, hooks.signal), eigen);
       }
       results.push({ target, logits: ownLogits, layerShape: [height, width], map });
       hooks.progress?.(i + 1, count);
     }
     return results;
-  }
-
-  /** Score-CAM: softmax over channels of the class score on the input masked by each upsampled channel. */
-  private async scoreWeights(
-    data: Float32Array,
-    index: number,
-    a: FeatureMaps,
-    target: number,
-    signal?: AbortSignal,
-  ): Promise<Float64Array> {
-    const session = await this.forwardSession();
-    const nchw = this.input.layout === 'NCHW';
-    const [inChannels, inHeight, inWidth] = (
-      nchw ? this.input.dims : [this.input.dims[2]!, this.input.dims[0]!, this.input.dims[1]!]
-    ) as [number, number, number];
-    const size = inChannels * inHeight * inWidth;
-    const image = data.subarray(index * size, (index + 1) * size);
-    const shape = { channels: inChannels, height: inHeight, width: inWidth, nchw };
-    const scores = new Float64Array(a.channels);
-    for (let start = 0; start < a.channels; start += SCORE_CAM_BATCH) {
-      throwIfCancelled(signal);
-      const batch = Math.min(SCORE_CAM_BATCH, a.channels - start);
-      const masked = maskedByChannels(image, a, shape, start, batch);
-      const result = await session.run({ [this.inputName]: this.inputTensor(masked, batch) });
-      const logits = result[this.outputName]!.data as Float32Array;
-      const classes = logits.length / batch;
-      for (let b = 0; b < batch; b++) scores[start + b] = logits[b * classes + target]!;
-    }
-    return softmax64(scores);
-  }
-
-  /**
-   * Ablation-CAM: (y_c - y_c with channel k ablated) / y_c, re-running only the tail after the layer.
-   * An ablated channel is 0 where the layer's smallest activation is 0, else that minimum - 1e7.
-   */
-  private async ablationWeights(
-    layer: string,
-    a: FeatureMaps,
-    frontier: { name: string; tensor: ort.Tensor }[],
-    index: number,
-    original: number,
-    target: number,
-    signal?: AbortSignal,
-  ): Promise<Float64Array> {
-    const session = await this.tailSession(layer);
-    let min = Infinity;
-    for (const v of a.values) min = Math.min(min, v);
-    const fill = min === 0 ? 0 : min - 1e7;
-    const weights = new Float64Array(a.channels);
-    for (let start = 0; start < a.channels; start += ABLATION_BATCH) {
-      throwIfCancelled(signal);
-      const batch = Math.min(ABLATION_BATCH, a.channels - start);
-      const feeds = ablatedFeeds(layer, a, fill, frontier, index, start, batch);
-      const result = await session.run(feeds);
-      const logits = result[this.outputName]!.data as Float32Array;
-      const classes = logits.length / batch;
-      for (let b = 0; b < batch; b++) weights[start + b] = (original - logits[b * classes + target]!) / original;
-    }
-    return weights;
   }
 
   /** Conv block outputs that gradients reach: the layers of the layer-wise view. */
@@ -345,24 +369,11 @@ export class CamEngine {
     const layers = this.convLayers();
     if (layers.length === 0)
       throw new ApiError('layer_not_found', 'The model has no convolution layer that gradients reach');
-    const session = await this.session(
-      'guided:conv',
-      () =>
-        buildGradientModel(this.model, this.shapes, {
-          targets: layers.map((l) => l.name),
-          output: this.outputName,
-          guidedRelu: true,
-          ...this.probed,
-        }).model,
-    );
+    const names = layers.map((l) => l.name);
+    const session = await this.gradientGraph('guided:conv', names, { guided: true });
+    const size = this.input.dims.reduce((a, b) => a * b, 1);
     const outputs = await session.run({
-      [this.inputName]: this.inputTensor(
-        data.subarray(
-          0,
-          this.input.dims.reduce((a, b) => a * b, 1),
-        ),
-        1,
-      ),
+      [this.inputName]: this.inputTensor(data.subarray(0, size), 1),
       [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),
     });
     const result: LayerwiseResult = {
@@ -386,8 +397,4 @@ export class CamEngine {
     this.sessions.clear();
     await Promise.all(sessions.map(async (s) => (await s.catch(() => undefined))?.release()));
   }
-}
-
-function throwIfCancelled(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new ApiError('cancelled', 'The explanation was cancelled');
 }

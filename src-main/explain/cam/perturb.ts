@@ -5,7 +5,13 @@
  */
 import * as ort from 'onnxruntime-node';
 import { resizeBilinearAligned } from '../../../src-shared/saliency.ts';
-import type { FeatureMaps } from './maps.ts';
+import { throwIfCancelled } from './cancel.ts';
+import { softmax64, type FeatureMaps } from './maps.ts';
+import { geometry } from './input.ts';
+import type { PixelSource } from './types.ts';
+
+export const SCORE_CAM_BATCH = 64;
+export const ABLATION_BATCH = 64;
 
 export interface ImageShape {
   channels: number;
@@ -88,4 +94,55 @@ export function ablatedFeeds(
     feeds[name] = new ort.Tensor('float32', repeated, [batch, ...dims.slice(1)]);
   }
   return feeds;
+}
+
+/** Score-CAM: softmax over channels of the class score on the input masked by each upsampled channel. */
+export async function scoreCamWeights(
+  source: PixelSource,
+  data: Float32Array,
+  index: number,
+  a: FeatureMaps,
+  target: number,
+  signal?: AbortSignal,
+): Promise<Float64Array> {
+  const { channels, height, width } = geometry(source.input);
+  const size = channels * height * width;
+  const image = data.subarray(index * size, (index + 1) * size);
+  const shape = { channels, height, width, nchw: source.input.layout === 'NCHW' };
+  const scores = new Float64Array(a.channels);
+  for (let start = 0; start < a.channels; start += SCORE_CAM_BATCH) {
+    throwIfCancelled(signal);
+    const batch = Math.min(SCORE_CAM_BATCH, a.channels - start);
+    const logits = await source.logits(maskedByChannels(image, a, shape, start, batch), batch);
+    const classes = logits.length / batch;
+    for (let b = 0; b < batch; b++) scores[start + b] = logits[b * classes + target]!;
+  }
+  return softmax64(scores);
+}
+
+/**
+ * Ablation-CAM: (y_c - y_c with channel k ablated) / y_c, re-running only the tail after the layer
+ * (`run` returns its scores). An ablated channel is 0 where the layer's smallest activation is 0, else
+ * that minimum - 1e7.
+ */
+export async function ablationCamWeights(
+  run: (feeds: Record<string, ort.Tensor>) => Promise<Float32Array>,
+  cut: { layer: string; frontier: { name: string; tensor: ort.Tensor }[]; index: number },
+  a: FeatureMaps,
+  original: number,
+  target: number,
+  signal?: AbortSignal,
+): Promise<Float64Array> {
+  let min = Infinity;
+  for (const v of a.values) min = Math.min(min, v);
+  const fill = min === 0 ? 0 : min - 1e7;
+  const weights = new Float64Array(a.channels);
+  for (let start = 0; start < a.channels; start += ABLATION_BATCH) {
+    throwIfCancelled(signal);
+    const batch = Math.min(ABLATION_BATCH, a.channels - start);
+    const logits = await run(ablatedFeeds(cut.layer, a, fill, cut.frontier, cut.index, start, batch));
+    const classes = logits.length / batch;
+    for (let b = 0; b < batch; b++) weights[start + b] = (original - logits[b * classes + target]!) / original;
+  }
+  return weights;
 }

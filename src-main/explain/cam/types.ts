@@ -3,7 +3,7 @@ import type * as ort from 'onnxruntime-node';
 import type { ProbeResult } from '../../models/onnx/probe.ts';
 import type { LayerInfo } from '../../models/gradient/layers.ts';
 import type { LayerClusters } from '../layers/clusters.ts';
-import type { CamMethod } from './maps.ts';
+import type { CamMethod, Smoothing } from './maps.ts';
 
 /** Where a model's probe is kept between runs (keyed by the caller: the model's hash and input size). */
 export interface ProbeStore {
@@ -24,6 +24,8 @@ export interface CamRequest {
   layer: string;
   /** Per image: a class index, or -1 for the predicted class. */
   targets: number[];
+  /** pytorch-grad-cam's aug_smooth / eigen_smooth; none by default. */
+  smoothing?: Smoothing;
 }
 
 export interface CamResult {
@@ -43,4 +45,19 @@ export interface LayerwiseResult {
   target: number;
   logits: Float32Array;
   layers: { layer: LayerInfo; clusters: LayerClusters }[];
+}
+
+/** What the pixel attributions (pixels.ts) need of a model: scores, input gradients, Grad-CAM maps. */
+export interface PixelSource {
+  readonly input: InputSpec;
+  readonly classes: number;
+  readonly outputKind: 'logits' | 'probabilities';
+  logits(data: Float32Array, count: number): Promise<Float32Array>;
+  inputGradients(
+    data: Float32Array,
+    count: number,
+    targets: number[],
+    guided?: boolean,
+  ): Promise<{ chosen: number[]; logits: Float32Array; gradients: Float32Array }>;
+  layerMaps(data: Float32Array, count: number, request: CamRequest, hooks?: RunHooks): Promise<CamResult[]>;
 }

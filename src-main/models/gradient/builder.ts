@@ -35,6 +35,8 @@ export { GRADIENT_OPS } from './table.ts';
 export const TARGET_INPUT = 'xaiws_target';
 /** The class each image's gradient was taken for (the requested one, or the predicted one for -1). */
 export const TARGET_OUTPUT = 'xaiws_target_used';
+/** float [N, classes]: d L / d scores, for graphs built with `seedInput` (a target other than one score). */
+export const SEED_INPUT = 'xaiws_seed';
 export const gradientOutputName = (tensor: string) => `xaiws_gradient:${tensor}`;
 
 export interface GradientOptions {
@@ -42,6 +44,11 @@ export interface GradientOptions {
   targets: string[];
   /** The [N, classes] output whose entry is the score; the model's first output by default. */
   output?: string;
+  /**
+   * Differentiate L with d L / d scores given as the input SEED_INPUT instead of one class score; the
+   * target input still names the class reported as the one explained.
+   */
+  seedInput?: boolean;
   /** Guided backpropagation: every ReLU also drops negative incoming gradients. */
   guidedRelu?: boolean;
   /** Element types from the probe; integer tensors are kept off the gradient path. */
@@ -151,7 +158,7 @@ export function buildGradientModel(source: OnnxModel, shapes: ShapeTable, option
   }
 
   const builder = new Builder(model, shapes, options.guidedRelu ?? false, options);
-  const seed = builder.seed(output, outputShape[1]!);
+  const seed = builder.seed(output, outputShape[1]!, options.seedInput ?? false);
   builder.addGradient(output, seed);
   for (const node of [...nodes].reverse()) builder.backward(node, tensors);
 
@@ -163,6 +170,7 @@ export function buildGradientModel(source: OnnxModel, shapes: ShapeTable, option
   model.graph.node.push(...builder.nodes);
   for (const tensor of builder.initializers) model.addInitializer(tensor);
   model.addInput(TARGET_INPUT, DataType.INT64, ['N']);
+  if (options.seedInput) model.addInput(SEED_INPUT, DataType.FLOAT, ['N', outputShape[1]!]);
   model.setOutputs([output, TARGET_OUTPUT, ...options.targets, ...Object.values(gradients)]);
   return { model, targetInput: TARGET_INPUT, scoreOutput: output, targetOutput: TARGET_OUTPUT, gradients };
 }
@@ -228,11 +236,12 @@ class Builder implements GradientContext {
     return sum;
   }
 
-  /** One-hot seed on the requested class, or on the predicted one where the request says -1. */
-  seed(output: string, classes: number): string {
+  /** One-hot seed on the requested class, or on the predicted one where the request says -1 (or the seed input). */
+  seed(output: string, classes: number, seedInput: boolean): string {
     const predicted = this.node('ArgMax', [output], [intAttr('axis', 1), intAttr('keepdims', 0)]);
     const useDefault = this.node('Less', [TARGET_INPUT, this.ints([0], [])]);
     const chosen = this.node('Where', [useDefault, predicted, TARGET_INPUT], [], TARGET_OUTPUT);
+    if (seedInput) return SEED_INPUT;
     return this.node('OneHot', [chosen, this.ints([classes], []), this.floats([0, 1])], [intAttr('axis', -1)]);
   }
 
