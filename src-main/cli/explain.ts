@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { ApiError, toApiError } from '../../src-shared/errors.ts';
 import { CAM_METHODS, type CamMethod } from '../explain/cam/maps.ts';
+import { SMOOTHINGS, type Smoothing } from '../../src-shared/contract.ts';
 import type { InferencePool } from '../workers/inference-pool.ts';
 import type { ModelRef } from '../workers/protocols.ts';
 import { tensorSize, writeNormalised } from '../inference/runtime/tensor.ts';
@@ -50,11 +51,18 @@ export function parseMethod(value: string | undefined): CamMethod {
   return value as CamMethod;
 }
 
+export function parseSmoothing(value: string | undefined): Smoothing {
+  if (value === undefined) return 'none';
+  if (!(SMOOTHINGS as readonly string[]).includes(value))
+    throw new ApiError('invalid_request', `--smoothing must be one of ${SMOOTHINGS.join(', ')} (got "${value}")`);
+  return value as Smoothing;
+}
+
 export async function explainImages(
   pool: InferencePool,
   decoder: ImageWorker,
   model: ModelRef,
-  options: { method: CamMethod; layer: string; target: number },
+  options: { method: CamMethod; layer: string; target: number; smoothing?: Smoothing },
   images: string[],
   write: Write,
 ): Promise<number> {
@@ -90,7 +98,12 @@ export async function explainImages(
         await pool.call('cam', {
           model,
           source: { tensor, count: readable.length },
-          request: { method: options.method, layer: options.layer, targets: readable.map(() => options.target) },
+          request: {
+            method: options.method,
+            layer: options.layer,
+            smoothing: options.smoothing,
+            targets: readable.map(() => options.target),
+          },
         })
       ).results;
       results.forEach((result, i) => {

@@ -6,13 +6,13 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Job, MethodName, Request, Result } from '../../src-shared/contract.ts';
+import { layerOfMethod, type Job, type MethodName, type Request, type Result } from '../../src-shared/contract.ts';
 import { ApiError, isApiErrorShape, toApiError } from '../../src-shared/errors.ts';
 import { createRouter, type Dispatch } from '../api/router.ts';
 import { Workstation } from '../workstation.ts';
 import { startCrowd } from '../transport/crowd.ts';
 import { CAM_METHODS } from '../explain/cam/maps.ts';
-import { explainImages, listLayers, modelRef, parseMethod, parseTarget } from './explain.ts';
+import { explainImages, listLayers, modelRef, parseMethod, parseSmoothing, parseTarget } from './explain.ts';
 import { serve } from './serve.ts';
 import { aggregateCommand } from './aggregate.ts';
 import { generativeCommand } from './generative.ts';
@@ -29,8 +29,10 @@ export const USAGE = `Usage: xaiws <command> [arguments]
   model add PROJECT MODEL.onnx [--manifest M]    register an ONNX classifier with its manifest
   bundle check FOLDER                            validate a model bundle (hashes, shapes, data files)
   layers --model M.onnx [--manifest M.json]      the model's candidate target layers (JSON Lines)
-  explain --model M.onnx [--manifest M.json] --method NAME --layer TENSOR [--target pred|INDEX] IMAGE...
-                                                 CAM maps at layer resolution, one JSON line per image;
+  explain --model M.onnx [--manifest M.json] --method NAME --layer TENSOR [--target pred|INDEX]
+          [--smoothing none|aug|eigen] IMAGE...
+                                                 maps at layer resolution (pixel attributions at input
+                                                 resolution, no --layer needed), one JSON line per image;
                                                  NAME: ${CAM_METHODS.join(', ')}
   decompose PROJECT --image ID [--model ID] [--class pred|INDEX] [--full]
                                                  DXAI parts of an image and the classifier on each
@@ -113,6 +115,7 @@ export async function main(argv: string[]): Promise<number> {
       method: { type: 'string' },
       layer: { type: 'string' },
       target: { type: 'string' },
+      smoothing: { type: 'string' },
       open: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -177,14 +180,16 @@ async function modelCommand(command: 'explain' | 'layers', images: string[], val
     const model = await modelRef(text(values.model), text(values.manifest));
     if (command === 'layers') return await listLayers(workstation.pool, model, write);
     const method = parseMethod(text(values.method));
-    if (!values.layer)
+    const layer = text(values.layer) ?? layerOfMethod(method, '');
+    if (!layer)
       throw new ApiError('invalid_request', 'Missing --layer TENSOR (list them with `xaiws layers --model M.onnx`)');
     const target = parseTarget(text(values.target), model.manifest.classes.length);
+    const smoothing = parseSmoothing(text(values.smoothing));
     return await explainImages(
       workstation.pool,
       workstation.images,
       model,
-      { method, layer: text(values.layer)!, target },
+      { method, layer, target, smoothing },
       images,
       write,
     );

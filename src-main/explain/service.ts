@@ -4,6 +4,7 @@
  * sure the model file is still the one registered (same hash), so cached maps never describe another
  * model and a changed file is reported instead of silently explained.
  */
+import { layerOfMethod, Smoothing, type CamMethodName } from '../../src-shared/contract.ts';
 import type {
   Explanation,
   ImageMetrics,
@@ -23,8 +24,19 @@ import type { StoredExplanation } from '../store/explanations.ts';
 import type { Project } from '../store/project.ts';
 
 export const EXPLAIN_JOB_BATCH = 32;
-/** The CAM methods have no tunable parameters yet; the key keeps room for them. */
+/** A map's parameters in the cache key: '{}' for the defaults, else the smoothing. */
 const NO_PARAMS = '{}';
+const paramsOf = (smoothing: Smoothing | undefined) =>
+  smoothing && smoothing !== 'none' ? JSON.stringify({ smoothing }) : NO_PARAMS;
+const smoothingOf = (params: string): Smoothing => {
+  const parsed = Smoothing.safeParse((JSON.parse(params) as { smoothing?: unknown }).smoothing ?? 'none');
+  return parsed.success ? parsed.data : 'none';
+};
+
+/** What the worker and the cache see of a request: the method's own layer, the smoothing. */
+function camRequest(request: { method: CamMethodName; layer: string; smoothing?: Smoothing }) {
+  return { method: request.method, layer: layerOfMethod(request.method, request.layer), smoothing: request.smoothing };
+}
 
 export async function layers(ctx: Context, { modelId }: ParsedRequest<'explain.layers'>): Promise<LayerInfo[]> {
   return ctx.pool.call('camLayers', { model: await verifiedModel(ctx.model(modelId)) });
@@ -92,6 +104,7 @@ function toExplanation(model: Model, stored: StoredExplanation, cached: boolean)
     layer: stored.layer,
     target: stored.targetClass,
     targetClass: className(model, stored.targetClass),
+    smoothing: smoothingOf(stored.params),
     layerShape: [stored.height, stored.width],
     map: Array.from(stored.map),
     logits: Array.from(stored.logits),
@@ -103,23 +116,19 @@ export async function explainImage(ctx: Context, request: ImageRequest): Promise
   const { project, pool } = ctx;
   const model = ctx.model(request.modelId);
   const { ref, source } = await oneImage(project, model, request);
+  const cam = camRequest(request);
   const key = {
     modelHash: model.fileHash,
     imageId: request.imageId,
-    method: request.method,
-    layer: request.layer,
+    method: cam.method,
+    layer: cam.layer,
     requestedClass: request.target,
-    params: NO_PARAMS,
+    params: paramsOf(cam.smoothing),
   };
   const cached = project.explanations.get(key);
   if (cached) return toExplanation(model, cached, true);
-  const [result] = (
-    await pool.call('cam', {
-      model: ref,
-      source,
-      request: { method: request.method, layer: request.layer, targets: [request.target] },
-    })
-  ).results;
+  const [result] = (await pool.call('cam', { model: ref, source, request: { ...cam, targets: [request.target] } }))
+    .results;
   const stored: StoredExplanation = {
     ...key,
     targetClass: result!.target,
@@ -142,18 +151,19 @@ function explainSelectionTask(
   return async ({ signal, report }) => {
     const ref = await verifiedModel(model);
     const ids = Array.from(project.images.matchingIds(request.query));
+    const cam = camRequest(request);
     const base = {
       modelHash: model.fileHash,
-      method: request.method,
-      layer: request.layer,
+      method: cam.method,
+      layer: cam.layer,
       requestedClass: request.target,
-      params: NO_PARAMS,
+      params: paramsOf(cam.smoothing),
     };
     const todo = project.explanations.missing(base, ids);
     const started = performance.now();
     let done = ids.length - todo.length;
-    report(`${request.method} at ${request.layer}`, done, ids.length);
-    const stage = `${request.method} at ${request.layer}`;
+    const stage = cam.layer === request.layer ? `${request.method} at ${request.layer}` : request.method;
+    report(stage, done, ids.length);
     await inBatches(
       todo,
       signal,
@@ -164,7 +174,7 @@ function explainSelectionTask(
             {
               model: ref,
               source: { projectPath: project.path, imageIds: batch },
-              request: { method: request.method, layer: request.layer, targets: batch.map(() => request.target) },
+              request: { ...cam, targets: batch.map(() => request.target) },
             },
             {
               signal,
@@ -234,14 +244,15 @@ export async function imageMetrics(ctx: Context, request: ParsedRequest<'explain
   const [result] = await pool.call('metrics', {
     model: ref,
     source,
-    request: { method: request.method, layer: request.layer, target: request.target },
+    request: { ...camRequest(request), target: request.target },
     steps: request.steps,
   });
   const { explanation, deletion, insertion, road } = result!;
   return {
     imageId: request.imageId,
     method: request.method,
-    layer: request.layer,
+    layer: layerOfMethod(request.method, request.layer),
+    smoothing: request.smoothing ?? 'none',
     target: explanation.target,
     targetClass: className(model, explanation.target),
     layerShape: explanation.layerShape,
@@ -260,13 +271,14 @@ export async function sanityCheck(ctx: Context, request: ParsedRequest<'explain.
   const { original, steps } = await pool.call('sanity', {
     model: ref,
     source,
-    request: { method: request.method, layer: request.layer, target: request.target },
+    request: { ...camRequest(request), target: request.target },
     fullOnly: false,
   });
   return {
     imageId: request.imageId,
     method: request.method,
-    layer: request.layer,
+    layer: layerOfMethod(request.method, request.layer),
+    smoothing: request.smoothing ?? 'none',
     target: original.target,
     targetClass: className(model, original.target),
     steps,
@@ -297,7 +309,7 @@ function metricsSelectionTask(
           {
             model: ref,
             source: { projectPath: project.path, imageIds: batch },
-            request: { method: request.method, layer: request.layer, target: request.target },
+            request: { ...camRequest(request), target: request.target },
             steps: request.steps,
           },
           {
@@ -363,8 +375,5 @@ export const metricsSelection = (
 /** The maps of one image already in the project's cache, for this model. */
 export function cachedExplanations(ctx: Context, { modelId, imageId }: ParsedRequest<'explain.cached'>): Explanation[] {
   const model = ctx.model(modelId);
-  return ctx.project.explanations
-    .forImage(model.fileHash, imageId)
-    .filter((e) => e.params === NO_PARAMS)
-    .map((e) => toExplanation(model, e, true));
+  return ctx.project.explanations.forImage(model.fileHash, imageId).map((e) => toExplanation(model, e, true));
 }

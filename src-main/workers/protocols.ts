@@ -41,6 +41,7 @@ export interface MetricRequest {
   method: CamRequest['method'];
   layer: string;
   target: number;
+  smoothing?: CamRequest['smoothing'];
 }
 
 /** Project images given to a generative explainer (the manifest says how to size them). */

@@ -2,7 +2,13 @@
  * The explanation panel's settings (method, layer, target class, overlay look), shared by the panel,
  * the all-methods grid and the keyboard shortcuts, and the layers of the current model.
  */
-import { CAM_METHOD_NAMES, type CamMethodName, type LayerInfo } from '../../src-shared/contract.ts';
+import {
+  CAM_METHOD_NAMES,
+  smoothingApplies,
+  type CamMethodName,
+  type LayerInfo,
+  type Smoothing,
+} from '../../src-shared/contract.ts';
 import { api } from './api.ts';
 import type { Colormap } from './colormaps.ts';
 
@@ -15,6 +21,26 @@ export const METHOD_LABELS: Record<CamMethodName, string> = {
   scorecam: 'Score-CAM',
   ablationcam: 'Ablation-CAM',
   eigencam: 'Eigen-CAM',
+  'gradcam-elementwise': 'Grad-CAM element-wise',
+  finercam: 'FinerCAM',
+  eigengradcam: 'EigenGrad-CAM',
+  kpcacam: 'KPCA-CAM',
+  fem: 'FEM',
+  randomcam: 'Random-CAM (baseline)',
+  saliency: 'Saliency',
+  inputxgradient: 'Input × gradient',
+  integratedgradients: 'Integrated gradients',
+  smoothgrad: 'SmoothGrad',
+  guidedbackprop: 'Guided backprop',
+  guidedgradcam: 'Guided Grad-CAM',
+  occlusion: 'Occlusion',
+  rise: 'RISE',
+};
+
+export const SMOOTHING_LABELS: Record<Smoothing, string> = {
+  none: 'none',
+  aug: 'test-time augmentation',
+  eigen: 'first principal component',
 };
 
 export class ExplanationSettings {
@@ -23,6 +49,7 @@ export class ExplanationSettings {
   /** -1: the predicted class. */
   #target = $state(-1);
   #opacity = $state(0.55);
+  #smoothing = $state<Smoothing>('none');
   #colormap = $state<Colormap>('jet');
   #smooth = $state(true);
   #visible = $state(true);
@@ -40,6 +67,15 @@ export class ExplanationSettings {
 
   get target() {
     return this.#target;
+  }
+
+  /** The chosen smoothing where it applies to the method, else none. */
+  get smoothing(): Smoothing {
+    return smoothingApplies(this.#method, this.#smoothing) ? this.#smoothing : 'none';
+  }
+
+  get chosenSmoothing(): Smoothing {
+    return this.#smoothing;
   }
 
   get opacity() {
@@ -69,12 +105,15 @@ export class ExplanationSettings {
   /** Changes some of the settings; the others stay. */
   choose(
     patch: Partial<
-      Pick<ExplanationSettings, 'method' | 'layer' | 'target' | 'opacity' | 'colormap' | 'smooth' | 'visible'>
+      Pick<ExplanationSettings, 'method' | 'layer' | 'target' | 'opacity' | 'colormap' | 'smooth' | 'visible'> & {
+        smoothing: Smoothing;
+      }
     >,
   ): void {
     if (patch.method !== undefined) this.#method = patch.method;
     if (patch.layer !== undefined) this.#layer = patch.layer;
     if (patch.target !== undefined) this.#target = patch.target;
+    if (patch.smoothing !== undefined) this.#smoothing = patch.smoothing;
     if (patch.opacity !== undefined) this.#opacity = patch.opacity;
     if (patch.colormap !== undefined) this.#colormap = patch.colormap;
     if (patch.smooth !== undefined) this.#smooth = patch.smooth;

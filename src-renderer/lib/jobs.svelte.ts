@@ -3,7 +3,7 @@
  * filters match, and cancelling or re-running a job. Each returns at once (the job runs in main); the
  * Jobs panel opens on it, and a refusal becomes a toast.
  */
-import type { CamMethodName, XaiApi } from '../../src-shared/contract.ts';
+import type { CamMethodName, Smoothing, XaiApi } from '../../src-shared/contract.ts';
 import type { GenerativeKind } from '../../src-shared/schemas/generative.ts';
 import { api as defaultApi } from './api.ts';
 import { workspace as defaultWorkspace, type Workspace } from './workspace.svelte.ts';
@@ -39,12 +39,13 @@ export class JobActions {
     method: CamMethodName,
     layer: string,
     target: number,
+    smoothing: Smoothing = 'none',
   ): Promise<void> {
     const query = this.workspace.query;
     if (this.workspace.modelId === null || !query || !layer) return;
     const modelId = this.workspace.modelId;
     await this.attempt(async () => {
-      await this.api.call(kind, { modelId, method, layer, target, query });
+      await this.api.call(kind, { modelId, method, layer, target, smoothing, query });
       this.workspace.showPanel('jobs');
     });
   }

@@ -197,4 +197,30 @@ describe('xaiws layers / explain', () => {
     ]);
     expect(badTarget.lines[0].error.message).toMatch(/class index in 0..9 \(got "10"\)/);
   });
+
+  it('pixel attributions need no --layer and come at input resolution; smoothing is an option', async () => {
+    const saliency = await cli([
+      'explain',
+      '--model',
+      model,
+      '--manifest',
+      manifest,
+      '--method',
+      'saliency',
+      images[0]!,
+    ]);
+    expect(saliency.code).toBe(0);
+    expect(saliency.lines[0]).toMatchObject({ image: images[0], layer_shape: [28, 28] });
+    expect(saliency.lines[0].map).toHaveLength(784);
+    const layer = plain.layers[2];
+    const args = ['explain', '--model', model, '--manifest', manifest, '--method', 'gradcam', '--layer', layer.tensor];
+    const eigen = await cli([...args, '--smoothing', 'eigen', images[0]!]);
+    expect(eigen.code).toBe(0);
+    expect(eigen.lines[0].map).toHaveLength(49);
+    const plainMap = decode(layer.cases[0].maps.gradcam).subarray(0, 49);
+    expect(eigen.lines[0].map).not.toEqual(Array.from(plainMap));
+    const bad = await cli([...args, '--smoothing', 'blur', images[0]!]);
+    expect(bad.code).toBe(1);
+    expect(bad.lines[0].error.message).toMatch(/--smoothing must be one of none, aug, eigen \(got "blur"\)/);
+  });
 });

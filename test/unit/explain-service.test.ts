@@ -11,6 +11,7 @@ import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { addModel } from '../../src-main/models/service.ts';
 import {
+  cachedExplanations,
   explainImage,
   explainLayerwise,
   imageMetrics,
@@ -80,6 +81,45 @@ describe('explanations in a project', () => {
     await expect(
       explainImage(ws, { modelId, imageId, method: 'gradcam', layer: 'nope', target: -1 }),
     ).rejects.toMatchObject({ code: 'layer_not_found' });
+  });
+
+  it('keeps pixel attributions under the input, whatever layer is selected, and each smoothing apart', async () => {
+    const imageId = ws.project.images.matchingIds({
+      datasetId,
+      correctness: 'all',
+      confidenceMin: 0,
+      confidenceMax: 1,
+      sort: 'id',
+    })[1]!;
+    const saliency = await explainImage(ws, { modelId, imageId, method: 'saliency', layer: LAYER, target: -1 });
+    expect(saliency).toMatchObject({ layer: 'input', layerShape: [28, 28], cached: false, smoothing: 'none' });
+    expect(saliency.map).toHaveLength(784);
+    const elsewhere = await explainImage(ws, { modelId, imageId, method: 'saliency', layer: 'other', target: -1 });
+    expect(elsewhere.cached).toBe(true);
+    const plain = await explainImage(ws, { modelId, imageId, method: 'gradcam', layer: LAYER, target: -1 });
+    const augmented = await explainImage(ws, {
+      modelId,
+      imageId,
+      method: 'gradcam',
+      layer: LAYER,
+      target: -1,
+      smoothing: 'aug',
+    });
+    expect(augmented).toMatchObject({ cached: false, smoothing: 'aug', target: plain.target });
+    expect(augmented.map).not.toEqual(plain.map);
+    expect(Math.max(...augmented.map)).toBeLessThanOrEqual(1);
+    const cached = cachedExplanations(ws, { modelId, imageId });
+    expect(cached.map((e) => `${e.method}/${e.layer}/${e.smoothing}`).sort()).toEqual([
+      `gradcam/${LAYER}/aug`,
+      `gradcam/${LAYER}/none`,
+      'saliency/input/none',
+    ]);
+    await expect(
+      explainImage(ws, { modelId, imageId, method: 'eigencam', layer: LAYER, target: -1, smoothing: 'eigen' }),
+    ).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/eigencam has no eigen smoothing/),
+    });
   });
 
   it('explains a filtered selection as one job, then finds it all cached', async () => {

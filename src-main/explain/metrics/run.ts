@@ -46,7 +46,7 @@ export async function imageMetrics(
   const [explanation] = await engine.explain(
     image,
     1,
-    { method: request.method, layer: request.layer, targets: [request.target] },
+    { method: request.method, layer: request.layer, smoothing: request.smoothing, targets: [request.target] },
     { signal: hooks.signal },
   );
   const layout = layoutOf(engine);
@@ -81,7 +81,7 @@ export async function sanityCheck(
   const [original] = await engine.explain(
     image,
     1,
-    { method: request.method, layer: request.layer, targets: [request.target] },
+    { method: request.method, layer: request.layer, smoothing: request.smoothing, targets: [request.target] },
     { signal: hooks.signal },
   );
   const layers = parameterLayers(engine.model);
@@ -94,7 +94,7 @@ export async function sanityCheck(
       const [result] = await randomised.explain(
         image,
         1,
-        { method: request.method, layer: request.layer, targets: [original!.target] },
+        { method: request.method, layer: request.layer, smoothing: request.smoothing, targets: [original!.target] },
         { signal: hooks.signal },
       );
       const lowest = layers[layers.length - count]!;
