@@ -13,7 +13,7 @@ with qubvel/ttach for aug_smooth, both on PYTHONPATH), run on the same weights, 
 first principal component has no defined sign: where the library projects (Eigen-CAM, EigenGrad-CAM,
 eigen_smooth), its raw projection is recorded and both ReLU(P) and ReLU(-P) are kept.
 
-Pixel attributions have no library here (Captum is not packaged): they are computed with autograd
+FullGrad is the library's (at input resolution, its own resizing). The other pixel attributions have no library here (Captum is not packaged): they are computed with autograd
 from their definitions (../shared/METHODS.md), independently of the app's code; SmoothGrad's noise and
 RISE's masks are drawn here and stored, and the test hands the same ones to the app.
 Run: PYTHONPATH=/tmp/pgc /usr/bin/python3 bench/models/library_reference.py test/fixtures/cam/library
@@ -234,6 +234,8 @@ def pixel_cases(model, x, target, layer, reshape, rng):
     up = F.interpolate(torch.tensor(cam)[:, None], size=(SIZE, SIZE), mode="nearest").numpy()[:, 0]
     out["guidedgradcam"] = (np.abs(guided) * up[:, None]).max(axis=1)
     out["occlusion"] = occlusion(model, x, target)
+    fullgrad = pgc.FullGrad(model=model, target_layers=[])
+    out["fullgrad"] = fullgrad(input_tensor=x, targets=[ClassifierOutputTarget(target)])
     masks = ((rng.random((RISE_MASKS, SIZE, SIZE)) > 0.5) * rng.random((RISE_MASKS, 1, 1))).astype(np.float32)
     with torch.no_grad():
         probabilities = torch.softmax(model(x * torch.tensor(masks)[:, None]), dim=1)[:, target].numpy()

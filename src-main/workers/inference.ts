@@ -4,6 +4,7 @@
  * batch's pixels from the project file through its own read-only connection, preprocesses them, runs
  * the model or an explainer, and sends the raw output back; the main process stores it.
  */
+import { layerwise } from '../explain/layers/layerwise.ts';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -215,7 +216,7 @@ serve<InferenceProtocol>(
     async layerwise({ model, source, target }) {
       const engine = await engineFor(model);
       const { tensor } = await batchTensor(source, model.manifest);
-      return engine.layerwise(tensor, target);
+      return layerwise(engine, tensor, target);
     },
     async metrics({ model, source, request, steps }, { signal, progress }) {
       const engine = await engineFor(model);

@@ -4,7 +4,8 @@
  */
 import type { Manifest } from '../../src-shared/contract.ts';
 import type { PackContents } from '../../src-shared/schemas/labels.ts';
-import type { CamRequest, CamResult, LayerwiseResult } from '../explain/cam/engine.ts';
+import type { CamRequest, CamResult } from '../explain/cam/engine.ts';
+import type { LayerwiseResult } from '../explain/layers/layerwise.ts';
 import type { MetricsResult, SanityStep } from '../explain/metrics/run.ts';
 import type {
   BundleRef,

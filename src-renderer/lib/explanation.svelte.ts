@@ -35,6 +35,7 @@ export const METHOD_LABELS: Record<CamMethodName, string> = {
   guidedgradcam: 'Guided Grad-CAM',
   occlusion: 'Occlusion',
   rise: 'RISE',
+  fullgrad: 'FullGrad',
 };
 
 export const SMOOTHING_LABELS: Record<Smoothing, string> = {

@@ -25,6 +25,7 @@ export const CAM_METHOD_NAMES = [
   'guidedgradcam',
   'occlusion',
   'rise',
+  'fullgrad',
 ] as const;
 export const CamMethodName = z.enum(CAM_METHOD_NAMES);
 
@@ -38,6 +39,7 @@ export const PIXEL_METHOD_NAMES: readonly (typeof CAM_METHOD_NAMES)[number][] = 
   'guidedgradcam',
   'occlusion',
   'rise',
+  'fullgrad',
 ];
 /** Methods that ignore eigen smoothing because they already project (or need no weights). */
 const PROJECTING: readonly string[] = ['eigencam', 'eigengradcam', 'kpcacam', 'fem'];

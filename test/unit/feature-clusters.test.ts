@@ -2,6 +2,7 @@
  * Layer-wise clustered feature maps: the paper's arithmetic on hand-made layers with known answers,
  * and the whole pipeline on the demo classifier (guided gradients from the built ONNX graph).
  */
+import { convLayers, layerwise } from '../../src-main/explain/layers/layerwise.ts';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,7 +104,7 @@ describe('on the demo classifier', () => {
       { dims: [1, 28, 28], layout: 'NCHW' },
       (bytes) => ort.InferenceSession.create(bytes),
     );
-    expect(engine.convLayers().map((l) => l.name)).toEqual([
+    expect(convLayers(engine).map((l) => l.name)).toEqual([
       '/features/features.2/Relu_output_0',
       '/features/features.6/Relu_output_0',
       '/features/features.10/Relu_output_0',
@@ -111,7 +112,7 @@ describe('on the demo classifier', () => {
     const images = readIdx('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz');
     const input = new Float32Array(784);
     writeNormalised(images.data.subarray(0, 784), manifest, input, 0);
-    const first = await engine.layerwise(input, -1);
+    const first = await layerwise(engine, input, -1);
     expect(first.target).toBe(9); // Ankle boot, as the model predicts
     expect(first.layers).toHaveLength(3);
     for (const { layer, clusters } of first.layers) {
@@ -123,9 +124,9 @@ describe('on the demo classifier', () => {
       expect(clusters.clusters.some((c) => c.kept)).toBe(true);
       expect(clusters.clusters[0]!.map).toHaveLength(layer.shape[1]! * layer.shape[2]!);
     }
-    const second = await engine.layerwise(input, -1);
+    const second = await layerwise(engine, input, -1);
     expect(second.layers.map((l) => l.clusters.points)).toEqual(first.layers.map((l) => l.clusters.points));
-    const trouser = await engine.layerwise(input, 1);
+    const trouser = await layerwise(engine, input, 1);
     expect(trouser.target).toBe(1);
   });
 });

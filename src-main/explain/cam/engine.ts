@@ -14,6 +14,7 @@ import {
   TARGET_OUTPUT,
 } from '../../models/gradient/builder.ts';
 import {
+  biasLayers,
   candidateLayers,
   convBlockOutputs,
   tailFrom,
@@ -21,7 +22,6 @@ import {
   type LayerInfo,
   type TailModel,
 } from '../../models/gradient/layers.ts';
-import { clusterLayer, type LayerClusters } from '../layers/clusters.ts';
 import { ablationCamWeights, scoreCamWeights } from './perturb.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
 import { probeShapes, type ProbeResult, type ShapeTable } from '../../models/onnx/probe.ts';
@@ -46,15 +46,15 @@ import { throwIfCancelled } from './cancel.ts';
 import type {
   CamRequest,
   CamResult,
+  InputGradients,
   InputSpec,
-  LayerwiseResult,
   PixelSource,
   ProbeStore,
   RunHooks,
   SessionFactory,
 } from './types.ts';
 
-export type { CamRequest, CamResult, InputSpec, LayerwiseResult, ProbeStore, RunHooks, SessionFactory };
+export type { CamRequest, CamResult, InputSpec, ProbeStore, RunHooks, SessionFactory };
 
 export class CamEngine implements PixelSource {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -241,29 +241,52 @@ export class CamEngine implements PixelSource {
   }
 
   /**
-   * The gradient of each image's class score with respect to the input (guided: through guided-backprop
-   * ReLUs), with the class it took and the scores.
+   * One run of the gradient graph towards `names` (built once per `key`; guided: through guided-backprop
+   * ReLUs): the class each image's gradient was taken for, the scores, and each tensor's values and
+   * gradients.
    */
+  async gradientsOf(
+    key: string,
+    names: string[],
+    data: Float32Array,
+    count: number,
+    targets: number[],
+    guided = false,
+  ) {
+    const session = await this.gradientGraph(key, names, { guided });
+    const outputs = await session.run({
+      [this.inputName]: this.inputTensor(data, count),
+      [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from(targets, BigInt), [count]),
+    });
+    return {
+      chosen: Array.from(outputs[TARGET_OUTPUT]!.data as BigInt64Array, Number),
+      logits: outputs[this.outputName]!.data as Float32Array,
+      values: (name: string) => outputs[name]!.data as Float32Array,
+      gradients: (name: string) => outputs[gradientOutputName(name)]!.data as Float32Array,
+    };
+  }
+
+  /** Input gradients for the pixel attributions; `withBiasLayers` adds FullGrad's biased layers. */
   async inputGradients(
     data: Float32Array,
     count: number,
     targets: number[],
     guided = false,
-  ): Promise<{ chosen: number[]; logits: Float32Array; gradients: Float32Array }> {
-    const key = guided ? 'guided:input' : 'gradient:input';
-    const session = await this.gradientGraph(key, [this.inputName], { guided });
-    const outputs = await session.run({
-      [this.inputName]: this.inputTensor(data, count),
-      [TARGET_INPUT]: new ort.Tensor(
-        'int64',
-        BigInt64Array.from(targets, (t) => BigInt(t)),
-        [count],
-      ),
-    });
+    withBiasLayers = false,
+  ): Promise<InputGradients> {
+    const biased = withBiasLayers ? biasLayers(this.model, this.layers()) : [];
+    const key = `${guided ? 'guided' : 'gradient'}:input${withBiasLayers ? ':biases' : ''}`;
+    const names = [this.inputName, ...biased.map((l) => l.name)];
+    const run = await this.gradientsOf(key, names, data, count, targets, guided);
     return {
-      chosen: Array.from(outputs[TARGET_OUTPUT]!.data as BigInt64Array, Number),
-      logits: outputs[this.outputName]!.data as Float32Array,
-      gradients: outputs[gradientOutputName(this.inputName)]!.data as Float32Array,
+      chosen: run.chosen,
+      logits: run.logits,
+      gradients: run.gradients(this.inputName),
+      biasLayers: biased.map((l) => ({
+        ...l,
+        shape: this.shapes.get(l.name)!.slice(1),
+        gradients: run.gradients(l.name),
+      })),
     };
   }
 
@@ -357,39 +380,6 @@ export class CamEngine implements PixelSource {
       hooks.progress?.(i + 1, count);
     }
     return results;
-  }
-
-  /** Conv block outputs that gradients reach: the layers of the layer-wise view. */
-  convLayers(): LayerInfo[] {
-    return convBlockOutputs(this.model, this.layers()).filter((l) => l.gradients);
-  }
-
-  /** Clustered feature maps of every conv layer for one image, from one guided-backprop run. */
-  async layerwise(data: Float32Array, target: number, hooks: RunHooks = {}): Promise<LayerwiseResult> {
-    const layers = this.convLayers();
-    if (layers.length === 0)
-      throw new ApiError('layer_not_found', 'The model has no convolution layer that gradients reach');
-    const names = layers.map((l) => l.name);
-    const session = await this.gradientGraph('guided:conv', names, { guided: true });
-    const size = this.input.dims.reduce((a, b) => a * b, 1);
-    const outputs = await session.run({
-      [this.inputName]: this.inputTensor(data.subarray(0, size), 1),
-      [TARGET_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(target)]), [1]),
-    });
-    const result: LayerwiseResult = {
-      target: Number((outputs[TARGET_OUTPUT]!.data as BigInt64Array)[0]),
-      logits: new Float32Array(outputs[this.outputName]!.data as Float32Array),
-      layers: [],
-    };
-    for (const [index, layer] of layers.entries()) {
-      throwIfCancelled(hooks.signal);
-      const [channels, height, width] = layer.shape as [number, number, number];
-      const activations = outputs[layer.name]!.data as Float32Array;
-      const gradients = outputs[gradientOutputName(layer.name)]!.data as Float32Array;
-      result.layers.push({ layer, clusters: clusterLayer({ channels, height, width, activations, gradients }) });
-      hooks.progress?.(index + 1, layers.length);
-    }
-    return result;
   }
 
   async release(): Promise<void> {

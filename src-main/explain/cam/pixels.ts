@@ -1,7 +1,8 @@
 /**
  * Pixel attributions (../shared/METHODS.md, Captum's definitions): maps at input resolution from input
  * gradients (saliency, input x gradient, integrated gradients, SmoothGrad, guided backpropagation,
- * guided Grad-CAM) or from the scores of perturbed inputs (occlusion, RISE).
+ * guided Grad-CAM, and pytorch-grad-cam's FullGrad) or from the scores of perturbed inputs (occlusion,
+ * RISE).
  *
  * Channels are folded into one map per image in two ways. Gradient images (saliency, SmoothGrad, guided
  * backpropagation, guided Grad-CAM) take the largest |value| over channels, as Simonyan et al. do;
@@ -12,9 +13,18 @@
 import { ApiError } from '../../../src-shared/errors.ts';
 import { resizeBilinearAligned } from '../../../src-shared/saliency.ts';
 import { throwIfCancelled } from './cancel.ts';
-import { batchSize, geometry, gradientsAt, maxAbsOverChannels, positiveChannelSum, scoresOf } from './input.ts';
+import {
+  batchSize,
+  geometry,
+  gradientsAt,
+  maxAbsOverChannels,
+  positiveChannelSum,
+  scoresOf,
+  type InputGeometry,
+} from './input.ts';
+import { minMaxScaled } from './smoothing.ts';
 import { gaussian, seededRandom } from './maps.ts';
-import type { CamRequest, CamResult, PixelSource, RunHooks } from './types.ts';
+import type { CamRequest, CamResult, InputGradients, PixelSource, RunHooks } from './types.ts';
 
 export const INTEGRATED_GRADIENT_STEPS = 32;
 export const SMOOTHGRAD_SAMPLES = 25;
@@ -195,6 +205,68 @@ export async function rise(
   return Float32Array.from(sum, (v) => v / (count * keep));
 }
 
+/** cv2.resize with INTER_LINEAR: bilinear with half-pixel centres, edges clamped (the library's resize). */
+export function resizeBilinearHalfPixel(
+  source: ArrayLike<number>,
+  height: number,
+  width: number,
+  outHeight: number,
+  outWidth: number,
+): Float32Array {
+  const out = new Float32Array(outHeight * outWidth);
+  const axis = (to: number, size: number, outSize: number) => {
+    const at = Math.min(Math.max(((to + 0.5) * size) / outSize - 0.5, 0), size - 1);
+    const low = Math.floor(at);
+    return { low, high: Math.min(low + 1, size - 1), t: at - low };
+  };
+  const columns = Array.from({ length: outWidth }, (_, x) => axis(x, width, outWidth));
+  for (let y = 0; y < outHeight; y++) {
+    const row = axis(y, height, outHeight);
+    for (let x = 0; x < outWidth; x++) {
+      const { low, high, t } = columns[x]!;
+      const top = source[row.low * width + low]! * (1 - t) + source[row.low * width + high]! * t;
+      const bottom = source[row.high * width + low]! * (1 - t) + source[row.high * width + high]! * t;
+      out[y * outWidth + x] = top * (1 - row.t) + bottom * row.t;
+    }
+  }
+  return out;
+}
+
+/**
+ * FullGrad (Srinivas and Fleuret 2019, as pytorch-grad-cam computes it): the sum of |x * dy/dx| per
+ * channel and, for every layer with a bias, of |b_k * dy/dA_k| per channel, each channel min-max scaled
+ * and resized to the input; the total min-max scaled. A layer's channels are summed before its one resize,
+ * which is the same since resizing is linear.
+ */
+export function fullGradMap(gradients: InputGradients, index: number, image: Float32Array, shape: InputGeometry) {
+  const { channels, height, width } = shape;
+  const pixels = height * width;
+  const size = channels * pixels;
+  const total = new Float64Array(pixels);
+  const plane = new Float32Array(pixels);
+  for (let c = 0; c < channels; c++) {
+    for (let p = 0; p < pixels; p++) {
+      const at = shape.at(c, p);
+      plane[p] = Math.abs(gradients.gradients[index * size + at]! * image[at]!);
+    }
+    minMaxScaled(plane).forEach((v, p) => (total[p]! += v));
+  }
+  for (const layer of gradients.biasLayers) {
+    const [layerChannels, layerHeight, layerWidth] = layer.shape as [number, number, number];
+    const layerPlane = layerHeight * layerWidth;
+    const sum = new Float64Array(layerPlane);
+    const term = new Float32Array(layerPlane);
+    const base = index * layerChannels * layerPlane;
+    for (let k = 0; k < layerChannels; k++) {
+      const b = layer.bias[k]!;
+      for (let p = 0; p < layerPlane; p++) term[p] = Math.abs(b * layer.gradients[base + k * layerPlane + p]!);
+      minMaxScaled(term).forEach((v, p) => (sum[p]! += v));
+    }
+    resizeBilinearHalfPixel(sum, layerHeight, layerWidth, height, width).forEach((v, p) => (total[p]! += v));
+  }
+  return minMaxScaled(Float32Array.from(total));
+}
+
 /** Nearest-neighbour upsampling (Captum's LayerAttribution.interpolate default). */
 export function resizeNearest(
   source: ArrayLike<number>,
@@ -251,6 +323,17 @@ export async function pixelMaps(
             : maxAbsOverChannels(g, shape),
       };
     });
+  }
+
+  if (method === 'fullgrad') {
+    const gradients = await source.inputGradients(data.subarray(0, count * size), count, request.targets, false, true);
+    hooks.progress?.(count, count);
+    return gradients.chosen.map((target, i) => ({
+      target,
+      logits: gradients.logits.slice(i * classes, (i + 1) * classes),
+      layerShape,
+      map: fullGradMap(gradients, i, data.subarray(i * size, (i + 1) * size), shape),
+    }));
   }
 
   if (method === 'guidedgradcam') {

@@ -2,7 +2,6 @@
 import type * as ort from 'onnxruntime-node';
 import type { ProbeResult } from '../../models/onnx/probe.ts';
 import type { LayerInfo } from '../../models/gradient/layers.ts';
-import type { LayerClusters } from '../layers/clusters.ts';
 import type { CamMethod, Smoothing } from './maps.ts';
 
 /** Where a model's probe is kept between runs (keyed by the caller: the model's hash and input size). */
@@ -41,12 +40,6 @@ export interface RunHooks {
   progress?: (done: number, total: number) => void;
 }
 
-export interface LayerwiseResult {
-  target: number;
-  logits: Float32Array;
-  layers: { layer: LayerInfo; clusters: LayerClusters }[];
-}
-
 /** What the pixel attributions (pixels.ts) need of a model: scores, input gradients, Grad-CAM maps. */
 export interface PixelSource {
   readonly input: InputSpec;
@@ -58,6 +51,17 @@ export interface PixelSource {
     count: number,
     targets: number[],
     guided?: boolean,
-  ): Promise<{ chosen: number[]; logits: Float32Array; gradients: Float32Array }>;
+    withBiasLayers?: boolean,
+  ): Promise<InputGradients>;
   layerMaps(data: Float32Array, count: number, request: CamRequest, hooks?: RunHooks): Promise<CamResult[]>;
+}
+
+export interface InputGradients {
+  /** The class each image's gradient was taken for. */
+  chosen: number[];
+  logits: Float32Array;
+  /** d score / d input, in the input's layout. */
+  gradients: Float32Array;
+  /** FullGrad's layers with a bias: their [C, h, w] shape, bias and gradients (batch first). */
+  biasLayers: { name: string; shape: number[]; bias: Float32Array; gradients: Float32Array }[];
 }

@@ -4,7 +4,7 @@
  * output, so that gradient-free methods re-run only what follows the layer.
  */
 import { ApiError } from '../../../src-shared/errors.ts';
-import { DataType, OnnxModel, onnx } from '../onnx/model.ts';
+import { DataType, OnnxModel, onnx, tensorValues } from '../onnx/model.ts';
 import type { ShapeTable } from '../onnx/probe.ts';
 import { unsupportedOps } from './builder.ts';
 
@@ -166,4 +166,43 @@ export function convBlockOutputs(model: OnnxModel, layers: LayerInfo[]): LayerIn
     if (layer && !outputs.includes(layer)) outputs.push(layer);
   }
   return outputs;
+}
+
+/** A layer output with a per-channel bias: FullGrad's bias-gradient terms. */
+export interface BiasLayer {
+  /** The output tensor: [N, C, h, w]. */
+  name: string;
+  bias: Float32Array;
+}
+
+/**
+ * Every Conv with a bias and every BatchNormalization whose output reaches `output` through ops the
+ * gradient builder covers, with its bias (a batch norm's is beta - mean gamma / sqrt(var + eps), as
+ * FullGrad's authors define it). Batch norms that the exporter folded into the Conv before them come
+ * out as that Conv's bias, which is the same number.
+ */
+export function biasLayers(model: OnnxModel, layers: LayerInfo[]): BiasLayer[] {
+  const usable = new Set(layers.filter((l) => l.gradients && !l.layout).map((l) => l.name));
+  const values = (name: string | undefined) => {
+    const tensor = name ? model.constant(name) : undefined;
+    return tensor ? Float32Array.from(tensorValues(tensor), Number) : undefined;
+  };
+  const result: BiasLayer[] = [];
+  for (const node of model.nodes) {
+    const name = node.output?.[0];
+    if (!name || !usable.has(name)) continue;
+    if (node.opType === 'Conv') {
+      const bias = values(node.input?.[2]);
+      if (bias) result.push({ name, bias });
+    } else if (node.opType === 'BatchNormalization') {
+      const [scale, beta, mean, variance] = [1, 2, 3, 4].map((i) => values(node.input?.[i]));
+      if (!scale || !beta || !mean || !variance) continue;
+      const epsilon = node.attribute?.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+      result.push({
+        name,
+        bias: beta.map((b, k) => b - (mean[k]! * scale[k]!) / Math.sqrt(variance[k]! + epsilon)),
+      });
+    }
+  }
+  return result;
 }
