@@ -23,7 +23,7 @@ try {
   await page.locator('[data-testid=row-thumbnails][data-drawn]').first().waitFor();
   await page.getByTestId('cell').nth(0).click();
   await page.getByTestId('probabilities').waitFor();
-  await page.locator('[data-testid=explanation-status]', { hasText: 'layer 7×7' }).waitFor();
+  await page.locator('[data-testid=explanation-status]', { hasText: ' 7×7' }).waitFor();
   await page.screenshot({ path: join(out, 'browser.png') });
   await page.getByTestId('explain-method').selectOption('scorecam');
   await page.getByTestId('explain-colormap').selectOption('inferno');

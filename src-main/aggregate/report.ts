@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Aggregate, MethodRanking } from '../../src-shared/schemas/aggregate.ts';
 import { ApiError } from '../../src-shared/errors.ts';
+import { layerLabel } from '../../src-shared/layer-names.ts';
 import { conceptBars, escapeXml as esc, fmt, heatmap, layerLines, rankingChart } from '../../src-shared/plots.ts';
 import type { ImageWorker } from '../runtime/context.ts';
 import type { Project } from '../store/project.ts';
@@ -95,7 +96,7 @@ export async function reportHtml(project: Project, images: ImageWorker, result: 
         const src = await imageOf(e.itemUuid);
         if (src)
           figures.push(
-            `<figure><img src="${src}" alt="${esc(`image ${e.imageId}, ${e.method}`)}" width="112" height="112"><figcaption>#${e.imageId} · ${esc(e.method)}${e.layer ? ` · ${esc(e.layer)}` : ''}<br><q>${esc(e.text.slice(0, 60))}</q></figcaption></figure>`,
+            `<figure><img src="${src}" alt="${esc(`image ${e.imageId}, ${e.method}`)}" width="112" height="112"><figcaption>#${e.imageId} · ${esc(e.method)}${e.layer ? ` · ${esc(layerLabel(e.layer))}` : ''}<br><q>${esc(e.text.slice(0, 60))}</q></figcaption></figure>`,
           );
       }
       examples.push(`<div class="examples"><h4>${esc(c.name)}</h4>${figures.join('')}</div>`);

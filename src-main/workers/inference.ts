@@ -14,7 +14,8 @@ import { Project } from '../store/project.ts';
 import { candidateProviders } from '../inference/runtime/providers.ts';
 import { pixelsForModel } from '../inference/runtime/preprocess.ts';
 import { tensorSize, writeNormalised } from '../inference/runtime/tensor.ts';
-import { CamEngine, type ProbeStore } from '../explain/cam/engine.ts';
+import { CamEngine } from '../explain/cam/engine.ts';
+import { adviseLayers, type AdviceStore } from '../explain/cam/layer-advice.ts';
 import { parseProbe, serializeProbe } from '../models/onnx/probe.ts';
 import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
 import { GenerativeEngine } from '../explain/generative/engine.ts';
@@ -65,34 +66,52 @@ async function loadSession(key: string, path: string) {
 }
 
 /**
- * A model's measured shapes kept in a file, so that a model seen before (another CLI call, the app's
- * next start) is not run with every tensor as an output again. Keyed by the model's hash and input
- * size; a file that cannot be read or parsed is measured again and replaced.
+ * What was learnt about a model kept in a file, so that a model seen before (another CLI call, the
+ * app's next start) is not measured again: its shapes (the probe) and its zero-gradient layers. Keyed
+ * by the model's hash and input size; a file that cannot be read or parsed is measured again and
+ * replaced, and one that cannot be written only costs the next call a measurement.
  */
-function probeFile(path: string): ProbeStore {
+function cacheFile<T>(path: string, parse: (text: string) => T | null, serialize: (value: T) => string) {
   return {
-    read: () => {
+    read: (): T | undefined => {
       try {
-        return parseProbe(readFileSync(path, 'utf8')) ?? undefined;
+        return parse(readFileSync(path, 'utf8')) ?? undefined;
       } catch {
         return undefined;
       }
     },
-    write: (probe) => {
+    write: (value: T) => {
       try {
         mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(`${path}.tmp`, serializeProbe(probe));
+        writeFileSync(`${path}.tmp`, serialize(value));
         renameSync(`${path}.tmp`, path);
       } catch {
-        // a cache that cannot be written only costs the next call a probe
+        // see above
       }
     },
   };
 }
 
-function engineFor({ key, path, manifest }: ModelRef): Promise<CamEngine> {
+const modelCache = (model: ModelRef, kind: string) => {
+  const { channels, height, width } = model.manifest.input;
+  return cacheDir ? join(cacheDir, 'probes', `${model.key}-${channels}x${height}x${width}${kind}.json`) : undefined;
+};
+
+function adviceFile(model: ModelRef): AdviceStore | undefined {
+  const path = modelCache(model, '.advice');
+  const parse = (text: string) => {
+    const raw = JSON.parse(text) as { format?: unknown; zeroGradient?: unknown };
+    const names = raw.zeroGradient;
+    return raw.format === 1 && Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : null;
+  };
+  return path ? cacheFile(path, parse, (zeroGradient) => JSON.stringify({ format: 1, zeroGradient })) : undefined;
+}
+
+function engineFor(ref: ModelRef): Promise<CamEngine> {
+  const { key, path, manifest } = ref;
   let engine = engines.get(key);
   if (!engine) {
+    const probePath = modelCache(ref, '');
     const { channels, height, width, layout } = manifest.input;
     const dims = layout === 'NCHW' ? [channels, height, width] : [height, width, channels];
     engine = CamEngine.create(
@@ -103,7 +122,7 @@ function engineFor({ key, path, manifest }: ModelRef): Promise<CamEngine> {
         input: manifest.input.name,
         output: manifest.output.name,
         outputKind: manifest.output.kind,
-        probes: cacheDir ? probeFile(join(cacheDir, 'probes', `${key}-${dims.join('x')}.json`)) : undefined,
+        probes: probePath ? cacheFile(probePath, parseProbe, serializeProbe) : undefined,
       },
     );
     engine.catch(() => engines.delete(key));
@@ -206,7 +225,7 @@ serve<InferenceProtocol>(
       return runBatch(model, tensor, count);
     },
     inferTensor: ({ model, tensor, count }) => runBatch(model, tensor, count),
-    camLayers: async ({ model }) => (await engineFor(model)).layers(),
+    camLayers: async ({ model }) => adviseLayers(await engineFor(model), adviceFile(model)),
     async cam({ model, source, request }, { signal, progress }) {
       const engine = await engineFor(model);
       const { tensor, count } = await batchTensor(source, model.manifest);

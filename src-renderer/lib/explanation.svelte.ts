@@ -148,10 +148,10 @@ export class ExplanationSettings {
   }
 }
 
-/** The deepest feature map that has gradients, as Grad-CAM's authors recommend; else the deepest. */
+/** The layer the main process recommends (a CNN's last block, a ViT's norm before the last block). */
 function defaultLayer(layers: LayerInfo[]): string {
   const withGradients = layers.filter((l) => l.gradients);
-  return (withGradients.at(-1) ?? layers.at(-1))?.name ?? '';
+  return (layers.find((l) => l.recommended) ?? withGradients.at(-1) ?? layers.at(-1))?.name ?? '';
 }
 
 export const explanation = new ExplanationSettings();

@@ -69,6 +69,10 @@ export const LayerInfo = z.object({
   layout: z
     .union([z.object({ kind: z.literal('nhwc') }), z.object({ kind: z.literal('tokens'), skip: z.number().int() })])
     .optional(),
+  /** Its spatial positions get no gradient from the class score (a ViT's last block): gradient maps are empty. */
+  zeroGradient: z.boolean().optional(),
+  /** The layer to start from: a CNN's last conv block, a ViT's norm before the last block. */
+  recommended: z.boolean().optional(),
 });
 
 export const ExplainRequest = z.object({

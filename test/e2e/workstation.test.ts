@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gridColumns, gridTotal, jobDone, openApp, type App } from '../support/app.ts';
 import { classFolderTree } from '../support/fixtures.ts';
 import { ROOT, type TestHost } from '../support/host.ts';
+import { CAM_METHOD_NAMES } from '../../src-shared/contract.ts';
 
 let app: App;
 let testHost: TestHost;
@@ -130,7 +131,7 @@ describe('the workstation in Chromium', () => {
     await waitForTotal(10_000);
     await page.getByTestId('cell').nth(0).click();
     const status = page.getByTestId('explanation-status');
-    await expect.poll(() => status.innerText()).toMatch(/^Grad-CAM for Ankle boot, layer 7×7/);
+    await expect.poll(() => status.innerText()).toMatch(/^Grad-CAM for Ankle boot, features › \d+ 7×7/);
     const painted = () =>
       page.getByTestId('heatmap-canvas').evaluate((canvas) => {
         const element = canvas as HTMLCanvasElement;
@@ -145,15 +146,17 @@ describe('the workstation in Chromium', () => {
     await page.keyboard.press('m');
     await expect.poll(() => status.innerText()).toMatch(/^HiResCAM for Ankle boot/);
     await page.getByTestId('explain-method').selectOption('ablationcam');
-    await expect.poll(() => status.innerText()).toMatch(/^Ablation-CAM for Ankle boot, layer 7×7/);
+    await expect.poll(() => status.innerText()).toMatch(/^Ablation-CAM for Ankle boot, features › \d+ 7×7/);
     await page.getByTestId('explain-target').selectOption({ label: 'Sneaker' });
     await expect.poll(() => status.innerText()).toMatch(/^Ablation-CAM for Sneaker/);
     await page.getByTestId('grid').focus();
     await page.keyboard.press('l'); // from the last layer, L wraps round to the first: 32 x 28 x 28
-    await expect.poll(() => status.innerText()).toMatch(/layer 28×28/);
+    await expect.poll(() => status.innerText()).toMatch(/features › \d+ 28×28/);
     expect(await painted()).toMatchObject({ width: 28 });
     await page.keyboard.press('g');
-    await expect.poll(() => page.locator('[data-testid=method-grid] [data-testid=heatmap-canvas]').count()).toBe(8);
+    await expect
+      .poll(() => page.locator('[data-testid=method-grid] [data-testid=heatmap-canvas]').count())
+      .toBe(CAM_METHOD_NAMES.length);
     await page.keyboard.press('Escape');
     await page.keyboard.press('k');
     await expect.poll(() => page.locator('[data-testid=cluster-layer]').count()).toBe(3);

@@ -23,6 +23,10 @@ export interface LayerInfo {
    * with T a square, after `skip` leading tokens (ViT's class token). `shape` is the map's [C, H, W].
    */
   layout?: { kind: 'nhwc' } | { kind: 'tokens'; skip: number };
+  /** Its spatial positions get no gradient from the class score (explain/cam/layer-advice.ts). */
+  zeroGradient?: boolean;
+  /** The layer the picker starts from. */
+  recommended?: boolean;
 }
 
 /** The spatial reading of a float tensor's measured shape (batch first), or null when it has none. */

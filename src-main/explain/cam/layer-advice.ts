@@ -1,0 +1,68 @@
+/**
+ * Advice for the layer picker: which layers' spatial positions get no gradient from the class score
+ * (the zero-gradient trap of a ViT's last block: after its attention only the class token reaches the
+ * head, so Grad-CAM there is empty), and which layer to start from.
+ */
+import { toPlanes, type LayerInfo } from '../../models/gradient/layers.ts';
+import { deterministicInput } from '../../models/onnx/probe.ts';
+import type { CamEngine } from './engine.ts';
+
+/** Where the names of a model's zero-gradient layers are kept between runs, beside its probe. */
+export interface AdviceStore {
+  read(): string[] | undefined;
+  write(zeroGradient: string[]): void;
+}
+
+/**
+ * Token and channels-last layers whose spatial gradients are all exactly zero for a fixed input, from
+ * one gradient run towards all of them (NCHW feature maps of CNNs are not checked: they have no class
+ * token to bypass them).
+ */
+export async function zeroGradientLayers(engine: CamEngine): Promise<string[]> {
+  const checked = engine.layers().filter((l) => l.gradients && l.layout);
+  if (checked.length === 0) return [];
+  const names = checked.map((l) => l.name);
+  const input = deterministicInput(engine.input.dims);
+  const run = await engine.gradientsOf('reach', names, input, 1, [-1]);
+  return checked
+    .filter((layer) => toPlanes(run.gradients(layer.name), layer, 1).every((g) => g === 0))
+    .map((l) => l.name);
+}
+
+const NORM = /norm|(^|_)ln(_|\d|$)/i;
+
+/**
+ * The layer to start from: for token models, the last normalisation whose positions reach the class
+ * score (a ViT's norm before its last block, as pytorch-grad-cam's tutorials choose); otherwise the
+ * deepest feature map with gradients (a CNN's last conv block), else the deepest layer.
+ */
+export function recommendedLayer(layers: LayerInfo[]): LayerInfo | undefined {
+  const usable = layers.filter((l) => l.gradients && !l.zeroGradient);
+  const tokens = usable.filter((l) => l.layout?.kind === 'tokens');
+  if (tokens.length > 0) {
+    const norms = tokens.filter((l) => l.op === 'LayerNormalization' || NORM.test(l.name.split('/').at(-2) ?? ''));
+    return (norms.at(-1) ?? tokens.at(-1))!;
+  }
+  return usable.at(-1) ?? layers.at(-1);
+}
+
+/** The model's layers with the advice: zero-gradient layers flagged and explained, one recommended. */
+export async function adviseLayers(engine: CamEngine, store?: AdviceStore): Promise<LayerInfo[]> {
+  let zero = store?.read();
+  if (!zero) {
+    zero = await zeroGradientLayers(engine);
+    store?.write(zero);
+  }
+  const flagged = new Set(zero);
+  const layers = engine.layers().map((layer): LayerInfo => {
+    if (!flagged.has(layer.name)) return { ...layer };
+    return {
+      ...layer,
+      zeroGradient: true,
+      note: 'its positions get no gradient from the class score (past this point only the class token reaches the head), so gradient methods give empty maps here; the norm before the last block works',
+    };
+  });
+  const recommended = recommendedLayer(layers);
+  if (recommended) recommended.recommended = true;
+  return layers;
+}
