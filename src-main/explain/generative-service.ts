@@ -5,6 +5,8 @@
  * cancellable job. What the worker returns (typed arrays) is what is stored; the API shape is built on
  * the way out, with the parts that can change (prototype patches from a newer dataset index) added then.
  */
+import { INPUT_LAYER, METHOD_LABELS, type CamMethodName } from '../../src-shared/contract.ts';
+import { layerLabel } from '../../src-shared/layer-names.ts';
 import type { Job, Model, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import {
@@ -325,7 +327,7 @@ export async function overlayChoicesOf({ project, model, pool }: Scope): Promise
   const classLabel = (target: number) =>
     target < 0 ? 'predicted class' : (model.manifest.classes[target] ?? `class ${target}`);
   const cams: OverlayChoice[] = project.explanations.variants(model.fileHash).map((v) => ({
-    label: `${v.method} · ${v.layer} · ${classLabel(v.requestedClass)}`,
+    label: `${METHOD_LABELS[v.method as CamMethodName] ?? v.method} · ${v.layer === INPUT_LAYER ? 'input' : layerLabel(v.layer)} · ${classLabel(v.requestedClass)}`,
     count: v.count,
     source: { kind: 'cam', method: v.method, layer: v.layer, target: v.requestedClass },
   }));

@@ -4,6 +4,7 @@
  */
 import {
   CAM_METHOD_NAMES,
+  METHOD_LABELS,
   smoothingApplies,
   type CamMethodName,
   type LayerInfo,
@@ -12,31 +13,7 @@ import {
 import { api } from './api.ts';
 import type { Colormap } from './colormaps.ts';
 
-export const METHOD_LABELS: Record<CamMethodName, string> = {
-  gradcam: 'Grad-CAM',
-  hirescam: 'HiResCAM',
-  xgradcam: 'XGrad-CAM',
-  'gradcam++': 'Grad-CAM++',
-  layercam: 'LayerCAM',
-  scorecam: 'Score-CAM',
-  ablationcam: 'Ablation-CAM',
-  eigencam: 'Eigen-CAM',
-  'gradcam-elementwise': 'Grad-CAM element-wise',
-  finercam: 'FinerCAM',
-  eigengradcam: 'EigenGrad-CAM',
-  kpcacam: 'KPCA-CAM',
-  fem: 'FEM',
-  randomcam: 'Random-CAM (baseline)',
-  saliency: 'Saliency',
-  inputxgradient: 'Input × gradient',
-  integratedgradients: 'Integrated gradients',
-  smoothgrad: 'SmoothGrad',
-  guidedbackprop: 'Guided backprop',
-  guidedgradcam: 'Guided Grad-CAM',
-  occlusion: 'Occlusion',
-  rise: 'RISE',
-  fullgrad: 'FullGrad',
-};
+export { METHOD_LABELS };
 
 export const SMOOTHING_LABELS: Record<Smoothing, string> = {
   none: 'none',

@@ -29,6 +29,33 @@ export const CAM_METHOD_NAMES = [
 ] as const;
 export const CamMethodName = z.enum(CAM_METHOD_NAMES);
 
+/** The names people read. */
+export const METHOD_LABELS: Record<(typeof CAM_METHOD_NAMES)[number], string> = {
+  gradcam: 'Grad-CAM',
+  hirescam: 'HiResCAM',
+  xgradcam: 'XGrad-CAM',
+  'gradcam++': 'Grad-CAM++',
+  layercam: 'LayerCAM',
+  scorecam: 'Score-CAM',
+  ablationcam: 'Ablation-CAM',
+  eigencam: 'Eigen-CAM',
+  'gradcam-elementwise': 'Grad-CAM element-wise',
+  finercam: 'FinerCAM',
+  eigengradcam: 'EigenGrad-CAM',
+  kpcacam: 'KPCA-CAM',
+  fem: 'FEM',
+  randomcam: 'Random-CAM (baseline)',
+  saliency: 'Saliency',
+  inputxgradient: 'Input × gradient',
+  integratedgradients: 'Integrated gradients',
+  smoothgrad: 'SmoothGrad',
+  guidedbackprop: 'Guided backprop',
+  guidedgradcam: 'Guided Grad-CAM',
+  occlusion: 'Occlusion',
+  rise: 'RISE',
+  fullgrad: 'FullGrad',
+};
+
 /** Methods whose maps are at input resolution; all but guided Grad-CAM ignore the layer. */
 export const PIXEL_METHOD_NAMES: readonly (typeof CAM_METHOD_NAMES)[number][] = [
   'saliency',

@@ -304,7 +304,7 @@ describe('the workstation in Chromium', () => {
         .first()
         .waitFor({ timeout: 600_000 });
       await page.keyboard.press('Escape');
-      for (const label of ['DXAI', 'gradcam']) {
+      for (const label of [/^DXAI/, /^Grad-CAM · .* \(\d{4,}\)$/]) {
         const option = page.locator('[data-testid=grid-overlay] option', { hasText: label }).first();
         await option.waitFor({ state: 'attached' });
         await page.getByTestId('grid-overlay').selectOption((await option.getAttribute('value'))!);
