@@ -123,6 +123,7 @@ function engineFor(ref: ModelRef): Promise<CamEngine> {
         output: manifest.output.name,
         outputKind: manifest.output.kind,
         probes: probePath ? cacheFile(probePath, parseProbe, serializeProbe) : undefined,
+        threads,
       },
     );
     engine.catch(() => engines.delete(key));
