@@ -6,6 +6,7 @@
  * tsx's loader. Either way the worker gets its start data in an environment variable and talks over
  * structured clones (typed arrays survive); its name is its first argument (ps and pgrep show it).
  */
+import { availableParallelism } from 'node:os';
 import { fork, type Serializable } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,7 +100,13 @@ export function launchWorker(name: WorkerName, data: unknown): WorkerProcess {
   return launcher({
     name,
     entry,
-    env: { ...process.env, [DATA_VARIABLE]: JSON.stringify(data ?? null) },
+    env: {
+      // libuv's default of 4 threads for file reads and sharp's pipelines oversubscribes a 2-core machine:
+      // an import of small JPEGs ran at 660 images/s with 4 and 800 with 2.
+      UV_THREADPOOL_SIZE: String(Math.max(2, availableParallelism())),
+      ...process.env,
+      [DATA_VARIABLE]: JSON.stringify(data ?? null),
+    },
     execArgv: fromSource ? ['--import', import.meta.resolve('tsx')] : [],
   });
 }

@@ -77,13 +77,19 @@ async function importFiles(
   result.alreadyPresent = entries.length - pending.length;
   const total = entries.length;
   hooks.progress({ stage: 'decoding images', done: result.alreadyPresent, total });
-  for (let start = 0; start < pending.length; start += FILE_CHUNK) {
+  // One chunk is decoded (on libuv's threads) while the last one is written, so neither waits.
+  const decodeChunk = (start: number) =>
+    Promise.all(pending.slice(start, start + FILE_CHUNK).map((entry) => decodeEntry(entry, maxPixels)));
+  let next = pending.length > 0 ? decodeChunk(0) : null;
+  for (let start = 0; next; start += FILE_CHUNK) {
     if (hooks.isCancelled()) {
       result.cancelled = true;
+      await next; // let the chunk in flight finish before the project closes under it
       return;
     }
     const chunk = pending.slice(start, start + FILE_CHUNK);
-    const outcomes = await Promise.all(chunk.map((entry) => decodeEntry(entry, maxPixels)));
+    const outcomes = await next;
+    next = start + FILE_CHUNK < pending.length ? decodeChunk(start + FILE_CHUNK) : null;
     write(
       outcomes.filter((outcome): outcome is NewImage => 'contentHash' in outcome),
       outcomes.filter((outcome): outcome is NewIssue => 'code' in outcome),
