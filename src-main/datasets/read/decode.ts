@@ -83,13 +83,24 @@ export async function decodeFile(
       .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
       .raw()
       .toBuffer({ resolveWithObject: true });
-    channels = info.channels <= 2 ? 1 : 3;
-    thumbnail =
-      info.channels === channels
-        ? await rawThumbnail(data, info.width, info.height, channels)
-        : await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
-            .png()
-            .toBuffer(); // with its alpha channel
+    // sharp hands out sRGB; only a thumbnail with R = G = B everywhere can be a grey image, and then
+    // the header says whether it is (so colour photographs never pay for a second libvips call).
+    channels = info.channels === 3 && isGrey(data) && (await storedChannels(bytes)) <= 2 ? 1 : 3;
+    if (info.channels === 3 && channels === 1) {
+      thumbnail = await rawThumbnail(
+        data.filter((_, i) => i % 3 === 0),
+        info.width,
+        info.height,
+        1,
+      );
+    } else if (info.channels === 3) {
+      thumbnail = await rawThumbnail(data, info.width, info.height, 3);
+    } else {
+      channels = info.channels <= 2 ? 1 : 3;
+      thumbnail = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
+        .png()
+        .toBuffer(); // with its alpha channel
+    }
   } catch (error) {
     throw new ImportProblem(
       'truncated',
@@ -104,6 +115,15 @@ export async function decodeFile(
     byteSize: bytes.length,
     thumbnail: { size: THUMBNAIL_SIZE, png: thumbnail },
   };
+}
+
+function isGrey(rgb: Uint8Array): boolean {
+  for (let i = 0; i < rgb.length; i += 3) if (rgb[i] !== rgb[i + 1] || rgb[i] !== rgb[i + 2]) return false;
+  return true;
+}
+
+async function storedChannels(bytes: Buffer): Promise<number> {
+  return (await sharp(bytes, { limitInputPixels: false }).metadata()).channels ?? 3;
 }
 
 /**
