@@ -236,11 +236,54 @@ def pixel_cases(model, x, target, layer, reshape, rng):
     out["occlusion"] = occlusion(model, x, target)
     fullgrad = pgc.FullGrad(model=model, target_layers=[])
     out["fullgrad"] = fullgrad(input_tensor=x, targets=[ClassifierOutputTarget(target)])
+    if isinstance(model, torchvision.models.VisionTransformer):
+        out.update(rollouts(model, x, target))
     masks = ((rng.random((RISE_MASKS, SIZE, SIZE)) > 0.5) * rng.random((RISE_MASKS, 1, 1))).astype(np.float32)
     with torch.no_grad():
         probabilities = torch.softmax(model(x * torch.tensor(masks)[:, None]), dim=1)[:, target].numpy()
     out["rise"] = (probabilities[:, None, None] * masks).sum(axis=0)[None] / (RISE_MASKS * 0.5)
     return out, noise, masks, gap
+
+
+def rollouts(model, x, target):
+    """Attention rollout and gradient rollout of a torchvision ViT, with its attention computed explicitly
+    (the library has neither): per block A = mean_h P + I, rows normalised, R = A R; or A = mean_h
+    ReLU(dP * P), R = R + A R; the class token's row over the patches."""
+    probabilities = []
+
+    def explicit(mha):
+        def forward(query, key, value, need_weights=False):
+            n, t, c = query.shape
+            heads, d = mha.num_heads, c // mha.num_heads
+            q, k, v = F.linear(query, mha.in_proj_weight, mha.in_proj_bias).chunk(3, dim=-1)
+            q, k, v = (z.reshape(n, t, heads, d).transpose(1, 2) for z in (q, k, v))
+            attention = torch.softmax(q @ k.transpose(-2, -1) / d ** 0.5, dim=-1)
+            attention.retain_grad()
+            probabilities.append(attention)
+            out = (attention @ v).transpose(1, 2).reshape(n, t, c)
+            return mha.out_proj(out), None
+        return forward
+
+    blocks = [layer.self_attention for layer in model.encoder.layers]
+    saved = [block.forward for block in blocks]
+    for block in blocks:
+        block.forward = explicit(block)
+    try:
+        model(x)[0, target].backward()
+    finally:
+        for block, forward in zip(blocks, saved):
+            block.forward = forward
+    tokens = probabilities[0].shape[-1]
+    plain, weighted = np.eye(tokens), np.eye(tokens)
+    for attention in probabilities:
+        p = attention[0].detach().numpy().astype(np.float64)
+        g = attention.grad[0].numpy().astype(np.float64)
+        a = p.mean(axis=0) + np.eye(tokens)
+        plain = (a / a.sum(axis=1, keepdims=True)) @ plain
+        weighted = weighted + np.maximum(g * p, 0).mean(axis=0) @ weighted
+    side = int(round((tokens - 1) ** 0.5))
+    return {"attentionrollout": plain[0, 1:].reshape(1, side, side),
+            "gradientrollout": weighted[0, 1:].reshape(1, side, side)}
 
 
 def occlusion(model, x, target):

@@ -26,6 +26,8 @@ export const CAM_METHOD_NAMES = [
   'occlusion',
   'rise',
   'fullgrad',
+  'attentionrollout',
+  'gradientrollout',
 ] as const;
 export const CamMethodName = z.enum(CAM_METHOD_NAMES);
 
@@ -54,6 +56,8 @@ export const METHOD_LABELS: Record<(typeof CAM_METHOD_NAMES)[number], string> = 
   occlusion: 'Occlusion',
   rise: 'RISE',
   fullgrad: 'FullGrad',
+  attentionrollout: 'Attention rollout',
+  gradientrollout: 'Gradient rollout',
 };
 
 /** Methods whose maps are at input resolution; all but guided Grad-CAM ignore the layer. */
@@ -73,13 +77,26 @@ const PROJECTING: readonly string[] = ['eigencam', 'eigengradcam', 'kpcacam', 'f
 /** Whether pytorch-grad-cam's smoothing option applies to a method (none always does). */
 export const smoothingApplies = (method: (typeof CAM_METHOD_NAMES)[number], smoothing: Smoothing) =>
   smoothing === 'none' ||
-  (!PIXEL_METHOD_NAMES.includes(method) && (smoothing === 'aug' || !PROJECTING.includes(method)));
+  (!PIXEL_METHOD_NAMES.includes(method) &&
+    !ROLLOUT_METHOD_NAMES.includes(method) &&
+    (smoothing === 'aug' || !PROJECTING.includes(method)));
 
+/** Vision-transformer methods over the attention probabilities of every block, at token resolution. */
+export const ROLLOUT_METHOD_NAMES: readonly (typeof CAM_METHOD_NAMES)[number][] = [
+  'attentionrollout',
+  'gradientrollout',
+];
 /** The layer name under which the maps of layer-free methods are kept and shown. */
 export const INPUT_LAYER = 'input';
-/** The layer a method's map belongs to: the requested one, or INPUT_LAYER for layer-free pixel attributions. */
+/** The same for the rollouts, whose maps are at token resolution. */
+export const ATTENTION_LAYER = 'attention';
+/** The layer a method's map belongs to: the requested one, or the input / attention for layer-free methods. */
 export const layerOfMethod = (method: (typeof CAM_METHOD_NAMES)[number], layer: string) =>
-  PIXEL_METHOD_NAMES.includes(method) && method !== 'guidedgradcam' ? INPUT_LAYER : layer;
+  ROLLOUT_METHOD_NAMES.includes(method)
+    ? ATTENTION_LAYER
+    : PIXEL_METHOD_NAMES.includes(method) && method !== 'guidedgradcam'
+      ? INPUT_LAYER
+      : layer;
 
 /** pytorch-grad-cam's aug_smooth (mean over flips and scalings) and eigen_smooth (first principal component). */
 export const SMOOTHINGS = ['none', 'aug', 'eigen'] as const;

@@ -55,8 +55,15 @@ export const Manifest = z.object({
       mean: z.array(z.number()).min(1).max(3).default([0]),
       std: z.array(z.number().positive()).min(1).max(3).default([1]),
       resize: z.enum(['stretch', 'contain', 'cover']).default('stretch'),
+      /**
+       * The share of the resized image the model sees, cut from its centre: torchvision's
+       * Resize(256) + CenterCrop(224) is `"resize": "cover", "crop": 0.875`. 1 (default): no crop.
+       */
+      crop: z.number().gt(0).lte(1).default(1),
+      /** The order of colour channels in the input: `rgb` (default) or `bgr` (Caffe-style Keras models). */
+      channelOrder: z.enum(['rgb', 'bgr']).default('rgb'),
     })
-    .default({ scale: 255, mean: [0], std: [1], resize: 'stretch' }),
+    .default({ scale: 255, mean: [0], std: [1], resize: 'stretch', crop: 1, channelOrder: 'rgb' }),
   classes: z.array(z.string().min(1)).min(2),
   training: z.record(z.string(), z.unknown()).optional(),
 });

@@ -2,7 +2,8 @@
  * The CAM methods beyond the first eight, the smoothing options and the pixel attributions, against
  * test/fixtures/cam/library/library.json (bench/models/library_reference.py): maps of pytorch-grad-cam
  * itself on the same weights (a residual CNN and a small ViT, 32-px colour photographs), and pixel
- * attributions computed with autograd from their definitions. Pearson >= 0.999 at the map's resolution;
+ * attributions and the ViT's attention and gradient rollouts computed with autograd from their definitions
+ * (the attention made explicit in torch). Pearson >= 0.999 at the map's resolution;
  * where the library projects on a principal component (whose sign is arbitrary) either sign is accepted.
  */
 import { readFileSync } from 'node:fs';
@@ -106,6 +107,10 @@ describe.each(reference.models as Entry[])('the $name network against pytorch-gr
     await expect(
       engine.explain(input, count, { method: 'saliency', layer, targets: [-1, -1], smoothing: 'aug' }),
     ).rejects.toThrow(/saliency has no aug smoothing/);
+    if (entry.name === 'cnn')
+      await expect(
+        engine.explain(input, count, { method: 'attentionrollout', layer, targets: [-1, -1] }),
+      ).rejects.toThrow(/Attention rollout needs a vision transformer with a class token/);
   });
 
   for (const pixel of entry.pixels) {
@@ -124,7 +129,8 @@ describe.each(reference.models as Entry[])('the $name network against pytorch-gr
         else {
           const [result] = await engine.explain(image, 1, { method, layer: pixel.layer, targets: [pixel.target] });
           expect(result!.target).toBe(pixel.target);
-          expect(result!.layerShape).toEqual([dims[1], dims[2]]);
+          const side = Math.round(Math.sqrt(expected.length));
+          expect(result!.layerShape).toEqual(method.endsWith('rollout') ? [side, side] : [dims[1], dims[2]]);
           map = result!.map;
         }
         expect(map.length).toBe(expected.length);

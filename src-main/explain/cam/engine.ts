@@ -41,6 +41,8 @@ import {
 } from './maps.ts';
 import { pixelMaps } from './pixels.ts';
 import { augmentedMaps } from './smoothing.ts';
+import { rolloutMaps } from './rollout.ts';
+import { ROLLOUT_METHOD_NAMES } from '../../../src-shared/contract.ts';
 import { throwIfCancelled } from './cancel.ts';
 
 import type {
@@ -236,6 +238,7 @@ export class CamEngine implements PixelSource {
         `${request.method} has no ${smoothing} smoothing (it applies to the CAM family${smoothing === 'eigen' ? ' except Eigen-CAM, EigenGrad-CAM, KPCA-CAM and FEM' : ''})`,
       );
     if (PIXEL_METHODS.has(request.method)) return pixelMaps(this, data, count, request, hooks);
+    if (ROLLOUT_METHOD_NAMES.includes(request.method)) return rolloutMaps(this, data, count, request, hooks);
     if (smoothing === 'aug') return augmentedMaps(this, data, count, request, hooks);
     return this.layerMaps(data, count, request, hooks);
   }

@@ -1,6 +1,7 @@
 /** What the CAM engine (engine.ts) takes and gives: requests, results, hooks, the session factory and probe store. */
 import type * as ort from 'onnxruntime-node';
-import type { ProbeResult } from '../../models/onnx/probe.ts';
+import type { ProbeResult, ShapeTable } from '../../models/onnx/probe.ts';
+import type { OnnxModel } from '../../models/onnx/model.ts';
 import type { LayerInfo } from '../../models/gradient/layers.ts';
 import type { CamMethod, Smoothing } from './maps.ts';
 
@@ -64,4 +65,27 @@ export interface InputGradients {
   gradients: Float32Array;
   /** FullGrad's layers with a bias: their [C, h, w] shape, bias and gradients (batch first). */
   biasLayers: { name: string; shape: number[]; bias: Float32Array; gradients: Float32Array }[];
+}
+
+/** One run of a gradient graph: the classes taken, the scores, and each target tensor's values and gradients. */
+export interface GradientRun {
+  chosen: number[];
+  logits: Float32Array;
+  values(name: string): Float32Array;
+  gradients(name: string): Float32Array;
+}
+
+/** What the attention rollouts (rollout.ts) need of a model: its graph, shapes and gradient runs. */
+export interface AttentionSource {
+  readonly model: OnnxModel;
+  readonly shapes: ShapeTable;
+  readonly classes: number;
+  gradientsOf(
+    key: string,
+    names: string[],
+    data: Float32Array,
+    count: number,
+    targets: number[],
+    guided?: boolean,
+  ): Promise<GradientRun>;
 }

@@ -11,16 +11,19 @@ export function tensorSize(manifest: Manifest): number {
 /** Writes one image's normalised values into `batch` at position `index`. */
 export function writeNormalised(pixels: Uint8Array, manifest: Manifest, batch: Float32Array, index: number): void {
   const { width, height, channels, layout } = manifest.input;
-  const { scale, mean, std } = manifest.preprocessing;
+  const { scale, mean, std, channelOrder } = manifest.preprocessing;
   const plane = width * height;
   const base = index * plane * channels;
   for (let c = 0; c < channels; c++) {
+    // Input channel c reads colour channel c of the RGB pixels, or 2 - c for BGR models; mean and std are
+    // given in the input's order.
+    const from = channelOrder === 'bgr' && channels === 3 ? 2 - c : c;
     const m = mean[Math.min(c, mean.length - 1)]!;
     const s = std[Math.min(c, std.length - 1)]!;
     const a = 1 / (scale * s);
     const b = -m / s;
     for (let p = 0; p < plane; p++) {
-      const value = pixels[p * channels + c]! * a + b;
+      const value = pixels[p * channels + from]! * a + b;
       batch[layout === 'NCHW' ? base + c * plane + p : base + p * channels + c] = value;
     }
   }
