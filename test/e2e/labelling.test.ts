@@ -52,7 +52,7 @@ describe('a crowd labelling session', () => {
     await owner.getByTestId('toggle-labelling').click();
     await owner.getByTestId('new-session').click();
     const form = owner.getByTestId('session-form');
-    await expect.poll(() => form.innerText()).toContain('gradcam');
+    await expect.poll(() => form.innerText()).toContain('Grad-CAM · features › 10');
     await form.getByLabel('Open seats (network)').fill('2');
     await form.getByText('Pairwise choice').click();
     await form.getByText('Deep Reveal game').click();
