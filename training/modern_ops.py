@@ -46,7 +46,22 @@ def _torch_cases():
         "groupnorm": ([4, 3, 3], _Op(lambda m, x: m.n(x) * torch.arange(1.0, 37.0).reshape(4, 3, 3), n=gnorm)),
         "max_min": ([2, 4], _Op(lambda m, x: torch.maximum(x, x.flip(-1) * 0.5) + torch.minimum(x, torch.zeros(1, 4)))),
         "mish": ([2, 4], _Op(lambda m, x: F.mish(x))),
+        # Resize as torch exports F.interpolate; a random projection of the result makes each of the two
+        # checked outputs depend on every resized position
+        "resize_nearest_scale": ([2, 3, 4], _resized(lambda x: F.interpolate(x, scale_factor=2, mode="nearest"), 96)),
+        "resize_nearest_size": ([2, 3, 4], _resized(lambda x: F.interpolate(x, size=(5, 7), mode="nearest"), 70)),
+        "resize_bilinear_scale": ([2, 3, 4], _resized(lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), 96)),
+        "resize_bilinear_corners": ([2, 3, 4], _resized(lambda x: F.interpolate(x, size=(5, 7), mode="bilinear",
+                                                                                align_corners=True), 70)),
+        "resize_bicubic_size": ([2, 3, 4], _resized(lambda x: F.interpolate(x, size=(5, 3), mode="bicubic"), 30)),
+        "resize_bilinear_down": ([2, 5, 6], _resized(lambda x: F.interpolate(x, size=(2, 4), mode="bilinear"), 16)),
     }
+
+
+def _resized(fn, width):
+    generator = torch.Generator().manual_seed(width)
+    return _Op(lambda m, x: fn(x).flatten(1) @ m.w, w=nn.Parameter(torch.randn(width, 3, generator=generator)))
+
 
 
 def _graph(name, nodes, shape, out_shape, inits, opset):

@@ -14,6 +14,7 @@ import { MATH_RULES } from './math.ts';
 import { NORMALISATION_RULES } from './normalisation.ts';
 import { POOLING_RULES } from './pooling.ts';
 import { REDUCE_RULES } from './reduce.ts';
+import { RESIZE_RULES } from './resize.ts';
 import { SHAPE_RULES } from './shape.ts';
 
 export const GRADIENT_RULES: readonly GradientRule[] = [
@@ -25,6 +26,7 @@ export const GRADIENT_RULES: readonly GradientRule[] = [
   ...REDUCE_RULES,
   ...NORMALISATION_RULES,
   ...POOLING_RULES,
+  ...RESIZE_RULES,
   ...CONVOLUTION_RULES,
   ...LINEAR_RULES,
 ];
