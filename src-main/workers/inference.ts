@@ -5,6 +5,7 @@
  * the model or an explainer, and sends the raw output back; the main process stores it.
  */
 import { layerwise } from '../explain/layers/layerwise.ts';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -98,7 +99,12 @@ const modelCache = (model: ModelRef, kind: string) => {
 };
 
 function adviceFile(model: ModelRef): AdviceStore | undefined {
-  const path = modelCache(model, '.advice');
+  // Which layers are token or channels-last maps, and so what the advice says, follows the manifest's layouts.
+  const { layers } = model.manifest;
+  const path = modelCache(
+    model,
+    layers ? `.advice-${createHash('sha256').update(JSON.stringify(layers)).digest('hex').slice(0, 12)}` : '.advice',
+  );
   const parse = (text: string) => {
     const raw = JSON.parse(text) as { format?: unknown; zeroGradient?: unknown };
     const names = raw.zeroGradient;
@@ -124,6 +130,7 @@ function engineFor(ref: ModelRef): Promise<CamEngine> {
         outputKind: manifest.output.kind,
         probes: probePath ? cacheFile(probePath, parseProbe, serializeProbe) : undefined,
         threads,
+        layouts: manifest.layers,
       },
     );
     engine.catch(() => engines.delete(key));

@@ -33,6 +33,20 @@ export const ImportIssue = z.object({
   message: z.string(),
 });
 
+export const LayerLayouts = z
+  .object({
+    tokens: z
+      .object({
+        skip: z.number().int().min(0).max(64),
+        grid: z.tuple([z.number().int().positive().max(1024), z.number().int().positive().max(1024)]),
+      })
+      .strict()
+      .optional(),
+    channelsLast: z.boolean().optional(),
+  })
+  .strict();
+export type LayerLayouts = z.infer<typeof LayerLayouts>;
+
 export const Manifest = z.object({
   format: z.literal('xaiws.classifier/1'),
   name: z.string().min(1),
@@ -65,6 +79,13 @@ export const Manifest = z.object({
     })
     .default({ scale: 255, mean: [0], std: [1], resize: 'stretch', crop: 1, channelOrder: 'rgb' }),
   classes: z.array(z.string().min(1)).min(2),
+  /**
+   * How feature maps are laid out, where reading it from the shapes would be wrong: `tokens` for
+   * [N, T, C] layers of `skip` leading tokens (class, distillation, register tokens) and a patch grid
+   * of [height, width] (a ViT at a non-square size, DeiT); `channelsLast` true or false for every 4-D
+   * layer. Absent: detected (a square grid after 0 or 1 tokens; [N, H, W, C] when H = W != C).
+   */
+  layers: LayerLayouts.optional(),
   training: z.record(z.string(), z.unknown()).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

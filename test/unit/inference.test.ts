@@ -49,6 +49,14 @@ describe('manifest validation', () => {
     expect(() => parseManifest({ ...DEMO_MANIFEST, preprocessing: { mean: [0.1, 0.2], std: [1] } }, 'm.json')).toThrow(
       /preprocessing.mean has 2 values for 1 input channel/,
     );
+    expect(() => parseManifest({ ...DEMO_MANIFEST, layers: { tokens: { skip: 2, grid: [0, 6] } } }, 'm.json')).toThrow(
+      /field "layers.tokens.grid.0" is wrong.*got 0/,
+    );
+    expect(() => parseManifest({ ...DEMO_MANIFEST, layers: { token: { skip: 1 } } }, 'm.json')).toThrow(
+      /field "layers" is wrong.*token/,
+    );
+    const given = parseManifest({ ...DEMO_MANIFEST, layers: { tokens: { skip: 2, grid: [14, 20] } } }, 'm.json');
+    expect(given.layers).toEqual({ tokens: { skip: 2, grid: [14, 20] } });
   });
 });
 

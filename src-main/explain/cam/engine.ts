@@ -24,6 +24,7 @@ import {
 } from '../../models/gradient/layers.ts';
 import { ablationCamWeights, scoreCamWeights } from './perturb.ts';
 import { OnnxModel } from '../../models/onnx/model.ts';
+import type { LayerLayouts } from '../../../src-shared/schemas/project.ts';
 import { probeShapes, type ProbeResult, type ShapeTable } from '../../models/onnx/probe.ts';
 import { argmax } from '../counterfactual/path.ts';
 import {
@@ -51,6 +52,7 @@ import type {
   InputGradients,
   InputSpec,
   PixelSource,
+  EngineOptions,
   ProbeStore,
   RunHooks,
   SessionFactory,
@@ -74,20 +76,15 @@ export class CamEngine implements PixelSource {
     readonly outputName: string,
     /** Whether the output holds logits (class scores for metrics go through a softmax) or probabilities. */
     readonly outputKind: 'logits' | 'probabilities',
+    /** The manifest's layer layouts, where the shapes would be read wrongly. */
+    private readonly layouts?: LayerLayouts,
   ) {}
 
   static async create(
     bytes: Uint8Array,
     input: InputSpec,
     createSession: SessionFactory,
-    names: {
-      input?: string;
-      output?: string;
-      outputKind?: 'logits' | 'probabilities';
-      probes?: ProbeStore;
-      /** Threads of the shape probe (a ViT-B/16's takes 6 s on one thread, 1.8 s on two). */
-      threads?: number;
-    } = {},
+    names: EngineOptions = {},
   ): Promise<CamEngine> {
     const model = OnnxModel.read(bytes);
     let probe = names.probes?.read();
@@ -105,6 +102,7 @@ export class CamEngine implements PixelSource {
       names.input ?? model.inputNames()[0]!,
       names.output ?? model.outputNames()[0]!,
       names.outputKind ?? 'logits',
+      names.layouts,
     );
   }
 
@@ -122,6 +120,7 @@ export class CamEngine implements PixelSource {
       this.inputName,
       this.outputName,
       this.outputKind,
+      this.layouts,
     );
   }
 
@@ -144,6 +143,7 @@ export class CamEngine implements PixelSource {
       this.probed.types,
       this.outputName,
       this.probed.batchAxes,
+      this.layouts,
     );
     return this.layerList;
   }
@@ -199,12 +199,9 @@ export class CamEngine implements PixelSource {
 
   /** The model after `layer`, cut once per layer (the head needs its frontier, Ablation-CAM its graph). */
   private tail(layer: string): TailModel {
-    let tail = this.tails.get(layer);
-    if (!tail) {
-      tail = tailFrom(this.model, layer, this.shapes, this.probed.types, this.outputName);
-      this.tails.set(layer, tail);
-    }
-    return tail;
+    if (!this.tails.has(layer))
+      this.tails.set(layer, tailFrom(this.model, layer, this.shapes, this.probed.types, this.outputName));
+    return this.tails.get(layer)!;
   }
 
   private frontier(layer: string): string[] {
@@ -355,16 +352,12 @@ export class CamEngine implements PixelSource {
       }));
     }
 
-    if (layer.layout && request.method === 'ablationcam')
-      throw new ApiError(
-        'model_unsupported_op',
-        `Ablation-CAM cannot yet cut "${layer.name}", whose map is held as ${layer.layout.kind === 'nhwc' ? 'channels last' : 'tokens'}; the other methods work there`,
-      );
     const head = await this.headSession(layer.name);
     const frontier = request.method === 'ablationcam' ? this.frontier(layer.name) : [];
     const outputs = await head.run({ [this.inputName]: this.inputTensor(data, count) });
     const logits = outputs[this.outputName]!.data as Float32Array;
-    const activations = toPlanes(outputs[layer.name]!.data as Float32Array, layer, count);
+    const held = outputs[layer.name]!.data as Float32Array;
+    const activations = toPlanes(held, layer, count);
     const results: CamResult[] = [];
     for (let i = 0; i < count; i++) {
       throwIfCancelled(hooks.signal);
@@ -379,12 +372,18 @@ export class CamEngine implements PixelSource {
       else if (request.method === 'scorecam')
         map = weightedSum(a, await scoreCamWeights(this, data, i, a, target, hooks.signal), eigen);
       else {
-        const extra = frontier.map((name) => ({ name, tensor: outputs[name]! }));
         const tail = await this.tailSession(layer.name);
         const run = async (feeds: Record<string, ort.Tensor>) =>
           (await tail.run(feeds))[this.outputName]!.data as Float32Array;
-        const feeds = { layer: layer.name, frontier: extra, index: i };
-        map = weightedSum(a, await ablationCamWeights(run, feeds, a, ownLogits[target]!, target, hooks.signal), eigen);
+        const [size, dims] = [held.length / count, this.shapes.get(layer.name)!.slice(1)];
+        const values = held.subarray(i * size, (i + 1) * size);
+        const frontierTensors = frontier.map((name) => ({ name, tensor: outputs[name]! }));
+        const cut = {
+          layer: { name: layer.name, values, dims, channelsLast: !!layer.layout },
+          frontier: frontierTensors,
+          index: i,
+        };
+        map = weightedSum(a, await ablationCamWeights(run, cut, ownLogits[target]!, target, hooks.signal), eigen);
       }
       results.push({ target, logits: ownLogits, layerShape: [height, width], map });
       hooks.progress?.(i + 1, count);

@@ -62,28 +62,41 @@ export function maskedByChannels(
   return masked;
 }
 
+/** One image's activations at the layer as the layer holds them (NCHW planes, channels last or tokens). */
+export interface HeldLayer {
+  name: string;
+  values: Float32Array;
+  /** Without the batch axis: [C, H, W], or [H, W, C] / [T, C] when `channelsLast`. */
+  dims: number[];
+  channelsLast: boolean;
+}
+
 /**
- * The tail's feeds for `batch` ablations: channel `start + b` of copy b set to `fill`, and every other
- * tensor the tail reads (`frontier`, computed for the whole batch of images) cut to image `index`.
+ * The tail's feeds for `batch` ablations: channel `start + b` of copy b set to `fill` everywhere it
+ * occurs (a plane, or every position and token of a channels-last or token layer, class tokens
+ * included as the library's AblationLayerVit does), and every other tensor the tail reads
+ * (`frontier`, computed for the whole batch of images) cut to image `index`.
  */
 export function ablatedFeeds(
-  layer: string,
-  a: FeatureMaps,
+  layer: HeldLayer,
   fill: number,
   frontier: { name: string; tensor: ort.Tensor }[],
   index: number,
   start: number,
   batch: number,
 ): Record<string, ort.Tensor> {
-  const plane = a.height * a.width;
-  const size = a.channels * plane;
+  const size = layer.values.length;
+  const channels = layer.channelsLast ? layer.dims.at(-1)! : layer.dims[0]!;
+  const plane = size / channels;
   const ablated = new Float32Array(batch * size);
   for (let b = 0; b < batch; b++) {
-    ablated.set(a.values, b * size);
-    ablated.fill(fill, b * size + (start + b) * plane, b * size + (start + b + 1) * plane);
+    ablated.set(layer.values, b * size);
+    const channel = start + b;
+    if (layer.channelsLast) for (let p = channel; p < size; p += channels) ablated[b * size + p] = fill;
+    else ablated.fill(fill, b * size + channel * plane, b * size + (channel + 1) * plane);
   }
   const feeds: Record<string, ort.Tensor> = {
-    [layer]: new ort.Tensor('float32', ablated, [batch, a.channels, a.height, a.width]),
+    [layer.name]: new ort.Tensor('float32', ablated, [batch, ...layer.dims]),
   };
   for (const { name, tensor } of frontier) {
     const dims = tensor.dims as number[];
@@ -123,26 +136,28 @@ export async function scoreCamWeights(
 /**
  * Ablation-CAM: (y_c - y_c with channel k ablated) / y_c, re-running only the tail after the layer
  * (`run` returns its scores). An ablated channel is 0 where the layer's smallest activation is 0, else
- * that minimum - 1e7.
+ * that minimum - 1e7. A class score of exactly 0 (a ReLU before the logits, as SqueezeNet's) leaves the
+ * drop undivided, where the library divides by zero and returns NaN.
  */
 export async function ablationCamWeights(
   run: (feeds: Record<string, ort.Tensor>) => Promise<Float32Array>,
-  cut: { layer: string; frontier: { name: string; tensor: ort.Tensor }[]; index: number },
-  a: FeatureMaps,
+  cut: { layer: HeldLayer; frontier: { name: string; tensor: ort.Tensor }[]; index: number },
   original: number,
   target: number,
   signal?: AbortSignal,
 ): Promise<Float64Array> {
   let min = Infinity;
-  for (const v of a.values) min = Math.min(min, v);
+  for (const v of cut.layer.values) min = Math.min(min, v);
   const fill = min === 0 ? 0 : min - 1e7;
-  const weights = new Float64Array(a.channels);
-  for (let start = 0; start < a.channels; start += ABLATION_BATCH) {
+  const channels = cut.layer.channelsLast ? cut.layer.dims.at(-1)! : cut.layer.dims[0]!;
+  const weights = new Float64Array(channels);
+  const scale = original === 0 ? 1 : original;
+  for (let start = 0; start < channels; start += ABLATION_BATCH) {
     throwIfCancelled(signal);
-    const batch = Math.min(ABLATION_BATCH, a.channels - start);
-    const logits = await run(ablatedFeeds(cut.layer, a, fill, cut.frontier, cut.index, start, batch));
+    const batch = Math.min(ABLATION_BATCH, channels - start);
+    const logits = await run(ablatedFeeds(cut.layer, fill, cut.frontier, cut.index, start, batch));
     const classes = logits.length / batch;
-    for (let b = 0; b < batch; b++) weights[start + b] = (original - logits[b * classes + target]!) / original;
+    for (let b = 0; b < batch; b++) weights[start + b] = (original - logits[b * classes + target]!) / scale;
   }
   return weights;
 }

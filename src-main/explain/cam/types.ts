@@ -4,11 +4,24 @@ import type { ProbeResult, ShapeTable } from '../../models/onnx/probe.ts';
 import type { OnnxModel } from '../../models/onnx/model.ts';
 import type { LayerInfo } from '../../models/gradient/layers.ts';
 import type { CamMethod, Smoothing } from './maps.ts';
+import type { LayerLayouts } from '../../../src-shared/schemas/project.ts';
 
 /** Where a model's probe is kept between runs (keyed by the caller: the model's hash and input size). */
 export interface ProbeStore {
   read(): ProbeResult | undefined;
   write(probe: ProbeResult): void;
+}
+
+/** What a CAM engine is told about its model beyond the bytes: names, cached probe, probe threads, layouts. */
+export interface EngineOptions {
+  input?: string;
+  output?: string;
+  outputKind?: 'logits' | 'probabilities';
+  probes?: ProbeStore;
+  /** Threads of the shape probe (a ViT-B/16's takes 6 s on one thread, 1.8 s on two). */
+  threads?: number;
+  /** The manifest's layer layouts, where the shapes would be read wrongly. */
+  layouts?: LayerLayouts;
 }
 
 export type SessionFactory = (bytes: Uint8Array) => Promise<ort.InferenceSession>;

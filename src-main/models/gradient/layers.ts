@@ -6,6 +6,7 @@
 import { ApiError } from '../../../src-shared/errors.ts';
 import { DataType, OnnxModel, onnx, tensorValues } from '../onnx/model.ts';
 import type { ShapeTable } from '../onnx/probe.ts';
+import type { LayerLayouts } from '../../../src-shared/schemas/project.ts';
 import { unsupportedOps } from './builder.ts';
 
 export interface LayerInfo {
@@ -29,15 +30,26 @@ export interface LayerInfo {
   recommended?: boolean;
 }
 
-/** The spatial reading of a float tensor's measured shape (batch first), or null when it has none. */
-export function spatialLayout(shape: number[]): Pick<LayerInfo, 'shape' | 'layout'> | null {
+/**
+ * The spatial reading of a float tensor's measured shape (batch first), or null when it has none.
+ * `given` (the manifest's `layers`) replaces the detection: a token grid after `skip` tokens, and
+ * whether 4-D maps are channels last.
+ */
+export function spatialLayout(shape: number[], given: LayerLayouts = {}): Pick<LayerInfo, 'shape' | 'layout'> | null {
   if (shape.length === 4) {
     const [, a, b, c] = shape as [number, number, number, number];
-    if (a === b && b !== c && a * b >= 2) return { shape: [c, a, b], layout: { kind: 'nhwc' } };
+    const channelsLast = given.channelsLast ?? (a === b && b !== c);
+    if (channelsLast) return a * b >= 2 ? { shape: [c, a, b], layout: { kind: 'nhwc' } } : null;
     return b * c >= 2 ? { shape: [a, b, c] } : null;
   }
   if (shape.length === 3) {
     const [, tokens, channels] = shape as [number, number, number];
+    if (given.tokens) {
+      const { skip, grid } = given.tokens;
+      return tokens === skip + grid[0] * grid[1]
+        ? { shape: [channels, grid[0], grid[1]], layout: { kind: 'tokens', skip } }
+        : null;
+    }
     for (const skip of [0, 1]) {
       const side = Math.round(Math.sqrt(tokens - skip));
       if (side >= 2 && side * side === tokens - skip)
@@ -76,13 +88,16 @@ export function candidateLayers(
   types: Map<string, string>,
   output = model.outputNames()[0]!,
   batchAxes?: Map<string, number>,
+  given?: LayerLayouts,
 ): LayerInfo[] {
   const layers: LayerInfo[] = [];
   for (const node of model.nodes) {
     for (const name of node.output ?? []) {
       const shape = shapes.get(name);
       const spatial =
-        shape && types.get(name) === 'float32' && (batchAxes?.get(name) ?? 0) === 0 ? spatialLayout(shape) : null;
+        shape && types.get(name) === 'float32' && (batchAxes?.get(name) ?? 0) === 0
+          ? spatialLayout(shape, given)
+          : null;
       if (!spatial) continue;
       const blocked = unsupportedOps(model, [name], output, types);
       const info: LayerInfo = { name, ...spatial, op: node.opType ?? '', gradients: blocked.length === 0 };
@@ -110,15 +125,29 @@ export function tailFrom(
   types: Map<string, string>,
   output = model.outputNames()[0]!,
 ): TailModel {
+  // Tensors computed from the input; the rest (Constant nodes, and what exporters derive from
+  // initializers alone, e.g. torch's Identity of a shared bias) is copied into the tail, not fed to it.
+  const variable = new Set(model.graph.input.map((i) => i.name ?? ''));
   const downstream = new Set([layer]);
-  const keep = model.nodes.filter((node) => {
-    if (node.opType === 'Constant') return true;
-    if (!node.input?.some((i) => downstream.has(i))) return false;
+  const candidates = model.nodes.filter((node) => {
+    const inputs = node.input ?? [];
+    if (inputs.some((i) => variable.has(i))) for (const o of node.output ?? []) variable.add(o);
+    else return true;
+    if (!inputs.some((i) => downstream.has(i))) return false;
     for (const o of node.output ?? []) downstream.add(o);
     return true;
   });
   if (!downstream.has(output))
     throw new ApiError('layer_not_found', `Tensor "${layer}" does not lead to the output "${output}"`);
+  const needed = new Set([output]);
+  const keep = candidates
+    .reverse()
+    .filter((node) => {
+      if (!node.output?.some((o) => needed.has(o))) return false;
+      for (const i of node.input ?? []) needed.add(i);
+      return true;
+    })
+    .reverse();
   const produced = new Set(keep.flatMap((n) => n.output ?? []));
   const initializers = new Set(model.graph.initializer.map((t) => t.name));
   const frontier = [...new Set(keep.flatMap((n) => n.input ?? []))].filter(

@@ -39,8 +39,7 @@ function axisMatrix(b: GradientContext, s: Step, axis: 2 | 3, length: number, re
   const scales = axis === 2 ? [1, 1, scale ?? 0, 1] : [1, 1, 1, scale ?? 0];
   const attributes = s.node.attribute ?? [];
   const empty = () => (b.opset < 13 ? b.floats([]) : ''); // roi and scales became optional at opset 13
-  const inputs =
-    scale !== undefined ? [basis, empty(), b.floats(scales, [4])] : [basis, empty(), empty(), b.ints(out)];
+  const inputs = scale !== undefined ? [basis, empty(), b.floats(scales, [4])] : [basis, empty(), empty(), b.ints(out)];
   return b.node('Reshape', [b.node('Resize', inputs, attributes), b.ints([length, resized])]);
 }
 
