@@ -3,7 +3,8 @@
  * thumbnails shown; frame times while scrolling at 40 px a frame (2,400 px/s: thumbnails load as
  * rows arrive), at 240 px a frame (a fling: placeholders, then thumbnails when it stops) and through
  * the whole grid in 600 frames; and how long the thumbnails take to appear after a fling.
- * Run: node --import tsx bench/grid.ts   (needs npm run build first)
+ * Run: node --import tsx bench/grid.ts [SOURCE]   (needs npm run build first; SOURCE: a dataset to
+ * import instead of Fashion-MNIST, e.g. a folder of colour JPEGs in class folders)
  */
 import { join } from 'node:path';
 import { launchChromium } from '../test/support/browser.ts';
@@ -17,7 +18,9 @@ const { workstation } = testHost;
 await workstation.createProject(join(testHost.dir, 'grid.xaiws'));
 const model = await addModel(workstation, { path: join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx') });
 const datasetId = (
-  await workstation.jobs.wait(startImport(workstation, { source: '/usr/share/datasets/fashion-mnist' }).id)
+  await workstation.jobs.wait(
+    startImport(workstation, { source: process.argv[2] ?? '/usr/share/datasets/fashion-mnist' }).id,
+  )
 ).result!.datasetId as number;
 await workstation.jobs.wait(startInference(workstation, { modelId: model.id, datasetId: datasetId }).id);
 
