@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { imageSize } from 'image-size';
 import { PNG } from 'pngjs';
+import { SHRINK_IN_JS_PIXELS, shrinkToFit } from './shrink.ts';
 import sharp, { type Metadata } from 'sharp';
 import { FileProblem, MiB, readBounded } from '../../io/files.ts';
 import { IMAGE_EXTENSIONS } from './sources.ts';
@@ -77,12 +78,7 @@ export async function decodeFile(
   let thumbnail: Uint8Array;
   let channels: 1 | 3;
   try {
-    // JPEG and WebP shrink on load, so a photo is decoded at about the thumbnail's size, not its own.
-    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels })
-      .rotate()
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await thumbnailPixels(bytes, width * height, maxPixels);
     // sharp hands out sRGB; only a thumbnail with R = G = B everywhere can be a grey image, and then
     // the header says whether it is (so colour photographs never pay for a second libvips call).
     channels = info.channels === 3 && isGrey(data) && (await storedChannels(bytes)) <= 2 ? 1 : 3;
@@ -115,6 +111,24 @@ export async function decodeFile(
     byteSize: bytes.length,
     thumbnail: { size: THUMBNAIL_SIZE, png: thumbnail },
   };
+}
+
+/**
+ * The thumbnail's raw pixels, upright. A small image is decoded in full and shrunk in JS (cheaper than
+ * libvips's resize pipeline); JPEG and WebP photos shrink on load, so they are decoded at about the
+ * thumbnail's size, not their own.
+ */
+async function thumbnailPixels(bytes: Buffer, pixels: number, maxPixels: number) {
+  const image = sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels }).rotate();
+  if (pixels <= SHRINK_IN_JS_PIXELS) {
+    const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+    const shrunk = shrinkToFit(data, info.width, info.height, info.channels, THUMBNAIL_SIZE);
+    return { data: shrunk.data, info: { width: shrunk.width, height: shrunk.height, channels: info.channels } };
+  }
+  return image
+    .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
 }
 
 function isGrey(rgb: Uint8Array): boolean {
@@ -161,7 +175,13 @@ export async function rawThumbnail(
   if (width <= THUMBNAIL_SIZE && height <= THUMBNAIL_SIZE) {
     return PNG.sync.write(
       { width, height, data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength) } as PNG,
-      { colorType: channels === 1 ? 0 : 2, inputColorType: channels === 1 ? 0 : 2, inputHasAlpha: false },
+      // Paeth on every row instead of pngjs's per-row search over the five filters: half the time, within 1 % of its bytes.
+      {
+        colorType: channels === 1 ? 0 : 2,
+        inputColorType: channels === 1 ? 0 : 2,
+        inputHasAlpha: false,
+        filterType: 4,
+      },
     );
   }
   return sharp(pixels, { raw: { width, height, channels } })
