@@ -65,7 +65,7 @@ export function shrinkToFit(
     for (let k = 0; k < rowWeights.length; k++) {
       const weight = rowWeights[k]!;
       const offset = (rows.first[oy]! + k) * width * channels;
-      for (let i = 0; i < row.length; i++) row[i] += weight * pixels[offset + i]!;
+      for (let i = 0; i < row.length; i++) row[i] = row[i]! + weight * pixels[offset + i]!;
     }
     for (let ox = 0; ox < out.width; ox++) {
       const columnWeights = columns.weights[ox]!;
@@ -110,9 +110,9 @@ function blockMeans(
             g += pixels[source + 1]!;
             b += pixels[source + 2]!;
           }
-          sums[target] += r;
-          sums[target + 1] += g;
-          sums[target + 2] += b;
+          sums[target] = sums[target]! + r;
+          sums[target + 1] = sums[target + 1]! + g;
+          sums[target + 2] = sums[target + 2]! + b;
         }
         continue;
       }
@@ -120,7 +120,7 @@ function blockMeans(
         for (let c = 0; c < channels; c++) {
           let sum = 0;
           for (let k = c; k < blockLength; k += channels) sum += pixels[source + k]!;
-          sums[ox * channels + c] += sum;
+          sums[ox * channels + c] = sums[ox * channels + c]! + sum;
         }
         source += blockLength;
       }
