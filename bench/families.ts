@@ -53,7 +53,7 @@ for (const c of cases) {
   const started = performance.now();
   try {
     const model = OnnxModel.read(readFileSync(join(folder, c.file)));
-    const { shapes, types, batchAxes, values } = await probeShapes(model, [3, c.size, c.size], 2);
+    const { shapes, types, batchAxes, values } = await probeShapes(model, [3, c.size, c.size], { threads: 2 });
     const built = buildGradientModel(model, shapes, { targets: ['input'], types, batchAxes, values });
     const session = await ort.InferenceSession.create(built.model.encode(), { intraOpNumThreads: 2 });
     const seconds = (performance.now() - started) / 1000;

@@ -89,7 +89,7 @@ export class CamEngine implements PixelSource {
     const model = OnnxModel.read(bytes);
     let probe = names.probes?.read();
     if (!probe) {
-      probe = await probeShapes(model, input.dims, names.threads ?? 2);
+      probe = await probeShapes(model, input.dims, { threads: names.threads ?? 2 });
       names.probes?.write(probe);
     }
     const { shapes, types, batchAxes, values } = probe;
@@ -191,7 +191,7 @@ export class CamEngine implements PixelSource {
 
   private headSession(layer: string) {
     return this.session(`head:${layer}`, () => {
-      const head = this.model.clone();
+      const head = this.model.extended();
       head.setOutputs([this.outputName, layer, ...this.frontier(layer)]);
       return head;
     });

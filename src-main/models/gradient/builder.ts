@@ -123,7 +123,7 @@ export function unsupportedOps(
 }
 
 export function buildGradientModel(source: OnnxModel, shapes: ShapeTable, options: GradientOptions): GradientModel {
-  const model = source.clone();
+  const model = source.extended(); // the builder only adds nodes, weights, inputs and outputs
   if (model.opset < 11) {
     throw new ApiError(
       'model_unsupported_op',

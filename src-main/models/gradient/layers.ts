@@ -161,7 +161,7 @@ export function tailFrom(
     );
   }
   const used = new Set(keep.flatMap((n) => n.input ?? []));
-  const tail = model.clone();
+  const tail = model.extended(); // lists replaced below, nodes and weights shared
   const graph = tail.graph;
   graph.node = keep;
   graph.initializer = graph.initializer.filter((t) => used.has(t.name ?? ''));

@@ -55,6 +55,28 @@ export class OnnxModel {
     return new OnnxModel(onnx.ModelProto.decode(this.encode()));
   }
 
+  /**
+   * A copy that shares this model's nodes and weights but has lists of its own (nodes, initializers,
+   * inputs, outputs): for graphs that only add to the model, without the cost of copying the weights
+   * (a ViT-B's 346 MB took a third of a second to clone). Never edit a shared node or tensor through it.
+   */
+  extended(): OnnxModel {
+    const graph = this.graph;
+    return new OnnxModel(
+      onnx.ModelProto.create({
+        ...this.proto,
+        opsetImport: this.proto.opsetImport.map((o) => onnx.OperatorSetIdProto.create({ ...o })),
+        graph: onnx.GraphProto.create({
+          ...graph,
+          node: [...graph.node],
+          initializer: [...graph.initializer],
+          input: [...graph.input],
+          output: [...graph.output],
+        }),
+      }),
+    );
+  }
+
   inputNames(): string[] {
     const initializers = new Set(this.graph.initializer.map((t) => t.name));
     return this.graph.input.map((i) => i.name ?? '').filter((name) => name && !initializers.has(name));

@@ -1,0 +1,74 @@
+/**
+ * Where the time to a first Grad-CAM map of a never-seen model goes, phase by phase, in one process as
+ * the inference worker runs it (same session options): reading and hashing the file, decoding it, the
+ * shape probe (its model, its session, its two runs), the gradient graph (build, encode, session) and
+ * the first run. Models from bench/real-size.ts's export (torchvision's ResNet-50 and ViT-B/16, seeded).
+ * Run: node --import tsx bench/first-map.ts [FOLDER=/tmp/real-size]
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CamEngine } from '../src-main/explain/cam/engine.ts';
+import { OnnxModel } from '../src-main/models/onnx/model.ts';
+import { deterministicInput, probeShapes } from '../src-main/models/onnx/probe.ts';
+import { buildGradientModel } from '../src-main/models/gradient/builder.ts';
+
+const folder = process.argv[2] ?? '/tmp/real-size';
+const MODELS = {
+  resnet50: '/layer4/layer4.2/relu_2/Relu_output_0',
+  vit_b_16: '/encoder/layers/encoder_layer_11/ln_1/LayerNormalization_output_0',
+};
+const options = {
+  intraOpNumThreads: 2,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+} as const;
+
+async function phases(name: string, layer: string) {
+  const times: Record<string, number> = {};
+  let last = performance.now();
+  const mark = (phase: string) => {
+    const now = performance.now();
+    times[phase] = Math.round(now - last);
+    last = now;
+  };
+  const bytes = readFileSync(join(folder, `${name}.onnx`));
+  mark('read the file');
+  createHash('sha256').update(bytes).digest('hex');
+  mark('sha-256');
+  const model = OnnxModel.read(bytes);
+  mark('decode the protobuf');
+  const probe = await probeShapes(model, [3, 224, 224], { threads: 2, phase: (phase) => mark(`probe: ${phase}`) });
+  const gradient = buildGradientModel(model, probe.shapes, {
+    targets: [layer],
+    output: model.outputNames()[0]!,
+    types: probe.types,
+    batchAxes: probe.batchAxes,
+    values: probe.values,
+  });
+  mark('build the gradient graph');
+  const encoded = gradient.model.encode();
+  mark('encode the gradient graph');
+  const session = await ort.InferenceSession.create(encoded, options);
+  mark('gradient session');
+  const dims = [1, 3, 224, 224];
+  await session.run({
+    [model.inputNames()[0]!]: new ort.Tensor('float32', deterministicInput(dims), dims),
+    xaiws_target: new ort.Tensor('int64', BigInt64Array.from([-1n]), [1]),
+  });
+  mark('first run');
+  await session.release();
+  // The engine end to end, for comparison (probe included, no cache).
+  const start = performance.now();
+  const engine = await CamEngine.create(bytes, { dims: [3, 224, 224], layout: 'NCHW' }, (b) =>
+    ort.InferenceSession.create(b, options),
+  );
+  await engine.explain(deterministicInput(dims), 1, { method: 'gradcam', layer, targets: [-1] });
+  times['engine end to end'] = Math.round(performance.now() - start);
+  return times;
+}
+
+for (const [name, layer] of Object.entries(MODELS))
+  console.log(name, JSON.stringify(await phases(name, layer), null, 1));
