@@ -67,6 +67,24 @@ export async function explainImages(
   write: Write,
 ): Promise<number> {
   if (images.length === 0) throw new ApiError('invalid_request', 'Give at least one IMAGE to explain');
+  // The worker reads and measures the model while the images decode; a model it cannot load fails the
+  // first `cam` call below with the same error.
+  const loading = pool.call('camLoad', { model }).catch(() => undefined);
+  try {
+    return await explainLoaded(pool, decoder, model, options, images, write);
+  } finally {
+    await loading;
+  }
+}
+
+async function explainLoaded(
+  pool: InferencePool,
+  decoder: ImageWorker,
+  model: ModelRef,
+  options: { method: CamMethod; layer: string; target: number; smoothing?: Smoothing },
+  images: string[],
+  write: Write,
+): Promise<number> {
   let failures = 0;
   const size = tensorSize(model.manifest);
   for (let start = 0; start < images.length; start += EXPLAIN_BATCH) {

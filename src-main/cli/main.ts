@@ -177,6 +177,9 @@ async function modelCommand(command: 'explain' | 'layers', images: string[], val
   const write = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`);
   const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
   try {
+    // The workers start while the model is hashed (each start is about half a second from source).
+    workstation.pool.warm();
+    if (command === 'explain') workstation.images.warm();
     const model = await modelRef(text(values.model), text(values.manifest));
     if (command === 'layers') return await listLayers(workstation.pool, model, write);
     const method = parseMethod(text(values.method));

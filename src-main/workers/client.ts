@@ -142,6 +142,11 @@ export class WorkerClient<P extends Protocol> {
     await ended;
   }
 
+  /** Starts the worker process now, so that its start overlaps the caller's own work before the first call. */
+  warm(): void {
+    this.start();
+  }
+
   private start(): WorkerProcess {
     if (this.worker) return this.worker;
     const worker = launchWorker(this.options.name, this.options.data);

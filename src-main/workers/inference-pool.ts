@@ -65,6 +65,11 @@ export class InferencePool {
     return reply;
   }
 
+  /** Starts a worker ahead of the first call (the CLI, while it hashes the model). */
+  warm(): void {
+    this.pick().warm();
+  }
+
   /** The process ids of the running workers (diagnostics; the tests kill one). */
   get pids(): number[] {
     return this.clients.flatMap((client) => (client.pid === undefined ? [] : [client.pid]));

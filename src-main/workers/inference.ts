@@ -234,6 +234,7 @@ serve<InferenceProtocol>(
     },
     inferTensor: ({ model, tensor, count }) => runBatch(model, tensor, count),
     camLayers: async ({ model }) => adviseLayers(await engineFor(model), adviceFile(model)),
+    camLoad: async ({ model }) => ({ layers: (await engineFor(model)).layers().length }),
     async cam({ model, source, request }, { signal, progress }) {
       const engine = await engineFor(model);
       const { tensor, count } = await batchTensor(source, model.manifest);

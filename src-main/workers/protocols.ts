@@ -67,6 +67,8 @@ export type InferenceProtocol = {
   inferImages: { request: { model: ModelRef; projectPath: string; imageIds: number[] }; reply: Inferred };
   inferTensor: { request: { model: ModelRef; tensor: Float32Array; count: number }; reply: Inferred };
   camLayers: { request: { model: ModelRef }; reply: LayerInfo[] };
+  /** Reads and measures a model ahead of its first explanation (the CLI, while its images decode). */
+  camLoad: { request: { model: ModelRef }; reply: { layers: number } };
   cam: {
     request: { model: ModelRef; source: BatchSource; request: CamRequest };
     reply: { results: CamResult[]; provider: string };
