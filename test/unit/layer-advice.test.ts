@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
-import { adviseLayers } from '../../src-main/explain/cam/layer-advice.ts';
+import { adviseLayers, zeroGradientLayers } from '../../src-main/explain/cam/layer-advice.ts';
 import { layerLabel, parseLayerName } from '../../src-shared/layer-names.ts';
 import type { LayerInfo } from '../../src-shared/contract.ts';
 import { layerRows } from '../../src-renderer/lib/layer-tree.ts';
@@ -49,6 +49,14 @@ describe('layer advice', () => {
     expect(Math.max(...empty!.map)).toBe(0);
     const [useful] = await engine.explain(input, 1, { method: 'gradcam', layer: recommended[0]!.name, targets: [-1] });
     expect(Math.max(...useful!.map)).toBeGreaterThan(0);
+  });
+
+  it('finds the same layers checking a chunk at a time from the deepest back as checking all at once', async () => {
+    const engine = await open('vit');
+    const all = await zeroGradientLayers(engine, Number.MAX_SAFE_INTEGER);
+    expect(all.length).toBe(19); // of 46 token layers, interleaved with live ones in the last block
+    // Chunks of 9 and 12 take four and three runs, some ending inside the interleaved part.
+    for (const chunk of [9, 12, 32]) expect(await zeroGradientLayers(engine, chunk)).toEqual(all);
   });
 
   it('reuses a stored answer instead of running the model again, and recommends a CNN its last block', async () => {

@@ -45,7 +45,7 @@ import { augmentedMaps } from './smoothing.ts';
 import { rolloutMaps } from './rollout.ts';
 import { ROLLOUT_METHOD_NAMES } from '../../../src-shared/contract.ts';
 import { throwIfCancelled } from './cancel.ts';
-
+import { SessionCache } from './sessions.ts';
 import type {
   CamRequest,
   CamResult,
@@ -61,7 +61,7 @@ import type {
 export type { CamRequest, CamResult, InputSpec, ProbeStore, RunHooks, SessionFactory };
 
 export class CamEngine implements PixelSource {
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly sessions: SessionCache;
   private readonly tails = new Map<string, TailModel>();
   private layerList?: LayerInfo[];
 
@@ -78,7 +78,9 @@ export class CamEngine implements PixelSource {
     readonly outputKind: 'logits' | 'probabilities',
     /** The manifest's layer layouts, where the shapes would be read wrongly. */
     private readonly layouts?: LayerLayouts,
-  ) {}
+  ) {
+    this.sessions = new SessionCache(createSession);
+  }
 
   static async create(
     bytes: Uint8Array,
@@ -161,13 +163,12 @@ export class CamEngine implements PixelSource {
   }
 
   private session(key: string, build: () => OnnxModel): Promise<ort.InferenceSession> {
-    let session = this.sessions.get(key);
-    if (!session) {
-      session = Promise.resolve().then(() => this.createSession(build().encode()));
-      session.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, session);
-    }
-    return session;
+    return this.sessions.get(key, build);
+  }
+
+  /** Releases the session of a graph built under `key` (a one-off one: the layer advice's). */
+  forget(key: string): Promise<void> {
+    return this.sessions.forget(key);
   }
 
   private forwardSession() {
@@ -391,9 +392,7 @@ export class CamEngine implements PixelSource {
     return results;
   }
 
-  async release(): Promise<void> {
-    const sessions = [...this.sessions.values()];
-    this.sessions.clear();
-    await Promise.all(sessions.map(async (s) => (await s.catch(() => undefined))?.release()));
+  release(): Promise<void> {
+    return this.sessions.release();
   }
 }
