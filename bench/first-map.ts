@@ -3,16 +3,25 @@
  * the inference worker runs it (same session options): reading and hashing the file, decoding it, the
  * shape probe (its model, its session, its two runs), the gradient graph (build, encode, session) and
  * the first run. Models from bench/real-size.ts's export (torchvision's ResNet-50 and ViT-B/16, seeded).
- * Run: node --import tsx bench/first-map.ts [FOLDER=/tmp/real-size]
+ * Then the same in the app's services, with the app's built workers: a project with one photograph, the
+ * model registered (hashed, its manifest read, a session opened), and what the image panel does when the
+ * photo is opened with it: the layer picker's list (probe and advice), then the recommended layer's map.
+ * Run: node --import tsx bench/first-map.ts [FOLDER=/tmp/real-size]   (`npm run build` first)
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CamEngine } from '../src-main/explain/cam/engine.ts';
 import { OnnxModel } from '../src-main/models/onnx/model.ts';
 import { deterministicInput, probeShapes } from '../src-main/models/onnx/probe.ts';
 import { buildGradientModel } from '../src-main/models/gradient/builder.ts';
+import { Workstation } from '../src-main/workstation.ts';
+import { startImport } from '../src-main/datasets/service.ts';
+import { addModel } from '../src-main/models/service.ts';
+import { explainImage, layers } from '../src-main/explain/service.ts';
+import { useBuiltWorkers } from './built-workers.ts';
 
 const folder = process.argv[2] ?? '/tmp/real-size';
 const MODELS = {
@@ -70,5 +79,54 @@ async function phases(name: string, layer: string) {
   return times;
 }
 
+/** Seconds to register the model in a project and from opening an image to its first map (empty cache). */
+async function inTheApp(name: string, layer: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'xaiws-first-map-'));
+  const workstation = new Workstation({
+    dataDir: dir,
+    resourcesDir: 'resources',
+    transport: 'cli',
+    cacheDir: join(dir, 'cache'),
+  });
+  try {
+    await workstation.createProject(join(dir, 'first-map.xaiws'));
+    mkdirSync(join(dir, 'photos', 'astronaut'), { recursive: true });
+    copyFileSync(join(folder, 'astronaut.jpg'), join(dir, 'photos', 'astronaut', 'astronaut.jpg'));
+    await workstation.jobs.wait(startImport(workstation, { source: join(dir, 'photos') }).id);
+    const start = performance.now();
+    const model = await addModel(workstation, {
+      path: join(folder, `${name}.onnx`),
+      manifestPath: join(folder, `${name}.manifest.json`),
+    });
+    const registered = performance.now();
+    // What the image panel does: list the layers for the picker, then explain at the recommended one.
+    const recommended = (await layers(workstation, { modelId: model.id })).find((l) => l.recommended)!;
+    if (recommended.name !== layer) throw new Error(`recommended ${recommended.name}, not ${layer}`);
+    const listed = performance.now();
+    const map = await explainImage(workstation, {
+      modelId: model.id,
+      imageId: 1,
+      method: 'gradcam',
+      layer,
+      target: -1,
+    });
+    const end = performance.now();
+    if (map.map.length === 0) throw new Error('no map');
+    const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
+    return {
+      register: seconds(registered - start),
+      layers: seconds(listed - registered),
+      firstMap: seconds(end - listed),
+      fromOpeningTheImage: seconds(end - registered),
+    };
+  } finally {
+    await workstation.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 for (const [name, layer] of Object.entries(MODELS))
   console.log(name, JSON.stringify(await phases(name, layer), null, 1));
+useBuiltWorkers();
+for (const [name, layer] of Object.entries(MODELS))
+  console.log(name, 'in the app:', JSON.stringify(await inTheApp(name, layer)));

@@ -10,14 +10,11 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Workstation } from '../src-main/workstation.ts';
 import { startImport } from '../src-main/datasets/service.ts';
-import { forkLauncher, useLauncher } from '../src-main/workers/spawn.ts';
+import { useBuiltWorkers } from './built-workers.ts';
 
 const args = process.argv.slice(2);
 const SOURCE = args.find((a) => !a.startsWith('--')) ?? '/usr/share/datasets/fashion-mnist';
-if (args.includes('--built')) {
-  const built = (name: string) => join(import.meta.dirname, '..', 'out', 'main', `${name}.js`);
-  useLauncher((options) => forkLauncher({ ...options, entry: built(options.name), execArgv: [] }));
-}
+if (args.includes('--built')) useBuiltWorkers();
 const dir = mkdtempSync(join(tmpdir(), 'xaiws-bench-import-'));
 const workstation = new Workstation({ dataDir: dir, resourcesDir: 'resources', transport: 'cli' });
 await workstation.createProject(join(dir, 'import.xaiws'));
