@@ -22,12 +22,14 @@ import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
 import { GenerativeEngine } from '../explain/generative/engine.ts';
 import type { BundleRef } from '../explain/generative/types.ts';
 import type { BatchSource, GenerativeBatch, InferenceProtocol, ModelRef } from './protocols.ts';
+import type { LayerInfo } from '../models/gradient/layers.ts';
 import { serve, startData } from './serve.ts';
 
 const { threads, cacheDir } = startData<{ threads: number; cacheDir?: string }>();
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
 const projects = new Map<string, Project>();
 const engines = new Map<string, Promise<CamEngine>>();
+const advice = new Map<string, Promise<LayerInfo[]>>();
 const generativeEngines = new Map<string, GenerativeEngine>();
 let lastProvider = 'not loaded';
 
@@ -111,6 +113,21 @@ function adviceFile(model: ModelRef): AdviceStore | undefined {
     return raw.format === 1 && Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : null;
   };
   return path ? cacheFile(path, parse, (zeroGradient) => JSON.stringify({ format: 1, zeroGradient })) : undefined;
+}
+
+/**
+ * The layer picker's list with its advice, worked out once per model and layouts: the registration's
+ * early request and the image panel's may overlap, and two runs of the advice would share its sessions.
+ */
+function adviceFor(ref: ModelRef): Promise<LayerInfo[]> {
+  const key = `${ref.key}:${JSON.stringify(ref.manifest.layers ?? null)}`;
+  let layers = advice.get(key);
+  if (!layers) {
+    layers = engineFor(ref).then((engine) => adviseLayers(engine, adviceFile(ref)));
+    layers.catch(() => advice.delete(key));
+    advice.set(key, layers);
+  }
+  return layers;
 }
 
 function engineFor(ref: ModelRef): Promise<CamEngine> {
@@ -233,7 +250,7 @@ serve<InferenceProtocol>(
       return runBatch(model, tensor, count);
     },
     inferTensor: ({ model, tensor, count }) => runBatch(model, tensor, count),
-    camLayers: async ({ model }) => adviseLayers(await engineFor(model), adviceFile(model)),
+    camLayers: ({ model }) => adviceFor(model),
     camLoad: async ({ model }) => ({ layers: (await engineFor(model)).layers().length }),
     async cam({ model, source, request }, { signal, progress }) {
       const engine = await engineFor(model);

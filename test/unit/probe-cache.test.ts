@@ -19,12 +19,12 @@ const MODEL = join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx');
 const LAYER = '/features/features.10/Relu_output_0';
 const open: Workstation[] = [];
 
-async function workstation(cacheDir: string) {
+async function workstation(cacheDir: string, path = MODEL, manifestPath?: string) {
   const dir = tempDir();
   const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli', cacheDir });
   open.push(ws);
   await ws.createProject(join(dir, 'p.xaiws'));
-  const model = await addModel(ws, { path: MODEL });
+  const model = await addModel(ws, { path, manifestPath });
   return { ws, model };
 }
 
@@ -73,5 +73,14 @@ describe('probe cache', () => {
       64, 7, 7,
     ]);
     expect(existsSync(path) && parseProbe(readFileSync(path, 'utf8'))).toBeTruthy();
+  });
+
+  it('answers layer lists asked for at once from one run of the advice', async () => {
+    // The advice releases each of its gradient sessions after its run; two runs at once would share them.
+    const vit = join(ROOT, 'test/fixtures/models/vit-tiny-224');
+    const { ws, model } = await workstation(tempDir(), join(vit, 'model.onnx'), join(vit, 'manifest.json'));
+    const lists = await Promise.all([1, 2, 3].map(() => layers(ws, { modelId: model.id })));
+    expect(lists[0]!.some((l) => l.zeroGradient)).toBe(true);
+    for (const list of lists) expect(list).toEqual(lists[0]);
   });
 });
