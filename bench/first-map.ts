@@ -6,7 +6,7 @@
  * Then the same in the app's services, with the app's built workers: a project with one photograph, the
  * model registered (hashed, its manifest read, a session opened), and what the image panel does when the
  * photo is opened with it: the layer picker's list (probe and advice), then the recommended layer's map.
- * Run: node --import tsx bench/first-map.ts [FOLDER=/tmp/real-size]   (`npm run build` first)
+ * Run: node --import tsx bench/first-map.ts [FOLDER=/tmp/real-size] [--app]   (`npm run build` first)
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { addModel } from '../src-main/models/service.ts';
 import { explainImage, layers } from '../src-main/explain/service.ts';
 import { useBuiltWorkers } from './built-workers.ts';
 
-const folder = process.argv[2] ?? '/tmp/real-size';
+const folder = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? '/tmp/real-size';
 const MODELS = {
   resnet50: '/layer4/layer4.2/relu_2/Relu_output_0',
   vit_b_16: '/encoder/layers/encoder_layer_11/ln_1/LayerNormalization_output_0',
@@ -125,8 +125,11 @@ async function inTheApp(name: string, layer: string) {
   }
 }
 
-for (const [name, layer] of Object.entries(MODELS))
-  console.log(name, JSON.stringify(await phases(name, layer), null, 1));
+// --app: only the app's route. Timed after the in-process phases (which keep their engines), the
+// workers measured up to twice as slow, as the command line did after real-size.ts's engines.
+if (!process.argv.includes('--app'))
+  for (const [name, layer] of Object.entries(MODELS))
+    console.log(name, JSON.stringify(await phases(name, layer), null, 1));
 useBuiltWorkers();
 for (const [name, layer] of Object.entries(MODELS))
   console.log(name, 'in the app:', JSON.stringify(await inTheApp(name, layer)));
