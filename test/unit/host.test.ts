@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PNG } from 'pngjs';
 import WebSocket from 'ws';
 import { parseThumbnailBatch } from '../../src-renderer/lib/thumbnail-batch.ts';
 import { ROOT, startTestHost, type TestHost } from '../support/host.ts';
@@ -102,7 +103,12 @@ describe('browser host', () => {
       batch.body.buffer.slice(batch.body.byteOffset, batch.body.byteOffset + batch.body.byteLength) as ArrayBuffer,
     );
     expect(entries.map((entry) => entry.id)).toEqual([3, 1]);
-    for (const entry of entries) expect(Array.from(entry.png.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    for (const entry of entries) {
+      // The same pixels as the stored PNG the single-thumbnail route serves, as RGBA.
+      const png = PNG.sync.read((await getBytes(`/${token}/image/thumb/${entry.id}`)).body);
+      expect([entry.width, entry.height]).toEqual([png.width, png.height]);
+      expect(Buffer.from(entry.rgba).equals(png.data)).toBe(true);
+    }
     for (const ids of ['', 'a,b', '1,-2', '1.5', Array.from({ length: 1001 }, (_, i) => i + 1).join(',')]) {
       expect((await get(`/${token}/thumbs?ids=${ids}`)).status, ids.slice(0, 20)).toBe(400);
     }
