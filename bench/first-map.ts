@@ -6,7 +6,8 @@
  * Then the same in the app's services, with the app's built workers: a project with one photograph, the
  * model registered (hashed, its manifest read, a session opened), and what the image panel does when the
  * photo is opened with it: the layer picker's list (probe and advice), then the recommended layer's map.
- * Run: node --import tsx bench/first-map.ts [FOLDER=/tmp/real-size] [--app]   (`npm run build` first)
+ * Run: node --import tsx bench/first-map.ts [FOLDER=/tmp/real-size] [--app] [--source]   (`npm run build` first;
+ * --source: the workers from their TypeScript instead of the built bundle)
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -130,6 +131,6 @@ async function inTheApp(name: string, layer: string) {
 if (!process.argv.includes('--app'))
   for (const [name, layer] of Object.entries(MODELS))
     console.log(name, JSON.stringify(await phases(name, layer), null, 1));
-useBuiltWorkers();
+if (!process.argv.includes('--source')) useBuiltWorkers();
 for (const [name, layer] of Object.entries(MODELS))
   console.log(name, 'in the app:', JSON.stringify(await inTheApp(name, layer)));

@@ -39,7 +39,7 @@ function camRequest(request: { method: CamMethodName; layer: string; smoothing?:
 }
 
 export async function layers(ctx: Context, { modelId }: ParsedRequest<'explain.layers'>): Promise<LayerInfo[]> {
-  return ctx.pool.call('camLayers', { model: await verifiedModel(ctx.model(modelId)) });
+  return ctx.pool.call('camLayers', { model: await verifiedModel(ctx.model(modelId)), prepare: true });
 }
 
 type ImageRequest = ParsedRequest<'explain.image'>;

@@ -250,7 +250,13 @@ serve<InferenceProtocol>(
       return runBatch(model, tensor, count);
     },
     inferTensor: ({ model, tensor, count }) => runBatch(model, tensor, count),
-    camLayers: ({ model }) => adviceFor(model),
+    camLayers: async ({ model, prepare }) => {
+      const layers = await adviceFor(model);
+      const recommended = layers.find((layer) => layer.recommended && layer.gradients && !layer.zeroGradient);
+      // After the reply has gone: the list shows while the session builds.
+      if (prepare && recommended) setImmediate(() => void engineFor(model).then((e) => e.prepare(recommended.name)));
+      return layers;
+    },
     camLoad: async ({ model }) => ({ layers: (await engineFor(model)).layers().length }),
     async cam({ model, source, request }, { signal, progress }) {
       const engine = await engineFor(model);

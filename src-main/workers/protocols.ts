@@ -66,7 +66,8 @@ export type InferenceProtocol = {
   };
   inferImages: { request: { model: ModelRef; projectPath: string; imageIds: number[] }; reply: Inferred };
   inferTensor: { request: { model: ModelRef; tensor: Float32Array; count: number }; reply: Inferred };
-  camLayers: { request: { model: ModelRef }; reply: LayerInfo[] };
+  /** `prepare`: then build the recommended layer's Grad-CAM session, which the image panel asks for next. */
+  camLayers: { request: { model: ModelRef; prepare?: boolean }; reply: LayerInfo[] };
   /** Reads and measures a model ahead of its first explanation (the CLI, while its images decode). */
   camLoad: { request: { model: ModelRef }; reply: { layers: number } };
   cam: {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import { adviseLayers, zeroGradientLayers } from '../../src-main/explain/cam/layer-advice.ts';
 import { layerLabel, parseLayerName } from '../../src-shared/layer-names.ts';
@@ -49,6 +49,25 @@ describe('layer advice', () => {
     expect(Math.max(...empty!.map)).toBe(0);
     const [useful] = await engine.explain(input, 1, { method: 'gradcam', layer: recommended[0]!.name, targets: [-1] });
     expect(Math.max(...useful!.map)).toBeGreaterThan(0);
+  });
+
+  it("prepares a layer's Grad-CAM session ahead, and the explanations there use it", async () => {
+    let created = 0;
+    const bytes = readFileSync('test/fixtures/cam/library/vit.onnx');
+    const engine = await CamEngine.create(bytes, { dims: [3, 32, 32], layout: 'NCHW' }, (model) => {
+      created += 1;
+      return factory(model);
+    });
+    engines.push(engine);
+    const layer = '/encoder/layers/encoder_layer_1/ln_1/LayerNormalization_output_0';
+    engine.prepare(layer);
+    await vi.waitFor(() => expect(created).toBe(1), { timeout: 60_000 });
+    const input = new Float32Array(3 * 32 * 32).map((_, i) => Math.cos(i));
+    for (const method of ['gradcam', 'layercam', 'xgradcam'] as const) {
+      const [result] = await engine.explain(input, 1, { method, layer, targets: [-1] });
+      expect(Math.max(...result!.map), method).toBeGreaterThan(0);
+    }
+    expect(created).toBe(1);
   });
 
   it('finds the same layers checking a chunk at a time from the deepest back as checking all at once', async () => {

@@ -4,7 +4,7 @@
  * and files that are not ONNX models at all (an image, a pipe, a link to a device). Each is refused by
  * name, or registered once, and nothing registered before changes.
  */
-import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -15,6 +15,7 @@ import { fashionMnistSubset, tempDir } from '../support/fixtures.ts';
 import { ROOT } from '../support/host.ts';
 import { int, makeModel, node, seeded } from '../support/onnx-builder.ts';
 import { addModel } from '../../src-main/models/service.ts';
+import { verifiedModel } from '../../src-main/models/identity.ts';
 import { startImport } from '../../src-main/datasets/service.ts';
 import { startInference } from '../../src-main/inference/service.ts';
 
@@ -140,6 +141,26 @@ describe('registering a model', () => {
       code: 'model_invalid',
       message: expect.stringMatching(/weights\.bin.*outside/),
     });
+  });
+
+  it("remembers a registration's hash, so the next use checks sizes and times instead of hashing again", async () => {
+    const folder = join(dir, 'remembered');
+    mkdirSync(folder);
+    const path = join(folder, 'classifier.onnx');
+    copyFileSync(join(DEMO, 'classifier.onnx'), path);
+    copyFileSync(join(DEMO, 'classifier.manifest.json'), join(folder, 'classifier.manifest.json'));
+    const mtime = new Date(Math.floor(statSync(path).mtimeMs / 1000) * 1000); // whole seconds: utimes can set it back exactly
+    utimesSync(path, mtime, mtime);
+    const model = await addModel(ws, { path });
+    // Other bytes of the same size with the registration's time: taken on its word (no second hash)...
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(path, bytes);
+    utimesSync(path, mtime, mtime);
+    expect(await verifiedModel(ws.model(model.id))).toMatchObject({ key: model.fileHash });
+    // ...and once the time moves, hashed again and refused.
+    utimesSync(path, mtime, new Date(mtime.getTime() + 5000));
+    await expect(verifiedModel(ws.model(model.id))).rejects.toMatchObject({ code: 'model_changed' });
   });
 
   it('says "not an ONNX model" for an image, and refuses pipes and devices without reading them', async () => {

@@ -128,7 +128,9 @@ describe('thumbnail pixels', () => {
     ]);
     const project = { images: { thumbnails: () => stored } } as unknown as Project;
     const body = thumbnailBatch(project, [9, 8, 10, 7]);
-    const entries = parseThumbnailBatch(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+    const entries = parseThumbnailBatch(
+      body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
+    );
     expect(entries.map(({ id, width, height }) => [id, width, height])).toEqual([
       [9, 3, 2],
       [7, 5, 4],
@@ -136,7 +138,7 @@ describe('thumbnail pixels', () => {
     expect(Buffer.from(entries[0]!.rgba).equals(reference(grey).data)).toBe(true);
     expect(Buffer.from(entries[1]!.rgba).equals(reference(colour).data)).toBe(true);
     // A response cut short loses only the entries it cuts.
-    const cut = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength - 1);
+    const cut = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength - 1) as ArrayBuffer;
     expect(parseThumbnailBatch(cut).map((entry) => entry.id)).toEqual([9]);
   });
 });

@@ -162,22 +162,23 @@ export class CamEngine implements PixelSource {
     return layer;
   }
 
-  private session(key: string, build: () => OnnxModel): Promise<ort.InferenceSession> {
-    return this.sessions.get(key, build);
-  }
-
   /** Releases the session of a graph built under `key` (a one-off one: the layer advice's). */
   forget(key: string): Promise<void> {
     return this.sessions.forget(key);
   }
 
   private forwardSession() {
-    return this.session('forward', () => this.model);
+    return this.sessions.get('forward', () => this.model);
+  }
+
+  /** Starts building `layer`'s Grad-CAM graph and session, which the next explain at it will want. */
+  prepare(layer: string): void {
+    this.gradientGraph(`gradient:${layer}`, [layer]).catch(() => undefined);
   }
 
   /** A gradient graph towards `targets`, built once per key; `seeded` takes d L / d scores as an input. */
   private gradientGraph(key: string, targets: string[], options: { guided?: boolean; seeded?: boolean } = {}) {
-    return this.session(
+    return this.sessions.get(
       key,
       () =>
         buildGradientModel(this.model, this.shapes, {
@@ -191,7 +192,7 @@ export class CamEngine implements PixelSource {
   }
 
   private headSession(layer: string) {
-    return this.session(`head:${layer}`, () => {
+    return this.sessions.get(`head:${layer}`, () => {
       const head = this.model.extended();
       head.setOutputs([this.outputName, layer, ...this.frontier(layer)]);
       return head;
@@ -210,7 +211,7 @@ export class CamEngine implements PixelSource {
   }
 
   private tailSession(layer: string) {
-    return this.session(`tail:${layer}`, () => this.tail(layer).model);
+    return this.sessions.get(`tail:${layer}`, () => this.tail(layer).model);
   }
 
   private inputTensor(data: Float32Array, count: number) {
