@@ -154,7 +154,7 @@ describe('registering a model', () => {
     const model = await addModel(ws, { path });
     // Other bytes of the same size with the registration's time: taken on its word (no second hash)...
     const bytes = readFileSync(path);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes.at(-1)! ^ 0xff;
     writeFileSync(path, bytes);
     utimesSync(path, mtime, mtime);
     expect(await verifiedModel(ws.model(model.id))).toMatchObject({ key: model.fileHash });

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Workstation } from '../../src-main/workstation.ts';
 import { addModel } from '../../src-main/models/service.ts';
 import { layers } from '../../src-main/explain/service.ts';
@@ -19,9 +19,9 @@ const MODEL = join(ROOT, 'resources/models/fashion-mnist-cnn/classifier.onnx');
 const LAYER = '/features/features.10/Relu_output_0';
 const open: Workstation[] = [];
 
-async function workstation(cacheDir: string, path = MODEL, manifestPath?: string) {
+async function workstation(cacheDir: string, path = MODEL, manifestPath?: string, transport: 'cli' | 'host' = 'cli') {
   const dir = tempDir();
-  const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport: 'cli', cacheDir });
+  const ws = new Workstation({ dataDir: dir, resourcesDir: join(ROOT, 'resources'), transport, cacheDir });
   open.push(ws);
   await ws.createProject(join(dir, 'p.xaiws'));
   const model = await addModel(ws, { path, manifestPath });
@@ -82,5 +82,18 @@ describe('probe cache', () => {
     const lists = await Promise.all([1, 2, 3].map(() => layers(ws, { modelId: model.id })));
     expect(lists[0]!.some((l) => l.zeroGradient)).toBe(true);
     for (const list of lists) expect(list).toEqual(lists[0]);
+  });
+
+  it('is worked out right after a model is registered in the app, before any image asks for it', async () => {
+    const cacheDir = tempDir();
+    await workstation(cacheDir, MODEL, undefined, 'host');
+    // Nothing but the registration ran: the worker measured the model and wrote its advice on its own.
+    await vi.waitFor(
+      () => {
+        const files = existsSync(join(cacheDir, 'probes')) ? readdirSync(join(cacheDir, 'probes')) : [];
+        expect(files.filter((name) => name.endsWith('.advice.json'))).toHaveLength(1);
+      },
+      { timeout: 120_000, interval: 50 },
+    );
   });
 });
