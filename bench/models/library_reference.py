@@ -17,6 +17,10 @@ FullGrad is the library's (at input resolution, its own resizing). The other pix
 from their definitions (../shared/METHODS.md), independently of the app's code; SmoothGrad's noise and
 RISE's masks are drawn here and stored, and the test hands the same ones to the app.
 Run: PYTHONPATH=/tmp/pgc /usr/bin/python3 bench/models/library_reference.py test/fixtures/cam/library
+
+With --random it writes random.json instead: the library's RandomCAM at each layer, with the uniform
+channel weights it drew (recorded from its get_cam_weights), so the test can hand the app the same draws
+(the app's own Random-CAM draws from a fixed seed, the same weights for every image).
 """
 import base64
 import json
@@ -350,5 +354,39 @@ def main(out):
         json.dump(reference, f)
 
 
+def random_cams(out):
+    drawn = []
+    own = pgc.RandomCAM.get_cam_weights
+
+    def recorded(self, *args, **kwargs):
+        weights = own(self, *args, **kwargs)
+        drawn.append(weights)
+        return weights
+
+    pgc.RandomCAM.get_cam_weights = recorded
+    np.random.seed(3)  # a seed where no map is all zero (a negative weighted sum everywhere)
+    x = inputs()
+    os.makedirs(out, exist_ok=True)
+    reference = {"models": []}
+    for seed, (name, (constructor, layers, reshape)) in enumerate(MODELS.items()):
+        model = build(constructor, seed)
+        with torch.no_grad():
+            logits = model(x).numpy()
+        modules = dict(model.named_modules())
+        cases = []
+        for path_name in layers:
+            drawn.clear()
+            cam = pgc.RandomCAM(model=model, target_layers=[modules[path_name]], reshape_transform=reshape)
+            result = cam(input_tensor=x, targets=None)
+            cases.append({"module": path_name, "weights": encode(drawn[0]), "weightShape": list(drawn[0].shape),
+                          "map": encode(result)})
+        reference["models"].append({"name": name, "logits": encode(logits), "layers": cases})
+    with open(os.path.join(out, "random.json"), "w") as f:
+        json.dump(reference, f)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if "--random" in sys.argv:
+        random_cams(sys.argv[1])
+    else:
+        main(sys.argv[1])

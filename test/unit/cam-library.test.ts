@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import { geometry, maxAbsOverChannels } from '../../src-main/explain/cam/input.ts';
 import { rise, smoothGrad } from '../../src-main/explain/cam/pixels.ts';
-import type { CamMethod, Smoothing } from '../../src-main/explain/cam/maps.ts';
+import { gradientMap, type CamMethod, type Smoothing } from '../../src-main/explain/cam/maps.ts';
+import { toPlanes } from '../../src-main/models/gradient/layers.ts';
 import { decodeFloats, pearson } from '../support/stats.ts';
 
 const folder = 'test/fixtures/cam/library';
@@ -143,5 +144,52 @@ describe.each(reference.models as Entry[])('the $name network against pytorch-gr
         }
       });
     }
+  }
+});
+
+/**
+ * Random-CAM: the library draws its channel weights from numpy's global generator, the app from a fixed
+ * seed, so the maps can only agree given the same draws. random.json holds the library's maps with the
+ * weights it drew (bench/models/library_reference.py --random); the app's Random-CAM arithmetic, fed
+ * those weights and the layer's activations from the app's own graph, must give the library's maps.
+ */
+describe('Random-CAM with the library’s own draws', () => {
+  const random = JSON.parse(readFileSync(join(folder, 'random.json'), 'utf8')) as {
+    models: { name: string; logits: string; layers: { module: string; weights: string; map: string }[] }[];
+  };
+  for (const model of random.models) {
+    const entry = (reference.models as (Entry & { logits: string })[]).find((e) => e.name === model.name)!;
+    it(`matches pytorch-grad-cam's RandomCAM on the ${model.name} network`, async () => {
+      // The same weights as the library reference: the same logits.
+      expect(decodeFloats(model.logits)).toEqual(decodeFloats(entry.logits));
+      const engine = await CamEngine.create(readFileSync(join(folder, entry.file)), { dims, layout: 'NCHW' }, factory);
+      engines.push(engine);
+      for (const layer of model.layers) {
+        const tensor = entry.layers.find((l) => l.module === layer.module)!.tensor;
+        const info = engine.layer(tensor);
+        const [channels, height, width] = info.shape as [number, number, number];
+        const run = await engine.gradientsOf(`random:${tensor}`, [tensor], input, count, new Array(count).fill(-1));
+        const planes = toPlanes(run.values(tensor), info, count);
+        const weights = decodeFloats(layer.weights);
+        const expected = decodeFloats(layer.map);
+        const plane = height * width;
+        for (let i = 0; i < count; i++) {
+          let k = 0;
+          const draws = () => (weights[i * channels + k++]! + 1) / 2; // the app's random() is uniform in [0, 1)
+          const a = {
+            channels,
+            height,
+            width,
+            values: planes.subarray(i * channels * plane, (i + 1) * channels * plane),
+          };
+          const map = gradientMap('randomcam', a, new Float32Array(0), { random: draws });
+          expect(k).toBe(channels);
+          expect(
+            pearson(map, expected.subarray(i * plane, (i + 1) * plane)),
+            `${layer.module} image ${i}`,
+          ).toBeGreaterThanOrEqual(0.999);
+        }
+      }
+    });
   }
 });
