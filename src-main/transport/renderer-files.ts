@@ -37,12 +37,13 @@ export async function readRendererFile(
   }
 }
 
-/** The renderer's policy: only its own scripts; images and connections from the given extra sources. */
+/** The renderer's policy: only its own scripts and workers; images and connections from the given extra sources. */
 export function contentSecurityPolicy(extra: { img?: string; connect?: string } = {}): string {
   const sources = (...list: Array<string | undefined>) => list.filter(Boolean).join(' ');
   return [
     "default-src 'none'",
     "script-src 'self'",
+    "worker-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     `img-src ${sources("'self'", extra.img, 'data:', 'blob:')}`,
     "font-src 'self'",

@@ -1,14 +1,15 @@
 /**
  * Grid thumbnails, fetched in batches and decoded off the main thread. Rows ask for ids as they
- * render; the ids asked for within one task go out as one request (one per 500 ids) answered with
- * raw pixels, each becomes an ImageBitmap, and the rows that show it redraw their canvas. An <img> per thumbnail cost the
+ * render; the ids asked for within one task go out as one request (one per 500 ids), a worker makes
+ * each PNG an ImageBitmap, and the rows that show it redraw their canvas. An <img> per thumbnail cost the
  * renderer's main thread about 0.3 ms each in request handling, which a scrolling grid cannot afford.
  * Bitmaps are kept for the most recent LIMIT ids; image ids belong to a project, so switching
  * projects clears them.
  */
 import { SvelteMap } from 'svelte/reactivity';
 import { api } from './api.ts';
-import { parseThumbnailBatch } from './thumbnail-batch.ts';
+import { decodeBatch, type DecodedBatch } from './thumbnail-decoding.ts';
+import ThumbnailWorker from './thumbnail.worker.ts?worker';
 
 const LIMIT = 4000;
 const BATCH = 500;
@@ -54,13 +55,7 @@ export class Thumbnails {
     try {
       const response = await fetch(api.thumbnailBatchUrl(ids));
       if (!response.ok) return;
-      const entries = parseThumbnailBatch(await response.arrayBuffer());
-      const decoded = await Promise.all(
-        entries.map(
-          async ({ id, width, height, rgba }) =>
-            [id, await createImageBitmap(new ImageData(rgba as ImageDataArray, width, height))] as const,
-        ),
-      );
+      const decoded = await decoder.decode(await response.arrayBuffer());
       if (generation !== this.generation) {
         for (const [, bitmap] of decoded) bitmap.close();
         return;
@@ -82,6 +77,53 @@ export class Thumbnails {
     }
   }
 }
+
+/**
+ * Decodes batches in a worker: a batch of a scrolling grid is a dozen PNGs every other frame, about 2 ms
+ * of decoding each time. Until the worker says it is ready, and after it fails, the main thread decodes,
+ * so that a worker that never starts (a policy that forbids it) costs speed, not thumbnails.
+ */
+class Decoder {
+  private worker: Worker | null | undefined;
+  private ready = false;
+  private readonly jobs = new Map<number, (decoded: DecodedBatch) => void>();
+  private next = 0;
+
+  decode(buffer: ArrayBuffer): Promise<DecodedBatch> {
+    const worker = this.start();
+    if (!worker || !this.ready) return decodeBatch(buffer);
+    const job = ++this.next;
+    return new Promise((resolve) => {
+      this.jobs.set(job, resolve);
+      worker.postMessage({ job, buffer }, [buffer]);
+    });
+  }
+
+  private start(): Worker | null {
+    if (this.worker !== undefined) return this.worker;
+    try {
+      const worker = new ThumbnailWorker();
+      worker.onmessage = ({ data }: MessageEvent<{ ready?: true; job: number; bitmaps: DecodedBatch }>) => {
+        if (data.ready) this.ready = true;
+        this.jobs.get(data.job)?.(data.bitmaps);
+        this.jobs.delete(data.job);
+      };
+      worker.onerror = () => {
+        // The batches it held ask again when their rows next render; later ones decode here.
+        for (const resolve of this.jobs.values()) resolve([]);
+        this.jobs.clear();
+        this.worker = null;
+        worker.terminate();
+      };
+      this.worker = worker;
+    } catch {
+      this.worker = null;
+    }
+    return this.worker;
+  }
+}
+
+const decoder = new Decoder();
 
 export const thumbnails = new Thumbnails();
 

@@ -45,6 +45,8 @@ describe('the workstation in Chromium', () => {
     // Thumbnails arrive in batches and are drawn into one canvas per row: every slot of the first
     // rows holds an image (lit pixels inside its 68 px square).
     await expect.poll(() => page.locator('[data-testid=row-thumbnails][data-drawn]').count()).toBeGreaterThan(3);
+    // ...decoded by the thumbnail worker (the page's policy lets it start).
+    expect(page.workers().map((worker) => worker.url())).toContainEqual(expect.stringMatching(/thumbnail\.worker/));
     const litPerSlot = await page.$$eval('[data-testid=row-thumbnails]', (canvases) =>
       canvases.slice(0, 3).flatMap((canvas) => {
         const element = canvas as HTMLCanvasElement;

@@ -1,6 +1,5 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PNG } from 'pngjs';
 import WebSocket from 'ws';
 import { parseThumbnailBatch } from '../../src-renderer/lib/thumbnail-batch.ts';
 import { ROOT, startTestHost, type TestHost } from '../support/host.ts';
@@ -69,6 +68,7 @@ describe('browser host', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain('<div id="app">');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers['content-security-policy']).toContain("worker-src 'self'");
     const info = await get(`/${token}/api/app.info`, { 'content-type': 'application/json' }, 'POST', '{}');
     expect(JSON.parse(info.body)).toMatchObject({ ok: true, value: { transport: 'host' } });
     const bad = await get(`/${token}/api/images.list`, {}, 'POST', '{"datasetId": -1}');
@@ -103,12 +103,7 @@ describe('browser host', () => {
       batch.body.buffer.slice(batch.body.byteOffset, batch.body.byteOffset + batch.body.byteLength) as ArrayBuffer,
     );
     expect(entries.map((entry) => entry.id)).toEqual([3, 1]);
-    for (const entry of entries) {
-      // The same pixels as the stored PNG the single-thumbnail route serves, as RGBA.
-      const png = PNG.sync.read((await getBytes(`/${token}/image/thumb/${entry.id}`)).body);
-      expect([entry.width, entry.height]).toEqual([png.width, png.height]);
-      expect(Buffer.from(entry.rgba).equals(png.data)).toBe(true);
-    }
+    for (const entry of entries) expect(Array.from(entry.png.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
     for (const ids of ['', 'a,b', '1,-2', '1.5', Array.from({ length: 1001 }, (_, i) => i + 1).join(',')]) {
       expect((await get(`/${token}/thumbs?ids=${ids}`)).status, ids.slice(0, 20)).toBe(400);
     }

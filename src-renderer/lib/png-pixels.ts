@@ -1,16 +1,15 @@
 /**
- * A stored thumbnail (PNG) as raw pixels for the grid. Chromium's createImageBitmap costs about 0.5 ms
- * per PNG blob whatever its size, and a colour 64-px thumbnail about 0.3 ms through pngjs; this reads
- * the PNGs the importer writes (8-bit grey, grey + alpha, RGB or RGBA, not interlaced) with Node's
- * native inflate and one pass over the rows (about 0.05 ms), and hands anything else to pngjs.
- * Thumbnails come from project files that may have been shared, so a PNG is checked before any
- * allocation: its sides are bounded, its inflated size is capped, and a thumbnail that cannot be read
- * is null (the grid shows its placeholder).
+ * A grid thumbnail (PNG) as raw pixels, read in the renderer's thumbnail worker. Chromium's
+ * createImageBitmap costs about 0.5 ms per PNG blob whatever its size; the PNGs the importer writes
+ * (8-bit grey, grey + alpha, RGB or RGBA, not interlaced) are read here with fflate's inflate and one
+ * pass over the rows instead, and anything else is null (the caller hands
+ * it to createImageBitmap). Thumbnails come from project files that may have been shared, so a PNG is
+ * checked before any allocation: its sides are bounded, and inflating stops at the size its header
+ * declares.
  */
-import { inflateSync } from 'node:zlib';
-import { PNG } from 'pngjs';
+import { unzlibSync } from 'fflate';
 
-export interface ThumbnailPixels {
+export interface PngPixels {
   width: number;
   height: number;
   /** 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA: interleaved, 8 bits each, rows without padding. */
@@ -18,55 +17,58 @@ export interface ThumbnailPixels {
   data: Uint8Array;
 }
 
-/** Thumbnails are at most 64 px a side; a stored image above this is refused rather than decoded. */
+/** Thumbnails are at most 64 px a side; a stored image above this is left to the browser's decoder. */
 export const MAX_THUMBNAIL_SIDE = 512;
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const CHANNELS: Record<number, 1 | 2 | 3 | 4> = { 0: 1, 4: 2, 2: 3, 6: 4 };
+const IDAT = 0x49444154;
+const IEND = 0x49454e44;
 
-export function thumbnailPixels(png: Uint8Array): ThumbnailPixels | null {
+/** The pixels of a plain 8-bit PNG; null for any other PNG, and for bytes that are not a sound one. */
+export function pngPixels(png: Uint8Array): PngPixels | null {
   if (png.length < 33 || SIGNATURE.some((byte, index) => png[index] !== byte)) return null;
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   if (view.getUint32(12) !== 0x49484452) return null; // IHDR first, as the format requires
   const width = view.getUint32(16);
   const height = view.getUint32(20);
   if (width < 1 || height < 1 || width > MAX_THUMBNAIL_SIDE || height > MAX_THUMBNAIL_SIDE) return null;
-  const depth = png[24]!;
   const channels = CHANNELS[png[25]!];
-  const interlaced = png[28] !== 0;
-  try {
-    if (depth !== 8 || channels === undefined || interlaced) return throughPngjs(png);
-    return readPlain(png, view, width, height, channels);
-  } catch {
-    return null;
-  }
-}
-
-function readPlain(
-  png: Uint8Array,
-  view: DataView,
-  width: number,
-  height: number,
-  channels: 1 | 2 | 3 | 4,
-): ThumbnailPixels | null {
+  if (png[24] !== 8 || channels === undefined || png[28] !== 0) return null;
   const parts: Uint8Array[] = [];
   for (let offset = 8; offset + 12 <= png.length;) {
     const length = view.getUint32(offset);
     const type = view.getUint32(offset + 4);
     if (offset + 12 + length > png.length) return null;
-    if (type === 0x49444154) parts.push(png.subarray(offset + 8, offset + 8 + length)); // IDAT
-    if (type === 0x49454e44) break; // IEND
+    if (type === IDAT) parts.push(png.subarray(offset + 8, offset + 8 + length));
+    if (type === IEND) break;
     offset += 12 + length;
   }
   const stride = width * channels;
-  const expected = height * (stride + 1);
-  const filtered = inflateSync(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { maxOutputLength: expected });
-  if (filtered.length !== expected) return null;
+  const filtered = inflate(parts, height * (stride + 1));
+  if (!filtered) return null;
   const data = new Uint8Array(height * stride);
   for (let y = 0; y < height; y++) {
     if (!unfilterRow(filtered, y * (stride + 1), data, y * stride, stride, channels)) return null;
   }
   return { width, height, channels, data };
+}
+
+/** The zlib stream of `parts` inflated, or null unless it holds exactly `expected` bytes. */
+function inflate(parts: Uint8Array[], expected: number): Uint8Array | null {
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  try {
+    // One byte of room past the declared size: inflating stops there, and a longer stream shows.
+    const out = unzlibSync(joined, { out: new Uint8Array(expected + 1) });
+    return out.length === expected ? out : null;
+  } catch {
+    return null; // not a zlib stream, or a damaged one
+  }
 }
 
 /** Undoes one row's PNG filter (None, Sub, Up, Average, Paeth) into `out`; false for an unknown filter. */
@@ -104,17 +106,11 @@ function unfilterRow(source: Uint8Array, at: number, out: Uint8Array, row: numbe
   return true;
 }
 
-/** Palette, 16-bit and interlaced PNGs (none of which the importer writes), as RGBA through pngjs. */
-function throughPngjs(png: Uint8Array): ThumbnailPixels {
-  const image = PNG.sync.read(Buffer.from(png.buffer, png.byteOffset, png.byteLength));
-  return { width: image.width, height: image.height, channels: 4, data: new Uint8Array(image.data) };
-}
-
 /** Four bytes a pixel, as canvas ImageData wants them (opaque where the thumbnail has no alpha). */
-export function toRgba({ width, height, channels, data }: ThumbnailPixels): Uint8Array {
-  if (channels === 4) return data;
+export function toRgba({ width, height, channels, data }: PngPixels): Uint8ClampedArray {
   const pixels = width * height;
-  const rgba = new Uint8Array(pixels * 4);
+  if (channels === 4) return new Uint8ClampedArray(data.buffer, data.byteOffset, pixels * 4);
+  const rgba = new Uint8ClampedArray(pixels * 4);
   for (let p = 0, q = 0, o = 0; p < pixels; p++, q += channels, o += 4) {
     const grey = data[q]!;
     rgba[o] = grey;
