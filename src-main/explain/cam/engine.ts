@@ -202,7 +202,7 @@ export class CamEngine implements PixelSource {
   /** The model after `layer`, cut once per layer (the head needs its frontier, Ablation-CAM its graph). */
   private tail(layer: string): TailModel {
     if (!this.tails.has(layer))
-      this.tails.set(layer, tailFrom(this.model, layer, this.shapes, this.probed.types, this.outputName));
+      this.tails.set(layer, tailFrom(this.model, layer, { shapes: this.shapes, ...this.probed }, this.outputName));
     return this.tails.get(layer)!;
   }
 

@@ -111,24 +111,39 @@ export function candidateLayers(
 
 export interface TailModel {
   model: OnnxModel;
-  /** Tensors the tail needs from the head besides the layer itself (skip connections, shapes). */
+  /** The tail's inputs: the layers it starts from that it does not compute itself, then the frontier. */
+  inputs: string[];
+  /** Tensors the tail needs from the head besides the layers themselves (skip connections, shapes). */
   frontier: string[];
 }
 
 const ELEMENT_TYPES: Record<string, number> = { float32: DataType.FLOAT, int64: DataType.INT64, bool: DataType.BOOL };
 
-/** The part of the model that runs after `layer`, with the layer (and any other tensor it needs) as inputs. */
+/** What the tail cut needs to know of the model's tensors: the probe's shapes, types, batch axes and static values. */
+export interface TensorFacts {
+  shapes: ShapeTable;
+  types: Map<string, string>;
+  batchAxes?: Map<string, number>;
+  /** Integer tensors with the same values at every batch size: copied into the tail instead of fed to it. */
+  values?: Map<string, number[]>;
+}
+
+/**
+ * The part of the model that runs after `layers` (one, or several: everything that reads any of them),
+ * with the layers it does not compute itself and any other tensor it needs as inputs.
+ */
 export function tailFrom(
   model: OnnxModel,
-  layer: string,
-  shapes: ShapeTable,
-  types: Map<string, string>,
+  layers: string | readonly string[],
+  facts: TensorFacts,
   output = model.outputNames()[0]!,
 ): TailModel {
+  const { shapes, types, batchAxes, values } = facts;
+  const starts = typeof layers === 'string' ? [layers] : layers;
   // Tensors computed from the input; the rest (Constant nodes, and what exporters derive from
   // initializers alone, e.g. torch's Identity of a shared bias) is copied into the tail, not fed to it.
   const variable = new Set(model.graph.input.map((i) => i.name ?? ''));
-  const downstream = new Set([layer]);
+  const downstream = new Set(starts);
   const candidates = model.nodes.filter((node) => {
     const inputs = node.input ?? [];
     if (inputs.some((i) => variable.has(i))) for (const o of node.output ?? []) variable.add(o);
@@ -138,9 +153,9 @@ export function tailFrom(
     return true;
   });
   if (!downstream.has(output))
-    throw new ApiError('layer_not_found', `Tensor "${layer}" does not lead to the output "${output}"`);
+    throw new ApiError('layer_not_found', `Tensor "${starts[0]}" does not lead to the output "${output}"`);
   const needed = new Set([output]);
-  const keep = candidates
+  let keep = candidates
     .reverse()
     .filter((node) => {
       if (!node.output?.some((o) => needed.has(o))) return false;
@@ -148,33 +163,63 @@ export function tailFrom(
       return true;
     })
     .reverse();
-  const produced = new Set(keep.flatMap((n) => n.output ?? []));
   const initializers = new Set(model.graph.initializer.map((t) => t.name));
-  const frontier = [...new Set(keep.flatMap((n) => n.input ?? []))].filter(
-    (i) => i && i !== layer && !produced.has(i) && !initializers.has(i),
-  );
+  const outsideOf = (nodes: typeof keep) => {
+    const produced = new Set(nodes.flatMap((n) => n.output ?? []));
+    const outside = [...new Set(nodes.flatMap((n) => n.input ?? []))].filter(
+      (i) => i && !starts.includes(i) && !produced.has(i) && !initializers.has(i),
+    );
+    return { produced, outside };
+  };
+  // Shape arithmetic that comes out the same at every batch size is copied in as constants; the rest of
+  // the integer tensors the tail reads (a reshape's target with the batch size in it) is computed in
+  // it, from the float tensors they are measured on (Shape of the residual stream), which it is fed.
+  const fixedValue = (name: string) => types.get(name) === 'int64' && values?.has(name);
+  const producer = new Map(model.nodes.flatMap((node) => (node.output ?? []).map((o) => [o, node] as const)));
+  const pulled = new Set(keep);
+  const wanted = outsideOf(keep).outside.filter((name) => types.get(name) !== 'float32' && !fixedValue(name));
+  for (let name = wanted.pop(); name !== undefined; name = wanted.pop()) {
+    const node = producer.get(name);
+    if (!node || pulled.has(node)) continue;
+    pulled.add(node);
+    for (const i of node.input ?? [])
+      if (i && !initializers.has(i) && types.get(i) !== 'float32' && !fixedValue(i)) wanted.push(i);
+  }
+  if (pulled.size > keep.length) keep = model.nodes.filter((node) => pulled.has(node));
+  const { produced, outside } = outsideOf(keep);
+  const fed = starts.filter((layer) => !produced.has(layer));
+  const fixed = outside.filter(fixedValue);
+  const frontier = outside.filter((name) => !fixed.includes(name));
   const unbatched = frontier.find((name) => types.get(name) !== 'float32');
   if (unbatched) {
     throw new ApiError(
       'model_unsupported_op',
-      `The part of the model after "${layer}" needs the ${types.get(unbatched)} tensor "${unbatched}" computed before it, so the model cannot be cut at that layer`,
+      `The part of the model after "${starts[0]}" needs the ${types.get(unbatched)} tensor "${unbatched}" computed before it, so the model cannot be cut at that layer`,
     );
   }
   const used = new Set(keep.flatMap((n) => n.input ?? []));
   const tail = model.extended(); // lists replaced below, nodes and weights shared
   const graph = tail.graph;
   graph.node = keep;
-  graph.initializer = graph.initializer.filter((t) => used.has(t.name ?? ''));
-  graph.input = [layer, ...frontier].map((name) => {
+  graph.initializer = [
+    ...graph.initializer.filter((t) => used.has(t.name ?? '')),
+    ...fixed.map((name) => {
+      const data = values!.get(name)!;
+      return onnx.TensorProto.create({ name, dataType: DataType.INT64, dims: shapes.get(name), int64Data: data });
+    }),
+  ];
+  const inputs = [...fed, ...frontier];
+  graph.input = inputs.map((name) => {
     const shape = shapes.get(name);
     const type = ELEMENT_TYPES[types.get(name) ?? ''];
     if (!shape || type === undefined)
       throw new ApiError('model_invalid', `No shape or type is known for tensor "${name}"`);
-    const dims = shape.map((d, axis) => (axis === 0 ? { dimParam: 'N' } : { dimValue: d }));
+    const batch = batchAxes ? batchAxes.get(name) : 0;
+    const dims = shape.map((d, axis) => (axis === batch ? { dimParam: 'N' } : { dimValue: d }));
     return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: type, shape: { dim: dims } } } });
   });
   tail.setOutputs([output]);
-  return { model: tail, frontier };
+  return { model: tail, inputs, frontier };
 }
 
 const BLOCK_OPS = new Set(['BatchNormalization', 'Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh']);
