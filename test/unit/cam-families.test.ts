@@ -15,9 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CamEngine } from '../../src-main/explain/cam/engine.ts';
 import type { CamMethod } from '../../src-main/explain/cam/maps.ts';
+import { ADVICE_CHUNK, zeroGradientLayers } from '../../src-main/explain/cam/layer-advice.ts';
 import type { LayerLayouts } from '../../src-shared/schemas/project.ts';
 import { decodeFloats, pearson } from '../support/stats.ts';
 
@@ -117,6 +118,20 @@ describe.each(cases)('$name at $module against pytorch-grad-cam', (reference) =>
         }
       }
       expect(failures).toEqual([]);
+      if (engine.layers().some((l) => l.gradients && l.layout)) {
+        // The layer advice through the part of the model after the checked layers, its inputs fixed
+        // values, finds the same zero-gradient layers as through the whole model from an image.
+        const cut = await CamEngine.create(bytes, spec, factory, { layouts: family.layouts ?? undefined });
+        const whole = vi.spyOn(cut, 'gradientsOf');
+        try {
+          const zero = await zeroGradientLayers(cut);
+          expect(whole).not.toHaveBeenCalled();
+          expect(zero).toEqual(await zeroGradientLayers(engine, ADVICE_CHUNK, true));
+          if (/^(vit|deit)/.test(reference.name)) expect(zero.length).toBeGreaterThan(0);
+        } finally {
+          await cut.release();
+        }
+      }
     } finally {
       await engine.release();
     }

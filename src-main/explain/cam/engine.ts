@@ -70,8 +70,8 @@ export class CamEngine implements PixelSource {
     readonly input: InputSpec,
     readonly shapes: ShapeTable,
     /** The probe's element types, batch axes and static integer values, for the graph tools. */
-    private readonly probed: Pick<ProbeResult, 'types' | 'batchAxes' | 'values'>,
-    private readonly createSession: SessionFactory,
+    readonly probed: Pick<ProbeResult, 'types' | 'batchAxes' | 'values'>,
+    readonly createSession: SessionFactory,
     readonly inputName: string,
     readonly outputName: string,
     /** Whether the output holds logits (class scores for metrics go through a softmax) or probabilities. */
@@ -176,7 +176,7 @@ export class CamEngine implements PixelSource {
     this.gradientGraph(`gradient:${layer}`, [layer]).catch(() => undefined);
   }
 
-  /** A gradient graph towards `targets`, built once per key; `seeded` takes d L / d scores as an input. */
+  /** A gradient graph towards `targets`, built once per key (unpacked); `seeded` takes d L / d scores as an input. */
   private gradientGraph(key: string, targets: string[], options: { guided?: boolean; seeded?: boolean } = {}) {
     return this.sessions.get(
       key,
@@ -188,6 +188,7 @@ export class CamEngine implements PixelSource {
           seedInput: options.seeded,
           ...this.probed,
         }).model,
+      { prepack: false },
     );
   }
 

@@ -12,10 +12,10 @@ export class SessionCache {
   constructor(private readonly create: SessionFactory) {}
 
   /** The session kept under `key`, made from `build()`'s model the first time. */
-  get(key: string, build: () => OnnxModel): Promise<ort.InferenceSession> {
+  get(key: string, build: () => OnnxModel, options?: { prepack?: boolean }): Promise<ort.InferenceSession> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = Promise.resolve().then(() => this.create(build().encode()));
+      session = Promise.resolve().then(() => this.create(build().encode(), options));
       session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);
     }

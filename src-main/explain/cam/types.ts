@@ -24,7 +24,12 @@ export interface EngineOptions {
   layouts?: LayerLayouts;
 }
 
-export type SessionFactory = (bytes: Uint8Array) => Promise<ort.InferenceSession>;
+/**
+ * Opens a session on an encoded model. `prepack: false`: leave the weights as they are instead of
+ * repacking them for the matrix kernels, where that costs more than it saves (gradient graphs, whose
+ * runs measured no slower without it, and one-off graphs).
+ */
+export type SessionFactory = (bytes: Uint8Array, options?: { prepack?: boolean }) => Promise<ort.InferenceSession>;
 
 export interface InputSpec {
   /** Without the batch axis, in the model's layout. */
