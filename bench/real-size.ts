@@ -72,8 +72,14 @@ async function medianTime(run: () => Promise<unknown>, repeats: number): Promise
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
-const factory = (bytes: Uint8Array) =>
-  ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+/** The worker's session options: gradient graphs without weight prepacking. */
+const factory = (bytes: Uint8Array, options?: { prepack?: boolean }) =>
+  ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 2,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { disable_prepacking: options?.prepack === false ? '1' : '0' } },
+  });
 
 function cliSeconds(cache: string, model: string, layer: string, image: string): number {
   const start = performance.now();

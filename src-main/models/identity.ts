@@ -18,7 +18,7 @@ import type { Manifest, Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import { FileProblem, GiB, hashBounded, inside, readBounded } from '../io/files.ts';
 import type { ModelRef } from '../workers/protocols.ts';
-import { OnnxModel, onnx, type TensorProto } from './onnx/model.ts';
+import { OnnxModel, externalLocations } from './onnx/model.ts';
 
 /** Protobuf's limit: a larger .onnx cannot be read without external data. */
 export const MAX_ONNX_BYTES = 2 * GiB;
@@ -28,42 +28,6 @@ export interface ModelIdentity {
   hash: string;
   /** Absolute paths of the external data files, in a stable order. */
   external: string[];
-}
-
-type GraphLike = {
-  initializer?: TensorProto[] | null;
-  node?:
-    | {
-        attribute?:
-          | {
-              t?: TensorProto | null;
-              tensors?: TensorProto[] | null;
-              g?: GraphLike | null;
-              graphs?: GraphLike[] | null;
-            }[]
-          | null;
-      }[]
-    | null;
-};
-
-/** The `location` of every tensor stored outside the model file, in this graph and its subgraphs. */
-function externalLocations(graph: GraphLike | null | undefined, into = new Set<string>()): Set<string> {
-  if (!graph) return into;
-  const visit = (tensor: TensorProto | null | undefined) => {
-    if (!tensor || tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return;
-    const location = tensor.externalData?.find((entry) => entry.key === 'location')?.value;
-    if (location) into.add(location);
-  };
-  for (const tensor of graph.initializer ?? []) visit(tensor);
-  for (const node of graph.node ?? []) {
-    for (const attribute of node.attribute ?? []) {
-      visit(attribute.t);
-      for (const tensor of attribute.tensors ?? []) visit(tensor);
-      externalLocations(attribute.g, into);
-      for (const sub of attribute.graphs ?? []) externalLocations(sub, into);
-    }
-  }
-  return into;
 }
 
 function refused(error: unknown, label: string, what: string): ApiError {

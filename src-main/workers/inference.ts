@@ -18,6 +18,8 @@ import { tensorSize, writeNormalised } from '../inference/runtime/tensor.ts';
 import { CamEngine } from '../explain/cam/engine.ts';
 import { adviseLayers, type AdviceStore } from '../explain/cam/layer-advice.ts';
 import { parseProbe, serializeProbe } from '../models/onnx/probe.ts';
+import { OnnxModel, externalLocations } from '../models/onnx/model.ts';
+
 import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
 import { GenerativeEngine } from '../explain/generative/engine.ts';
 import type { BundleRef } from '../explain/generative/types.ts';
@@ -34,7 +36,7 @@ const generativeEngines = new Map<string, GenerativeEngine>();
 let lastProvider = 'not loaded';
 
 /** A session on the first execution provider that loads the model (CUDA before CPU where present). */
-async function createSession(model: string | Uint8Array, label: string) {
+async function createSession(model: string | Uint8Array, label: string, prepack = true) {
   const errors: string[] = [];
   for (const provider of candidateProviders()) {
     try {
@@ -45,7 +47,12 @@ async function createSession(model: string | Uint8Array, label: string) {
         graphOptimizationLevel: 'all',
         // The intra-op threads sleep between runs instead of spinning: a spinning pool in this process takes
         // the cores the app needs to store the last batch and send the next (XAIWS_ORT_SPIN=1 spins).
-        extra: { session: { intra_op: { allow_spinning: process.env.XAIWS_ORT_SPIN === '1' ? '1' : '0' } } },
+        extra: {
+          session: {
+            intra_op: { allow_spinning: process.env.XAIWS_ORT_SPIN === '1' ? '1' : '0' },
+            disable_prepacking: prepack ? '0' : '1',
+          },
+        },
       } as const;
       const session =
         typeof model === 'string'
@@ -60,10 +67,36 @@ async function createSession(model: string | Uint8Array, label: string) {
   throw new ApiError('model_invalid', `No execution provider could load ${label}: ${errors.join('; ')}`);
 }
 
+/**
+ * The model file last read for a session, kept a while for the explanation engine, which reads the same
+ * bytes and, in the app, is asked for the same model's layers right after its registration: one read
+ * of a ViT-B's 346 MB instead of two.
+ */
+let lastRead: { key: string; bytes: Uint8Array; timer: NodeJS.Timeout } | undefined;
+const KEEP_READ_MS = 60_000;
+
+function keepRead(key: string, bytes: Uint8Array) {
+  if (lastRead) clearTimeout(lastRead.timer);
+  lastRead = { key, bytes, timer: setTimeout(() => (lastRead = undefined), KEEP_READ_MS).unref() };
+}
+
+function takeRead(key: string): Uint8Array | undefined {
+  const kept = lastRead?.key === key ? lastRead.bytes : undefined;
+  if (kept) {
+    clearTimeout(lastRead!.timer);
+    lastRead = undefined;
+  }
+  return kept;
+}
+
 async function loadSession(key: string, path: string) {
   const cached = sessions.get(key);
   if (cached) return cached;
-  const entry = await createSession(path, path);
+  const bytes = readFileSync(path);
+  // Weights stored beside the model are found from its path, not from its bytes.
+  const external = externalLocations(OnnxModel.read(bytes, path).graph).size > 0;
+  const entry = await createSession(external ? path : bytes, path);
+  if (!external) keepRead(key, bytes);
   sessions.set(key, entry);
   return entry;
 }
@@ -138,9 +171,9 @@ function engineFor(ref: ModelRef): Promise<CamEngine> {
     const { channels, height, width, layout } = manifest.input;
     const dims = layout === 'NCHW' ? [channels, height, width] : [height, width, channels];
     engine = CamEngine.create(
-      readFileSync(path),
+      takeRead(key) ?? readFileSync(path),
       { dims, layout },
-      async (bytes) => (await createSession(bytes, path)).session,
+      async (bytes, options) => (await createSession(bytes, path, options?.prepack)).session,
       {
         input: manifest.input.name,
         output: manifest.output.name,

@@ -219,3 +219,39 @@ export function tensorValues(tensor: TensorProto): Float32Array | Float64Array {
 }
 
 export const DataType = { FLOAT, INT64, BOOL: onnx.TensorProto.DataType.BOOL } as const;
+
+type GraphLike = {
+  initializer?: TensorProto[] | null;
+  node?:
+    | {
+        attribute?:
+          | {
+              t?: TensorProto | null;
+              tensors?: TensorProto[] | null;
+              g?: GraphLike | null;
+              graphs?: GraphLike[] | null;
+            }[]
+          | null;
+      }[]
+    | null;
+};
+
+/** The `location` of every tensor stored outside the model file (ONNX external data), in this graph and its subgraphs. */
+export function externalLocations(graph: GraphLike | null | undefined, into = new Set<string>()): Set<string> {
+  if (!graph) return into;
+  const visit = (tensor: TensorProto | null | undefined) => {
+    if (!tensor || tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return;
+    const location = tensor.externalData?.find((entry) => entry.key === 'location')?.value;
+    if (location) into.add(location);
+  };
+  for (const tensor of graph.initializer ?? []) visit(tensor);
+  for (const node of graph.node ?? []) {
+    for (const attribute of node.attribute ?? []) {
+      visit(attribute.t);
+      for (const tensor of attribute.tensors ?? []) visit(tensor);
+      externalLocations(attribute.g, into);
+      for (const sub of attribute.graphs ?? []) externalLocations(sub, into);
+    }
+  }
+  return into;
+}
