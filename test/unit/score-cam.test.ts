@@ -67,6 +67,41 @@ describe('Score-CAM channel scores', () => {
     });
   }
 
+  it('masks as written out plainly, in either layout, into a reused buffer as into a fresh one', () => {
+    const [height, width] = [9, 11];
+    const pixels = height * width;
+    const a = featureMaps(6, 3, 4, new Set([2]));
+    const nchw = Float32Array.from({ length: 3 * pixels }, (_, i) => Math.cos(i * 0.61));
+    const nhwc = new Float32Array(3 * pixels);
+    for (let c = 0; c < 3; c++) for (let p = 0; p < pixels; p++) nhwc[p * 3 + c] = nchw[c * pixels + p]!;
+    const picked = [0, 2, 5, 3];
+    const shape = { channels: 3, height, width, nchw: true };
+    const planar = maskedByChannels(nchw, a, shape, picked);
+    const buffer = new Float32Array(8 * 3 * pixels).fill(7);
+    const interleaved = maskedByChannels(nhwc, a, { ...shape, nchw: false }, picked, buffer);
+    expect(interleaved.buffer).toBe(buffer.buffer);
+    for (const [b, k] of picked.entries()) {
+      // The channel upsampled with aligned corners, min-max normalised over the image, times each pixel.
+      const up = (y: number, x: number) => {
+        const [fy, fx] = [(y * 2) / (height - 1), (x * 3) / (width - 1)];
+        const [y0, x0] = [Math.floor(fy), Math.floor(fx)];
+        const [y1, x1] = [Math.min(y0 + 1, 2), Math.min(x0 + 1, 3)];
+        const at = (yy: number, xx: number) => a.values[k * 12 + yy * 4 + xx]!;
+        const top = at(y0, x0) * (1 - (fx - x0)) + at(y0, x1) * (fx - x0);
+        const bottom = at(y1, x0) * (1 - (fx - x0)) + at(y1, x1) * (fx - x0);
+        return top * (1 - (fy - y0)) + bottom * (fy - y0);
+      };
+      const mask = Array.from({ length: pixels }, (_, p) => up(Math.floor(p / width), p % width));
+      const [low, high] = [Math.min(...mask), Math.max(...mask)];
+      for (let c = 0; c < 3; c++)
+        for (let p = 0; p < pixels; p++) {
+          const expected = nchw[c * pixels + p]! * ((mask[p]! - low) / (high - low + 1e-8));
+          expect(planar[b * 3 * pixels + c * pixels + p]).toBeCloseTo(expected, 5);
+          expect(interleaved[b * 3 * pixels + p * 3 + c]).toBe(planar[b * 3 * pixels + c * pixels + p]);
+        }
+    }
+  });
+
   it('runs no zero-image pass when no channel is all zero', async () => {
     const { fake, seen } = source('NCHW', [1, 6, 6]);
     const a = { channels: 10, height: 2, width: 2, values: Float32Array.from({ length: 40 }, (_, i) => (i % 3) * 0.5) };

@@ -22,7 +22,7 @@ describe('the tail of a model', () => {
     // The last 32 token layers (the advice's first check): they begin in the first block's MLP, so the
     // tail holds the last block's attention, whose reshapes read the batch size from shapes.
     const starts = tokens.slice(-32).map((l) => l.name);
-    const tail = tailFrom(model, starts, { shapes: probe.shapes, ...probe }, output);
+    const tail = tailFrom(model, starts, probe, output);
     expect(tail.inputs.length).toBeGreaterThan(0);
     expect(tail.inputs.every((name) => probe.types.get(name) === 'float32')).toBe(true);
     expect(tail.model.graph.node.length).toBeLessThan(model.graph.node.length / 2);

@@ -20,20 +20,25 @@ export interface ImageShape {
   nchw: boolean;
 }
 
-/** Copies of `image`, copy b masked by channel `picked[b]` of `a` (an all-zero channel gives zeros). */
+/**
+ * Copies of `image`, copy b masked by channel `picked[b]` of `a` (an all-zero channel gives zeros),
+ * written into `into` where it is large enough.
+ */
 export function maskedByChannels(
   image: Float32Array,
   a: FeatureMaps,
   shape: ImageShape,
   picked: readonly number[],
+  into?: Float32Array,
 ): Float32Array {
   const { channels, height, width, nchw } = shape;
   const size = channels * height * width;
   const plane = a.height * a.width;
   const pixels = height * width;
   const mask = new Float32Array(pixels);
+  const scaled = new Float64Array(pixels);
   const batch = picked.length;
-  const masked = new Float32Array(batch * size);
+  const masked = into && into.length >= batch * size ? into.subarray(0, batch * size) : new Float32Array(batch * size);
   for (let b = 0; b < batch; b++) {
     resizeBilinearAligned(
       a.values.subarray(picked[b]! * plane, (picked[b]! + 1) * plane),
@@ -43,19 +48,26 @@ export function maskedByChannels(
       width,
       mask,
     );
-    let low = Infinity;
-    let high = -Infinity;
-    for (const v of mask) {
-      low = Math.min(low, v);
-      high = Math.max(high, v);
+    let low = mask[0]!;
+    let high = low;
+    for (let p = 1; p < pixels; p++) {
+      const v = mask[p]!;
+      if (v < low) low = v;
+      else if (v > high) high = v;
     }
     const scale = 1 / (high - low + 1e-8);
+    for (let p = 0; p < pixels; p++) scaled[p] = (mask[p]! - low) * scale;
     const out = masked.subarray(b * size, (b + 1) * size);
-    for (let p = 0; p < pixels; p++) {
-      const m = (mask[p]! - low) * scale;
+    // Plane by plane (NCHW) or pixel by pixel (NHWC): one pass over the image either way.
+    if (nchw) {
       for (let c = 0; c < channels; c++) {
-        const at = nchw ? c * pixels + p : p * channels + c;
-        out[at] = image[at]! * m;
+        const base = c * pixels;
+        for (let p = 0; p < pixels; p++) out[base + p] = image[base + p]! * scaled[p]!;
+      }
+    } else {
+      for (let p = 0, at = 0; p < pixels; p++) {
+        const m = scaled[p]!;
+        for (let c = 0; c < channels; c++, at++) out[at] = image[at]! * m;
       }
     }
   }
@@ -138,10 +150,12 @@ export async function scoreCamWeights(
     const score = (await source.logits(new Float32Array(size), 1))[target]!;
     for (const k of zero) scores[k] = score;
   }
+  // One buffer for every batch: a fresh 38 MB a batch costs its page faults each time.
+  const buffer = new Float32Array(Math.min(live.length, SCORE_CAM_BATCH) * size);
   for (let start = 0; start < live.length; start += SCORE_CAM_BATCH) {
     throwIfCancelled(signal);
     const picked = live.slice(start, start + SCORE_CAM_BATCH);
-    const logits = await source.logits(maskedByChannels(image, a, shape, picked), picked.length);
+    const logits = await source.logits(maskedByChannels(image, a, shape, picked, buffer), picked.length);
     const classes = logits.length / picked.length;
     picked.forEach((k, b) => (scores[k] = logits[b * classes + target]!));
   }
