@@ -36,13 +36,23 @@ def main(argv=None) -> int:
     cams.add_argument("--out", default="test/fixtures/cam")
     cams.add_argument("--seed", type=int, default=0)
     cams.add_argument("--threads", type=int, default=2)
+    bench = sub.add_parser("benchmark", help="write the colour benchmark with known evidence (training/benchmark.py)")
+    bench.add_argument("--out", default="build/benchmark")
+    bench.add_argument("--train", type=int, default=4000)
+    bench.add_argument("--test", type=int, default=800)
+    bench.add_argument("--seed", type=int, default=0)
     modern = sub.add_parser("modern-ops", help="write op-by-op gradient fixtures for the ops of modern architectures")
     modern.add_argument("--out", default="test/fixtures/cam")
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["all"]))
 
+    started = time.time()
+    if args.command == "benchmark":
+        from . import benchmark
+        written = benchmark.build(args.out, args.train, args.test, args.seed)
+        print(f"{len(written['images'])} images in {time.time() - started:.0f} s", flush=True)
+        return 0
     from . import bundle, pipeline  # torch-heavy imports only when a training command runs
 
-    started = time.time()
     if args.command == "fixtures":
         fixtures.build(args.out)
         return 0
