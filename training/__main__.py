@@ -41,6 +41,17 @@ def main(argv=None) -> int:
     bench.add_argument("--train", type=int, default=4000)
     bench.add_argument("--test", type=int, default=800)
     bench.add_argument("--seed", type=int, default=0)
+    mine = sub.add_parser("explainers", help="train DXAI, CAE and InfoDisent for any classifier and dataset "
+                                              "(training/explainers.py)")
+    mine.add_argument("--model", required=True, help="the classifier: an ONNX or TorchScript file")
+    mine.add_argument("--manifest", required=True, help="its manifest (docs/MANIFEST.md)")
+    mine.add_argument("--data", required=True, help="class folders, a CSV, an IDX folder or the app's training set")
+    mine.add_argument("--out", required=True, help="the bundle folder to write (resumes what is there)")
+    mine.add_argument("--roles", default="dxai,cae,infodisent")
+    mine.add_argument("--steps", type=int, default=0, help="DXAI and CAE steps (0: the size's default)")
+    mine.add_argument("--epochs", type=int, default=0, help="InfoDisent epochs (0: the default)")
+    mine.add_argument("--seed", type=int, default=0)
+    mine.add_argument("--threads", type=int, default=2)
     modern = sub.add_parser("modern-ops", help="write op-by-op gradient fixtures for the ops of modern architectures")
     modern.add_argument("--out", default="test/fixtures/cam")
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["all"]))
@@ -51,6 +62,9 @@ def main(argv=None) -> int:
         written = benchmark.build(args.out, args.train, args.test, args.seed)
         print(f"{len(written['images'])} images in {time.time() - started:.0f} s", flush=True)
         return 0
+    if args.command == "explainers":
+        from . import explainers
+        return explainers.main(args)
     from . import bundle, pipeline  # torch-heavy imports only when a training command runs
 
     if args.command == "fixtures":

@@ -1,9 +1,11 @@
-"""Building blocks shared by the DXAI and CAE networks (StarGAN-v2 / MUNIT style, sized for 28x28)."""
+"""Building blocks shared by the DXAI and CAE networks (StarGAN-v2 / MUNIT style), sized by training/sizes.py."""
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .sizes import DEMO, Shape, discriminator_widths
 
 
 class AdaIN(nn.Module):
@@ -19,10 +21,20 @@ class AdaIN(nn.Module):
         return (1 + gamma) * self.norm(x) + beta
 
 
+def _upsample(x: torch.Tensor, size=None) -> torch.Tensor:
+    """Nearest x2, then the last row and column repeated where the size recorded on the way down was odd
+    (a fixed scale keeps the channel count known to the ONNX exporter, which instance norm needs)."""
+    x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+    if size is not None and (size[0] != x.shape[-2] or size[1] != x.shape[-1]):
+        x = F.pad(x, (0, int(size[1]) - int(x.shape[-1]), 0, int(size[0]) - int(x.shape[-2])), mode="replicate")
+    return x
+
+
 class ResBlock(nn.Module):
     """Pre-activation residual block; `groups` keeps branches apart, `style_dim` switches to AdaIN.
 
-    resample: None, "down" (average pool after the first conv) or "up" (nearest, before it).
+    resample: None, "down" (average pool after the first conv) or "up" (nearest, before it: to `size`,
+    the size recorded on the way down, or twice the input's).
     """
 
     def __init__(self, cin: int, cout: int, groups: int = 1, style_dim: int = 0, resample: str = None):
@@ -38,17 +50,17 @@ class ResBlock(nn.Module):
     def _norm(self, norm, x, style):
         return norm(x, style) if self.styled else norm(x)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor = None, size=None) -> torch.Tensor:
         skip = x
         if self.resample == "up":
-            skip = F.interpolate(skip, scale_factor=2.0, mode="nearest")
+            skip = _upsample(skip, size)
         if self.shortcut is not None:
             skip = self.shortcut(skip)
         if self.resample == "down":
             skip = F.avg_pool2d(skip, 2)
         h = F.leaky_relu(self._norm(self.norm1, x, style), 0.2)
         if self.resample == "up":
-            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = _upsample(h, size)
         h = self.conv1(h)
         if self.resample == "down":
             h = F.avg_pool2d(h, 2)
@@ -57,18 +69,20 @@ class ResBlock(nn.Module):
 
 
 class ClassDiscriminator(nn.Module):
-    """Small conv discriminator with one real/fake output per class (StarGAN v2's multi-task head)
-    and, optionally, a separate class head (CAE)."""
+    """Conv discriminator with one real/fake output per class (StarGAN v2's multi-task head) and,
+    optionally, a separate class head (CAE). A 3x3 conv, then `levels` stride-2 convs (sizes.py)."""
 
-    def __init__(self, num_classes: int, width: int = 32, class_head: bool = False):
+    def __init__(self, num_classes: int, width: int = 32, class_head: bool = False, shape: Shape = DEMO):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(1, width, 3, 1, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, width * 2, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width * 2, width * 4, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Flatten(),
-        )
-        features = width * 4 * 7 * 7
+        widths = discriminator_widths(shape, width)
+        layers = [nn.Conv2d(shape.channels, widths[0], 3, 1, 1), nn.LeakyReLU(0.2)]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        h, w = shape.height, shape.width
+        for _ in widths[1:]:
+            h, w = h // 2, w // 2  # a 4x4 stride-2 conv with padding 1 floors like a pool
+        features = widths[-1] * h * w
         self.real_fake = nn.Linear(features, 1 if class_head else num_classes)
         self.classes = nn.Linear(features, num_classes) if class_head else None
 

@@ -14,33 +14,41 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ClassDiscriminator, ResBlock
-from .common import Clock, device, export_onnx, predict, step_batches, write_json
+from .common import device, export_onnx, predict, step_batches, write_json
+from .loop import Run, average_gradients, broadcast, shard, world
+from .sizes import DEMO, Shape, defaults, down_sizes, individual_levels, levels
 
 CODE_DIM = 8
 
 
 class ClassEncoder(nn.Module):
-    def __init__(self, code_dim: int = CODE_DIM, width: int = 16):
+    """`levels` stride-2 convs (sizes.py), a 3x3 conv, average pooling, a linear map to the code."""
+
+    def __init__(self, code_dim: int = CODE_DIM, width: int = 16, shape: Shape = DEMO):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),              # 14
-            nn.Conv2d(width, width * 2, 4, 2, 1), nn.LeakyReLU(0.2),      # 7
-            nn.Conv2d(width * 2, width * 4, 3, 1, 1), nn.LeakyReLU(0.2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width * 4, code_dim),
-        )
+        widths = [width * 2 ** min(i, 3) for i in range(levels(shape))]
+        layers, cin = [], shape.channels
+        for cout in widths:
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2)]
+            cin = cout
+        layers += [nn.Conv2d(cin, cin * 2, 3, 1, 1), nn.LeakyReLU(0.2),
+                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin * 2, code_dim)]
+        self.net = nn.Sequential(*layers)
 
     def forward(self, pixels):
         return self.net(pixels * 2 - 1)
 
 
 class IndividualEncoder(nn.Module):
-    def __init__(self, width: int = 32):
+    """A 3x3 conv, then min(levels, 3) stride-2 convs to a 2 * width channel spatial code."""
+
+    def __init__(self, width: int = 32, shape: Shape = DEMO):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 3, 1, 1), nn.InstanceNorm2d(width, affine=True), nn.ReLU(),
-            nn.Conv2d(width, width * 2, 4, 2, 1), nn.InstanceNorm2d(width * 2, affine=True), nn.ReLU(),   # 14
-            nn.Conv2d(width * 2, width * 2, 4, 2, 1), nn.InstanceNorm2d(width * 2, affine=True), nn.ReLU(),  # 7
-        )
+        layers, cin = [nn.Conv2d(shape.channels, width, 3, 1, 1), nn.InstanceNorm2d(width, affine=True), nn.ReLU()], width
+        for _ in range(individual_levels(shape)):
+            layers += [nn.Conv2d(cin, width * 2, 4, 2, 1), nn.InstanceNorm2d(width * 2, affine=True), nn.ReLU()]
+            cin = width * 2
+        self.net = nn.Sequential(*layers)
         self.res = ResBlock(width * 2, width * 2)
 
     def forward(self, pixels):
@@ -48,31 +56,42 @@ class IndividualEncoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, code_dim: int = CODE_DIM, width: int = 32, style_dim: int = 64):
+    """Two style blocks at the individual code's size, then one upsampling block a level, halving
+    the channels (at least 8), to the image's size recorded on the way down."""
+
+    def __init__(self, code_dim: int = CODE_DIM, width: int = 32, style_dim: int = 64, shape: Shape = DEMO):
         super().__init__()
+        ups = individual_levels(shape)
+        self.sizes = down_sizes(shape, ups)
+        widths = [max(width * 2 // 2 ** i, 8) for i in range(ups + 1)]
         self.mlp = nn.Sequential(nn.Linear(code_dim, style_dim), nn.ReLU(), nn.Linear(style_dim, style_dim), nn.ReLU())
-        self.blocks = nn.ModuleList([
-            ResBlock(width * 2, width * 2, style_dim=style_dim),
-            ResBlock(width * 2, width * 2, style_dim=style_dim),
-            ResBlock(width * 2, width, style_dim=style_dim, resample="up"),        # 14
-            ResBlock(width, width // 2, style_dim=style_dim, resample="up"),       # 28
-        ])
-        self.out = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width // 2, 1, 3, 1, 1), nn.Sigmoid())
+        self.blocks = nn.ModuleList(
+            [ResBlock(width * 2, width * 2, style_dim=style_dim), ResBlock(width * 2, width * 2, style_dim=style_dim)]
+            + [ResBlock(cin, cout, style_dim=style_dim, resample="up") for cin, cout in zip(widths[:-1], widths[1:])])
+        self.out = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(widths[-1], shape.channels, 3, 1, 1), nn.Sigmoid())
 
     def forward(self, individual, class_code):
         style = self.mlp(class_code)
         h = individual
-        for block in self.blocks:
+        for block in self.blocks[:2]:
             h = block(h, style)
+        for level, block in zip(range(len(self.sizes) - 2, -1, -1), self.blocks[2:]):
+            h = block(h, style, self.sizes[level])
         return self.out(h)
 
 
 class Cae(nn.Module):
-    def __init__(self):
+    def __init__(self, shape: Shape = DEMO):
         super().__init__()
-        self.class_encoder = ClassEncoder()
-        self.individual_encoder = IndividualEncoder()
-        self.decoder = Decoder()
+        self.shape = shape
+        self.class_encoder = ClassEncoder(shape=shape)
+        self.individual_encoder = IndividualEncoder(shape=shape)
+        self.decoder = Decoder(shape=shape)
+
+    @property
+    def individual_shape(self):
+        h, w = self.decoder.sizes[-1]
+        return [self.individual_encoder.res.conv2.out_channels, h, w]
 
     def encode(self, pixels):
         return self.class_encoder(pixels), self.individual_encoder(pixels)
@@ -83,7 +102,7 @@ class Cae(nn.Module):
 
 
 class EncoderExport(nn.Module):
-    """ONNX face: image [N,1,H,W] in [0,1] -> class_code [N,8], individual_code [N,64,7,7]."""
+    """ONNX face: image [N,C,H,W] in [0,1] -> class_code [N,8], individual_code [N,64,h,w]."""
 
     def __init__(self, cae: Cae):
         super().__init__()
@@ -94,7 +113,7 @@ class EncoderExport(nn.Module):
 
 
 class DecoderExport(nn.Module):
-    """ONNX face: individual_code [N,64,7,7] + class_code [N,8] -> image [N,1,H,W] in [0,1]."""
+    """ONNX face: individual_code [N,64,h,w] + class_code [N,8] -> image [N,C,H,W] in [0,1]."""
 
     def __init__(self, cae: Cae):
         super().__init__()
@@ -120,20 +139,27 @@ def partners(labels: torch.Tensor, by_class: list, num_classes: int, generator: 
     return picks
 
 
-def train(data, seed_generator: torch.Generator, **options) -> dict:
-    cfg = {**DEFAULTS, **options}
+def train(data, seed_generator: torch.Generator, out_dir: str = None, **options) -> dict:
+    """Train on data.train; with `out_dir`, checkpoint there and resume from a matching checkpoint."""
+    shape = data.shape
+    cfg = {**DEFAULTS, **defaults(shape)["cae"], **options}
     dev = device()
     num_classes = len(data.classes)
-    model, disc = Cae().to(dev), ClassDiscriminator(num_classes, class_head=True).to(dev)
+    model, disc = Cae(shape).to(dev), ClassDiscriminator(num_classes, class_head=True, shape=shape).to(dev)
+    broadcast(model, disc)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=cfg["betas"])
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["lr"], betas=cfg["betas"])
-    x_all, y_all = data.train.pixels, data.train.labels
+    y_all = data.train.labels
     by_class = [torch.nonzero(y_all == c).squeeze(1) for c in range(num_classes)]
-    clock = Clock("cae")
-    history = []
-    for step, index in step_batches(len(x_all), cfg["batch"], cfg["steps"], seed_generator):
+    stateful = dict(model=model, disc=disc, opt_g=opt_g, opt_d=opt_d)
+    run = Run("cae", cfg["steps"], out_dir, {**cfg, "shape": shape.tuple, "classes": num_classes, "world": world()[1]})
+    first = run.resume(seed_generator, **stateful)
+    for step, index in step_batches(len(y_all), cfg["batch"], cfg["steps"] - first, seed_generator):
+        step += first
         other = partners(y_all[index], by_class, num_classes, seed_generator)
-        x1, y1, x2, y2 = x_all[index].to(dev), y_all[index].to(dev), x_all[other].to(dev), y_all[other].to(dev)
+        index, other = shard(index), shard(other)
+        x1, y1 = data.train.at(index).to(dev), y_all[index].to(dev)
+        x2, y2 = data.train.at(other).to(dev), y_all[other].to(dev)
         # s: class-associated code, c: individual code. One direction per pair: the batches are random,
         # so the mirror-image terms of the paper's symmetric losses come from other pairs.
         s1, c1 = model.encode(x1)
@@ -141,7 +167,9 @@ def train(data, seed_generator: torch.Generator, **options) -> dict:
             rec = (model.decoder(c1, s1) - x1).abs().mean()
             opt_g.zero_grad()
             (cfg["w_rec"] * rec).backward()
+            average_gradients(model)
             opt_g.step()
+            run.after_step(step + 1, seed_generator, dict(rec=rec), stateful)
             continue
         s2, c2 = model.encode(x2)
         rec = (model.decoder(c1, s1) - x1).abs().mean()
@@ -159,6 +187,7 @@ def train(data, seed_generator: torch.Generator, **options) -> dict:
                   + cfg["w_class_code"] * class_code + cfg["w_adv"] * adv + cfg["w_cls"] * cls)
         opt_g.zero_grad()
         loss_g.backward()
+        average_gradients(model)
         opt_g.step()
         real = torch.cat([x1, x2])
         rf_real, cls_real = disc(real)
@@ -167,25 +196,27 @@ def train(data, seed_generator: torch.Generator, **options) -> dict:
                   + cfg["w_cls_d"] * F.cross_entropy(cls_real, torch.cat([y1, y2])))
         opt_d.zero_grad()
         loss_d.backward()
+        average_gradients(disc)
         opt_d.step()
-        if (step + 1) % 100 == 0 or step + 1 == cfg["steps"]:
-            clock.record(history, step + 1, d=loss_d, rec=rec, cycle=cycle, adv=adv, cls=cls,
-                         individual=individual, class_code=class_code)
-    return dict(model=model.cpu().eval(), seconds=clock.seconds, config=cfg, history=history)
+        run.after_step(step + 1, seed_generator, dict(d=loss_d, rec=rec, cycle=cycle, adv=adv, cls=cls,
+                                                      individual=individual, class_code=class_code), stateful)
+    return dict(model=model.cpu().eval(), seconds=run.seconds, config=cfg, history=run.history)
 
 
 @torch.no_grad()
-def encode_all(model: Cae, pixels: torch.Tensor, batch: int = 1000):
+def encode_all(model: Cae, pixels, batch: int = 128):
+    """Class and individual codes of a pixel tensor or a whole Split."""
+    chunks = pixels.chunks(batch) if hasattr(pixels, "chunks") else ((s, pixels[s : s + batch]) for s in range(0, len(pixels), batch))
     codes, individuals = [], []
-    for s in range(0, len(pixels), batch):
-        code, individual = model.encode(pixels[s : s + batch])
+    for _, chunk in chunks:
+        code, individual = model.encode(chunk)
         codes.append(code)
         individuals.append(individual)
     return torch.cat(codes), torch.cat(individuals)
 
 
 @torch.no_grad()
-def decode_all(model: Cae, individuals: torch.Tensor, codes: torch.Tensor, batch: int = 1000):
+def decode_all(model: Cae, individuals: torch.Tensor, codes: torch.Tensor, batch: int = 128):
     return torch.cat([model.decoder(individuals[s : s + batch], codes[s : s + batch])
                       for s in range(0, len(codes), batch)])
 
@@ -201,9 +232,10 @@ def kmeans(points: torch.Tensor, k: int, generator: torch.Generator, iterations:
     return centres
 
 
+@torch.no_grad()
 def prototypes(model: Cae, data, generator: torch.Generator, per_class: int = 4) -> torch.Tensor:
     """Class prototypes in class-code space: k-means centres of each class's training codes, [C, K, 8]."""
-    codes, _ = encode_all(model, data.train.pixels)
+    codes = torch.cat([model.class_encoder(chunk) for _, chunk in data.train.chunks(256)])
     return torch.stack([kmeans(codes[data.train.labels == c], per_class, generator)
                         for c in range(len(data.classes))])
 
@@ -232,38 +264,64 @@ def straight_paths(model: Cae, classifier, pixels, prototypes_: torch.Tensor, st
     return flip, flipped_to, target_class
 
 
-def evaluate(model: Cae, classifier, data, prototypes_: torch.Tensor, steps: int = 10) -> dict:
-    x, y = data.test.pixels, data.test.labels
-    codes, individuals = encode_all(model, x)
-    recon = decode_all(model, individuals, codes)
-    mse = float((recon - x).pow(2).mean())
+def evaluate(model: Cae, classifier, data, prototypes_: torch.Tensor, steps: int = 10, limit: int = 2000,
+             batch: int = 100) -> dict:
+    """Quality on the first `limit` test images, in batches; swap donors come from the same batch."""
     generator = torch.Generator().manual_seed(1)
-    by_class = [torch.nonzero(y == c).squeeze(1) for c in range(len(data.classes))]
-    donors = partners(y, by_class, len(data.classes), generator)
-    swapped = decode_all(model, individuals, codes[donors])
-    swap_predicted = predict(classifier, swapped).argmax(1)
-    flip, flipped_to, target = straight_paths(model, classifier, x, prototypes_, steps)
-    flipped = flip > 0
+    sums = dict(sq=0.0, values=0, agree=0, donor=0, own=0, flipped=0, to_target=0, flip_steps=0)
+    count = 0
+    for start, x in data.test.head(limit).chunks(batch):
+        y = data.test.labels[start : start + len(x)]
+        codes, individuals = encode_all(model, x)
+        recon = decode_all(model, individuals, codes)
+        sums["sq"] += float((recon - x).pow(2).sum())
+        sums["values"] += x.numel()
+        predicted = predict(classifier, x).argmax(1)
+        sums["agree"] += int((predict(classifier, recon).argmax(1) == predicted).sum())
+        by_class = [torch.nonzero(y == c).squeeze(1) for c in range(len(data.classes))]
+        if sum(len(members) > 0 for members in by_class) > 1:
+            donors = partners_present(y, by_class, generator)
+            swapped = predict(classifier, decode_all(model, individuals, codes[donors])).argmax(1)
+            sums["donor"] += int((swapped == y[donors]).sum())
+            sums["own"] += int((swapped == y).sum())
+        flip, flipped_to, target = straight_paths(model, classifier, x, prototypes_, steps)
+        sums["flipped"] += int((flip > 0).sum())
+        sums["to_target"] += int((flipped_to == target).sum())
+        sums["flip_steps"] += int(flip.sum())
+        count += len(x)
+    flipped = sums["flipped"]
     return {
-        "reconstructionPsnr": round(float(10 * np.log10(1.0 / mse)), 2),
-        "reconstructionClassifierAgreement": round(float((predict(classifier, recon).argmax(1) ==
-                                                          predict(classifier, x).argmax(1)).float().mean()), 4),
-        "swapDonorClassShare": round(float((swap_predicted == y[donors]).float().mean()), 4),
-        "swapKeepsOwnClassShare": round(float((swap_predicted == y).float().mean()), 4),
+        "images": count,
+        "reconstructionPsnr": round(float(10 * np.log10(1.0 / max(sums["sq"] / sums["values"], 1e-12))), 2),
+        "reconstructionClassifierAgreement": round(sums["agree"] / count, 4),
+        "swapDonorClassShare": round(sums["donor"] / count, 4),
+        "swapKeepsOwnClassShare": round(sums["own"] / count, 4),
         "pathSteps": steps,
-        "pathFlipShare": round(float(flipped.float().mean()), 4),
-        "pathFlipToTargetShare": round(float((flipped_to == target).float().mean()), 4),
-        "pathMeanFlipStep": round(float(flip[flipped].float().mean()), 2) if flipped.any() else None,
-        "pathMeanFlipFraction": round(float(flip[flipped].float().mean() / steps), 3) if flipped.any() else None,
+        "pathFlipShare": round(flipped / count, 4),
+        "pathFlipToTargetShare": round(sums["to_target"] / count, 4),
+        "pathMeanFlipStep": round(sums["flip_steps"] / flipped, 2) if flipped else None,
+        "pathMeanFlipFraction": round(sums["flip_steps"] / flipped / steps, 3) if flipped else None,
     }
+
+
+def partners_present(labels: torch.Tensor, by_class: list, generator: torch.Generator) -> torch.Tensor:
+    """Like `partners`, among the classes present in `by_class` (a batch of the test split)."""
+    present = [c for c, members in enumerate(by_class) if len(members)]
+    picks = torch.empty_like(labels)
+    for i, own in enumerate(labels.tolist()):
+        choices = [c for c in present if c != own]
+        cls = choices[int(torch.randint(len(choices), (1,), generator=generator))]
+        pool = by_class[cls]
+        picks[i] = pool[torch.randint(len(pool), (1,), generator=generator)]
+    return picks
 
 
 def export(model: Cae, out_dir: str) -> None:
     model.eval()
-    export_onnx(EncoderExport(model), (torch.zeros(1, 1, 28, 28),), os.path.join(out_dir, "cae-encoder.onnx"),
+    export_onnx(EncoderExport(model), (torch.zeros(1, *model.shape.tuple),), os.path.join(out_dir, "cae-encoder.onnx"),
                 ["image"], ["class_code", "individual_code"],
                 {"image": {0: "batch"}, "class_code": {0: "batch"}, "individual_code": {0: "batch"}})
-    export_onnx(DecoderExport(model), (torch.zeros(1, 64, 7, 7), torch.zeros(1, CODE_DIM)),
+    export_onnx(DecoderExport(model), (torch.zeros(1, *model.individual_shape), torch.zeros(1, CODE_DIM)),
                 os.path.join(out_dir, "cae-decoder.onnx"), ["individual_code", "class_code"], ["image"],
                 {"individual_code": {0: "batch"}, "class_code": {0: "batch"}, "image": {0: "batch"}})
 

@@ -129,7 +129,7 @@ def train_briefly(model: nn.Module, split, steps: int, seed: int) -> float:
     model.train()
     for _ in range(steps):
         index = torch.randint(0, len(split.labels), (64,), generator=generator)
-        loss = F.cross_entropy(model(normalise(split.pixels[index])), split.labels[index])
+        loss = F.cross_entropy(model(normalise(split.at(index))), split.labels[index])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -244,7 +244,7 @@ def build(out: str, data: str, seed: int = 0, threads: int = 2, steps: int = 300
 
     os.makedirs(out, exist_ok=True)
     dataset = load_idx_dataset(data)
-    test_images = dataset.test.pixels[:images]
+    test_images = dataset.test.at(slice(0, images))
     x = normalise(test_images)
     reference = {"format": "xaiws.cam-reference/1", "methods": METHODS, "mean": MEAN, "std": STD,
                  "input": encode(x.numpy()), "inputShape": list(x.shape), "models": []}
@@ -256,7 +256,7 @@ def build(out: str, data: str, seed: int = 0, threads: int = 2, steps: int = 300
         export(model, path, opset)
         graph = onnx.load(path)
         with torch.no_grad():
-            accuracy = float((model(normalise(dataset.test.pixels[:1000])).argmax(1) == dataset.test.labels[:1000])
+            accuracy = float((model(normalise(dataset.test.at(slice(0, 1000)))).argmax(1) == dataset.test.labels[:1000])
                              .float().mean())
         entry = {"name": name, "file": f"{name}.onnx", "opset": opset, "trainingLoss": round(loss, 4),
                  "accuracy1000": round(accuracy, 4), "ops": sorted({n.op_type for n in graph.graph.node}),

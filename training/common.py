@@ -16,6 +16,7 @@ from torch import nn
 
 from .classifier import MEAN, STD, SmallCnn, class_names
 from .idx import read_idx
+from .sizes import Shape
 
 
 def seed_everything(seed: int, threads: int) -> torch.Generator:
@@ -34,8 +35,26 @@ def device() -> torch.device:
 
 @dataclass
 class Split:
-    pixels: torch.Tensor  # [N, 1, 28, 28] float32 in [0, 1]
+    """Images of one split: uint8 [N, C, H, W] (0..255) as loaded, or float32 pixel space [0, 1].
+    Photographs stay uint8 in memory (a quarter of float32); `at` and `chunks` give pixel space."""
+
+    pixels: torch.Tensor
     labels: torch.Tensor  # [N] int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def at(self, index) -> torch.Tensor:
+        images = self.pixels[index]
+        return images.float().div_(255.0) if images.dtype == torch.uint8 else images
+
+    def chunks(self, size: int = 256):
+        """(start, pixel-space chunk) over the split in order."""
+        for start in range(0, len(self), size):
+            yield start, self.at(slice(start, start + size))
+
+    def head(self, count: int) -> "Split":
+        return Split(self.pixels[:count], self.labels[:count])
 
 
 @dataclass
@@ -47,33 +66,54 @@ class Dataset:
     mean: list = field(default_factory=list)
     std: list = field(default_factory=list)
 
+    @property
+    def shape(self) -> Shape:
+        return Shape(*self.train.pixels.shape[1:])
+
 
 def load_idx_dataset(data_dir: str, name: str = "Fashion-MNIST", classes=None) -> Dataset:
     def split(prefix):
         images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"))
         labels = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz"))
-        pixels = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
-        return Split(pixels, torch.from_numpy(labels.astype(np.int64)))
+        return Split(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
 
     return Dataset(name, list(classes or class_names(data_dir)), split("train"), split("t10k"), [MEAN], [STD])
 
 
 class ClassifierInPixelSpace(nn.Module):
-    """The frozen classifier with its normalisation in front: pixel-space images in, logits out."""
+    """The frozen classifier with its preprocessing in front: pixel-space images in, logits out.
 
-    def __init__(self, model: nn.Module, mean, std):
+    The preprocessing is the manifest's (docs/MANIFEST.md): pixel * 255 / scale, channels reversed for
+    `bgr` models, (x - mean) / std, NHWC for `layout: NHWC`. A model whose output is probabilities
+    gives their logarithm, which softmax and cross-entropy treat as logits."""
+
+    def __init__(self, model: nn.Module, mean, std, scale: float = 255.0, bgr: bool = False,
+                 nhwc: bool = False, probabilities: bool = False):
         super().__init__()
         self.model = model.eval()
+        self.scale, self.bgr, self.nhwc, self.probabilities = float(scale), bgr, nhwc, probabilities
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
 
+    @classmethod
+    def of_manifest(cls, model: nn.Module, manifest: dict) -> "ClassifierInPixelSpace":
+        pre = manifest.get("preprocessing", {})
+        return cls(model, pre.get("mean", [0.0]), pre.get("std", [1.0]), pre.get("scale", 255),
+                   pre.get("channelOrder", "rgb") == "bgr", manifest["input"].get("layout", "NCHW") == "NHWC",
+                   manifest.get("output", {}).get("kind", "logits") == "probabilities")
+
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (pixels - self.mean) / self.std
+        x = pixels * (255.0 / self.scale) if self.scale != 255.0 else pixels
+        if self.bgr:
+            x = x.flip(1)
+        x = (x - self.mean) / self.std
+        return x.permute(0, 2, 3, 1) if self.nhwc else x
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model(self.normalise(pixels))
+        out = self.model(self.normalise(pixels))
+        return out.clamp_min(1e-12).log() if self.probabilities else out
 
     def train(self, mode: bool = True):
         # Frozen: batch-norm statistics and dropout stay in inference mode whatever the caller asks.
@@ -95,7 +135,9 @@ def batches(count: int, size: int, generator: torch.Generator = None, shuffle: b
 
 
 def step_batches(count: int, size: int, steps: int, generator: torch.Generator):
-    """(step, index batch) for `steps` steps, reshuffling at every pass over the split."""
+    """(step, index batch) for `steps` steps, reshuffling at every pass over the split (a split smaller
+    than a batch gives whole-split batches)."""
+    size = min(size, count)
     step = 0
     while step < steps:
         for index in batches(count, size, generator):
@@ -106,12 +148,11 @@ def step_batches(count: int, size: int, steps: int, generator: torch.Generator):
 
 
 @torch.no_grad()
-def predict(model: nn.Module, pixels: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """Softmax probabilities of a pixel-space classifier over a whole split."""
-    out = []
-    for start in range(0, len(pixels), batch):
-        out.append(torch.softmax(model(pixels[start : start + batch]), 1))
-    return torch.cat(out)
+def predict(model: nn.Module, pixels, batch: int = 256) -> torch.Tensor:
+    """Softmax probabilities of a pixel-space classifier over a tensor of pixels or a whole Split."""
+    if isinstance(pixels, Split):
+        return torch.cat([torch.softmax(model(chunk), 1) for _, chunk in pixels.chunks(batch)])
+    return torch.cat([torch.softmax(model(pixels[s : s + batch]), 1) for s in range(0, len(pixels), batch)])
 
 
 class Ema:

@@ -20,8 +20,7 @@ DATA = "/usr/share/datasets/fashion-mnist"
 @pytest.fixture(scope="module")
 def data():
     full = load_idx_dataset(DATA)
-    return Dataset(full.name, full.classes, Split(full.train.pixels[:512], full.train.labels[:512]),
-                   Split(full.test.pixels[:64], full.test.labels[:64]), full.mean, full.std)
+    return Dataset(full.name, full.classes, full.train.head(512), full.test.head(64), full.mean, full.std)
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +49,14 @@ def test_dxai_step_and_export(data, classifier, tmp_path):
     result = dxai.train(data, classifier, generator, steps=2, batch=16)
     assert changed(initial, result["model"])
     assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in result["history"])
-    branches = result["model"](data.test.pixels[:4], data.test.labels[:4])
-    assert branches.shape == (4, 5, 28, 28)
+    branches = result["model"](data.test.at(slice(0, 4)), data.test.labels[:4])
+    assert branches.shape == (4, 5, 1, 28, 28)
     # Grouped convolutions keep branches apart: a branch's output does not depend on another's weights.
     with torch.no_grad():
         head = result["model"].head[2]
         altered = copy.deepcopy(result["model"])
         altered.head[2].weight[1:] += 1.0
-        again = altered(data.test.pixels[:4], data.test.labels[:4])
+        again = altered(data.test.at(slice(0, 4)), data.test.labels[:4])
     assert torch.allclose(again[:, 0], branches[:, 0]) and not torch.allclose(again[:, 1], branches[:, 1])
     assert head.groups == 5
     path = tmp_path / "dxai.onnx"
@@ -67,13 +66,25 @@ def test_dxai_step_and_export(data, classifier, tmp_path):
     assert outputs == {"branches": ["batch", 5, 1, 28, 28]}
 
 
+class _NothingDistinct(torch.nn.Module):
+    """A decomposition with an empty distinct branch: the whole image is class-agnostic."""
+
+    def forward(self, pixels, label):
+        zero = torch.zeros_like(pixels)
+        return torch.stack([zero, pixels, zero, zero, zero], 1)
+
+
 def test_dxai_metrics(data, classifier):
-    removal = torch.zeros_like(data.test.pixels)
-    flat = dxai.global_beta(classifier, data.test.pixels, data.test.labels, removal)
-    assert flat["auc"] == pytest.approx(1.0)  # removing nothing keeps the accuracy at every beta
-    whole = dxai.global_beta(classifier, data.test.pixels, data.test.labels, data.test.pixels)
-    assert whole["accuracy"][-1] <= whole["accuracy"][0] or whole["accuracy"][0] == 0
-    cam = dxai.grad_cam(classifier, data.test.pixels[:8], data.test.labels[:8], classifier.model.features[8])
+    quality = dxai.evaluate(_NothingDistinct(), classifier, data, classifier.model.features[8], batch=16)
+    accuracy = float((classifier(data.test.at(slice(None))).argmax(1) == data.test.labels).float().mean())
+    assert quality["images"] == 64
+    assert quality["globalBeta"]["dxai"]["auc"] == pytest.approx(1.0)  # removing nothing keeps the accuracy
+    assert quality["globalBeta"]["dxai"]["accuracy"][0] == pytest.approx(accuracy, abs=1e-4)
+    assert quality["agnosticAccuracy"] == pytest.approx(accuracy, abs=1e-4)  # image - 0 is the image
+    assert quality["reconstructionPsnr"] >= 100 and quality["distinctShareOfIntensity"] == 0
+    removal = quality["globalBeta"]["gradCam"]["accuracy"]
+    assert removal[0] == pytest.approx(accuracy, abs=1e-4) and len(removal) == 11
+    cam = dxai.grad_cam(classifier, data.test.at(slice(0, 8)), data.test.labels[:8], classifier.model.features[8])
     assert cam.shape == (8, 1, 28, 28) and (cam >= 0).all()
 
 
@@ -83,13 +94,13 @@ def test_cae_step_and_export(data, classifier, tmp_path):
     result = cae.train(data, generator, steps=2, batch=16)
     model = result["model"]
     assert changed(initial, model)
-    code, individual = model.encode(data.test.pixels[:4])
+    code, individual = model.encode(data.test.at(slice(0, 4)))
     assert code.shape == (4, cae.CODE_DIM) and individual.shape == (4, 64, 7, 7)
     image = model.decoder(individual, code)
     assert image.shape == (4, 1, 28, 28) and (image >= 0).all() and (image <= 1).all()
     prototypes = cae.prototypes(model, data, generator, per_class=2)
     assert prototypes.shape == (len(data.classes), 2, cae.CODE_DIM)
-    flip, flipped_to, target = cae.straight_paths(model, classifier, data.test.pixels[:16], prototypes, steps=4)
+    flip, flipped_to, target = cae.straight_paths(model, classifier, data.test.at(slice(0, 16)), prototypes, steps=4)
     assert ((flip >= 0) & (flip <= 4)).all()
     assert ((flip == 0) == (flipped_to == -1)).all()
     cae.export(model, str(tmp_path))
@@ -119,15 +130,17 @@ def test_infodisent_head(data, classifier, tmp_path):
     assert torch.allclose(rotation @ rotation.t(), torch.eye(64), atol=1e-5)
     assert not torch.allclose(rotation, torch.eye(64))  # the mixing trained
     assert (head.weight >= 0).all()
-    features = infodisent.features_of(classifier, data.test.pixels[:4])
+    features, predicted = infodisent.features_of(classifier, data.test.head(4))
+    assert torch.equal(predicted, classifier(data.test.at(slice(0, 4))).argmax(1))
     logits, maps, evidence = head(features)
     flat = maps.flatten(2)
     assert torch.allclose(evidence, flat.clamp(min=0).amax(2) - (-flat).clamp(min=0).amax(2))
     # The straight-through Gumbel pooling has the hard max as its forward value.
     assert torch.allclose(head.pool(maps, tau=0.5, generator=generator), evidence, atol=1e-6)
-    infodisent.write_prototypes(head, classifier, data, str(tmp_path), k=3)
+    infodisent.write_prototypes(head, classifier, data, str(tmp_path))
     stored = json.loads((tmp_path / "infodisent-prototypes.json").read_text())
-    assert len(stored["channels"]) == 64 and len(stored["channels"][5]["patches"]) == 3
+    assert len(stored["channels"]) == 64 and len(stored["channels"][5]["patches"]) == 8
+    assert stored["patchSize"] == 16
     assert (tmp_path / "infodisent-prototypes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     infodisent.export(head, classifier, str(tmp_path / "infodisent.onnx"))
     inputs, outputs = graph_io(str(tmp_path / "infodisent.onnx"))
