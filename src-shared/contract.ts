@@ -127,6 +127,20 @@ export const methods = {
     request: z.object({ modelId: id, datasetId: id, batchSize: z.number().int().min(1).max(4096).optional() }),
     result: JobStarted,
   },
+  /** DXAI, CAE and InfoDisent trained for a model on a dataset by the Python toolkit (a job). */
+  'explainers.train': {
+    request: z.object({
+      modelId: id,
+      datasetId: id,
+      roles: z
+        .array(z.enum(['dxai', 'cae', 'infodisent']))
+        .min(1)
+        .default(['dxai', 'cae', 'infodisent']),
+      steps: z.number().int().min(1).max(1_000_000).optional(),
+      epochs: z.number().int().min(1).max(10_000).optional(),
+    }),
+    result: JobStarted,
+  },
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
   'explain.layerwise': {

@@ -51,6 +51,8 @@ export const ERROR_CODES = [
   'cancelled',
   'confirmation_needed',
   'worker_crashed',
+  'python_missing',
+  'training_failed',
   'out_of_memory',
   'timed_out',
   'internal',

@@ -5,7 +5,9 @@ Sources, told apart by what the path is:
 - a folder of class folders (`<class>/<image>`), or of `train/` and `test/` folders of class folders;
 - a CSV file `path,label[,split]` (an optional header; paths relative to the CSV's folder);
 - a JSON selection the app writes (`{"format": "xaiws.training-set/1", "images": [{"path", "label",
-  "split"}]}`), the images of a dataset selection with their labels.
+  "split"}]}`), the images of a dataset with their labels; images the project stores as pixels (IDX
+  imports) are `{"pixels": {"file", "offset", "width", "height", "channels"}}` in one raw uint8 file,
+  HWC, instead of a path.
 
 Labels are class *names*, matched to the model's classes; images of other classes are left out and
 counted. Without splits, a stable fifth of each class (by a hash of the path) is the test split.
@@ -17,6 +19,7 @@ import csv
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -33,6 +36,29 @@ class DataError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class RawImage:
+    """An image stored as pixels in a raw file (HWC uint8) at a byte offset."""
+
+    file: str
+    offset: int
+    width: int
+    height: int
+    channels: int
+
+    def __str__(self) -> str:
+        return f"{self.file}@{self.offset}"
+
+    def read(self) -> np.ndarray:
+        count = self.width * self.height * self.channels
+        if not (0 < self.width <= 4096 and 0 < self.height <= 4096 and self.channels in (1, 3)):
+            raise DataError(f"{self}: {self.width} x {self.height} x {self.channels} is not an image the app stores")
+        if self.offset < 0 or self.offset + count > os.path.getsize(self.file):
+            raise DataError(f"{self}: the pixels run past the end of {self.file}")
+        values = np.fromfile(self.file, dtype=np.uint8, count=count, offset=self.offset)
+        return values.reshape(self.height, self.width, self.channels)
+
+
 def _stable_splits(kept: list) -> list:
     """Splits for images without one: per class, the fifth (at least one of two or more) whose path
     hashes lowest is the test split, so the choice survives adding images elsewhere."""
@@ -44,7 +70,7 @@ def _stable_splits(kept: list) -> list:
     for numbers in by_class.values():
         if len(numbers) < 2:
             continue
-        ranked = sorted(numbers, key=lambda n: hashlib.sha256("/".join(kept[n][0].split(os.sep)[-2:]).encode()).digest())
+        ranked = sorted(numbers, key=lambda n: hashlib.sha256("/".join(str(kept[n][0]).split(os.sep)[-2:]).encode()).digest())
         for n in ranked[: max(1, round(len(numbers) / 5))]:
             chosen[n] = "test"
     return chosen
@@ -72,7 +98,15 @@ def entries_of(source: str):
         if selection.get("format") != "xaiws.training-set/1":
             raise DataError(f"{source} is not a training set written by the app (format {selection.get('format')!r})")
         base = os.path.dirname(os.path.abspath(source))
-        return [(os.path.join(base, e["path"]), str(e["label"]), e.get("split")) for e in selection["images"]]
+
+        def where(entry):
+            if "pixels" in entry:
+                raw = entry["pixels"]
+                return RawImage(os.path.join(base, raw["file"]), int(raw["offset"]), int(raw["width"]),
+                                int(raw["height"]), int(raw["channels"]))
+            return os.path.join(base, entry["path"])
+
+        return [(where(e), str(e["label"]), e.get("split")) for e in selection["images"]]
     if source.lower().endswith(".csv"):
         base = os.path.dirname(os.path.abspath(source))
         rows = []
@@ -109,9 +143,15 @@ def _resize(image, shape: Shape, preprocessing: dict):
     return image.crop((left, top, left + shape.width, top + shape.height))
 
 
-def decode(path: str, shape: Shape, preprocessing: dict) -> np.ndarray:
+def decode(path, shape: Shape, preprocessing: dict) -> np.ndarray:
     from PIL import Image, ImageOps
 
+    if isinstance(path, RawImage):
+        pixels = path.read()
+        image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+        image = image.convert("L" if shape.channels == 1 else "RGB")
+        array = np.asarray(_resize(image, shape, preprocessing), dtype=np.uint8)
+        return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     size = os.path.getsize(path)
     if size > MAX_FILE_BYTES:
         raise DataError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES >> 20} MiB an image may have")

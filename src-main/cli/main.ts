@@ -56,6 +56,9 @@ export const USAGE = `Usage: xaiws <command> [arguments]
                                                  labelled maps' metrics first
   report PROJECT [--out REPORT.html] [--pdf REPORT.pdf] [--session ID,ID] [--faithfulness]
                                                  the self-contained HTML report (PDF through Chromium)
+  explainers train PROJECT --model ID --dataset ID [--steps N] [--epochs N] [--roles dxai,cae,infodisent]
+                                                 train DXAI, CAE and InfoDisent for the model on the
+                                                 dataset (Python toolkit; resumes a stopped run)
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -100,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
       class: { type: 'string' },
       reference: { type: 'string' },
       steps: { type: 'string' },
+      epochs: { type: 'string' },
+      roles: { type: 'string' },
       top: { type: 'string' },
       session: { type: 'string' },
       format: { type: 'string' },
@@ -290,6 +295,19 @@ async function run(
     const project = need(rest[0], 'PROJECT');
     await client.call('projects.open', { path: project });
     return aggregateCommand(client, command, project, values, waitFor);
+  }
+  if (subject === 'explainers train') {
+    await client.call('projects.open', { path: need(rest[1], 'PROJECT') });
+    const roles = typeof values.roles === 'string' ? values.roles.split(',').map((role) => role.trim()) : undefined;
+    const { jobId } = await client.call('explainers.train', {
+      modelId: number(values.model, '--model'),
+      datasetId: number(values.dataset, '--dataset'),
+      steps: values.steps ? number(values.steps, '--steps') : undefined,
+      epochs: values.epochs ? number(values.epochs, '--epochs') : undefined,
+      roles: roles as ('dxai' | 'cae' | 'infodisent')[] | undefined,
+    });
+    const job = await waitFor(jobId);
+    return { status: job.status, ...job.result };
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });

@@ -6,6 +6,7 @@ import { startImport } from '../datasets/service.ts';
 import { startIndex } from '../explain/dataset-index.ts';
 import { startGenerative } from '../explain/generative-service.ts';
 import { startExplain, startMetrics } from '../explain/service.ts';
+import { startTraining } from '../explain/train-explainers.ts';
 import { startInference } from '../inference/service.ts';
 import type { Context } from '../runtime/context.ts';
 
@@ -48,6 +49,8 @@ export function retryJob(ctx: Context, { jobId }: ParsedRequest<'jobs.retry'>): 
       return startIndex(ctx, parse('generative.index'));
     case 'faithfulness':
       return startFaithfulness(ctx, parse('aggregate.faithfulness'));
+    case 'training':
+      return startTraining(ctx, parse('explainers.train'));
   }
 }
 

@@ -1,7 +1,16 @@
 /** Long work: a job's state, and the execution providers the models run on. */
 import { z } from 'zod';
 
-export const JobKind = z.enum(['import', 'inference', 'explain', 'metrics', 'generative', 'index', 'faithfulness']);
+export const JobKind = z.enum([
+  'import',
+  'inference',
+  'explain',
+  'metrics',
+  'generative',
+  'index',
+  'faithfulness',
+  'training',
+]);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({
   id: z.string(),

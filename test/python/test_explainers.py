@@ -79,6 +79,22 @@ def test_class_folders_csv_and_the_apps_selection_load_alike(tmp_path):
     assert len(datasets.load(str(selection), manifest()).train) == 9
 
 
+def test_images_the_project_stores_as_pixels_are_read_from_the_raw_file(tmp_path):
+    rng = np.random.default_rng(1)
+    images = [(rng.random((28, 28, 1)) * 255).astype(np.uint8) for _ in range(6)]
+    (tmp_path / "pixels.u8").write_bytes(b"".join(image.tobytes() for image in images))
+    entries = [{"pixels": {"file": "pixels.u8", "offset": i * 784, "width": 28, "height": 28, "channels": 1},
+                "label": CLASSES[i % 3], "split": "test" if i >= 3 else "train"} for i in range(6)]
+    (tmp_path / "set.json").write_text(json.dumps({"format": "xaiws.training-set/1", "images": entries}))
+    loaded = datasets.load(str(tmp_path / "set.json"), manifest(channels=1, height=28, width=28))
+    assert torch.equal(loaded.train.pixels[1, 0], torch.from_numpy(images[1][..., 0]))
+    assert loaded.test.labels.tolist() == [0, 1, 2]
+    entries[5]["pixels"]["offset"] = 6 * 784
+    (tmp_path / "set.json").write_text(json.dumps({"format": "xaiws.training-set/1", "images": entries}))
+    with pytest.raises(datasets.DataError, match="run past the end"):
+        datasets.load(str(tmp_path / "set.json"), manifest(channels=1, height=28, width=28))
+
+
 def test_train_and_test_folders_grey_models_and_resize_rules(tmp_path):
     write_images(str(tmp_path), per_class=2, size=(60, 30), splits=True)
     grey = datasets.load(str(tmp_path), manifest(channels=1, height=28, width=28))
