@@ -52,6 +52,14 @@ def main(argv=None) -> int:
     mine.add_argument("--epochs", type=int, default=0, help="InfoDisent epochs (0: the default)")
     mine.add_argument("--seed", type=int, default=0)
     mine.add_argument("--threads", type=int, default=2)
+    bench_model = sub.add_parser("benchmark-classifier", help="train the colour benchmark's small ResNet "
+                                                              "(training/benchmark_classifier.py)")
+    bench_model.add_argument("--out", default="build/benchmark-model")
+    bench_model.add_argument("--train", type=int, default=4000)
+    bench_model.add_argument("--test", type=int, default=800)
+    bench_model.add_argument("--epochs", type=int, default=12)
+    bench_model.add_argument("--seed", type=int, default=0)
+    bench_model.add_argument("--threads", type=int, default=2)
     modern = sub.add_parser("modern-ops", help="write op-by-op gradient fixtures for the ops of modern architectures")
     modern.add_argument("--out", default="test/fixtures/cam")
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["all"]))
@@ -61,6 +69,10 @@ def main(argv=None) -> int:
         from . import benchmark
         written = benchmark.build(args.out, args.train, args.test, args.seed)
         print(f"{len(written['images'])} images in {time.time() - started:.0f} s", flush=True)
+        return 0
+    if args.command == "benchmark-classifier":
+        from . import benchmark_classifier
+        benchmark_classifier.train(args.out, args.train, args.test, args.epochs, args.seed, args.threads)
         return 0
     if args.command == "explainers":
         from . import explainers
