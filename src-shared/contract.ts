@@ -141,6 +141,11 @@ export const methods = {
     }),
     result: JobStarted,
   },
+  /** The training's latest previews (PNG, base64) of a few test images, per explainer. */
+  'explainers.preview': {
+    request: z.object({ modelId: id }),
+    result: z.array(z.object({ role: z.enum(['dxai', 'cae']), png: z.string() })),
+  },
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
   'explain.layerwise': {

@@ -139,8 +139,9 @@ def partners(labels: torch.Tensor, by_class: list, num_classes: int, generator: 
     return picks
 
 
-def train(data, seed_generator: torch.Generator, out_dir: str = None, **options) -> dict:
-    """Train on data.train; with `out_dir`, checkpoint there and resume from a matching checkpoint."""
+def train(data, seed_generator: torch.Generator, out_dir: str = None, preview=None, **options) -> dict:
+    """Train on data.train; with `out_dir`, checkpoint there and resume from a matching checkpoint;
+    `preview(model, step)` is called after each progress report."""
     shape = data.shape
     cfg = {**DEFAULTS, **defaults(shape)["cae"], **options}
     dev = device()
@@ -154,6 +155,8 @@ def train(data, seed_generator: torch.Generator, out_dir: str = None, **options)
     stateful = dict(model=model, disc=disc, opt_g=opt_g, opt_d=opt_d)
     run = Run("cae", cfg["steps"], out_dir, {**cfg, "shape": shape.tuple, "classes": num_classes, "world": world()[1]})
     first = run.resume(seed_generator, **stateful)
+    if preview is not None:
+        run.on_report = lambda step: preview(model, step)
     for step, index in step_batches(len(y_all), cfg["batch"], cfg["steps"] - first, seed_generator):
         step += first
         other = partners(y_all[index], by_class, num_classes, seed_generator)

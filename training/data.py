@@ -10,7 +10,8 @@ Sources, told apart by what the path is:
   HWC, instead of a path.
 
 Labels are class *names*, matched to the model's classes; images of other classes are left out and
-counted. Without splits, a stable fifth of each class (by a hash of the path) is the test split.
+counted. Without splits, or with only one, a stable fifth of each class (by a hash of the path) is the
+test split.
 Images are decoded with PIL (EXIF orientation applied), converted to the model's channels and resized
 as its manifest says (stretch, contain, cover, centre crop), then kept as uint8. A file that does not
 decode is named in the error; the whole set is bounded (`max_bytes`) before anything is decoded.
@@ -189,8 +190,12 @@ def load(source: str, manifest: dict, max_bytes: int = MAX_BYTES, progress=None)
     if len(kept) * per_image > max_bytes:
         raise DataError(f"{source}: {len(kept)} images at {shape.tuple} need {len(kept) * per_image >> 20} MiB, "
                         f"over the {max_bytes >> 20} MiB the toolkit keeps; select fewer images")
+    chosen = _stable_splits(kept)
+    if "train" not in chosen or "test" not in chosen:
+        # One split only (an IDX test file, a folder marked all "train"): a stable fifth of each class tests.
+        chosen = _stable_splits([(path, label, None) for path, label, _ in kept])
     splits = {"train": ([], []), "test": ([], [])}
-    for number, ((path, label, _), split) in enumerate(zip(kept, _stable_splits(kept))):
+    for number, ((path, label, _), split) in enumerate(zip(kept, chosen)):
         splits[split][0].append(decode(path, shape, preprocessing))
         splits[split][1].append(label)
         if progress and (number + 1) % 500 == 0:

@@ -80,8 +80,9 @@ DEFAULTS = dict(steps=3000, batch=64, lr=2e-4, betas=(0.0, 0.99), ema=0.999, r1=
                 w_adv=1.0, w_cls=4.0, w_rec=4.0, w_distinct=1.0, branches=5, width=8)
 
 
-def train(data, classifier, seed_generator: torch.Generator, out_dir: str = None, **options) -> dict:
-    """Train on data.train; with `out_dir`, checkpoint there and resume from a matching checkpoint."""
+def train(data, classifier, seed_generator: torch.Generator, out_dir: str = None, preview=None, **options) -> dict:
+    """Train on data.train; with `out_dir`, checkpoint there and resume from a matching checkpoint;
+    `preview(model, step)` is called after each progress report."""
     shape = data.shape
     cfg = {**DEFAULTS, **defaults(shape)["dxai"], **options}
     dev = device()
@@ -96,6 +97,8 @@ def train(data, classifier, seed_generator: torch.Generator, out_dir: str = None
     stateful = dict(gen=gen, disc=disc, ema=ema, opt_g=opt_g, opt_d=opt_d)
     run = Run("dxai", cfg["steps"], out_dir, {**cfg, "shape": shape.tuple, "classes": num_classes, "world": world()[1]})
     first = run.resume(seed_generator, **stateful)
+    if preview is not None:
+        run.on_report = lambda step: preview(ema.shadow, step)
     for step, index in step_batches(len(data.train), cfg["batch"], cfg["steps"] - first, seed_generator):
         index = shard(index)
         x, y = data.train.at(index).to(dev), data.train.labels[index].to(dev)

@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from . import bundle, cae, classifiers, data as datasets, dxai, infodisent
+from . import bundle, cae, classifiers, data as datasets, dxai, infodisent, preview
 from .common import seed_everything, write_json
 from .loop import emit, init_distributed, is_main, world
 from .pipeline import machine
@@ -122,10 +122,10 @@ def train(model_path: str, manifest: dict, source: str, out_dir: str, roles=ROLE
             continue
         generator = torch.Generator().manual_seed(seed + ROLES.index(role))
         if role == "dxai":
-            result = dxai.train(data, pixel, generator, out_dir, **options)
+            result = dxai.train(data, pixel, generator, out_dir, _previewer(out_dir, "dxai", data, pixel), **options)
             quality = dxai.evaluate(result["model"], pixel, data, _cam_layer(loaded), evaluate_limit)
         elif role == "cae":
-            result = cae.train(data, generator, out_dir, **options)
+            result = cae.train(data, generator, out_dir, _previewer(out_dir, "cae", data, pixel), **options)
             quality = None
         else:
             result = infodisent.train(data, pixel, generator, loaded.backbone, out_dir, **options)
@@ -147,6 +147,21 @@ def train(model_path: str, manifest: dict, source: str, out_dir: str, roles=ROLE
         return {}
     emit({"event": "stage", "stage": "bundle"})
     return write_bundle(out_dir, model_path, manifest, data, loaded, trained, reports)
+
+
+def _previewer(out_dir: str, role: str, data, classifier):
+    """preview(model, step): the role's preview PNG (training/preview.py) and an event naming it."""
+    pixels, labels = preview.sample(data)
+    path = os.path.join(out_dir, "preview", f"{role}.png")
+
+    def write(model, step):
+        if role == "dxai":
+            preview.dxai(model, classifier, pixels, path)
+        else:
+            preview.cae(model, pixels, labels, path)
+        emit({"event": "preview", "role": role, "step": step, "file": f"preview/{role}.png"})
+
+    return write
 
 
 def _cam_layer(loaded):

@@ -96,6 +96,7 @@ class Run:
         self.started = self.wall = time.time()  # started: training time over resumes; wall: this process
         self.start_step = 0
         self.history = []
+        self.on_report = None  # called with the step after each report (live previews)
 
     @property
     def seconds(self) -> float:
@@ -139,6 +140,8 @@ class Run:
         """Call with the 1-based number of steps done: reports and checkpoints when due."""
         if step % self.report_every == 0 or step == self.steps:
             self.record(step, **losses)
+            if self.on_report is not None and is_main():
+                self.on_report(step)
         if self.path and (step % self.every == 0 or step == self.steps):
             self.save(step, generator, **stateful)
 

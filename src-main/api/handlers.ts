@@ -9,7 +9,7 @@ import * as aggregate from '../aggregate/service.ts';
 import * as datasets from '../datasets/service.ts';
 import { classCodeMap, indexDataset } from '../explain/dataset-index.ts';
 import * as generative from '../explain/generative-service.ts';
-import { trainExplainers } from '../explain/train-explainers.ts';
+import { explainerPreview, trainExplainers } from '../explain/train-explainers.ts';
 import * as explain from '../explain/service.ts';
 import { confusion, runInference } from '../inference/service.ts';
 import * as labels from '../labels/service.ts';
@@ -48,6 +48,7 @@ export const handlers: Handlers = {
   'explain.selection': explain.explainSelection,
   'explain.cached': explain.cachedExplanations,
   'explainers.train': trainExplainers,
+  'explainers.preview': explainerPreview,
   'generative.decomposition': generative.decomposition,
   'generative.counterfactual': generative.counterfactual,
   'generative.components': generative.components,

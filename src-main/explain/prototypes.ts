@@ -120,16 +120,20 @@ export async function attachPrototypes(
   }
   for (const channel of channels) {
     const entry = data.channels.find((c) => c.channel === channel.channel);
+    // Patches in the bundle's channels, plane by plane (as `crop` gives a project image's): a grey atlas
+    // for grey images, RGB for colour ones.
+    const planes = Math.min(shape[0], atlas.channels);
     channel.prototypes = (entry?.patches ?? []).map((patch, j) => {
       const pixels: number[] = [];
-      for (let r = 0; r < data.patchSize; r++) {
-        for (let k = 0; k < data.patchSize; k++)
-          pixels.push(
-            atlas!.data[
-              ((channel.channel * data.patchSize + r) * atlas!.width + j * data.patchSize + k) * atlas!.channels
-            ]! / 255,
-          );
-      }
+      for (let c = 0; c < planes; c++)
+        for (let r = 0; r < data.patchSize; r++) {
+          for (let k = 0; k < data.patchSize; k++)
+            pixels.push(
+              atlas!.data[
+                ((channel.channel * data.patchSize + r) * atlas!.width + j * data.patchSize + k) * atlas!.channels + c
+              ]! / 255,
+            );
+        }
       return {
         imageId: null,
         trainIndex: patch.trainIndex,

@@ -9,7 +9,7 @@
  * the toolkit's checkpoints when it is started again.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Job, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
@@ -18,6 +18,7 @@ import type { JobContext } from '../runtime/jobs.ts';
 import type { Project } from '../store/project.ts';
 import { verifiedModel } from '../models/identity.ts';
 import { registerModel } from '../models/register.ts';
+import { MiB, readBoundedSync } from '../io/files.ts';
 
 type Request = ParsedRequest<'explainers.train'>;
 
@@ -197,4 +198,17 @@ async function runTraining(ctx: Context, request: Request, job: JobContext) {
   const registered = await registerModel(ctx.project, ctx.pool, join(folder, 'classifier.onnx'), manifestPath);
   const done = events.find((e) => e.event === 'done');
   return { result: { bundle: folder, images, modelId: registered.id, quality: done?.quality ?? null } };
+}
+
+/** The latest live previews of a model's training (training/preview.py), newest state of each role. */
+export function explainerPreview(
+  ctx: Context,
+  { modelId }: ParsedRequest<'explainers.preview'>,
+): Result<'explainers.preview'> {
+  const folder = bundleFolder(ctx.project, ctx.model(modelId));
+  return (['dxai', 'cae'] as const).flatMap((role) => {
+    const path = join(folder, 'preview', `${role}.png`);
+    if (!existsSync(path)) return [];
+    return [{ role, png: readBoundedSync(path, 16 * MiB).toString('base64') }];
+  });
 }

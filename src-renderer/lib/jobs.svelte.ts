@@ -61,6 +61,18 @@ export class JobActions {
     });
   }
 
+  /**
+   * DXAI, CAE and InfoDisent for the current model on the current dataset (the Python toolkit, a job).
+   * The view that asked shows the job's progress and previews itself; the Jobs panel stays closed.
+   */
+  async trainExplainers(steps?: number): Promise<void> {
+    if (this.workspace.modelId === null || this.workspace.datasetId === null) return;
+    const [modelId, datasetId] = [this.workspace.modelId, this.workspace.datasetId];
+    await this.attempt(async () => {
+      await this.api.call('explainers.train', { modelId, datasetId, steps });
+    });
+  }
+
   /** One pass of the bundle's encoders over the current dataset: class-code map and prototypes. */
   async startIndexJob(projection: 'pca' | 'umap'): Promise<void> {
     if (this.workspace.modelId === null || this.workspace.datasetId === null) return;

@@ -6,6 +6,8 @@
 export class Loaded<T> {
   value = $state.raw<T | null>(null);
   error = $state<string | null>(null);
+  /** The server's error code of the failed call (`bundle_not_found`, ...), or null. */
+  code = $state<string | null>(null);
   loading = $state(false);
   private generation = 0;
 
@@ -14,6 +16,7 @@ export class Loaded<T> {
     this.generation++;
     this.value = null;
     this.error = null;
+    this.code = null;
     this.loading = false;
   }
 
@@ -25,6 +28,7 @@ export class Loaded<T> {
     const generation = ++this.generation;
     this.loading = true;
     this.error = null;
+    this.code = null;
     if (!keep) this.value = null;
     try {
       const value = await call();
@@ -35,6 +39,7 @@ export class Loaded<T> {
     } catch (error) {
       if (generation === this.generation) {
         this.error = (error as Error).message;
+        this.code = (error as { code?: string }).code ?? null;
         this.value = null;
       }
     } finally {

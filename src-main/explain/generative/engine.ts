@@ -356,12 +356,14 @@ export function normalise(pixels: Float32Array, bundle: Pick<BundleRef, 'shape' 
   const [channels, h, w] = bundle.shape;
   const plane = h * w;
   const { mean, std } = bundle.preprocessing;
+  // Pixel space is the 8-bit value / 255; the model divides the 8-bit value by its scale (docs/MANIFEST.md).
+  const toValue = 255 / (bundle.preprocessing.scale ?? 255);
   const out = new Float32Array(pixels.length);
   for (let base = 0; base < pixels.length; base += channels * plane) {
     for (let c = 0; c < channels; c++) {
       const m = mean[Math.min(c, mean.length - 1)]!;
       const s = std[Math.min(c, std.length - 1)]!;
-      for (let p = 0; p < plane; p++) out[base + c * plane + p] = (pixels[base + c * plane + p]! - m) / s;
+      for (let p = 0; p < plane; p++) out[base + c * plane + p] = (pixels[base + c * plane + p]! * toValue - m) / s;
     }
   }
   return out;
