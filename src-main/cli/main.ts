@@ -11,7 +11,8 @@ import { ApiError, isApiErrorShape, toApiError } from '../../src-shared/errors.t
 import { createRouter, type Dispatch } from '../api/router.ts';
 import { Workstation } from '../workstation.ts';
 import { startCrowd } from '../transport/crowd.ts';
-import { CAM_METHODS } from '../explain/cam/maps.ts';
+import { CAM_METHODS, type CamMethod } from '../explain/cam/maps.ts';
+import { runBenchmark } from '../explain/benchmark.ts';
 import { explainImages, listLayers, modelRef, parseMethod, parseSmoothing, parseTarget } from './explain.ts';
 import { serve } from './serve.ts';
 import { aggregateCommand } from './aggregate.ts';
@@ -59,6 +60,9 @@ export const USAGE = `Usage: xaiws <command> [arguments]
   explainers train PROJECT --model ID --dataset ID [--steps N] [--epochs N] [--roles dxai,cae,infodisent]
                                                  train DXAI, CAE and InfoDisent for the model on the
                                                  dataset (Python toolkit; resumes a stopped run)
+  benchmark PROJECT --model ID --truth benchmark.json [--methods a,b] [--images N]
+                                                 every method and DXAI against ground-truth masks:
+                                                 pointing game, relevance mass and rank, the shortcut
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -104,6 +108,9 @@ export async function main(argv: string[]): Promise<number> {
       reference: { type: 'string' },
       steps: { type: 'string' },
       epochs: { type: 'string' },
+      truth: { type: 'string' },
+      methods: { type: 'string' },
+      images: { type: 'string' },
       roles: { type: 'string' },
       top: { type: 'string' },
       session: { type: 'string' },
@@ -308,6 +315,23 @@ async function run(
     });
     const job = await waitFor(jobId);
     return { status: job.status, ...job.result };
+  }
+  if (command === 'benchmark') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    const methods = typeof values.methods === 'string' ? values.methods.split(',').map((m) => m.trim()) : undefined;
+    for (const method of methods ?? [])
+      if (!(CAM_METHODS as readonly string[]).includes(method))
+        throw new ApiError('invalid_request', `Unknown method "${method}"; one of ${CAM_METHODS.join(', ')}`);
+    return runBenchmark(
+      workstation,
+      {
+        modelId: number(values.model, '--model'),
+        truth: resolve(need(values.truth as string | undefined, '--truth benchmark.json')),
+        methods: methods as CamMethod[] | undefined,
+        images: values.images ? number(values.images, '--images') : undefined,
+      },
+      (stage, done, total) => process.stderr.write(`\r${stage} ${done}/${total}   `),
+    );
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
