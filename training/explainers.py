@@ -234,13 +234,16 @@ def write_bundle(out_dir: str, model_path: str, manifest: dict, data, loaded, tr
     input_name = manifest.get("input", {}).get("name") or next(
         i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
     output_name = manifest.get("output", {}).get("name") or model.graph.output[0].name
-    models = bundle.describe(shape, data.classes, ((input_name, ["N", *shape.tuple]), (output_name, {}, None)),
+    channels_last = manifest.get("input", {}).get("layout", "NCHW") == "NHWC"
+    model_input = ["N", shape.height, shape.width, shape.channels] if channels_last else ["N", *shape.tuple]
+    models = bundle.describe(shape, data.classes, ((input_name, model_input), (output_name, {}, None)),
                              reports, generator, autoencoder, head.skew.shape[0] if head is not None else None,
                              list(loaded.feature.grid) if loaded.feature else None)
     dataset = {"name": data.name, "channels": shape.channels, "height": shape.height, "width": shape.width}
     pre = manifest.get("preprocessing", {})
     preprocessing = {"scale": pre.get("scale", 255), "mean": pre.get("mean", [0.0]), "std": pre.get("std", [1.0]),
-                     "resize": pre.get("resize", "stretch")}
+                     "resize": pre.get("resize", "stretch"), "layout": "NHWC" if channels_last else "NCHW",
+                     "channelOrder": pre.get("channelOrder", "rgb")}
     name = f"{manifest.get('name', 'classifier')} and its explainers"
     result = bundle.finish(out_dir, name, dataset, data.classes, preprocessing, models)
     emit({"event": "done", "bundle": os.path.join(out_dir, "bundle.json"),
@@ -251,10 +254,6 @@ def write_bundle(out_dir: str, model_path: str, manifest: dict, data, loaded, tr
 def main(args) -> int:
     with open(args.manifest) as handle:
         manifest = json.load(handle)
-    if manifest.get("input", {}).get("layout", "NCHW") != "NCHW" or \
-            manifest.get("preprocessing", {}).get("channelOrder", "rgb") != "rgb":
-        raise SystemExit("the explainers run on NCHW RGB classifiers; this manifest's input is "
-                         f"{manifest['input'].get('layout')} {manifest.get('preprocessing', {}).get('channelOrder', 'rgb')}")
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     unknown = [r for r in roles if r not in ROLES]
     if unknown:

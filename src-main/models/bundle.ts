@@ -205,12 +205,15 @@ function checkModelsAgree({ bundle, dir }: LoadedBundle): void {
         `${role} output "${logits.name}" ends in ${logits.shape.at(-1)} but the bundle lists ${classes.length} classes`,
       );
   }
+  // Models in the classifier's space take its layout; the generative ones take pixel-space NCHW images.
+  const channelsLast = [dataset.height, dataset.width, dataset.channels];
   for (const role of BUNDLE_ROLES) {
     const spec = bundle.models[role];
     const first = spec?.inputs[0];
-    if (spec && first && role !== 'cae-decoder' && first.shape.slice(1).join() !== image.join()) {
+    const expected = spec?.space === 'normalised' && bundle.preprocessing.layout === 'NHWC' ? channelsLast : image;
+    if (spec && first && role !== 'cae-decoder' && first.shape.slice(1).join() !== expected.join()) {
       throw mismatch(
-        `${role} input "${first.name}" is ${formatShape(first.shape)} but the dataset's images are ${formatShape(['N', ...image])}`,
+        `${role} input "${first.name}" is ${formatShape(first.shape)} but the dataset's images are ${formatShape(['N', ...expected])}`,
       );
     }
   }

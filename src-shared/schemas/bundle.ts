@@ -48,6 +48,9 @@ export const Bundle = z.object({
     mean: z.array(z.number()).min(1).max(3),
     std: z.array(z.number().positive()).min(1).max(3),
     resize: z.enum(['stretch', 'contain', 'cover']),
+    /** The classifier's input layout and channel order (the models in "normalised" space take its input). */
+    layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+    channelOrder: z.enum(['rgb', 'bgr']).default('rgb'),
   }),
   models: z.object({
     classifier: BundleModel,

@@ -320,8 +320,12 @@ export class GenerativeEngine {
   private input(role: ExplainerRole, pixels: Float32Array, count: number): ort.Tensor {
     const spec = this.bundle.models[role];
     if (!spec) throw this.missing(role);
-    const data = spec.space === 'normalised' ? normalise(pixels, this.bundle) : pixels;
-    return new ort.Tensor('float32', data, [count, ...this.bundle.shape]);
+    if (spec.space !== 'normalised') return new ort.Tensor('float32', pixels, [count, ...this.bundle.shape]);
+    const [channels, h, w] = this.bundle.shape;
+    const data = normalise(pixels, this.bundle);
+    return this.bundle.preprocessing.layout === 'NHWC'
+      ? new ort.Tensor('float32', toChannelsLast(data, count, channels, h * w), [count, h, w, channels])
+      : new ort.Tensor('float32', data, [count, channels, h, w]);
   }
 
   private async run(role: ExplainerRole, inputs: ort.Tensor[]): Promise<Float32Array[]> {
@@ -352,6 +356,16 @@ export class GenerativeEngine {
   }
 }
 
+/** NCHW planes to NHWC rows. */
+function toChannelsLast(planes: Float32Array, count: number, channels: number, plane: number): Float32Array {
+  const out = new Float32Array(planes.length);
+  for (let i = 0; i < count; i++)
+    for (let c = 0; c < channels; c++)
+      for (let p = 0; p < plane; p++) out[(i * plane + p) * channels + c] = planes[(i * channels + c) * plane + p]!;
+  return out;
+}
+
+/** Pixel-space RGB planes to the classifier's input values, in RGB or BGR channel order (still NCHW). */
 export function normalise(pixels: Float32Array, bundle: Pick<BundleRef, 'shape' | 'preprocessing'>): Float32Array {
   const [channels, h, w] = bundle.shape;
   const plane = h * w;
@@ -363,7 +377,8 @@ export function normalise(pixels: Float32Array, bundle: Pick<BundleRef, 'shape' 
     for (let c = 0; c < channels; c++) {
       const m = mean[Math.min(c, mean.length - 1)]!;
       const s = std[Math.min(c, std.length - 1)]!;
-      for (let p = 0; p < plane; p++) out[base + c * plane + p] = (pixels[base + c * plane + p]! * toValue - m) / s;
+      const from = bundle.preprocessing.channelOrder === 'bgr' ? channels - 1 - c : c;
+      for (let p = 0; p < plane; p++) out[base + c * plane + p] = (pixels[base + from * plane + p]! * toValue - m) / s;
     }
   }
   return out;

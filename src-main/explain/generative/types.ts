@@ -17,7 +17,13 @@ export interface BundleRef {
   classes: string[];
   /** [channels, height, width] of the images. */
   shape: [number, number, number];
-  preprocessing: { scale: number; mean: number[]; std: number[] };
+  preprocessing: {
+    scale: number;
+    mean: number[];
+    std: number[];
+    layout?: 'NCHW' | 'NHWC';
+    channelOrder?: 'rgb' | 'bgr';
+  };
   models: Partial<
     Record<
       ExplainerRole,
