@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     bench.add_argument("--seed", type=int, default=0)
     mine = sub.add_parser("explainers", help="train DXAI, CAE and InfoDisent for any classifier and dataset "
                                               "(training/explainers.py)")
-    mine.add_argument("--model", required=True, help="the classifier: an ONNX or TorchScript file")
+    mine.add_argument("--model", required=True, help="the classifier: an ONNX file (the app runs it)")
+    mine.add_argument("--torchscript", help="the same classifier as TorchScript, run in the training loop instead")
     mine.add_argument("--manifest", required=True, help="its manifest (docs/MANIFEST.md)")
     mine.add_argument("--data", required=True, help="class folders, a CSV, an IDX folder or the app's training set")
     mine.add_argument("--out", required=True, help="the bundle folder to write (resumes what is there)")

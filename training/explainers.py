@@ -89,12 +89,16 @@ def _fingerprint(model_path: str, data) -> str:
 
 
 def train(model_path: str, manifest: dict, source: str, out_dir: str, roles=ROLES, steps: int = 0, epochs: int = 0,
-          seed: int = 0, threads: int = 2, evaluate_limit: int = 2000) -> dict:
+          seed: int = 0, threads: int = 2, evaluate_limit: int = 2000, torchscript: str = None) -> dict:
+    """`torchscript`: the same classifier as a TorchScript file, run in the training loop instead of the
+    ONNX graph (a PyTorch user's own module); the bundle still holds the ONNX file the app runs."""
     init_distributed()
     generator = seed_everything(seed, threads)
     os.makedirs(out_dir, exist_ok=True)
     emit({"event": "stage", "stage": "loading"})
     loaded = classifiers.load(model_path, manifest, feature_map="infodisent" in roles)
+    if torchscript:
+        loaded.pixel = classifiers.load(torchscript, manifest, feature_map=False).pixel
     data = datasets.load(source, manifest, progress=lambda done, total: emit(
         {"event": "loading", "done": done, "total": total}))
     shape = data.shape
@@ -260,7 +264,8 @@ def main(args) -> int:
         raise SystemExit(f"unknown role {unknown[0]!r}: expected some of {', '.join(ROLES)}")
     started = time.time()
     try:
-        train(args.model, manifest, args.data, args.out, roles, args.steps, args.epochs, args.seed, args.threads)
+        train(args.model, manifest, args.data, args.out, roles, args.steps, args.epochs, args.seed, args.threads,
+              torchscript=args.torchscript)
     except (datasets.DataError, classifiers.ClassifierError) as error:
         emit({"event": "error", "message": str(error)})
         raise SystemExit(str(error)) from None

@@ -303,6 +303,32 @@ def test_a_short_run_writes_a_bundle_and_a_second_run_keeps_it(colour_set, tmp_p
 TORCHRUN = ("torchrun", "--standalone", "--nproc_per_node=2", "--redirects", "9:0", "--tee", "9:0", "-m", "training")
 
 
+def test_a_torchscript_twin_trains_in_the_loop_and_the_bundle_keeps_the_onnx(colour_set, tmp_path):
+    model, _ = small_families.build("resnet")
+    model.fc = torch.nn.Linear(model.fc.in_features, 3)
+    torch.onnx.export(model.eval(), torch.zeros(1, 3, 32, 32), str(tmp_path / "net.onnx"), opset_version=13,
+                      input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+    torch.jit.trace(model.eval(), torch.zeros(1, 3, 32, 32)).save(str(tmp_path / "net.pt"))
+    spec = manifest()
+    pixels = torch.rand(2, 3, 32, 32)
+    scripted = classifiers.load(str(tmp_path / "net.pt"), spec, feature_map=False).pixel
+    converted = classifiers.load(str(tmp_path / "net.onnx"), spec).pixel
+    with torch.no_grad():
+        assert torch.allclose(scripted(pixels), converted(pixels), atol=1e-4)
+    with pytest.raises(classifiers.ClassifierError, match="no `features` submodule"):
+        classifiers.load(str(tmp_path / "net.pt"), spec)
+    (tmp_path / "net.manifest.json").write_text(json.dumps(spec))
+    command = [sys.executable, "-m", "training", "explainers", "--model", str(tmp_path / "net.onnx"),
+               "--torchscript", str(tmp_path / "net.pt"), "--manifest", str(tmp_path / "net.manifest.json"),
+               "--data", str(colour_set / "images"), "--out", str(tmp_path / "bundle"), "--roles", "dxai",
+               "--steps", "2", "--threads", "1"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    bundle = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
+    assert set(bundle["models"]) == {"classifier", "dxai"}
+
+
 def test_torchrun_with_two_cpu_processes_writes_the_same_bundle_format(colour_set, tmp_path):
     events = run_toolkit(colour_set, tmp_path / "ddp", "--roles", "dxai,cae",
                          launcher=TORCHRUN)
