@@ -54,6 +54,7 @@ import {
   SanityCheck,
 } from './schemas/explain.ts';
 import { Job, Providers } from './schemas/jobs.ts';
+import { BenchmarkReport, BenchmarkRequest, DemoName, TruthFile } from './schemas/benchmark.ts';
 import {
   ClassChoice,
   ClassCodeMap,
@@ -71,6 +72,7 @@ import {
 export * from './schemas/project.ts';
 export * from './schemas/explain.ts';
 export * from './schemas/jobs.ts';
+export * from './schemas/benchmark.ts';
 export { Correctness, Confusion, ImageDetail, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
 
 const JobStarted = z.object({ jobId: z.string() });
@@ -104,7 +106,11 @@ export const methods = {
     result: ProjectSummary,
   },
   'projects.open': { request: z.object({ path: z.string().min(1) }), result: ProjectSummary },
-  'projects.openDemo': { request: Empty, result: ProjectSummary },
+  /** Opens a bundled demo project (Fashion-MNIST by default), creating and filling it on first use. */
+  'projects.openDemo': {
+    request: z.object({ demo: DemoName.default('fashion-mnist') }).default({ demo: 'fashion-mnist' }),
+    result: ProjectSummary,
+  },
   'projects.current': { request: Empty, result: ProjectSummary.nullable() },
   'projects.recent': { request: Empty, result: z.array(RecentProject) },
   'datasets.list': { request: Empty, result: z.array(Dataset) },
@@ -145,6 +151,15 @@ export const methods = {
   'explainers.preview': {
     request: z.object({ modelId: id }),
     result: z.array(z.object({ role: z.enum(['dxai', 'cae']), png: z.string() })),
+  },
+  /** Truth files (benchmark.json) found beside the project's datasets' sources. */
+  'benchmark.truths': { request: Empty, result: z.array(TruthFile) },
+  /** Every CAM and attribution method and DXAI's distinct part scored against a benchmark's masks (a job). */
+  'benchmark.run': { request: BenchmarkRequest, result: JobStarted },
+  /** The latest finished checks of a model against a truth file, or null. */
+  'benchmark.result': {
+    request: z.object({ modelId: id, truth: z.string().min(1) }),
+    result: BenchmarkReport.nullable(),
   },
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },

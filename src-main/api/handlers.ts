@@ -10,6 +10,7 @@ import * as datasets from '../datasets/service.ts';
 import { classCodeMap, indexDataset } from '../explain/dataset-index.ts';
 import * as generative from '../explain/generative-service.ts';
 import { explainerPreview, trainExplainers } from '../explain/train-explainers.ts';
+import { benchmarkResult, benchmarkTruths, runChecks } from '../explain/benchmark-service.ts';
 import * as explain from '../explain/service.ts';
 import { confusion, runInference } from '../inference/service.ts';
 import * as labels from '../labels/service.ts';
@@ -49,6 +50,9 @@ export const handlers: Handlers = {
   'explain.cached': explain.cachedExplanations,
   'explainers.train': trainExplainers,
   'explainers.preview': explainerPreview,
+  'benchmark.truths': benchmarkTruths,
+  'benchmark.run': runChecks,
+  'benchmark.result': benchmarkResult,
   'generative.decomposition': generative.decomposition,
   'generative.counterfactual': generative.counterfactual,
   'generative.components': generative.components,

@@ -11,6 +11,7 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { layerOfMethod, type CamMethodName } from '../../src-shared/contract.ts';
+import type { BenchmarkReport, MethodScores } from '../../src-shared/schemas/benchmark.ts';
 import { ApiError } from '../../src-shared/errors.ts';
 import type { Manifest } from '../../src-shared/schemas/project.ts';
 import { MiB, readBoundedSync } from '../io/files.ts';
@@ -76,10 +77,12 @@ export interface BenchmarkRequest {
   images?: number;
 }
 
+type Progress = (stage: string, done: number, total: number) => void;
+
 /** The last two parts of a path ("<class>/<file>"): how a truth entry finds the project's image. */
 const key = (path: string) => path.replace(/\\/g, '/').split('/').slice(-2).join('/');
 
-function readTruth(path: string) {
+export function readTruth(path: string) {
   const file = resolve(path);
   let parsed;
   try {
@@ -114,8 +117,9 @@ async function maskAt(
 export async function runBenchmark(
   ctx: Context,
   request: BenchmarkRequest,
-  progress: (stage: string, done: number, total: number) => void = () => undefined,
-) {
+  progress: Progress = () => undefined,
+  signal?: AbortSignal,
+): Promise<BenchmarkReport> {
   const model = ctx.model(request.modelId);
   const ref = await verifiedModel(model);
   const { truth, within } = readTruth(request.truth);
@@ -199,34 +203,51 @@ export async function runBenchmark(
       },
     };
   };
-  const methods: Record<string, unknown> = {};
+  const methods: Record<string, MethodScores> = {};
   const ids = chosen.map((c) => c.imageId);
   const source = (start: number) => ({ projectPath: ctx.project.path, imageIds: ids.slice(start, start + 16) });
-  for (const method of request.methods ?? DEFAULT_METHODS) {
+  const methodMaps = async (method: CamMethodName) => {
     const maps: Float32Array[] = [];
     const predicted: number[] = [];
     for (let start = 0; start < ids.length; start += 16) {
       progress(method, start, ids.length);
       const count = Math.min(16, ids.length - start);
-      const { results } = await ctx.pool.call('cam', {
-        model: ref,
-        source: source(start),
-        request: { method, layer: layerOfMethod(method, layer), targets: Array(count).fill(-1) },
-      });
+      const { results } = await ctx.pool.call(
+        'cam',
+        {
+          model: ref,
+          source: source(start),
+          request: { method, layer: layerOfMethod(method, layer), targets: Array(count).fill(-1) },
+        },
+        { signal },
+      );
       for (const result of results) {
         const [h, w] = result.layerShape;
         maps.push(h === height && w === width ? result.map : resizeBilinearHalfPixel(result.map, h, w, height, width));
         predicted.push(result.target);
       }
     }
-    methods[method] = { layer: layerOfMethod(method, layer), ...scored(maps, predicted) };
+    return { maps, predicted };
+  };
+  // A method this model cannot run (a CAM without a spatial layer, say) is reported as skipped, with why.
+  const skipped: Record<string, string> = {};
+  for (const method of request.methods ?? DEFAULT_METHODS) {
+    try {
+      const { maps, predicted } = await methodMaps(method);
+      methods[method] = { layer: layerOfMethod(method, layer), ...scored(maps, predicted) };
+    } catch (error) {
+      if (signal?.aborted || !(error instanceof ApiError) || error.code === 'cancelled') throw error;
+      skipped[method] = error.message;
+    }
   }
   return {
     model: model.name,
+    truth: resolve(request.truth),
     layer,
     images: chosen.length,
     methods,
-    ...(await dxaiScores(ctx, request, ids, scored, progress)),
+    skipped,
+    ...(await dxaiScores(ctx, request, ids, scored, progress, signal)),
   };
 }
 
@@ -235,9 +256,10 @@ async function dxaiScores(
   ctx: Context,
   request: BenchmarkRequest,
   ids: number[],
-  scored: (maps: Float32Array[], predicted: number[]) => unknown,
-  progress: (stage: string, done: number, total: number) => void,
-) {
+  scored: (maps: Float32Array[], predicted: number[]) => MethodScores,
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<Pick<BenchmarkReport, 'dxai' | 'bundleQuality'>> {
   const model = ctx.model(request.modelId);
   let bundle;
   try {
@@ -255,13 +277,17 @@ async function dxaiScores(
   for (let start = 0; start < ids.length; start += 16) {
     progress('dxai', start, ids.length);
     const imageIds = ids.slice(start, start + 16);
-    const results = await ctx.pool.call('decomposition', {
-      bundle: bundle.ref,
-      manifest: model.manifest,
-      projectPath: ctx.project.path,
-      imageIds,
-      targets: imageIds.map(() => -1),
-    });
+    const results = await ctx.pool.call(
+      'decomposition',
+      {
+        bundle: bundle.ref,
+        manifest: model.manifest,
+        projectPath: ctx.project.path,
+        imageIds,
+        targets: imageIds.map(() => -1),
+      },
+      { signal },
+    );
     for (const result of results) {
       const map = new Float32Array(h * w);
       for (let c = 0; c < channels; c++)

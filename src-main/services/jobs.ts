@@ -7,6 +7,7 @@ import { startIndex } from '../explain/dataset-index.ts';
 import { startGenerative } from '../explain/generative-service.ts';
 import { startExplain, startMetrics } from '../explain/service.ts';
 import { startTraining } from '../explain/train-explainers.ts';
+import { startBenchmark } from '../explain/benchmark-service.ts';
 import { startInference } from '../inference/service.ts';
 import type { Context } from '../runtime/context.ts';
 
@@ -51,6 +52,8 @@ export function retryJob(ctx: Context, { jobId }: ParsedRequest<'jobs.retry'>): 
       return startFaithfulness(ctx, parse('aggregate.faithfulness'));
     case 'training':
       return startTraining(ctx, parse('explainers.train'));
+    case 'benchmark':
+      return startBenchmark(ctx, parse('benchmark.run'));
   }
 }
 

@@ -26,6 +26,7 @@ export function workspaceKey(event: KeyboardEvent): void {
     x: () => workspace.resetFilters(),
     a: () => toggle('labelling'),
     G: () => toggle('global'),
+    ...(workspace.model ? { Q: () => toggle('truth') } : {}),
     o: () => void workspace.chooseProject(),
     '/': () => document.getElementById('filter-true-class')?.focus(),
     ...(workspace.openImageId !== null && workspace.model

@@ -5,6 +5,7 @@
  */
 import {
   type Dataset,
+  type DemoName,
   type ImageQuery,
   type Job,
   type Model,
@@ -35,7 +36,8 @@ export type Panel =
   | 'components'
   | 'compare'
   | 'labelling'
-  | 'global';
+  | 'global'
+  | 'truth';
 
 export interface Toast {
   id: number;
@@ -194,8 +196,8 @@ export class Workspace {
     });
   }
 
-  async openDemo(): Promise<void> {
-    await this.attempt(async () => this.switchTo(await this.api.call('projects.openDemo')));
+  async openDemo(demo: DemoName = 'fashion-mnist'): Promise<void> {
+    await this.attempt(async () => this.switchTo(await this.api.call('projects.openDemo', { demo })));
   }
 
   async openProject(path: string): Promise<void> {

@@ -10,6 +10,7 @@ export const JobKind = z.enum([
   'index',
   'faithfulness',
   'training',
+  'benchmark',
 ]);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({

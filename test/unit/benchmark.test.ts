@@ -4,12 +4,15 @@
  * only on the shortcut's corner. Its saliency map (the gradient) is that corner on every image, so every
  * marked image's map points at the mark with most of its mass there, and no map points at the object
  * (objects keep clear of the corner). A model without a bundle gets no DXAI scores; a truth file that
- * names masks outside its folder is refused.
+ * names masks outside its folder is refused. Through the API: the truth file is found beside the imported
+ * CSV, the checks run as a job whose report the project keeps, and a stopped run keeps the last report.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRouter } from '../../src-main/api/router.ts';
+import { BenchmarkReport, type MethodName, type Request, type Result } from '../../src-shared/contract.ts';
 import { startImport } from '../../src-main/datasets/service.ts';
 import { runBenchmark } from '../../src-main/explain/benchmark.ts';
 import { addModel } from '../../src-main/models/service.ts';
@@ -20,6 +23,13 @@ import { ROOT } from '../support/host.ts';
 let ws: Workstation;
 let dir: string;
 let modelId: number;
+let dispatch: ReturnType<typeof createRouter>;
+
+async function call<M extends MethodName>(method: M, request: Request<M>): Promise<Result<M>> {
+  const envelope = await dispatch(method, request);
+  if (!envelope.ok) throw Object.assign(new Error(envelope.error.message), { code: envelope.error.code });
+  return envelope.value as Result<M>;
+}
 
 beforeAll(async () => {
   dir = tempDir();
@@ -57,6 +67,7 @@ print(json.dumps([c[0] for c in benchmark.CLASSES]))`;
   await ws.createProject(join(dir, 'bench.xaiws'));
   modelId = (await addModel(ws, { path: model, manifestPath: join(dir, 'corner.manifest.json') })).id;
   await ws.jobs.wait(startImport(ws, { source: join(dir, 'benchmark.csv') }).id);
+  dispatch = createRouter(ws);
 });
 afterAll(() => ws.shutdown());
 
@@ -93,5 +104,43 @@ describe('the benchmark against the truth', () => {
     );
     writeFileSync(hostile, '{"format": "something else"}');
     await expect(runBenchmark(ws, { modelId, truth: hostile })).rejects.toThrow(/not a benchmark description/);
+  });
+});
+
+describe('the checks in the app', () => {
+  it('finds the truth beside the imported CSV, runs the checks as a job and keeps the report', async () => {
+    const truths = await call('benchmark.truths', {});
+    expect(truths).toEqual([expect.objectContaining({ path: join(dir, 'benchmark.json') })]);
+    const truth = truths[0]!.path;
+    expect(await call('benchmark.result', { modelId, truth })).toBeNull();
+    const { jobId } = await call('benchmark.run', { modelId, truth, methods: ['saliency', 'gradcam'], images: 16 });
+    const job = await ws.jobs.wait(jobId);
+    expect(job.error).toBeNull();
+    expect(job).toMatchObject({ kind: 'benchmark', status: 'done' });
+    const report = await call('benchmark.result', { modelId, truth });
+    expect(BenchmarkReport.parse(report)).toBeTruthy();
+    expect(report!.images).toBe(16);
+    // A linear model has no spatial layer: Grad-CAM is skipped with the reason, saliency is scored.
+    expect(Object.keys(report!.methods)).toEqual(['saliency']);
+    expect(report!.skipped.gradcam).toMatch(/not a feature map/);
+    expect(report!.methods.saliency!.shortcut.pointsAtMark).toBe(1);
+    expect(report!.truth).toBe(truth);
+  });
+
+  it('a stopped run ends cancelled and the last finished report stays', async () => {
+    const truth = join(dir, 'benchmark.json');
+    const before = await call('benchmark.result', { modelId, truth });
+    expect(before).not.toBeNull();
+    const { jobId } = await call('benchmark.run', { modelId, truth, methods: ['integratedgradients'], images: 32 });
+    await call('jobs.cancel', { jobId });
+    expect((await ws.jobs.wait(jobId)).status).toBe('cancelled');
+    expect(await call('benchmark.result', { modelId, truth })).toEqual(before);
+  });
+
+  it('refuses a bad truth file before a job starts, naming the file', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '[1, 2');
+    await expect(call('benchmark.run', { modelId, truth: bad })).rejects.toThrow(/bad\.json is not a benchmark/);
+    expect(ws.jobs.list().filter((job) => job.kind === 'benchmark')).toHaveLength(2);
   });
 });
