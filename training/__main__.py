@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     mine.add_argument("--data", required=True, help="class folders, a CSV, an IDX folder or the app's training set")
     mine.add_argument("--out", required=True, help="the bundle folder to write (resumes what is there)")
     mine.add_argument("--roles", default="dxai,cae,infodisent")
-    mine.add_argument("--steps", type=int, default=0, help="DXAI and CAE steps (0: the size's default)")
+    mine.add_argument("--steps", default="0", help="DXAI and CAE steps (0: the size's default), or one count a role: "
+                                                   "dxai=4000,cae=2000; more steps than a run has done go on from it")
     mine.add_argument("--epochs", type=int, default=0, help="InfoDisent epochs (0: the default)")
     mine.add_argument("--seed", type=int, default=0)
     mine.add_argument("--threads", type=int, default=2)
@@ -61,6 +62,13 @@ def main(argv=None) -> int:
     bench_model.add_argument("--epochs", type=int, default=12)
     bench_model.add_argument("--seed", type=int, default=0)
     bench_model.add_argument("--threads", type=int, default=2)
+    bench_demo = sub.add_parser("benchmark-demo", help="write the colour benchmark demo's files under resources/ "
+                                                       "(training/benchmark_demo.py)")
+    bench_demo.add_argument("--bundle", required=True, help="the benchmark classifier's explainer bundle")
+    bench_demo.add_argument("--data", default="resources/datasets/colour-benchmark")
+    bench_demo.add_argument("--models", default="resources/models/colour-benchmark-resnet")
+    bench_demo.add_argument("--test", type=int, default=800)
+    bench_demo.add_argument("--seed", type=int, default=0)
     modern = sub.add_parser("modern-ops", help="write op-by-op gradient fixtures for the ops of modern architectures")
     modern.add_argument("--out", default="test/fixtures/cam")
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["all"]))
@@ -74,6 +82,11 @@ def main(argv=None) -> int:
     if args.command == "benchmark-classifier":
         from . import benchmark_classifier
         benchmark_classifier.train(args.out, args.train, args.test, args.epochs, args.seed, args.threads)
+        return 0
+    if args.command == "benchmark-demo":
+        import json
+        from . import benchmark_demo
+        print(json.dumps(benchmark_demo.build(args.bundle, args.data, args.models, args.test, args.seed), indent=1))
         return 0
     if args.command == "explainers":
         from . import explainers

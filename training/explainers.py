@@ -1,7 +1,8 @@
 """Train the explainers for any registered classifier and any dataset a project can import (issue 18).
 
     /usr/bin/python3 -m training explainers --model M.onnx --manifest M.manifest.json --data SOURCE --out DIR
-                                            [--roles dxai,cae,infodisent] [--steps N] [--epochs N] [--seed 0]
+                                            [--roles dxai,cae,infodisent] [--steps N | --steps dxai=N,cae=M]
+                                            [--epochs N] [--seed 0]
 
 The classifier is an ONNX file (run in torch by onnx_torch, so gradients reach DXAI's generator) or a
 TorchScript file, described by its manifest (docs/MANIFEST.md); SOURCE is what training/data.py reads.
@@ -10,7 +11,8 @@ finds a bundle beside the registered model's file, by its hash), the explainers'
 reports, prototypes, reference.json and bundle.json. The networks' sizes follow training/sizes.py.
 
 A run that is stopped and started again with the same arguments resumes: finished roles (their report
-names the same configuration) are kept, an unfinished one continues from its last checkpoint. Progress
+names the same configuration) are kept, an unfinished one continues from its last checkpoint, and one
+started again with more steps goes on from where the shorter run ended (training longer). Progress
 goes to stdout as `@xaiws {json}` lines (training/loop.py) besides the log. Under `torchrun` every
 process trains on its share of each batch and rank 0 writes the bundle.
 """
@@ -112,8 +114,9 @@ def train(model_path: str, manifest: dict, source: str, out_dir: str, roles=ROLE
         if role not in roles:
             continue
         options = dict(sized[role])
-        if steps and role != "infodisent":
-            options["steps"] = steps
+        role_steps = steps.get(role, 0) if isinstance(steps, dict) else steps
+        if role_steps and role != "infodisent":
+            options["steps"] = role_steps
         if epochs and role == "infodisent":
             options["epochs"] = epochs
         key = _key(role, options, fingerprint)
@@ -255,6 +258,23 @@ def write_bundle(out_dir: str, model_path: str, manifest: dict, data, loaded, tr
     return result
 
 
+def parse_steps(text) -> "int | dict":
+    """`--steps`: one count for DXAI and CAE (0: the size's default), or one a role: `dxai=4000,cae=2000`."""
+    text = str(text).strip()
+    if "=" not in text:
+        try:
+            return int(text)
+        except ValueError:
+            raise SystemExit(f"--steps {text!r}: expected a number or role=number pairs") from None
+    steps = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        role, _, count = part.partition("=")
+        if role.strip() not in ("dxai", "cae") or not count.strip().isdigit():
+            raise SystemExit(f"--steps {part!r}: expected dxai=N or cae=N")
+        steps[role.strip()] = int(count)
+    return steps
+
+
 def main(args) -> int:
     with open(args.manifest) as handle:
         manifest = json.load(handle)
@@ -262,9 +282,10 @@ def main(args) -> int:
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         raise SystemExit(f"unknown role {unknown[0]!r}: expected some of {', '.join(ROLES)}")
+    steps = parse_steps(args.steps)
     started = time.time()
     try:
-        train(args.model, manifest, args.data, args.out, roles, args.steps, args.epochs, args.seed, args.threads,
+        train(args.model, manifest, args.data, args.out, roles, steps, args.epochs, args.seed, args.threads,
               torchscript=args.torchscript)
     except (datasets.DataError, classifiers.ClassifierError) as error:
         emit({"event": "error", "message": str(error)})

@@ -111,7 +111,7 @@ class Run:
         if not self.path or not os.path.exists(self.path):
             return 0
         saved = torch.load(self.path, map_location="cpu")
-        if saved.get("config") != self.config:
+        if not self._continues(saved):
             self.log(f"{self.path} was written with another configuration: starting over")
             return 0
         for name, thing in stateful.items():
@@ -124,6 +124,19 @@ class Run:
         self.log(f"resumed at step {self.start_step} of {self.steps}")
         emit({"event": "resumed", "role": self.role, "step": self.start_step, "steps": self.steps})
         return self.start_step
+
+    def _continues(self, saved: dict) -> bool:
+        """The same configuration, or the same but for more steps than the checkpoint has done (training
+        longer: no schedule of the toolkit depends on the step count, so the longer run goes on from it)."""
+        if saved.get("config") == self.config:
+            return True
+        try:
+            theirs, mine = json.loads(saved.get("config") or "{}"), json.loads(self.config)
+        except ValueError:
+            return False
+        theirs.pop("steps", None)
+        steps = mine.pop("steps", None)
+        return theirs == mine and steps is not None and saved.get("step", 0) <= steps
 
     def save(self, step: int, generator: torch.Generator, **stateful) -> None:
         if not self.path or not is_main():

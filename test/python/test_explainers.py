@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from training import classifiers, data as datasets, dxai, infodisent, loop
+from training import classifiers, data as datasets, dxai, explainers, infodisent, loop
 from training.common import ClassifierInPixelSpace, Dataset, Split
 from training.onnx_torch import OnnxModule
 
@@ -222,7 +222,12 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert starts == [4]
     assert [entry["step"] for entry in result["history"]][-1] == 6
     assert torch.load(tmp_path / "checkpoints" / "dxai.ckpt")["step"] == 6
-    # Another configuration does not resume from it.
+    # The same recipe trained longer goes on from the finished run's last checkpoint.
+    starts.clear()
+    result = dxai.train(data, classifier, torch.Generator().manual_seed(0), str(tmp_path), **{**options, "steps": 8})
+    assert starts == [6]
+    assert [entry["step"] for entry in result["history"]][-1] == 8
+    # Another configuration, or fewer steps than the checkpoint has done, does not resume from it.
     starts.clear()
     dxai.train(data, classifier, torch.Generator().manual_seed(0), str(tmp_path), **{**options, "steps": 2})
     assert starts == [0]
@@ -337,3 +342,12 @@ def test_torchrun_with_two_cpu_processes_writes_the_same_bundle_format(colour_se
     bundle = json.loads((tmp_path / "ddp" / "bundle.json").read_text())
     assert set(bundle["models"]) == {"classifier", "dxai", "cae-encoder", "cae-decoder"}
     assert sum(1 for e in events if e["event"] == "done") == 1  # only rank 0 reports and writes
+
+
+def test_steps_one_count_or_one_a_role():
+    assert explainers.parse_steps("0") == 0
+    assert explainers.parse_steps(300) == 300
+    assert explainers.parse_steps("dxai=2800, cae=1600") == {"dxai": 2800, "cae": 1600}
+    for bad in ("many", "infodisent=3", "dxai=x"):
+        with pytest.raises(SystemExit, match="--steps"):
+            explainers.parse_steps(bad)
