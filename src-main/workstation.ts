@@ -9,19 +9,17 @@ import { dirname, join, resolve } from 'node:path';
 import {
   methods,
   type EventName,
+  type DemoName,
   type EventPayload,
-  type Job,
   type Model,
   type ProjectSummary,
   type RecentProject,
 } from '../src-shared/contract.ts';
 import { ApiError } from '../src-shared/errors.ts';
 import { importTask } from './datasets/import-job.ts';
-import { startImport } from './datasets/service.ts';
 import { inferenceTask } from './inference/inference-job.ts';
-import { startInference } from './inference/service.ts';
 import { Crowds, type CrowdHost } from './labels/crowds.ts';
-import { addModel } from './models/service.ts';
+import { completeDemo, demoAt, demoPath, DEMOS } from './services/demos.ts';
 import type { Context, DialogRuntime, ImageWorker, PdfPrinter } from './runtime/context.ts';
 import { printWithChromium } from './aggregate/report.ts';
 import { JobRegistry } from './runtime/jobs.ts';
@@ -52,9 +50,6 @@ export interface WorkstationOptions {
 }
 
 type Listener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
-
-export const DEMO_DATASET = 'datasets/fashion-mnist';
-export const DEMO_MODEL = 'models/fashion-mnist-cnn/classifier.onnx';
 
 export class Workstation implements Context {
   readonly pool: InferencePool;
@@ -120,47 +115,29 @@ export class Workstation implements Context {
   }
 
   /**
-   * Opens the bundled demo project, creating it on first use: the 10,000 Fashion-MNIST test images
-   * and the demo classifier, then inference as a job, so the browser fills while the user watches. A
-   * demo whose first start was killed half-way is completed: what is missing (the model, the rest of
-   * the images, the predictions) is added when it opens.
+   * Opens a bundled demo project, creating it on first use (services/demos.ts). The first start creates
+   * every demo's project file, so the colour benchmark waits in the recent list beside Fashion-MNIST;
+   * each fills when it opens.
    */
-  async openDemo(): Promise<ProjectSummary> {
-    const path = join(this.options.dataDir, 'demo', 'fashion-mnist-demo.xaiws');
-    const summary = existsSync(path)
-      ? await this.openProject(path)
-      : await this.createProject(path, 'Fashion-MNIST demo');
-    if (!summary.readOnly) await this.completeDemo();
-    return summary;
+  async openDemo(demo: DemoName = 'fashion-mnist'): Promise<ProjectSummary> {
+    const path = demoPath(this.options.dataDir, demo);
+    if (!existsSync(path)) this.createOtherDemos(demo);
+    return existsSync(path) ? this.openProject(path) : this.createProject(path, DEMOS[demo].name);
   }
 
-  private async completeDemo(): Promise<void> {
-    const project = this.project;
-    const modelPath = join(this.options.resourcesDir, DEMO_MODEL);
-    const model =
-      project.models.list().find((m) => m.path === resolve(modelPath)) ?? (await addModel(this, { path: modelPath }));
-    const source = resolve(this.options.resourcesDir, DEMO_DATASET);
-    const running = (kind: Job['kind']) =>
-      this.jobs.list().find((job) => job.kind === kind && (job.status === 'running' || job.status === 'queued'));
-    const imported = this.jobs
-      .list()
-      .some(
-        (job) =>
-          job.kind === 'import' &&
-          job.status === 'done' &&
-          (this.project.jobs.params(job.id) as { source?: string } | undefined)?.source === source,
-      );
-    const importing = imported
-      ? undefined
-      : (running('import') ?? startImport(this, { source, name: 'Fashion-MNIST test set' }));
-    const classify = () => {
-      const dataset =
-        this.current?.project === project ? project.datasets.list().find((d) => d.source === source) : undefined;
-      if (!dataset || running('inference') || project.predictions.count(model.id, dataset.id) >= dataset.images) return;
-      startInference(this, { modelId: model.id, datasetId: dataset.id });
-    };
-    if (importing) void this.jobs.wait(importing.id).then((job) => job.status === 'done' && classify());
-    else classify();
+  private createOtherDemos(opening: DemoName): void {
+    for (const demo of Object.keys(DEMOS) as DemoName[]) {
+      const path = demoPath(this.options.dataDir, demo);
+      if (demo === opening || existsSync(path)) continue;
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+        const project = Project.create(path, DEMOS[demo].name);
+        this.remember(project);
+        project.close();
+      } catch {
+        // A demo that cannot be created now is created when it is opened.
+      }
+    }
   }
 
   recent(): RecentProject[] {
@@ -230,8 +207,12 @@ export class Workstation implements Context {
     const jobs = new JobRegistry(project, (job) => this.emit('job.updated', job));
     this.current = { project, jobs };
     this.remember(project);
-    // The app and the browser host go on with interrupted work; a CLI command does its one thing.
-    if (this.options.transport !== 'cli') this.resumeInterrupted();
+    // The app and the browser host go on with interrupted work and fill a demo; a CLI command does its one thing.
+    if (this.options.transport !== 'cli') {
+      this.resumeInterrupted();
+      const demo = demoAt(this.options.dataDir, project.origin);
+      if (demo && !project.readOnly) await completeDemo(this, demo);
+    }
     const summary = project.summary();
     this.emit('project.changed', summary);
     return summary;

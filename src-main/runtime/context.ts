@@ -5,6 +5,7 @@
  * hand in any object that does.
  */
 import type {
+  DemoName,
   EventName,
   EventPayload,
   Model,
@@ -66,7 +67,7 @@ export interface Context {
   model(modelId: number): Model;
   createProject(path: string, name?: string): Promise<ProjectSummary>;
   openProject(path: string): Promise<ProjectSummary>;
-  openDemo(): Promise<ProjectSummary>;
+  openDemo(demo?: DemoName): Promise<ProjectSummary>;
   recent(): RecentProject[];
   /** A write refused because the project is read-only, in words (the router's answer to SQLITE_READONLY). */
   readOnlyError(): ApiError | null;

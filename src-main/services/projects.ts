@@ -16,7 +16,10 @@ export const createProject = (
 ): Promise<Result<'projects.create'>> => ctx.createProject(path, name);
 export const openProject = (ctx: Context, { path }: ParsedRequest<'projects.open'>): Promise<Result<'projects.open'>> =>
   ctx.openProject(path);
-export const openDemo = (ctx: Context): Promise<Result<'projects.openDemo'>> => ctx.openDemo();
+export const openDemo = (
+  ctx: Context,
+  { demo }: ParsedRequest<'projects.openDemo'>,
+): Promise<Result<'projects.openDemo'>> => ctx.openDemo(demo);
 export const currentProject = (ctx: Context): Result<'projects.current'> =>
   ctx.hasProject ? ctx.project.summary() : null;
 export const recentProjects = (ctx: Context): Result<'projects.recent'> => ctx.recent();
