@@ -19,6 +19,7 @@ export const LAYERS = [
       'src-main/explain/layers/**',
       'src-main/explain/metrics/**',
       'src-main/explain/generative/**',
+      'src-main/explain/map/**',
       'src-main/inference/runtime/**',
       'src-main/datasets/read/**',
       'src-main/aggregate/embedding/**',

@@ -55,6 +55,7 @@ import {
 } from './schemas/explain.ts';
 import { Job, Providers } from './schemas/jobs.ts';
 import { BenchmarkReport, BenchmarkRequest, DemoName, TruthFile } from './schemas/benchmark.ts';
+import { DatasetMap, MapRequest, SimilarImages, SimilarRequest } from './schemas/map.ts';
 import {
   ClassChoice,
   ClassCodeMap,
@@ -73,6 +74,7 @@ export * from './schemas/project.ts';
 export * from './schemas/explain.ts';
 export * from './schemas/jobs.ts';
 export * from './schemas/benchmark.ts';
+export * from './schemas/map.ts';
 export { Correctness, Confusion, ImageDetail, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
 
 const JobStarted = z.object({ jobId: z.string() });
@@ -161,6 +163,12 @@ export const methods = {
     request: z.object({ modelId: id, truth: z.string().min(1) }),
     result: BenchmarkReport.nullable(),
   },
+  /** The dataset map of a model: embeddings, 2-D layout, neighbours and scores (a job; adds new images to a stored map). */
+  'map.build': { request: MapRequest, result: JobStarted },
+  /** The newest map of a model over a dataset, or null. */
+  'map.get': { request: z.object({ modelId: id, datasetId: id }), result: DatasetMap.nullable() },
+  /** An image's nearest neighbours on its dataset's newest map. */
+  'map.similar': { request: SimilarRequest, result: SimilarImages },
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
   'explain.layerwise': {

@@ -11,6 +11,7 @@ import { classCodeMap, indexDataset } from '../explain/dataset-index.ts';
 import * as generative from '../explain/generative-service.ts';
 import { explainerPreview, trainExplainers } from '../explain/train-explainers.ts';
 import { benchmarkResult, benchmarkTruths, runChecks } from '../explain/benchmark-service.ts';
+import { buildDatasetMap, getDatasetMap, similarImages } from '../explain/dataset-map.ts';
 import * as explain from '../explain/service.ts';
 import { confusion, runInference } from '../inference/service.ts';
 import * as labels from '../labels/service.ts';
@@ -53,6 +54,9 @@ export const handlers: Handlers = {
   'benchmark.truths': benchmarkTruths,
   'benchmark.run': runChecks,
   'benchmark.result': benchmarkResult,
+  'map.build': buildDatasetMap,
+  'map.get': getDatasetMap,
+  'map.similar': similarImages,
   'generative.decomposition': generative.decomposition,
   'generative.counterfactual': generative.counterfactual,
   'generative.components': generative.components,

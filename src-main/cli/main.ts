@@ -17,6 +17,7 @@ import { explainImages, listLayers, modelRef, parseMethod, parseSmoothing, parse
 import { serve } from './serve.ts';
 import { aggregateCommand } from './aggregate.ts';
 import { generativeCommand } from './generative.ts';
+import { mapCommand } from './map.ts';
 import { labelsCommand, RawOutput, ratingsAgreement, sessionAgreement } from './labels.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -63,6 +64,13 @@ export const USAGE = `Usage: xaiws <command> [arguments]
   benchmark PROJECT --model ID --truth benchmark.json [--methods a,b] [--images N]
                                                  every method and DXAI against ground-truth masks:
                                                  pointing game, relevance mass and rank, the shortcut
+  map PROJECT --model ID --dataset ID [--layer TENSOR] [--rebuild] [--full]
+                                                 the dataset map: embeddings (penultimate layer by default),
+                                                 UMAP, neighbours, mistakenness, hardness, uniqueness,
+                                                 near-duplicates and leaks between splits; adds new images
+                                                 to a stored map
+  map PROJECT --model ID --similar IMAGE_ID [--top K]
+                                                 an image's nearest neighbours on the stored map
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -122,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
       table: { type: 'string' },
       pdf: { type: 'string' },
       faithfulness: { type: 'boolean' },
+      rebuild: { type: 'boolean' },
+      similar: { type: 'string' },
       full: { type: 'boolean' },
       demo: { type: 'boolean' },
       method: { type: 'string' },
@@ -332,6 +342,10 @@ async function run(
       },
       (stage, done, total) => process.stderr.write(`\r${stage} ${done}/${total}   `),
     );
+  }
+  if (command === 'map') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    return mapCommand(client, values, number, waitFor);
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });

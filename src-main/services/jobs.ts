@@ -7,6 +7,7 @@ import { startIndex } from '../explain/dataset-index.ts';
 import { startGenerative } from '../explain/generative-service.ts';
 import { startExplain, startMetrics } from '../explain/service.ts';
 import { startTraining } from '../explain/train-explainers.ts';
+import { startMap } from '../explain/dataset-map.ts';
 import { startBenchmark } from '../explain/benchmark-service.ts';
 import { startInference } from '../inference/service.ts';
 import type { Context } from '../runtime/context.ts';
@@ -54,6 +55,8 @@ export function retryJob(ctx: Context, { jobId }: ParsedRequest<'jobs.retry'>): 
       return startTraining(ctx, parse('explainers.train'));
     case 'benchmark':
       return startBenchmark(ctx, parse('benchmark.run'));
+    case 'map':
+      return startMap(ctx, parse('map.build'));
   }
 }
 

@@ -115,6 +115,19 @@ export class GenerativeRepository {
     return row && { payload: deserialize(row.payload) as T, variant: row.variant, createdAt: row.createdAt };
   }
 
+  /** When the newest index of this kind was made, without reading its payload. */
+  latestIndexStamp(
+    explainerKey: string,
+    datasetId: number,
+    kind: string,
+  ): { variant: string; createdAt: string } | undefined {
+    return this.db
+      .prepare(
+        'SELECT variant, created_at AS createdAt FROM dataset_indexes WHERE explainer_key = ? AND dataset_id = ? AND kind = ? ORDER BY created_at DESC LIMIT 1',
+      )
+      .get(explainerKey, datasetId, kind) as { variant: string; createdAt: string } | undefined;
+  }
+
   putIndex(explainerKey: string, datasetId: number, kind: string, variant: string, payload: unknown): void {
     this.db
       .prepare(

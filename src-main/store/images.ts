@@ -133,6 +133,14 @@ export class ImageRepository {
     return { ids: rows.map((row) => row.id), names: rows.map((row) => row.name) };
   }
 
+  /** Every image of a dataset in id order with its class name and split (null where it has none). */
+  labelsAndSplits(datasetId: number): Map<number, { className: string | null; split: string | null }> {
+    const rows = this.db
+      .prepare('SELECT id, class_name AS className, split FROM images WHERE dataset_id = ? ORDER BY id')
+      .all(datasetId) as { id: number; className: string | null; split: string | null }[];
+    return new Map(rows.map(({ id, ...row }) => [id, row]));
+  }
+
   /**
    * Image ids of a dataset in id order, in pages, for jobs that walk a whole dataset; with
    * `withoutPredictionOf`, only the images that model has not classified yet (a resumed inference).
@@ -219,6 +227,10 @@ export class ImageRepository {
     if (query.split !== undefined) {
       where.push('i.split = @split');
       params.split = query.split;
+    }
+    if (query.imageIds !== undefined) {
+      where.push('i.id IN (SELECT value FROM json_each(@imageIds))');
+      params.imageIds = JSON.stringify(query.imageIds);
     }
     const filtersOnPrediction =
       query.predictedClass !== undefined ||

@@ -31,6 +31,7 @@ type InferenceMethod = Method<InferenceProtocol>;
 function subjectOf(request: RequestOf<InferenceProtocol, InferenceMethod>): string {
   if ('bundle' in request) return `running the explainer bundle of ${request.bundle.key.slice(0, 8)}`;
   if ('model' in request) return `running the model ${request.model.path}`;
+  if ('inputs' in request) return 'computing the dataset map';
   return `running the model ${request.path}`;
 }
 

@@ -26,6 +26,8 @@ import type { BundleRef } from '../explain/generative/types.ts';
 import type { BatchSource, GenerativeBatch, InferenceProtocol, ModelRef } from './protocols.ts';
 import type { LayerInfo } from '../models/gradient/layers.ts';
 import { serve, startData } from './serve.ts';
+import { buildMap, extendMap } from '../explain/map/build.ts';
+import { LayerEmbedder } from '../explain/map/embedding.ts';
 
 const { threads, cacheDir } = startData<{ threads: number; cacheDir?: string }>();
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
@@ -33,6 +35,7 @@ const projects = new Map<string, Project>();
 const engines = new Map<string, Promise<CamEngine>>();
 const advice = new Map<string, Promise<LayerInfo[]>>();
 const generativeEngines = new Map<string, GenerativeEngine>();
+const embedders = new Map<string, LayerEmbedder>();
 let lastProvider = 'not loaded';
 
 /** A session on the first execution provider that loads the model (CUDA before CPU where present). */
@@ -339,6 +342,19 @@ serve<InferenceProtocol>(
     async index(batch) {
       const { engine, pixels, count } = await generative(batch);
       return engine.index(pixels, count);
+    },
+    async embed({ model, projectPath, imageIds, layer }) {
+      const engine = await engineFor(model);
+      const key = `${model.key}:${layer ?? ''}`;
+      let embedder = embedders.get(key);
+      if (!embedder) embedders.set(key, (embedder = LayerEmbedder.for(engine, layer)));
+      const { tensor, count } = await batchTensor({ projectPath, imageIds }, model.manifest);
+      return { ...(await embedder.run(tensor, count)), layer: embedder.layer };
+    },
+    async datasetMap({ inputs, previous }, { signal, progress }) {
+      const create = async (bytes: Uint8Array) => (await createSession(bytes, 'the dataset map', false)).session;
+      const hooks = { signal, progress: (stage: string, done: number, total: number) => progress(done, total, stage) };
+      return previous ? extendMap(create, previous, inputs, hooks) : buildMap(create, inputs, hooks);
     },
     async counterfactual(batch) {
       const { engine, pixels, count } = await generative(batch);

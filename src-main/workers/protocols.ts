@@ -16,6 +16,8 @@ import type {
   IndexResult,
 } from '../explain/generative/types.ts';
 import type { LayerInfo } from '../models/gradient/layers.ts';
+import type { MapData, MapInputs } from '../explain/map/build.ts';
+import type { EmbeddedBatch } from '../explain/map/embedding.ts';
 import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
 import type { Clustering } from '../aggregate/embedding/cluster.ts';
 import type { Displayable, DisplaySource, RawImage } from '../imaging/display.ts';
@@ -93,6 +95,13 @@ export type InferenceProtocol = {
   };
   components: { request: GenerativeBatch & { targets: number[] }; reply: ComponentsResult[] };
   index: { request: GenerativeBatch; reply: IndexResult };
+  /** Embeddings at `layer` (null: the penultimate) and class probabilities of project images. */
+  embed: {
+    request: { model: ModelRef; projectPath: string; imageIds: number[]; layer: string | null };
+    reply: EmbeddedBatch & { layer: string };
+  };
+  /** A dataset map from embeddings, or `previous` extended by `inputs` (explain/map/build.ts). */
+  datasetMap: { request: { inputs: MapInputs; previous?: MapData }; reply: MapData };
 };
 
 export type ImportProtocol = {

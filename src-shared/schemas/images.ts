@@ -16,6 +16,8 @@ export const ImageFilter = z.object({
   confidenceMin: z.number().min(0).max(1).default(0),
   confidenceMax: z.number().min(0).max(1).default(1),
   split: z.string().optional(),
+  /** Only these images (a selection on the dataset map). */
+  imageIds: z.array(z.number().int().positive()).max(100_000).optional(),
 });
 export type ImageFilter = z.input<typeof ImageFilter>;
 

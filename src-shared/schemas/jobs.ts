@@ -11,6 +11,7 @@ export const JobKind = z.enum([
   'faithfulness',
   'training',
   'benchmark',
+  'map',
 ]);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({
