@@ -12,7 +12,13 @@ export interface Filters {
   confidenceMin: number;
   confidenceMax: number;
   sort: ImageSort;
+  /** Only these images (a lasso on the dataset map, an image's neighbours), or null for any. */
+  imageIds: number[] | null;
+  /** What the selection is, in words ("312 images lassoed on the map"). */
+  selection: string;
 }
+
+export const SELECTION_LIMIT = 100_000;
 
 export const NO_FILTERS: Filters = {
   trueClass: '',
@@ -22,6 +28,8 @@ export const NO_FILTERS: Filters = {
   confidenceMin: 0,
   confidenceMax: 1,
   sort: 'id',
+  imageIds: null,
+  selection: '',
 };
 
 const SORTS: readonly ImageSort[] = ImageSort.options;
@@ -44,5 +52,16 @@ export function filtersFrom(
     confidenceMin: unit(v.confidenceMin, 0),
     confidenceMax: unit(v.confidenceMax, 1),
     sort: SORTS.includes(v.sort as ImageSort) ? (v.sort as ImageSort) : 'id',
+    ...selectionFrom(v.imageIds, v.selection),
   };
+}
+
+function selectionFrom(ids: unknown, name: unknown): Pick<Filters, 'imageIds' | 'selection'> {
+  const valid =
+    Array.isArray(ids) &&
+    ids.length <= SELECTION_LIMIT &&
+    ids.every((id) => typeof id === 'number' && Number.isInteger(id) && id > 0);
+  return valid
+    ? { imageIds: ids as number[], selection: typeof name === 'string' ? name.slice(0, 200) : `${ids.length} images` }
+    : { imageIds: null, selection: '' };
 }

@@ -37,7 +37,8 @@ export type Panel =
   | 'compare'
   | 'labelling'
   | 'global'
-  | 'truth';
+  | 'truth'
+  | 'map';
 
 export interface Toast {
   id: number;
@@ -152,6 +153,7 @@ export class Workspace {
       confidenceMin: f.confidenceMin,
       confidenceMax: f.confidenceMax,
       sort: f.sort,
+      imageIds: f.imageIds ?? undefined,
     };
   });
 
