@@ -56,6 +56,7 @@ import {
 import { Job, Providers } from './schemas/jobs.ts';
 import { BenchmarkReport, BenchmarkRequest, DemoName, TruthFile } from './schemas/benchmark.ts';
 import { DatasetMap, MapRequest, SimilarImages, SimilarRequest } from './schemas/map.ts';
+import { StrategiesRequest, StrategyReport } from './schemas/strategies.ts';
 import {
   ClassChoice,
   ClassCodeMap,
@@ -75,6 +76,7 @@ export * from './schemas/explain.ts';
 export * from './schemas/jobs.ts';
 export * from './schemas/benchmark.ts';
 export * from './schemas/map.ts';
+export * from './schemas/strategies.ts';
 export { Correctness, Confusion, ImageDetail, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
 
 const JobStarted = z.object({ jobId: z.string() });
@@ -169,6 +171,18 @@ export const methods = {
   'map.get': { request: z.object({ modelId: id, datasetId: id }), result: DatasetMap.nullable() },
   /** An image's nearest neighbours on its dataset's newest map. */
   'map.similar': { request: SimilarRequest, result: SimilarImages },
+  /** SpRAy: one method's maps of a class's images clustered into the model's strategies (a job). */
+  'strategies.run': { request: StrategiesRequest, result: JobStarted },
+  /** The newest strategies of a class (for one method, or any), or null. */
+  'strategies.result': {
+    request: z.object({
+      modelId: id,
+      datasetId: id,
+      classIndex: z.number().int().min(0),
+      method: CamMethodName.optional(),
+    }),
+    result: StrategyReport.nullable(),
+  },
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
   'explain.layerwise': {

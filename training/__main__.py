@@ -62,6 +62,9 @@ def main(argv=None) -> int:
     bench_model.add_argument("--epochs", type=int, default=12)
     bench_model.add_argument("--seed", type=int, default=0)
     bench_model.add_argument("--threads", type=int, default=2)
+    bench_model.add_argument("--clever-hans", action="store_true",
+                             help="swap the shortcut class's training objects for the next class's: a model that can only "
+                                  "learn the corner mark for that class (for the strategy discovery's check)")
     bench_demo = sub.add_parser("benchmark-demo", help="write the colour benchmark demo's files under resources/ "
                                                        "(training/benchmark_demo.py)")
     bench_demo.add_argument("--bundle", required=True, help="the benchmark classifier's explainer bundle")
@@ -81,7 +84,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "benchmark-classifier":
         from . import benchmark_classifier
-        benchmark_classifier.train(args.out, args.train, args.test, args.epochs, args.seed, args.threads)
+        benchmark_classifier.train(args.out, args.train, args.test, args.epochs, args.seed, args.threads,
+                                   args.clever_hans)
         return 0
     if args.command == "benchmark-demo":
         import json

@@ -61,8 +61,21 @@ def small_resnet(classes: int) -> torch.nn.Module:
     return SmallResNet(classes)
 
 
-def images(split: str, count: int, seed: int):
-    rows = [benchmark.generate(split, i, seed) for i in range(count)]
+def clever_hans(split: str, index: int, seed: int):
+    """Image `index` as benchmark.generate draws it, except that in the training split the shortcut class's
+    object is the next class's: there the corner mark is the only thing that tells that class apart, so a
+    model trained on these images learns the shortcut (a Clever Hans model, for SpRAy to find)."""
+    image, label, evidence, shortcut = benchmark.generate(split, index, seed)
+    if split == "train" and label == benchmark.SHORTCUT_CLASS:
+        other = benchmark.generate(split, index + 1, seed)
+        image = np.where(shortcut[..., None], image, other[0])
+        evidence = other[2]
+    return image, label, evidence, shortcut
+
+
+def images(split: str, count: int, seed: int, shortcut_only: bool = False):
+    draw = clever_hans if shortcut_only else benchmark.generate
+    rows = [draw(split, i, seed) for i in range(count)]
     pixels = torch.from_numpy(np.stack([r[0] for r in rows])).permute(0, 3, 1, 2).contiguous()
     return pixels, torch.tensor([r[1] for r in rows]), torch.tensor([bool(r[3].any()) for r in rows])
 
@@ -79,11 +92,11 @@ def predict(model, pixels: torch.Tensor) -> torch.Tensor:
 
 
 def train(out: str, train_count: int = 4000, test_count: int = 800, epochs: int = 12, seed: int = 0,
-          threads: int = 2) -> dict:
+          threads: int = 2, clever_hans_model: bool = False) -> dict:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     started = time.time()
-    x_train, y_train, _ = images("train", train_count, seed)
+    x_train, y_train, _ = images("train", train_count, seed, clever_hans_model)
     x_test, y_test, marked = images("test", test_count, seed)
     model = small_resnet(len(benchmark.CLASSES))
     optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -127,9 +140,11 @@ def train(out: str, train_count: int = 4000, test_count: int = 800, epochs: int 
                 "torch": torch.__version__, **quality}
     write_json(os.path.join(out, "classifier.manifest.json"), {
         "format": "xaiws.classifier/1",
-        "name": "Colour benchmark ResNet",
+        "name": "Colour benchmark Clever Hans ResNet" if clever_hans_model else "Colour benchmark ResNet",
         "description": "A small ResNet (one basic block a stage, 24-192 channels, 8 x 8 last map) trained by training/benchmark_classifier.py on "
-                       "the colour benchmark's training split, corner mark included.",
+                       "the colour benchmark's training split, corner mark included"
+                       + (", with the shortcut class's objects swapped for the next class's (it can only learn the mark)."
+                          if clever_hans_model else "."),
         "file": "classifier.onnx",
         "input": {"name": "input", "layout": "NCHW", "channels": 3, "height": 64, "width": 64},
         "output": {"name": "logits", "kind": "logits"},

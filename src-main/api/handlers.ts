@@ -12,6 +12,7 @@ import * as generative from '../explain/generative-service.ts';
 import { explainerPreview, trainExplainers } from '../explain/train-explainers.ts';
 import { benchmarkResult, benchmarkTruths, runChecks } from '../explain/benchmark-service.ts';
 import { buildDatasetMap, getDatasetMap, similarImages } from '../explain/dataset-map.ts';
+import { runStrategies, strategiesResult } from '../explain/strategies.ts';
 import * as explain from '../explain/service.ts';
 import { confusion, runInference } from '../inference/service.ts';
 import * as labels from '../labels/service.ts';
@@ -57,6 +58,8 @@ export const handlers: Handlers = {
   'map.build': buildDatasetMap,
   'map.get': getDatasetMap,
   'map.similar': similarImages,
+  'strategies.run': runStrategies,
+  'strategies.result': strategiesResult,
   'generative.decomposition': generative.decomposition,
   'generative.counterfactual': generative.counterfactual,
   'generative.components': generative.components,

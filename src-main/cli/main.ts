@@ -18,6 +18,7 @@ import { serve } from './serve.ts';
 import { aggregateCommand } from './aggregate.ts';
 import { generativeCommand } from './generative.ts';
 import { mapCommand } from './map.ts';
+import { strategiesCommand } from './strategies.ts';
 import { labelsCommand, RawOutput, ratingsAgreement, sessionAgreement } from './labels.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -71,6 +72,9 @@ export const USAGE = `Usage: xaiws <command> [arguments]
                                                  to a stored map
   map PROJECT --model ID --similar IMAGE_ID [--top K]
                                                  an image's nearest neighbours on the stored map
+  strategies PROJECT --model ID --dataset ID --class INDEX [--method NAME] [--layer TENSOR] [--images N] [--clusters K]
+          [--full]                               SpRAy: the class's maps clustered spectrally (k by the
+                                                 eigengap, or K), clusters ranked by unusualness
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -132,6 +136,7 @@ export async function main(argv: string[]): Promise<number> {
       faithfulness: { type: 'boolean' },
       rebuild: { type: 'boolean' },
       similar: { type: 'string' },
+      clusters: { type: 'string' },
       full: { type: 'boolean' },
       demo: { type: 'boolean' },
       method: { type: 'string' },
@@ -346,6 +351,10 @@ async function run(
   if (command === 'map') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
     return mapCommand(client, values, number, waitFor);
+  }
+  if (command === 'strategies') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    return strategiesCommand(client, values, number, waitFor);
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });

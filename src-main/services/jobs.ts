@@ -8,6 +8,7 @@ import { startGenerative } from '../explain/generative-service.ts';
 import { startExplain, startMetrics } from '../explain/service.ts';
 import { startTraining } from '../explain/train-explainers.ts';
 import { startMap } from '../explain/dataset-map.ts';
+import { startStrategies } from '../explain/strategies.ts';
 import { startBenchmark } from '../explain/benchmark-service.ts';
 import { startInference } from '../inference/service.ts';
 import type { Context } from '../runtime/context.ts';
@@ -57,6 +58,8 @@ export function retryJob(ctx: Context, { jobId }: ParsedRequest<'jobs.retry'>): 
       return startBenchmark(ctx, parse('benchmark.run'));
     case 'map':
       return startMap(ctx, parse('map.build'));
+    case 'strategies':
+      return startStrategies(ctx, parse('strategies.run'));
   }
 }
 

@@ -32,6 +32,7 @@ function subjectOf(request: RequestOf<InferenceProtocol, InferenceMethod>): stri
   if ('bundle' in request) return `running the explainer bundle of ${request.bundle.key.slice(0, 8)}`;
   if ('model' in request) return `running the model ${request.model.path}`;
   if ('inputs' in request) return 'computing the dataset map';
+  if ('rows' in request) return 'clustering explanation maps';
   return `running the model ${request.path}`;
 }
 

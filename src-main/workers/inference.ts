@@ -28,6 +28,7 @@ import type { LayerInfo } from '../models/gradient/layers.ts';
 import { serve, startData } from './serve.ts';
 import { buildMap, extendMap } from '../explain/map/build.ts';
 import { LayerEmbedder } from '../explain/map/embedding.ts';
+import { spectralClusters } from '../explain/map/spectral.ts';
 
 const { threads, cacheDir } = startData<{ threads: number; cacheDir?: string }>();
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
@@ -218,6 +219,9 @@ function pixelSpace(projectPath: string, imageIds: number[], manifest: Manifest)
   return batchTensor({ projectPath, imageIds }, raw).then(({ tensor }) => tensor);
 }
 
+/** A session on one of the dataset map's own small graphs (explain/map/graphs.ts). */
+const mapSession = async (bytes: Uint8Array) => (await createSession(bytes, 'the dataset map', false)).session;
+
 function generativeEngine(bundle: BundleRef): GenerativeEngine {
   let engine = generativeEngines.get(bundle.key);
   if (!engine) {
@@ -351,8 +355,14 @@ serve<InferenceProtocol>(
       const { tensor, count } = await batchTensor({ projectPath, imageIds }, model.manifest);
       return { ...(await embedder.run(tensor, count)), layer: embedder.layer };
     },
+    async spectral({ rows, dims, options }, { signal, progress }) {
+      return spectralClusters(mapSession, rows, dims, options, {
+        signal,
+        progress: (d, t) => progress(d, t, 'eigenvectors'),
+      });
+    },
     async datasetMap({ inputs, previous }, { signal, progress }) {
-      const create = async (bytes: Uint8Array) => (await createSession(bytes, 'the dataset map', false)).session;
+      const create = mapSession;
       const hooks = { signal, progress: (stage: string, done: number, total: number) => progress(done, total, stage) };
       return previous ? extendMap(create, previous, inputs, hooks) : buildMap(create, inputs, hooks);
     },

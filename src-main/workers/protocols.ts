@@ -18,6 +18,7 @@ import type {
 import type { LayerInfo } from '../models/gradient/layers.ts';
 import type { MapData, MapInputs } from '../explain/map/build.ts';
 import type { EmbeddedBatch } from '../explain/map/embedding.ts';
+import type { SpectralOptions, SpectralResult } from '../explain/map/spectral.ts';
 import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
 import type { Clustering } from '../aggregate/embedding/cluster.ts';
 import type { Displayable, DisplaySource, RawImage } from '../imaging/display.ts';
@@ -102,6 +103,8 @@ export type InferenceProtocol = {
   };
   /** A dataset map from embeddings, or `previous` extended by `inputs` (explain/map/build.ts). */
   datasetMap: { request: { inputs: MapInputs; previous?: MapData }; reply: MapData };
+  /** Spectral clusters of [n, dims] rows (SpRAy's maps; explain/map/spectral.ts). */
+  spectral: { request: { rows: Float32Array; dims: number; options: SpectralOptions }; reply: SpectralResult };
 };
 
 export type ImportProtocol = {

@@ -27,7 +27,7 @@ export function workspaceKey(event: KeyboardEvent): void {
     a: () => toggle('labelling'),
     G: () => toggle('global'),
     ...(workspace.model ? { Q: () => toggle('truth') } : {}),
-    ...(workspace.model && workspace.dataset ? { u: () => toggle('map') } : {}),
+    ...(workspace.model && workspace.dataset ? { u: () => toggle('map'), S: () => toggle('strategies') } : {}),
     o: () => void workspace.chooseProject(),
     '/': () => document.getElementById('filter-true-class')?.focus(),
     ...(workspace.openImageId !== null && workspace.model

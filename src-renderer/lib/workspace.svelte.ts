@@ -38,7 +38,8 @@ export type Panel =
   | 'labelling'
   | 'global'
   | 'truth'
-  | 'map';
+  | 'map'
+  | 'strategies';
 
 export interface Toast {
   id: number;

@@ -12,6 +12,7 @@ export const JobKind = z.enum([
   'training',
   'benchmark',
   'map',
+  'strategies',
 ]);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({

@@ -1,7 +1,8 @@
 /**
- * The dataset map in Chromium (issue 19, point 1): the Fashion-MNIST demo mapped as a job (U, then R),
- * coloured by a score, a lasso drawn on the canvas whose images become the grid's filter (Enter), and
- * an open image's most similar images (S), which are the stored map's nearest neighbours.
+ * From one image to the whole model in Chromium (issue 19): the Fashion-MNIST demo mapped as a job (U,
+ * then R), coloured by a score, a lasso drawn on the canvas whose images become the grid's filter
+ * (Enter), an open image's most similar images (S), which are the stored map's nearest neighbours, and
+ * a class's strategies (Shift+S, R), one opened (1) and its images put in the grid (Enter).
  */
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gridTotal, openApp, type App } from '../support/app.ts';
 import { ROOT, type TestHost } from '../support/host.ts';
 import { getDatasetMap, similarImages } from '../../src-main/explain/dataset-map.ts';
+import { strategiesResult } from '../../src-main/explain/strategies.ts';
 import { fitView, insidePolygon } from '../../src-renderer/lib/map-drawing.ts';
 
 let app: App;
@@ -112,6 +114,35 @@ describe('the dataset map', () => {
     await shot('similar');
     await page.getByTestId('similar-in-grid').click();
     await expect.poll(() => gridTotal(page)).toBe(16);
+  });
+
+  it("finds a class's strategies (Shift+S), opens one and shows its images in the grid", async () => {
+    await page.getByTestId('grid').focus();
+    await page.keyboard.press('x'); // the filters cleared
+    await page.keyboard.press('Shift+S');
+    await page.getByTestId('strategies').waitFor();
+    await page.getByTestId('strategies-class').selectOption({ label: 'Shirt' });
+    await page.keyboard.press('r');
+    await page.getByTestId('strategies-facts').waitFor({ timeout: 300_000 });
+    const cards = page.getByTestId('strategy-cluster');
+    const count = await cards.count();
+    expect(count).toBeGreaterThanOrEqual(2);
+    await expect(page.getByTestId('strategies-facts').innerText()).resolves.toMatch(/1,000 images labelled Shirt/);
+    await page.keyboard.press('1');
+    const members = page.getByTestId('strategy-members').locator('img');
+    await expect.poll(() => members.count()).toBeGreaterThan(6);
+    await shot('strategies');
+    const model = ws().project.models.list()[0]!;
+    const report = strategiesResult(ws(), {
+      modelId: model.id,
+      datasetId: ws().project.datasets.list()[0]!.id,
+      classIndex: 6,
+      method: 'gradcam',
+    })!;
+    expect(report.clusters.reduce((s, c) => s + c.size, 0)).toBe(1000);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => gridTotal(page)).toBe(report.clusters[0]!.size);
+    await expect(page.getByTestId('filter-selection').innerText()).resolves.toMatch(/strategy 1 of Shirt/);
     expect(app.pageErrors).toEqual([]);
   });
 });

@@ -70,26 +70,52 @@ export function memberships({ distances, k }: Neighbours, n: number): Float32Arr
 export function fuzzyUnion(neighbours: Neighbours, n: number): Graph {
   const { indices, k } = neighbours;
   const weights = memberships(neighbours, n);
-  const directed = new Map<number, number>();
+  // Directed edges sorted by (from, to), so the reverse of an edge is found by binary search (a Map keyed
+  // by from * n + to took 2.5 s for 70,000 points).
+  const keys = new Float64Array(n * k);
+  let count = 0;
   for (let i = 0; i < n; i++)
     for (let j = 0; j < k; j++) {
       const to = indices[i * k + j]!;
-      if (to === i || to < 0) continue;
-      const key = i * n + to;
-      directed.set(key, Math.max(directed.get(key) ?? 0, weights[i * k + j]!));
+      if (to !== i && to >= 0) keys[count++] = i * n + to;
     }
+  const order = Uint32Array.from({ length: count }, (_, e) => e);
+  const edgeOf = new Uint32Array(count);
+  {
+    let e = 0;
+    for (let i = 0; i < n * k; i++) if (indices[i] !== Math.floor(i / k) && indices[i]! >= 0) edgeOf[e++] = i;
+  }
+  const sortedKeys = keys.subarray(0, count);
+  order.sort((a, b) => sortedKeys[a]! - sortedKeys[b]!);
+  const sorted = Float64Array.from(order, (e) => sortedKeys[e]!);
+  const weightOf = Float32Array.from(order, (e) => weights[edgeOf[e]!]!);
+  const find = (key: number) => {
+    let lo = 0;
+    let hi = count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < key) lo = mid + 1;
+      else if (sorted[mid]! > key) hi = mid - 1;
+      else return mid;
+    }
+    return -1;
+  };
   const head: number[] = [];
   const tail: number[] = [];
   const weight: number[] = [];
-  for (const [key, a] of directed) {
+  for (let e = 0; e < count; e++) {
+    if (e > 0 && sorted[e] === sorted[e - 1]) continue; // a neighbour listed twice
+    const key = sorted[e]!;
     const i = Math.floor(key / n);
     const j = key - i * n;
-    const b = directed.get(j * n + i) ?? 0;
+    const a = weightOf[e]!;
+    const reverse = find(j * n + i);
+    const b = reverse >= 0 ? weightOf[reverse]! : 0;
     const w = a + b - a * b;
     head.push(i);
     tail.push(j);
     weight.push(w);
-    if (b === 0) {
+    if (reverse < 0) {
       // The reverse edge is not in the directed graph: add it here, once.
       head.push(j);
       tail.push(i);
@@ -132,15 +158,24 @@ export async function optimiseLayout(
   // Edges too weak to be sampled once in all epochs are dropped, as umap-learn does.
   const kept: number[] = [];
   for (let e = 0; e < graph.weight.length; e++) if (graph.weight[e]! >= max / epochs) kept.push(e);
+  // Points renumbered along a Z-order curve of the start, edges sorted by their first point: neighbours
+  // sit near each other in memory, so an edge's two points are mostly in the cache already.
+  const { order, rank } = zOrder(start);
+  kept.sort((e, f) => rank[graph.head[e]!]! - rank[graph.head[f]!]! || rank[graph.tail[e]!]! - rank[graph.tail[f]!]!);
   const edges = kept.length;
-  const head = Int32Array.from(kept, (e) => graph.head[e]!);
-  const tail = Int32Array.from(kept, (e) => graph.tail[e]!);
+  const head = Int32Array.from(kept, (e) => rank[graph.head[e]!]!);
+  const tail = Int32Array.from(kept, (e) => rank[graph.tail[e]!]!);
   const perSample = Float64Array.from(kept, (e) => max / graph.weight[e]!);
   const perNegative = Float64Array.from(perSample, (p) => p / NEGATIVE_RATE);
   const nextSample = Float64Array.from(perSample);
   const nextNegative = Float64Array.from(perNegative);
-  // Float64 working copy: no conversion on every read and write (a fifth faster than updating the Float32 array).
-  const emb = Float64Array.from(start);
+  // Float32: the negative samples read random points, and 70,000 x 2 positions in float32 (560 KB) stay
+  // nearer the core's cache than in float64.
+  const emb = new Float32Array(n * 2);
+  for (let r = 0; r < n; r++) {
+    emb[2 * r] = start[2 * order[r]!]!;
+    emb[2 * r + 1] = start[2 * order[r]! + 1]!;
+  }
   const a = UMAP_A;
   const b = UMAP_B;
   let state = (options.seed ?? 42) >>> 0 || 1; // xorshift32, inlined: this loop draws a billion numbers
@@ -196,8 +231,38 @@ export async function optimiseLayout(
     if (epoch % 5 === 4 || epoch === epochs - 1) options.progress?.(epoch + 1, epochs);
     if (epoch % 4 === 3) await new Promise((resolve) => setImmediate(resolve));
   }
-  start.set(emb);
+  for (let r = 0; r < n; r++) {
+    start[2 * order[r]!] = emb[2 * r]!;
+    start[2 * order[r]! + 1] = emb[2 * r + 1]!;
+  }
   return start;
+}
+
+/** Points ordered along a Z-order (Morton) curve of their positions: `order[r]` is the point at rank r. */
+export function zOrder(positions: Float32Array): { order: Int32Array; rank: Int32Array } {
+  const n = positions.length / 2;
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let i = 0; i < n; i++) {
+    [x0, x1] = [Math.min(x0, positions[2 * i]!), Math.max(x1, positions[2 * i]!)];
+    [y0, y1] = [Math.min(y0, positions[2 * i + 1]!), Math.max(y1, positions[2 * i + 1]!)];
+  }
+  const spread = (v: number) => {
+    v &= 0xffff;
+    v = (v | (v << 8)) & 0x00ff00ff;
+    v = (v | (v << 4)) & 0x0f0f0f0f;
+    v = (v | (v << 2)) & 0x33333333;
+    return (v | (v << 1)) & 0x55555555;
+  };
+  const cell = (v: number, lo: number, hi: number) =>
+    Math.min(0xffff, Math.floor(((v - lo) / (hi - lo || 1)) * 0x10000));
+  const keys = Float64Array.from(
+    { length: n },
+    (_, i) => (spread(cell(positions[2 * i]!, x0, x1)) | (spread(cell(positions[2 * i + 1]!, y0, y1)) << 1)) >>> 0,
+  );
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => keys[a]! - keys[b]! || a - b);
+  const rank = new Int32Array(n);
+  order.forEach((point, r) => (rank[point] = r));
+  return { order, rank };
 }
 
 /** Positions of new points at the inverse-distance mean of their neighbours' positions in a layout. */
