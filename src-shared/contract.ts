@@ -325,6 +325,16 @@ export const methods = {
   /** Global explanations from the labels of the chosen sessions (all when none are named). */
   'aggregate.run': { request: AggregateRequest, result: Aggregate },
   'aggregate.edits': { request: Empty, result: z.array(StoredEdit) },
+  /** The concepts the app would make of these terms (one term or phrase each), without a project's labels. */
+  'aggregate.groupTerms': {
+    request: z.object({ terms: z.array(z.string().max(200)).min(1).max(5000) }),
+    result: z.object({
+      concepts: z.array(z.object({ name: z.string(), terms: z.array(z.string()) })),
+      /** Lines that left no term once stop words were dropped. */
+      dropped: z.array(z.string()),
+      embedder: z.string(),
+    }),
+  },
   'aggregate.edit': { request: ConceptEdit, result: StoredEdit },
   /** Removes one concept edit, or every edit when no id is given. */
   'aggregate.undoEdit': { request: z.object({ id: id.optional() }), result: z.object({ removed: z.number().int() }) },

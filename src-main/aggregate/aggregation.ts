@@ -18,10 +18,10 @@ import type { SessionRow } from '../store/labels.ts';
 import type { FaithfulnessRow } from '../store/aggregate.ts';
 import type { Project } from '../store/project.ts';
 import { buildAtlas, type ConceptIndex } from './atlas.ts';
-import { candidateWords, centralWord, K_RANGE, replayEdits } from './embedding/cluster.ts';
+import { candidateWords, centralWord, CONCEPT_CUT, replayEdits } from './embedding/cluster.ts';
 import { collect, type LabelRecord } from './collect.ts';
 import { disagreements, labelNext } from './disagreement.ts';
-import { embed, findSentenceModel, WORDS_EMBEDDER } from './embed.ts';
+import { embed, findSentenceModel, WORDS_EMBEDDER, type EmbedderSpec } from './embed.ts';
 import { rankMethods } from './ranking.ts';
 import { agreementHeatmaps } from './heatmaps.ts';
 
@@ -84,11 +84,10 @@ export interface ConceptModel {
   staleEdits: number;
 }
 
-export async function conceptModel(context: AggregateContext, records: readonly LabelRecord[]): Promise<ConceptModel> {
-  const terms = termCounts(records);
-  const spec = findSentenceModel(context.project.path) ?? WORDS_EMBEDDER;
+/** The automatic concepts of counted terms, each named by its most central word, and how to name a new group. */
+export async function groupConcepts(spec: EmbedderSpec, terms: { term: string; count: number }[], cacheDir: string) {
   const wordList = [...candidateWords(terms)].map(([w]) => w).filter((w) => !terms.some((t) => t.term === w));
-  const embedded = await embed(spec, [...terms.map((t) => t.term), ...wordList], context.cacheDir, terms.length);
+  const embedded = await embed(spec, [...terms.map((t) => t.term), ...wordList], cacheDir, terms.length);
   const vectorOf = new Map<string, Float32Array>();
   [...terms.map((t) => t.term), ...wordList].forEach((text, i) => vectorOf.set(text, embedded.vectors[i]!));
   const countOf = new Map(terms.map((t) => [t.term, t.count]));
@@ -102,6 +101,13 @@ export async function conceptModel(context: AggregateContext, records: readonly 
     groups.set(cluster, [...(groups.get(cluster) ?? []), terms[i]!.term]),
   );
   const automatic = [...groups.values()].map((members) => ({ terms: members, autoName: nameOf(members) }));
+  return { automatic, nameOf, countOf, embedded };
+}
+
+export async function conceptModel(context: AggregateContext, records: readonly LabelRecord[]): Promise<ConceptModel> {
+  const terms = termCounts(records);
+  const spec = findSentenceModel(context.project.path) ?? WORDS_EMBEDDER;
+  const { automatic, nameOf, countOf, embedded } = await groupConcepts(spec, terms, context.cacheDir);
   const edits = context.project.aggregate.edits();
   const { clusters, stale } = replayEdits(
     automatic,
@@ -134,8 +140,8 @@ export async function conceptModel(context: AggregateContext, records: readonly 
     embedder: { kind: spec.kind, name: spec.name, hash: spec.hash, dimensions: embedded.dimensions },
     clustering: {
       linkage: 'complete',
-      metric: 'cosine',
-      kRange: K_RANGE,
+      metric: 'cosine, corrected by WordNet',
+      cut: CONCEPT_CUT,
       k: embedded.clustering?.k ?? 0,
       silhouette: embedded.clustering?.silhouette ?? null,
       terms: terms.length,

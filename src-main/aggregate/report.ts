@@ -189,7 +189,7 @@ ${table(
     ['embedder hash', settings.embedder.hash],
     [
       'clustering',
-      `agglomerative, ${settings.clustering.linkage} linkage, ${settings.clustering.metric} distance, k by silhouette over ${settings.clustering.kRange[0]}–${settings.clustering.kRange[1]}`,
+      `agglomerative, ${settings.clustering.linkage} linkage, ${settings.clustering.metric} distance, cut at ${settings.clustering.cut}`,
     ],
     [
       'chosen k',

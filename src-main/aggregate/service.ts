@@ -1,7 +1,9 @@
 /** The aggregation methods of the contract: the aggregate itself, concept edits, faithfulness as a job, exports and the report. */
 import type { Job, ParsedRequest, Result } from '../../src-shared/contract.ts';
 import type { Context } from '../runtime/context.ts';
-import { addConceptEdit, aggregate, labelNextFor, type AggregateContext } from './aggregation.ts';
+import { addConceptEdit, aggregate, groupConcepts, labelNextFor, type AggregateContext } from './aggregation.ts';
+import { findSentenceModel, WORDS_EMBEDDER } from './embed.ts';
+import { normaliseTerm } from './embedding/text.ts';
 import { faithfulnessTask } from './faithfulness.ts';
 import { exportTable, tables } from './tables.ts';
 import { exampleImage } from './images.ts';
@@ -22,6 +24,34 @@ export const runAggregate = (
   { sessionIds }: ParsedRequest<'aggregate.run'>,
 ): Promise<Result<'aggregate.run'>> => aggregate(aggregationOf(ctx), sessionIds);
 export const conceptEdits = (ctx: Context): Result<'aggregate.edits'> => ctx.project.aggregate.edits();
+
+/** The grouping of `aggregate.run` on a vocabulary: terms normalised the same way, each counted once. */
+export async function groupTerms(
+  ctx: Context,
+  { terms }: ParsedRequest<'aggregate.groupTerms'>,
+): Promise<Result<'aggregate.groupTerms'>> {
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (const line of terms) {
+    const term = normaliseTerm(line, new Set());
+    if (!term) dropped.push(line);
+    else if (!kept.includes(term)) kept.push(term);
+  }
+  const spec = (ctx.hasProject ? findSentenceModel(ctx.project.path) : null) ?? WORDS_EMBEDDER;
+  if (kept.length === 0) return { concepts: [], dropped, embedder: spec.name };
+  const { automatic } = await groupConcepts(
+    spec,
+    kept.map((term) => ({ term, count: 1 })),
+    ctx.cacheDir,
+  );
+  return {
+    concepts: automatic
+      .map((c) => ({ name: c.autoName, terms: c.terms }))
+      .sort((a, b) => b.terms.length - a.terms.length || a.name.localeCompare(b.name)),
+    dropped,
+    embedder: spec.name,
+  };
+}
 export const editConcept = (ctx: Context, edit: ParsedRequest<'aggregate.edit'>): Result<'aggregate.edit'> =>
   addConceptEdit(ctx.project, edit);
 export const undoConceptEdit = (

@@ -91,6 +91,7 @@ export const handlers: Handlers = {
   'labels.closeCrowd': labels.closeCrowd,
   'aggregate.run': aggregate.runAggregate,
   'aggregate.edits': aggregate.conceptEdits,
+  'aggregate.groupTerms': aggregate.groupTerms,
   'aggregate.edit': aggregate.editConcept,
   'aggregate.undoEdit': aggregate.undoConceptEdit,
   'aggregate.faithfulness': aggregate.faithfulness,

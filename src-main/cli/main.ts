@@ -18,6 +18,7 @@ import { serve } from './serve.ts';
 import { aggregateCommand } from './aggregate.ts';
 import { generativeCommand } from './generative.ts';
 import { mapCommand } from './map.ts';
+import { conceptsCommand } from './concepts.ts';
 import { strategiesCommand } from './strategies.ts';
 import { labelsCommand, RawOutput, ratingsAgreement, sessionAgreement } from './labels.ts';
 
@@ -57,6 +58,8 @@ export const USAGE = `Usage: xaiws <command> [arguments]
                                                  ranking, agreement, disagreement (JSON; one table; or
                                                  every table as CSV in DIR); --faithfulness computes the
                                                  labelled maps' metrics first
+  concepts --terms FILE                          the concepts the app would group these terms into (one
+                                                 term or phrase a line; JSON {"concepts": [{name, terms}]})
   report PROJECT [--out REPORT.html] [--pdf REPORT.pdf] [--session ID,ID] [--faithfulness]
                                                  the self-contained HTML report (PDF through Chromium)
   explainers train PROJECT --model ID --dataset ID [--steps N] [--epochs N] [--roles dxai,cae,infodisent]
@@ -135,6 +138,7 @@ export async function main(argv: string[]): Promise<number> {
       pdf: { type: 'string' },
       faithfulness: { type: 'boolean' },
       rebuild: { type: 'boolean' },
+      terms: { type: 'string' },
       similar: { type: 'string' },
       clusters: { type: 'string' },
       full: { type: 'boolean' },
@@ -348,6 +352,7 @@ async function run(
       (stage, done, total) => process.stderr.write(`\r${stage} ${done}/${total}   `),
     );
   }
+  if (command === 'concepts') return conceptsCommand(client, need(values.terms as string | undefined, '--terms FILE'));
   if (command === 'map') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
     return mapCommand(client, values, number, waitFor);

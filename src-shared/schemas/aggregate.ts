@@ -194,8 +194,9 @@ export const AggregateSettings = z.object({
   }),
   clustering: z.object({
     linkage: z.literal('complete'),
-    metric: z.literal('cosine'),
-    kRange: z.tuple([z.number().int(), z.number().int()]),
+    metric: z.literal('cosine, corrected by WordNet'),
+    /** No two terms of a concept further apart than this. */
+    cut: z.number(),
     k: z.number().int(),
     silhouette: num,
     terms: z.number().int(),

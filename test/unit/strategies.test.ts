@@ -13,6 +13,7 @@ import { seededGaussian, seededUniform } from '../../src-shared/random.ts';
 import { gramSchmidt, spectralClusters } from '../../src-main/explain/map/spectral.ts';
 import { describeClusters, normalisedMap } from '../../src-main/explain/strategies.ts';
 import { tempDir } from '../support/fixtures.ts';
+import { adjustedRand } from '../support/stats.ts';
 
 const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, { intraOpNumThreads: 2 });
 
@@ -27,26 +28,6 @@ function blobs(count: number, cy: number, cx: number, seed: number): Float32Arra
         map[y * 16 + x] = Math.exp(-((y - y0) ** 2 + (x - x0) ** 2) / 8) + 0.05 * Math.abs(g());
     return normalisedMap(map, 16, 16).map;
   });
-}
-
-/** Adjusted Rand index of two labelings. */
-export function adjustedRand(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  const table = new Map<string, number>();
-  const rows = new Map<number, number>();
-  const cols = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    table.set(`${a[i]},${b[i]}`, (table.get(`${a[i]},${b[i]}`) ?? 0) + 1);
-    rows.set(a[i]!, (rows.get(a[i]!) ?? 0) + 1);
-    cols.set(b[i]!, (cols.get(b[i]!) ?? 0) + 1);
-  }
-  const pairs = (x: number) => (x * (x - 1)) / 2;
-  const index = [...table.values()].reduce((s, v) => s + pairs(v), 0);
-  const ra = [...rows.values()].reduce((s, v) => s + pairs(v), 0);
-  const rb = [...cols.values()].reduce((s, v) => s + pairs(v), 0);
-  const expected = (ra * rb) / pairs(n);
-  const max = (ra + rb) / 2;
-  return max === expected ? 1 : (index - expected) / (max - expected);
 }
 
 function planted() {

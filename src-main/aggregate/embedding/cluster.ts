@@ -1,8 +1,8 @@
 /**
- * Concept clusters of label terms (Bianchi et al. 2024): agglomerative clustering of the terms' unit
- * vectors with cosine distance and complete linkage (ml-hclust), k chosen by the mean silhouette
- * (cosine) over k = 2 .. min(n - 1, 40); each cluster named by its most central word, the word whose
- * vector is closest to the cluster's count-weighted centroid. The analyst's edits (rename, merge,
+ * Concept clusters of label terms (Bianchi et al. 2024): agglomerative clustering of the terms with
+ * complete linkage (ml-hclust) on the cosine distances of their unit vectors, corrected by WordNet
+ * (wordnet.ts: synonyms together, different parts apart), the tree cut at CONCEPT_CUT; each cluster
+ * named by its most central word, the word whose vector is closest to the cluster's count-weighted centroid. The analyst's edits (rename, merge,
  * split) are kept as operations on terms and replayed, in order, over every new clustering.
  */
 import { agnes } from 'ml-hclust';
@@ -61,15 +61,67 @@ export interface Clustering {
 }
 
 export function clusterVectors(vectors: ArrayLike<number>[], kRange: [number, number] = K_RANGE): Clustering {
-  const n = vectors.length;
+  return clusterDistances(cosineDistances(vectors), kRange);
+}
+
+/** How two terms relate in WordNet (wordnet.ts), for `termDistances`. */
+export type TermRelation = (a: string, b: string) => 'same' | 'broader' | 'distinct' | 'unknown';
+
+/** The distance of synonyms; of terms one of which is a kind of the other, at most; of distinct known words, at least. */
+export const RELATION_DISTANCE = { same: 0.05, broader: 0.3, distinct: 0.8 };
+
+/**
+ * Where the complete-linkage tree of corrected distances is cut: no two terms of a concept further
+ * apart than this. On the garment vocabulary (docs/AGGREGATION.md) cuts from 0.3 to 0.7 score within
+ * 0.03 of each other; the silhouette's k, which cut the uncorrected tree into 2 concepts, is not used.
+ */
+export const CONCEPT_CUT = 0.5;
+
+/** Concepts of label terms: their vectors' distances corrected by WordNet, cut at CONCEPT_CUT. */
+export function groupTerms(terms: string[], vectors: ArrayLike<number>[], relation: TermRelation): Clustering {
+  return clusterDistances(termDistances(terms, vectors, relation), K_RANGE, CONCEPT_CUT);
+}
+
+/**
+ * Cosine distances of the terms' vectors, corrected by WordNet where it knows both terms: synonyms
+ * close, a kind and its kind close enough, two different things (co-hyponyms: collar and sleeve) far,
+ * however alike their contexts make their vectors.
+ */
+export function termDistances(terms: string[], vectors: ArrayLike<number>[], relation: TermRelation): number[][] {
+  const d = cosineDistances(vectors);
+  for (let i = 0; i < terms.length; i++)
+    for (let j = i + 1; j < terms.length; j++) {
+      const r = relation(terms[i]!, terms[j]!);
+      let v = d[i]![j]!;
+      if (r === 'same') v = RELATION_DISTANCE.same;
+      else if (r === 'broader') v = Math.min(v, RELATION_DISTANCE.broader);
+      else if (r === 'distinct') v = Math.max(v, RELATION_DISTANCE.distinct);
+      d[i]![j] = d[j]![i] = v;
+    }
+  return d;
+}
+
+/**
+ * Complete-linkage clusters of a distance matrix. `cut`: the tree cut where no two terms of a cluster
+ * are further apart than it; otherwise k by the mean silhouette over `kRange`.
+ */
+export function clusterDistances(distances: number[][], kRange: [number, number] = K_RANGE, cut?: number): Clustering {
+  const n = distances.length;
   if (n === 0) return { assignment: [], k: 0, silhouette: null };
   if (n === 1) return { assignment: [0], k: 1, silhouette: null };
   if (n === 2) {
-    const together = cosine(vectors[0]!, vectors[1]!) >= PAIR_SIMILARITY;
+    const together = distances[0]![1]! <= (cut ?? 1 - PAIR_SIMILARITY);
     return { assignment: together ? [0, 0] : [0, 1], k: together ? 1 : 2, silhouette: null };
   }
-  const distances = cosineDistances(vectors);
   const tree = agnes(distances, { isDistanceMatrix: true, method: 'complete' });
+  if (cut !== undefined) {
+    const assignment = new Array<number>(n).fill(0);
+    tree.cut(cut).forEach((child, cluster) => {
+      for (const i of child.indices()) assignment[i] = cluster;
+    });
+    const k = Math.max(...assignment) + 1;
+    return canonical({ assignment, k, silhouette: k > 1 && k < n ? silhouette(distances, assignment) : null });
+  }
   let best: Clustering | null = null;
   for (let k = kRange[0]; k <= Math.min(kRange[1], n - 1); k++) {
     const assignment = new Array<number>(n).fill(0);
