@@ -29,6 +29,8 @@ import {
   AggregateRequest,
   AggregateTable,
   ConceptEdit,
+  GroupedTerms,
+  GroupTermsRequest,
   LabelNextItem,
   StoredEdit,
 } from './schemas/aggregate.ts';
@@ -56,7 +58,8 @@ import {
 import { Job, Providers } from './schemas/jobs.ts';
 import { BenchmarkReport, BenchmarkRequest, DemoName, TruthFile } from './schemas/benchmark.ts';
 import { DatasetMap, MapRequest, SimilarImages, SimilarRequest } from './schemas/map.ts';
-import { StrategiesRequest, StrategyReport } from './schemas/strategies.ts';
+import { StrategiesQuery, StrategiesRequest, StrategyReport } from './schemas/strategies.ts';
+import { TcavReport, TcavRequest } from './schemas/tcav.ts';
 import {
   ClassChoice,
   ClassCodeMap,
@@ -77,6 +80,7 @@ export * from './schemas/jobs.ts';
 export * from './schemas/benchmark.ts';
 export * from './schemas/map.ts';
 export * from './schemas/strategies.ts';
+export * from './schemas/tcav.ts';
 export { Correctness, Confusion, ImageDetail, ImageQuery, ImageRow, ImageSort } from './schemas/images.ts';
 
 const JobStarted = z.object({ jobId: z.string() });
@@ -174,15 +178,11 @@ export const methods = {
   /** SpRAy: one method's maps of a class's images clustered into the model's strategies (a job). */
   'strategies.run': { request: StrategiesRequest, result: JobStarted },
   /** The newest strategies of a class (for one method, or any), or null. */
-  'strategies.result': {
-    request: z.object({
-      modelId: id,
-      datasetId: id,
-      classIndex: z.number().int().min(0),
-      method: CamMethodName.optional(),
-    }),
-    result: StrategyReport.nullable(),
-  },
+  'strategies.result': { request: StrategiesQuery, result: StrategyReport.nullable() },
+  /** TCAV: the atlas's concepts tested on the model, from the regions people labelled (a job). */
+  'tcav.run': { request: TcavRequest, result: JobStarted },
+  /** The newest TCAV report of a model over a dataset, or null. */
+  'tcav.result': { request: z.object({ modelId: id, datasetId: id }), result: TcavReport.nullable() },
   'explain.layers': { request: z.object({ modelId: id }), result: z.array(LayerInfo) },
   'explain.image': { request: ExplainRequest.extend({ imageId: id }), result: Explanation },
   'explain.layerwise': {
@@ -326,15 +326,7 @@ export const methods = {
   'aggregate.run': { request: AggregateRequest, result: Aggregate },
   'aggregate.edits': { request: Empty, result: z.array(StoredEdit) },
   /** The concepts the app would make of these terms (one term or phrase each), without a project's labels. */
-  'aggregate.groupTerms': {
-    request: z.object({ terms: z.array(z.string().max(200)).min(1).max(5000) }),
-    result: z.object({
-      concepts: z.array(z.object({ name: z.string(), terms: z.array(z.string()) })),
-      /** Lines that left no term once stop words were dropped. */
-      dropped: z.array(z.string()),
-      embedder: z.string(),
-    }),
-  },
+  'aggregate.groupTerms': { request: GroupTermsRequest, result: GroupedTerms },
   'aggregate.edit': { request: ConceptEdit, result: StoredEdit },
   /** Removes one concept edit, or every edit when no id is given. */
   'aggregate.undoEdit': { request: z.object({ id: id.optional() }), result: z.object({ removed: z.number().int() }) },

@@ -13,6 +13,7 @@ import { explainerPreview, trainExplainers } from '../explain/train-explainers.t
 import { benchmarkResult, benchmarkTruths, runChecks } from '../explain/benchmark-service.ts';
 import { buildDatasetMap, getDatasetMap, similarImages } from '../explain/dataset-map.ts';
 import { runStrategies, strategiesResult } from '../explain/strategies.ts';
+import { runTcav, tcavResult } from '../aggregate/tcav.ts';
 import * as explain from '../explain/service.ts';
 import { confusion, runInference } from '../inference/service.ts';
 import * as labels from '../labels/service.ts';
@@ -60,6 +61,8 @@ export const handlers: Handlers = {
   'map.similar': similarImages,
   'strategies.run': runStrategies,
   'strategies.result': strategiesResult,
+  'tcav.run': runTcav,
+  'tcav.result': tcavResult,
   'generative.decomposition': generative.decomposition,
   'generative.counterfactual': generative.counterfactual,
   'generative.components': generative.components,

@@ -19,6 +19,7 @@ import { aggregateCommand } from './aggregate.ts';
 import { generativeCommand } from './generative.ts';
 import { mapCommand } from './map.ts';
 import { conceptsCommand } from './concepts.ts';
+import { tcavCommand } from './tcav.ts';
 import { strategiesCommand } from './strategies.ts';
 import { labelsCommand, RawOutput, ratingsAgreement, sessionAgreement } from './labels.ts';
 
@@ -78,6 +79,9 @@ export const USAGE = `Usage: xaiws <command> [arguments]
   strategies PROJECT --model ID --dataset ID --class INDEX [--method NAME] [--layer TENSOR] [--images N] [--clusters K]
           [--full]                               SpRAy: the class's maps clustered spectrally (k by the
                                                  eigengap, or K), clusters ranked by unusualness
+  tcav PROJECT --model ID --dataset ID [--layer A,B,C] [--samples RUNS] [--top CONCEPTS] [--full]
+                                                 the concept atlas's concepts tested on the model (TCAV):
+                                                 scores per class and layer, t-test against random CAVs
   infer PROJECT --model ID [--dataset ID] [--batch N]
                                                  classify a dataset (all datasets by default)
   serve [PROJECT] [--demo] [--port N] [--host H] [--open]
@@ -360,6 +364,10 @@ async function run(
   if (command === 'strategies') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
     return strategiesCommand(client, values, number, waitFor);
+  }
+  if (command === 'tcav') {
+    await client.call('projects.open', { path: need(rest[0], 'PROJECT') });
+    return tcavCommand(client, values, number, waitFor);
   }
   if (command === 'infer') {
     await client.call('projects.open', { path: need(rest[0], 'PROJECT') });

@@ -9,6 +9,7 @@ import { startExplain, startMetrics } from '../explain/service.ts';
 import { startTraining } from '../explain/train-explainers.ts';
 import { startMap } from '../explain/dataset-map.ts';
 import { startStrategies } from '../explain/strategies.ts';
+import { startTcav } from '../aggregate/tcav.ts';
 import { startBenchmark } from '../explain/benchmark-service.ts';
 import { startInference } from '../inference/service.ts';
 import type { Context } from '../runtime/context.ts';
@@ -60,6 +61,8 @@ export function retryJob(ctx: Context, { jobId }: ParsedRequest<'jobs.retry'>): 
       return startMap(ctx, parse('map.build'));
     case 'strategies':
       return startStrategies(ctx, parse('strategies.run'));
+    case 'tcav':
+      return startTcav(ctx, parse('tcav.run'));
   }
 }
 

@@ -19,7 +19,6 @@ import { CamEngine } from '../explain/cam/engine.ts';
 import { adviseLayers, type AdviceStore } from '../explain/cam/layer-advice.ts';
 import { parseProbe, serializeProbe } from '../models/onnx/probe.ts';
 import { OnnxModel, externalLocations } from '../models/onnx/model.ts';
-
 import { imageMetrics, sanityCheck } from '../explain/metrics/run.ts';
 import { GenerativeEngine } from '../explain/generative/engine.ts';
 import type { BundleRef } from '../explain/generative/types.ts';
@@ -29,6 +28,7 @@ import { serve, startData } from './serve.ts';
 import { buildMap, extendMap } from '../explain/map/build.ts';
 import { LayerEmbedder } from '../explain/map/embedding.ts';
 import { spectralClusters } from '../explain/map/spectral.ts';
+import { layerPass } from '../explain/map/layer-pass.ts';
 
 const { threads, cacheDir } = startData<{ threads: number; cacheDir?: string }>();
 const sessions = new Map<string, { session: ort.InferenceSession; provider: string }>();
@@ -219,7 +219,7 @@ function pixelSpace(projectPath: string, imageIds: number[], manifest: Manifest)
   return batchTensor({ projectPath, imageIds }, raw).then(({ tensor }) => tensor);
 }
 
-/** A session on one of the dataset map's own small graphs (explain/map/graphs.ts). */
+/** A session on one of the dataset map's small graphs (explain/map/graphs.ts). */
 const mapSession = async (bytes: Uint8Array) => (await createSession(bytes, 'the dataset map', false)).session;
 
 function generativeEngine(bundle: BundleRef): GenerativeEngine {
@@ -355,6 +355,11 @@ serve<InferenceProtocol>(
       const { tensor, count } = await batchTensor({ projectPath, imageIds }, model.manifest);
       return { ...(await embedder.run(tensor, count)), layer: embedder.layer };
     },
+    async layerPass({ model, source, layers, targets }) {
+      const engine = await engineFor(model);
+      const { tensor, count } = await batchTensor(source, model.manifest);
+      return layerPass(engine, tensor, count, layers, targets);
+    },
     async spectral({ rows, dims, options }, { signal, progress }) {
       return spectralClusters(mapSession, rows, dims, options, {
         signal,
@@ -362,9 +367,8 @@ serve<InferenceProtocol>(
       });
     },
     async datasetMap({ inputs, previous }, { signal, progress }) {
-      const create = mapSession;
       const hooks = { signal, progress: (stage: string, done: number, total: number) => progress(done, total, stage) };
-      return previous ? extendMap(create, previous, inputs, hooks) : buildMap(create, inputs, hooks);
+      return previous ? extendMap(mapSession, previous, inputs, hooks) : buildMap(mapSession, inputs, hooks);
     },
     async counterfactual(batch) {
       const { engine, pixels, count } = await generative(batch);

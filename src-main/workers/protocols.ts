@@ -19,6 +19,7 @@ import type { LayerInfo } from '../models/gradient/layers.ts';
 import type { MapData, MapInputs } from '../explain/map/build.ts';
 import type { EmbeddedBatch } from '../explain/map/embedding.ts';
 import type { SpectralOptions, SpectralResult } from '../explain/map/spectral.ts';
+import type { LayerPassResult } from '../explain/map/layer-pass.ts';
 import type { ImportRequest, ImportResult } from '../datasets/read/importer.ts';
 import type { Clustering } from '../aggregate/embedding/cluster.ts';
 import type { Displayable, DisplaySource, RawImage } from '../imaging/display.ts';
@@ -103,6 +104,11 @@ export type InferenceProtocol = {
   };
   /** A dataset map from embeddings, or `previous` extended by `inputs` (explain/map/build.ts). */
   datasetMap: { request: { inputs: MapInputs; previous?: MapData }; reply: MapData };
+  /** TCAV's run: activations and pooled class-score gradients at several layers (explain/map/layer-pass.ts). */
+  layerPass: {
+    request: { model: ModelRef; source: BatchSource; layers: string[]; targets: number[] };
+    reply: LayerPassResult[];
+  };
   /** Spectral clusters of [n, dims] rows (SpRAy's maps; explain/map/spectral.ts). */
   spectral: { request: { rows: Float32Array; dims: number; options: SpectralOptions }; reply: SpectralResult };
 };

@@ -241,3 +241,12 @@ export const AGGREGATE_TABLES = [
 ] as const;
 export const AggregateTable = z.enum(AGGREGATE_TABLES);
 export type AggregateTable = z.infer<typeof AggregateTable>;
+
+/** A vocabulary to group as the app groups label terms (`xaiws concepts --terms`). */
+export const GroupTermsRequest = z.object({ terms: z.array(z.string().max(200)).min(1).max(5000) });
+export const GroupedTerms = z.object({
+  concepts: z.array(z.object({ name: z.string(), terms: z.array(z.string()) })),
+  /** Lines that left no term once stop words were dropped. */
+  dropped: z.array(z.string()),
+  embedder: z.string(),
+});

@@ -13,6 +13,7 @@ export const JobKind = z.enum([
   'benchmark',
   'map',
   'strategies',
+  'tcav',
 ]);
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export const Job = z.object({

@@ -21,6 +21,14 @@ export const StrategiesRequest = z.object({
 });
 export type StrategiesRequest = z.input<typeof StrategiesRequest>;
 
+/** Which strategies: the newest of a class, for one method or any. */
+export const StrategiesQuery = z.object({
+  modelId: id,
+  datasetId: id,
+  classIndex: z.number().int().min(0),
+  method: CamMethodName.optional(),
+});
+
 export const StrategyCluster = z.object({
   /** Rank by unusualness, 0 the most unusual. */
   rank: z.number().int(),

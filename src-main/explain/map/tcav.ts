@@ -6,8 +6,8 @@
  * from regions of random images. The TCAV score of class k is the share of class-k images whose class
  * score rises along the CAV: the gradient of the class logit with respect to the layer, averaged over
  * positions, dotted with the CAV, above zero. Repeated against R random sets, the scores are compared by
- * a two-sided Welch t-test with those of CAVs of one random set against another; a concept passes
- * where p < 0.05 (Kim et al.'s test).
+ * a two-sided Welch t-test with those of CAVs of one random set against another; a concept passes where
+ * p < 0.05 (Kim et al.'s test).
  */
 
 export interface CavFit {
@@ -19,9 +19,7 @@ export interface CavFit {
 
 export const REGION_FRACTION = 0.3;
 export const SIGNIFICANCE = 0.05;
-const ITERATIONS = 300;
-const LEARNING_RATE = 0.5;
-const L2 = 1e-3;
+const NEWTON_STEPS = 30;
 
 /** The positions of the top `fraction` of a map's values (the region shown), as a 0/1 mask. */
 export function regionMask(map: ArrayLike<number>, fraction = REGION_FRACTION): Uint8Array {
@@ -61,41 +59,136 @@ export function poolRegion(
   return out;
 }
 
-/** The CAV separating `positive` from `negative` vectors: logistic regression on standardised features. */
+/** An orthonormal basis of the rows' span ([count, dims] row-major), dependent rows dropped. */
+function rowBasis(x: Float64Array, n: number, dims: number): Float64Array[] {
+  const basis: Float64Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = x.slice(i * dims, (i + 1) * dims);
+    for (let pass = 0; pass < 2; pass++)
+      for (const b of basis) {
+        let dot = 0;
+        for (let d = 0; d < dims; d++) dot += v[d]! * b[d]!;
+        for (let d = 0; d < dims; d++) v[d]! -= dot * b[d]!;
+      }
+    let norm = 0;
+    for (let d = 0; d < dims; d++) norm += v[d]! ** 2;
+    if (norm < 1e-18) continue;
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < dims; d++) v[d]! /= norm;
+    basis.push(v);
+  }
+  return basis;
+}
+
+/**
+ * L2-regularised logistic regression by Newton's method: `x` is [n, width] row-major whose last column
+ * is the intercept's ones; the penalty ||w||^2 / 2 (not on the intercept) against the summed log-loss.
+ */
+function newtonLogistic(x: Float64Array, y: Float64Array, n: number, width: number): Float64Array {
+  const w = new Float64Array(width);
+  const p = new Float64Array(n);
+  for (let it = 0; it < NEWTON_STEPS; it++) {
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let d = 0; d < width; d++) s += w[d]! * x[i * width + d]!;
+      p[i] = 1 / (1 + Math.exp(-s));
+    }
+    const g = new Float64Array(width);
+    const h = new Float64Array(width * width);
+    for (let i = 0; i < n; i++) {
+      const e = p[i]! - y[i]!;
+      const v = p[i]! * (1 - p[i]!);
+      for (let a = 0; a < width; a++) {
+        const xa = x[i * width + a]!;
+        g[a]! += e * xa;
+        const vxa = v * xa;
+        for (let b = a; b < width; b++) h[a * width + b]! += vxa * x[i * width + b]!;
+      }
+    }
+    for (let a = 0; a < width; a++) {
+      if (a < width - 1) {
+        g[a]! += w[a]!;
+        h[a * width + a]! += 1;
+      }
+      h[a * width + a]! += 1e-9;
+    }
+    // Cholesky of the upper triangle, then the two triangular solves.
+    const l = new Float64Array(width * width);
+    for (let a = 0; a < width; a++)
+      for (let b = 0; b <= a; b++) {
+        let s = h[b * width + a]!;
+        for (let k = 0; k < b; k++) s -= l[a * width + k]! * l[b * width + k]!;
+        l[a * width + b] = a === b ? Math.sqrt(Math.max(s, 1e-300)) : s / l[b * width + b]!;
+      }
+    const t = new Float64Array(width);
+    for (let a = 0; a < width; a++) {
+      let s = g[a]!;
+      for (let k = 0; k < a; k++) s -= l[a * width + k]! * t[k]!;
+      t[a] = s / l[a * width + a]!;
+    }
+    let size = 0;
+    for (let a = width - 1; a >= 0; a--) {
+      let s = t[a]!;
+      for (let k = a + 1; k < width; k++) s -= l[k * width + a]! * t[k]!;
+      t[a] = s / l[a * width + a]!;
+      w[a]! -= t[a]!;
+      size = Math.max(size, Math.abs(t[a]!));
+    }
+    if (size < 1e-8) break;
+  }
+  return w;
+}
+
+/**
+ * The CAV separating `positive` from `negative` vectors: L2-regularised logistic regression on
+ * standardised features with scikit-learn's default strength (C = 1), by Newton's method. With more
+ * features than examples the solution lies in the span of the examples (the representer theorem), so
+ * it is solved there: a Newton step costs the examples' count cubed, not the layer's channels'.
+ */
 export function fitCav(positive: Float32Array[], negative: Float32Array[]): CavFit {
   const rows = [...positive, ...negative];
-  const labels = rows.map((_, i) => (i < positive.length ? 1 : 0));
+  const n = rows.length;
   const dims = rows[0]!.length;
+  const y = Float64Array.from(rows, (_, i) => (i < positive.length ? 1 : 0));
   const mean = new Float64Array(dims);
   const scale = new Float64Array(dims);
-  for (const r of rows) for (let d = 0; d < dims; d++) mean[d]! += r[d]! / rows.length;
-  for (const r of rows) for (let d = 0; d < dims; d++) scale[d]! += (r[d]! - mean[d]!) ** 2 / rows.length;
+  for (const r of rows) for (let d = 0; d < dims; d++) mean[d]! += r[d]! / n;
+  for (const r of rows) for (let d = 0; d < dims; d++) scale[d]! += (r[d]! - mean[d]!) ** 2 / n;
   for (let d = 0; d < dims; d++) scale[d] = Math.sqrt(scale[d]!) || 1;
-  const x = rows.map((r) => Float64Array.from(r, (v, d) => (v - mean[d]!) / scale[d]!));
-  const w = new Float64Array(dims);
-  let bias = 0;
-  const n = rows.length;
-  for (let it = 0; it < ITERATIONS; it++) {
-    const grad = new Float64Array(dims);
-    let gradBias = 0;
-    for (let i = 0; i < n; i++) {
-      let z = bias;
-      for (let d = 0; d < dims; d++) z += w[d]! * x[i]![d]!;
-      const error = 1 / (1 + Math.exp(-z)) - labels[i]!;
-      for (let d = 0; d < dims; d++) grad[d]! += (error * x[i]![d]!) / n;
-      gradBias += error / n;
+  const standard = new Float64Array(n * dims);
+  rows.forEach((r, i) => {
+    for (let d = 0; d < dims; d++) standard[i * dims + d] = (r[d]! - mean[d]!) / scale[d]!;
+  });
+  const basis = dims >= n ? rowBasis(standard, n, dims) : null;
+  const features = basis ? basis.length : dims;
+  const width = features + 1;
+  const x = new Float64Array(n * width);
+  for (let i = 0; i < n; i++) {
+    for (let f = 0; f < features; f++) {
+      if (!basis) x[i * width + f] = standard[i * dims + f]!;
+      else {
+        let s = 0;
+        for (let d = 0; d < dims; d++) s += standard[i * dims + d]! * basis[f]![d]!;
+        x[i * width + f] = s;
+      }
     }
-    for (let d = 0; d < dims; d++) w[d]! -= LEARNING_RATE * (grad[d]! + L2 * w[d]!);
-    bias -= LEARNING_RATE * gradBias;
+    x[i * width + features] = 1;
   }
+  const u = newtonLogistic(x, y, n, width);
   let correct = 0;
   for (let i = 0; i < n; i++) {
-    let z = bias;
-    for (let d = 0; d < dims; d++) z += w[d]! * x[i]![d]!;
-    if (z > 0 === (labels[i] === 1)) correct++;
+    let z = 0;
+    for (let d = 0; d < width; d++) z += u[d]! * x[i * width + d]!;
+    if (z > 0 === (y[i] === 1)) correct++;
   }
+  const wStandard = new Float64Array(dims);
+  if (!basis) wStandard.set(u.subarray(0, dims));
+  else
+    basis.forEach((b, f) => {
+      for (let d = 0; d < dims; d++) wStandard[d]! += u[f]! * b[d]!;
+    });
   // Back to the raw space: w_std . (a - mean) / scale = (w_std / scale) . a + const.
-  const cav = Float32Array.from(w, (v, d) => v / scale[d]!);
+  const cav = Float32Array.from(wStandard, (v, d) => v / scale[d]!);
   const norm = Math.hypot(...cav) || 1;
   for (let d = 0; d < dims; d++) cav[d]! /= norm;
   return { cav, accuracy: correct / n };
@@ -193,19 +286,18 @@ const stdOf = (v: readonly number[]) => {
 };
 
 /**
- * A concept tested at one layer for one class: CAVs of `concept` against each random set, and of each
- * random set against the next (the null), scored on `gradients` (one per image of the class).
+ * The null: CAVs of one random set against another (set r + 1 against set r), as many as the random
+ * sets; shared by every concept at a layer. Each pair differs, so no one set's chance bias repeats in
+ * every null CAV.
  */
-export function testConcept(
-  concept: Float32Array[],
-  randomSets: Float32Array[][],
-  gradients: Float32Array[],
-): ConceptTest {
-  const fits = randomSets.map((random) => fitCav(concept, random));
+export function randomCavs(randomSets: Float32Array[][]): Float32Array[] {
+  return randomSets.map((random, r) => fitCav(randomSets[(r + 1) % randomSets.length]!, random).cav);
+}
+
+/** A concept's scores against each random set, compared with the null's, on one class's gradients. */
+export function scoreConcept(fits: CavFit[], nullCavs: Float32Array[], gradients: Float32Array[]): ConceptTest {
   const scores = fits.map((fit) => tcavScore(gradients, fit.cav));
-  const randomScores = randomSets.map((random, r) =>
-    tcavScore(gradients, fitCav(randomSets[(r + 1) % randomSets.length]!, random).cav),
-  );
+  const randomScores = nullCavs.map((cav) => tcavScore(gradients, cav));
   const { p } = welchTTest(scores, randomScores);
   return {
     scores,
@@ -216,4 +308,20 @@ export function testConcept(
     significant: p < SIGNIFICANCE,
     accuracy: meanOf(fits.map((f) => f.accuracy)),
   };
+}
+
+/**
+ * A concept tested at one layer for one class: CAVs of `concept` against each random set, and of each
+ * random set against the next (the null), scored on `gradients` (one per image of the class).
+ */
+export function testConcept(
+  concept: Float32Array[],
+  randomSets: Float32Array[][],
+  gradients: Float32Array[],
+): ConceptTest {
+  return scoreConcept(
+    randomSets.map((random) => fitCav(concept, random)),
+    randomCavs(randomSets),
+    gradients,
+  );
 }
