@@ -17,12 +17,16 @@ import { layerLabel } from '../../src-shared/layer-names.ts';
 import { conceptBars, escapeXml as esc, fmt, heatmap, layerLines, rankingChart } from '../../src-shared/plots.ts';
 import type { ImageWorker } from '../runtime/context.ts';
 import type { Project } from '../store/project.ts';
+import type { StrategyReport } from '../../src-shared/schemas/strategies.ts';
+import type { TcavReport } from '../../src-shared/schemas/tcav.ts';
 import { exampleImage } from './images.ts';
 
 export const REPORT_SECTIONS = [
   'overview',
   'methods',
   'atlas',
+  'tested',
+  'strategies',
   'agreement',
   'disagreement',
   'concepts',
@@ -79,7 +83,64 @@ ${table(['rank', 'method', 'justifies (weighted, 95 % CI)', 'justifies (unweight
 ${table(['metric', 'methods', 'ρ (weighted human score)', 'ρ (unweighted)'], correlations)}`;
 }
 
-export async function reportHtml(project: Project, images: ImageWorker, result: Aggregate): Promise<string> {
+/** A strategy's mean map as a grid of grey squares (white: most relevance). */
+function meanMapSvg(map: readonly number[], [h, w]: [number, number], cell = 8): string {
+  const max = Math.max(...map, 1e-12);
+  const rects = map
+    .map((v, i) => {
+      const level = Math.round(255 * (1 - v / max));
+      return `<rect x="${(i % w) * cell}" y="${Math.floor(i / w) * cell}" width="${cell}" height="${cell}" fill="rgb(${level},${level},${level})"/>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w * cell}" height="${h * cell}" role="img" aria-label="mean map">${rects}</svg>`;
+}
+
+/** The concepts tested on the model (TCAV), one table a model and dataset. */
+function testedSection(reports: readonly TcavReport[]): string {
+  if (reports.length === 0)
+    return '<p>No concepts tested on a model yet (Global panel, atlas: “Test the concepts on the model”).</p>';
+  return reports
+    .map(
+      (
+        r,
+      ) => `<h3>Model ${r.modelId}, dataset ${r.datasetId} <small>${r.runs} random runs at ${r.layers.map((l) => esc(layerLabel(l))).join(', ')}</small></h3>
+${table(
+  ['concept', 'class people saw it in', 'TCAV score', 'random', 'p', 'tested on the model', 'layer'],
+  r.concepts.flatMap((c) =>
+    c.tested.map((t) => [
+      c.name,
+      t.className,
+      `${fmt(t.mean)} ± ${fmt(t.std)}`,
+      t.randomMean,
+      t.p < 0.001 ? '< 0.001' : fmt(t.p, 3),
+      t.significant ? (t.mean > t.randomMean ? 'uses it' : 'against it') : 'no evidence',
+      layerLabel(t.layer),
+    ]),
+  ),
+)}${r.skipped.length ? `<p class="note">Not tested: ${r.skipped.map((s) => `${esc(s.name)} (${esc(s.reason)})`).join('; ')}.</p>` : ''}`,
+    )
+    .join('\n');
+}
+
+/** The newest strategies of each class and method (SpRAy). */
+function strategiesSection(reports: readonly StrategyReport[]): string {
+  if (reports.length === 0) return '<p>No strategies found yet (Strategies view, Shift+S).</p>';
+  return reports
+    .map(
+      (
+        r,
+      ) => `<h3>${esc(r.className)} · ${esc(r.method)} at ${esc(layerLabel(r.layer))} <small>${r.images} images, ${r.clusters.length} clusters, eigengap ${fmt(r.eigengap, 3)}</small></h3>
+<div class="examples">${r.clusters.map((c) => `<figure>${meanMapSvg(c.meanMap, r.mapShape)}<figcaption>strategy ${c.rank + 1}: ${c.size} images (${fmt(c.share * 100, 0)} %)<br>unusual ${fmt(c.unusualness)} · predicted as the class ${fmt(c.predictedAsClass * 100, 0)} %</figcaption></figure>`).join('')}</div>`,
+    )
+    .join('\n');
+}
+
+export async function reportHtml(
+  project: Project,
+  images: ImageWorker,
+  result: Aggregate,
+  found: { tcav: TcavReport[]; strategies: StrategyReport[] } = { tcav: [], strategies: [] },
+): Promise<string> {
   const { overview, settings } = result;
   const shown = new Map<string, string | null>();
   const imageOf = async (itemUuid: string) => {
@@ -140,6 +201,14 @@ ${result.methods.length ? result.methods.map(ranking).join('\n') : '<p>No rating
 <section id="atlas"><h2>Concept atlas</h2>
 <p class="note">${esc(settings.score)}. Share = score ÷ labelled answers of the class (or layer).</p>
 ${atlasSections.length ? atlasSections.join('\n') : '<p>No concept labels yet.</p>'}
+</section>
+<section id="tested"><h2>Concepts tested on the model</h2>
+<p class="note">TCAV (Kim et al. 2018): each concept's activation vector from the regions people labelled with it against salient regions of random images; the share of the class's images whose score rises along it, against random vectors' shares (two-sided Welch t-test, p &lt; 0.05 passes).</p>
+${testedSection(found.tcav)}
+</section>
+<section id="strategies"><h2>Strategies</h2>
+<p class="note">SpRAy (Lapuschkin et al. 2019): one method's maps of a class's images clustered spectrally; each cluster's mean map, size and unusualness (its mean map's distance from the class's, times the share of images it leaves out).</p>
+${strategiesSection(found.strategies)}
 </section>
 <section id="agreement"><h2>Agreement</h2>
 ${result.agreement.map((h) => `<h3>${esc(h.title)}</h3><div class="figure">${heatmap(h)}</div>`).join('\n')}

@@ -9,6 +9,8 @@ import { exportTable, tables } from './tables.ts';
 import { exampleImage } from './images.ts';
 import { writeFileSync } from 'node:fs';
 import { reportHtml } from './report.ts';
+import { StrategyReport } from '../../src-shared/schemas/strategies.ts';
+import { TcavReport } from '../../src-shared/schemas/tcav.ts';
 
 /** What aggregating needs of the workstation. */
 export const aggregationOf = (ctx: Context): AggregateContext => ({
@@ -24,6 +26,34 @@ export const runAggregate = (
   { sessionIds }: ParsedRequest<'aggregate.run'>,
 ): Promise<Result<'aggregate.run'>> => aggregate(aggregationOf(ctx), sessionIds);
 export const conceptEdits = (ctx: Context): Result<'aggregate.edits'> => ctx.project.aggregate.edits();
+
+/** The newest finished TCAV report of each model and dataset, and strategies of each class and method. */
+function foundByJobs(ctx: Context): { tcav: TcavReport[]; strategies: StrategyReport[] } {
+  const newest = <T>(
+    kind: string,
+    schema: { safeParse(v: unknown): { success: boolean; data?: T } },
+    key: (r: T) => string,
+  ) => {
+    const seen = new Map<string, T>();
+    const jobs = ctx.jobs
+      .list()
+      .filter((j) => j.kind === kind && j.status === 'done')
+      .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? ''));
+    for (const job of jobs) {
+      const parsed = schema.safeParse(job.result);
+      if (parsed.success && !seen.has(key(parsed.data!))) seen.set(key(parsed.data!), parsed.data!);
+    }
+    return [...seen.values()];
+  };
+  return {
+    tcav: newest<TcavReport>('tcav', TcavReport, (r) => `${r.modelId}:${r.datasetId}`),
+    strategies: newest<StrategyReport>(
+      'strategies',
+      StrategyReport,
+      (r) => `${r.modelId}:${r.datasetId}:${r.classIndex}:${r.method}`,
+    ),
+  };
+}
 
 /** The grouping of `aggregate.run` on a vocabulary: terms normalised the same way, each counted once. */
 export async function groupTerms(
@@ -102,7 +132,12 @@ export async function report(
   ctx: Context,
   { sessionIds, pdf, html: htmlPath }: ParsedRequest<'aggregate.report'>,
 ): Promise<Result<'aggregate.report'>> {
-  const html = await reportHtml(ctx.project, ctx.images, await aggregate(aggregationOf(ctx), sessionIds));
+  const html = await reportHtml(
+    ctx.project,
+    ctx.images,
+    await aggregate(aggregationOf(ctx), sessionIds),
+    foundByJobs(ctx),
+  );
   if (htmlPath) writeFileSync(htmlPath, html);
   return { filename: `${fileStem(ctx)}-report.html`, html, pdf: pdf ? await ctx.printPdf(html, pdf) : null };
 }

@@ -2,7 +2,8 @@
  * TCAV as a job: the concept atlas's concepts (the project's labels, grouped as the Global panel groups
  * them) tested on the model. A concept's examples are the images people labelled with it, each with
  * the region they saw: the top 30 % of the Grad-CAM map of the labelled class at the model's recommended
- * layer. Random regions are boxes of the same share at random places in random images of the dataset.
+ * layer. Random regions are drawn alike from random images of the dataset: the top 30 % of the map of
+ * the class the model predicts, so a concept has to differ from salient regions in general.
  * One gradient run a batch gives every layer's activations and each class's score gradients
  * (explain/map/layer-pass.ts); CAVs, scores and t-tests are explain/map/tcav.ts. The job's result is
  * the report; `tcav.result` answers with the newest.
@@ -18,15 +19,7 @@ import type { Context } from '../runtime/context.ts';
 import { verifiedModel } from '../models/identity.ts';
 import type { ModelRef } from '../workers/protocols.ts';
 import type { LayerPassResult } from '../explain/map/layer-pass.ts';
-import {
-  fitCav,
-  poolRegion,
-  randomCavs,
-  regionMask,
-  resampleMask,
-  REGION_FRACTION,
-  scoreConcept,
-} from '../explain/map/tcav.ts';
+import { fitCav, poolRegion, randomCavs, regionMask, resampleMask, scoreConcept } from '../explain/map/tcav.ts';
 
 export const TCAV_BATCH = 32;
 
@@ -126,22 +119,34 @@ export function startTcav(ctx: Context, request: ParsedRequest<'tcav.run'>): Job
       });
     }
 
-    // Random regions: boxes of the same share at random places in random images.
+    // Random regions, drawn as the labelled ones were: random images, each with the top of its Grad-CAM
+    // map for the class the model predicts. A concept then has to differ from salient regions in
+    // general, not merely from background.
     const { ids, names } = project.images.classNames(request.datasetId);
     if (ids.length < 2) throw new ApiError('invalid_request', `${dataset.name} has too few images for random regions`);
     const random = seededUniform(19);
     const setSize = Math.max(10, Math.max(...tested.map((c) => examples.get(c.id)!.length), 0));
-    const randomSets: Region[][] = Array.from({ length: request.runs }, () =>
-      Array.from({ length: setSize }, () => {
-        const [h, w] = grid;
-        const side = Math.max(1, Math.round(Math.sqrt(REGION_FRACTION) * h));
-        const across = Math.max(1, Math.round(Math.sqrt(REGION_FRACTION) * w));
-        const top = Math.floor(random() * (h - side + 1));
-        const left = Math.floor(random() * (w - across + 1));
-        const mask = new Uint8Array(h * w);
-        for (let y = top; y < top + side; y++) for (let x = left; x < left + across; x++) mask[y * w + x] = 1;
-        return { imageId: ids[Math.floor(random() * ids.length)]!, mask };
-      }),
+    const randomImages = Array.from({ length: request.runs * setSize }, () => ids[Math.floor(random() * ids.length)]!);
+    const randomMasks = new Map<number, Uint8Array>();
+    const distinct = [...new Set(randomImages)];
+    for (let at = 0; at < distinct.length; at += TCAV_BATCH) {
+      signal.throwIfAborted();
+      report('random regions', at, distinct.length);
+      const batch = distinct.slice(at, at + TCAV_BATCH);
+      const { results } = await pool.call('cam', {
+        model: ref,
+        source: { projectPath: project.path, imageIds: batch },
+        request: { method: 'gradcam', layer: regionLayer, targets: batch.map(() => -1) },
+      });
+      results.forEach((result, i) => {
+        grid = result.layerShape;
+        randomMasks.set(batch[i]!, regionMask(result.map));
+      });
+    }
+    const randomSets: Region[][] = Array.from({ length: request.runs }, (_, r) =>
+      randomImages
+        .slice(r * setSize, (r + 1) * setSize)
+        .map((imageId) => ({ imageId, mask: randomMasks.get(imageId)! })),
     );
 
     // Class images, for the gradients: up to classImages labelled with each class.

@@ -10,10 +10,11 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregate } from '../../src-main/aggregate/aggregation.ts';
 import { openApp, type App } from '../support/app.ts';
-import type { TestHost } from '../support/host.ts';
+import { ROOT, type TestHost } from '../support/host.ts';
 import { answerByKeys, currentTask } from '../support/label-keys.ts';
 import { answerAll, explainedProject, labelSession } from '../support/labelling.ts';
 import { aggregationOf } from '../../src-main/aggregate/service.ts';
+import { tcavResult } from '../../src-main/aggregate/tcav.ts';
 
 let app: App;
 let testHost: TestHost;
@@ -110,6 +111,29 @@ describe('global explanations in the app', () => {
     await page.keyboard.press('4');
     await page.getByTestId('label-next-session').selectOption(String(sessionId));
     await expect.poll(() => page.getByTestId('label-next').locator('li').count()).toBeGreaterThan(0);
+    expect(app.pageErrors).toEqual([]);
+  });
+
+  it("tests the atlas's concepts on the model (TCAV) and shows each one's score beside what people saw", async () => {
+    await page.keyboard.press('1');
+    await page.getByTestId('tested-concepts').waitFor();
+    await page.getByTestId('tcav-run').click();
+    const ws = testHost.workstation;
+    const [model] = ws.project.models.list();
+    const [dataset] = ws.project.datasets.list();
+    await expect
+      .poll(() => tcavResult(ws, { modelId: model!.id, datasetId: dataset!.id }), { timeout: 300_000 })
+      .not.toBeNull();
+    const report = tcavResult(ws, { modelId: model!.id, datasetId: dataset!.id })!;
+    const scored = report.concepts.flatMap((c) => c.tested);
+    expect(scored.length).toBeGreaterThan(0);
+    const verdicts = page.getByTestId('tcav-verdict');
+    await expect
+      .poll(() => verdicts.allInnerTexts().then((t) => t.filter((v) => v.includes('TCAV')).length))
+      .toBeGreaterThan(0);
+    const shown = (await verdicts.allInnerTexts()).find((v) => v.includes('TCAV'))!;
+    expect(shown).toMatch(/(uses it|no evidence|against it) TCAV \d\.\d\d ± \d\.\d\d \(random \d\.\d\d, p/);
+    await page.screenshot({ path: join(ROOT, 'test-results', 'global-tcav.png') });
     expect(app.pageErrors).toEqual([]);
   });
 });

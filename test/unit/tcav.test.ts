@@ -213,6 +213,15 @@ describe('TCAV through the API', () => {
       expect(similarities).toEqual([...similarities].sort((a, b) => b - a));
     }
     for (const s of report.skipped) expect(s.reason).toMatch(/TCAV needs at least 3/);
+    // The report gains the tested concepts and the strategies found.
+    await ws.jobs.wait((await call('strategies.run', { ...ids, classIndex: 0, method: 'gradcam', clusters: 2 })).jobId);
+    const { html } = await call('aggregate.report', {});
+    const strategies = html.slice(html.indexOf('<section id="strategies">'), html.indexOf('<section id="agreement">'));
+    expect(strategies).toMatch(/strategy 1: \d+ images/);
+    expect(strategies).toContain('<svg');
+    const tested = html.slice(html.indexOf('<section id="tested">'), html.indexOf('<section id="strategies">'));
+    expect(tested).toContain(report.concepts[0]!.name);
+    expect(tested).toMatch(/uses it|no evidence|against it/);
   }, 600_000);
 
   it('refuses a layer the model does not have, by name', async () => {
