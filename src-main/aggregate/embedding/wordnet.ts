@@ -30,6 +30,12 @@ export class WordNet {
   private readonly index: Record<Pos, Map<string, number[]>>;
   private readonly files: Record<Pos, number>;
   private readonly synsets = new Map<string, Synset>();
+  private readonly near = new Map<string, Set<number>>();
+  private readonly profiles = new Map<
+    string,
+    { senses: Record<Pos, number[]>; near: Record<Pos, Set<number>>; derived: Set<string> }
+  >();
+  private readonly knownWords = new Map<string, boolean>();
 
   private constructor(private readonly dir: string) {
     this.index = { noun: this.readIndex('noun'), adj: this.readIndex('adj') };
@@ -83,7 +89,12 @@ export class WordNet {
   }
 
   known(word: string): boolean {
-    return this.senses(word, 'noun').length > 0 || this.senses(word, 'adj').length > 0;
+    let known = this.knownWords.get(word);
+    if (known === undefined) {
+      known = this.senses(word, 'noun').length > 0 || this.senses(word, 'adj').length > 0;
+      this.knownWords.set(word, known);
+    }
+    return known;
   }
 
   /**
@@ -91,6 +102,9 @@ export class WordNet {
    * would join every colour through "chromatic").
    */
   private around(offsets: number[], pos: Pos): Set<number> {
+    const key = `${pos}:${offsets.join(',')}`;
+    const known = this.near.get(key);
+    if (known) return known;
     const seen = new Set(offsets);
     let frontier = offsets;
     for (let step = 0; step < (pos === 'noun' ? STEPS : 1); step++) {
@@ -103,33 +117,50 @@ export class WordNet {
           }
       frontier = next;
     }
+    this.near.set(key, seen);
     return seen;
   }
 
-  /** Whether a sense of `a` links to a sense of `b` as its derived or related form, across parts of speech. */
-  private derived(a: string, b: string): boolean {
-    for (const from of ['noun', 'adj'] as const)
-      for (const offset of this.senses(a, from))
-        for (const p of this.synset(from, offset).pointers)
-          if (DERIVED.has(p.symbol) && p.pos && p.pos !== from && this.senses(b, p.pos).includes(p.offset)) return true;
-    return false;
+  /** What a word's relations need, worked out once per word: every pair of n terms asks n times. */
+  private profile(word: string) {
+    let p = this.profiles.get(word);
+    if (!p) {
+      const noun = this.senses(word, 'noun');
+      const adj = this.senses(word, 'adj');
+      const derived = new Set<string>();
+      for (const [from, offsets] of [
+        ['noun', noun],
+        ['adj', adj],
+      ] as const)
+        for (const offset of offsets)
+          for (const q of this.synset(from, offset).pointers)
+            if (DERIVED.has(q.symbol) && q.pos && q.pos !== from) derived.add(`${q.pos}:${q.offset}`);
+      p = {
+        senses: { noun, adj },
+        near: { noun: this.around(noun, 'noun'), adj: this.around(adj, 'adj') },
+        derived,
+      };
+      this.profiles.set(word, p);
+    }
+    return p;
   }
 
   /** How two single words (or WordNet's multi-word lemmas) relate. */
   wordRelation(a: string, b: string): Relation {
     if (a === b) return 'same';
+    const [pa, pb] = [this.profile(a), this.profile(b)];
     let shared = false;
     for (const pos of ['noun', 'adj'] as const) {
-      const sa = this.senses(a, pos);
-      const sb = this.senses(b, pos);
+      const sa = pa.senses[pos];
+      const sb = pb.senses[pos];
       if (sa.length === 0 || sb.length === 0) continue;
       shared = true;
       if (sa.some((s) => sb.includes(s))) return 'same';
-      const nearA = this.around(sa, pos);
-      const nearB = this.around(sb, pos);
-      if (sb.some((s) => nearA.has(s)) || sa.some((s) => nearB.has(s))) return 'broader';
+      if (sb.some((s) => pa.near[pos].has(s)) || sa.some((s) => pb.near[pos].has(s))) return 'broader';
     }
-    if (this.derived(a, b) || this.derived(b, a)) return 'broader';
+    const linked = (from: typeof pa, to: typeof pb) =>
+      (['noun', 'adj'] as const).some((pos) => to.senses[pos].some((o) => from.derived.has(`${pos}:${o}`)));
+    if (linked(pa, pb) || linked(pb, pa)) return 'broader';
     // Known only as different parts of speech ("stripe", "striped"): WordNet cannot tell them apart.
     return shared ? 'distinct' : 'unknown';
   }
