@@ -1,6 +1,6 @@
 /** Cached explanation maps (see migration 0002). Writes go in one transaction per batch. */
 import { fromBlob, toBlob } from './blobs.ts';
-import { cacheTransaction, type Db } from './open.ts';
+import { cacheTransaction, prepared, type Db } from './open.ts';
 
 export interface ExplanationKey {
   modelHash: string;
@@ -33,12 +33,11 @@ export class ExplanationRepository {
   constructor(private readonly db: Db) {}
 
   get(key: ExplanationKey): StoredExplanation | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT target_class AS targetClass, height, width, map, logits FROM explanations
-         WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = ?`,
-      )
-      .get(key.modelHash, key.imageId, key.method, key.layer, key.requestedClass, key.params) as Row | undefined;
+    const row = prepared(
+      this.db,
+      `SELECT target_class AS targetClass, height, width, map, logits FROM explanations
+       WHERE model_hash = ? AND image_id = ? AND method = ? AND layer = ? AND requested_class = ? AND params = ?`,
+    ).get(key.modelHash, key.imageId, key.method, key.layer, key.requestedClass, key.params) as Row | undefined;
     return (
       row && {
         ...key,
@@ -62,7 +61,8 @@ export class ExplanationRepository {
   }
 
   putMany(rows: StoredExplanation[]): void {
-    const insert = this.db.prepare(
+    const insert = prepared(
+      this.db,
       `INSERT OR REPLACE INTO explanations
        (model_hash, image_id, method, layer, requested_class, params, target_class, height, width, map, logits, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -1,5 +1,5 @@
 import type { ImageDetail, ImageRow, ParsedRequest } from '../../src-shared/contract.ts';
-import type { Db } from './open.ts';
+import { prepared, type Db } from './open.ts';
 
 export interface NewImage {
   source: string;
@@ -113,16 +113,14 @@ export class ImageRepository {
 
   /** Whether the project holds an image with this id (without reading its pixels). */
   has(imageId: number): boolean {
-    return this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(imageId) !== undefined;
+    return prepared(this.db, 'SELECT 1 FROM images WHERE id = ?').get(imageId) !== undefined;
   }
 
   stored(imageId: number): StoredImage | undefined {
-    const row = this.db
-      .prepare(
-        'SELECT id, width, height, channels, file_path AS filePath, pixels, class_name AS className, content_hash AS contentHash FROM images WHERE id = ?',
-      )
-      .get(imageId) as StoredImage | undefined;
-    return row;
+    return prepared(
+      this.db,
+      'SELECT id, width, height, channels, file_path AS filePath, pixels, class_name AS className, content_hash AS contentHash FROM images WHERE id = ?',
+    ).get(imageId) as StoredImage | undefined;
   }
 
   /** Every image of a dataset in id order with its class name (null when unlabelled). */

@@ -1,6 +1,6 @@
 import { Manifest, type Model } from '../../src-shared/contract.ts';
 import { ApiError } from '../../src-shared/errors.ts';
-import type { Db } from './open.ts';
+import { prepared, type Db } from './open.ts';
 
 interface ModelRow {
   id: number;
@@ -47,9 +47,10 @@ export class ModelRepository {
   }
 
   get(id: number): Model | undefined {
-    const row = this.db
-      .prepare('SELECT id, name, path, file_hash AS fileHash, manifest, added_at AS addedAt FROM models WHERE id = ?')
-      .get(id) as ModelRow | undefined;
+    const row = prepared(
+      this.db,
+      'SELECT id, name, path, file_hash AS fileHash, manifest, added_at AS addedAt FROM models WHERE id = ?',
+    ).get(id) as ModelRow | undefined;
     return row && toModel(row);
   }
 
@@ -65,6 +66,28 @@ export class ModelRepository {
   }
 }
 
+/**
+ * Manifests as stored, already checked, by their text: a model is read for every call that names it,
+ * and checking its manifest again was a twentieth of a single-image Grad-CAM call. Callers share one
+ * frozen object.
+ */
+const manifests = new Map<string, Manifest>();
+const MANIFESTS_KEPT = 64;
+
 function toModel(row: ModelRow): Model {
-  return { ...row, manifest: Manifest.parse(JSON.parse(row.manifest)) };
+  let manifest = manifests.get(row.manifest);
+  if (!manifest) {
+    manifest = deepFreeze(Manifest.parse(JSON.parse(row.manifest)));
+    if (manifests.size >= MANIFESTS_KEPT) manifests.clear();
+    manifests.set(row.manifest, manifest);
+  }
+  return { ...row, manifest };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LATEST_VERSION, cacheTransaction, openDatabase } from '../../src-main/store/open.ts';
+import { LATEST_VERSION, cacheTransaction, openDatabase, prepared } from '../../src-main/store/open.ts';
+import { Manifest } from '../../src-shared/contract.ts';
 import { Project } from '../../src-main/store/project.ts';
 import type { Migration } from '../../src-main/store/migrations/index.ts';
 import { tempDir } from '../support/fixtures.ts';
@@ -75,6 +76,33 @@ describe('project store', () => {
     expect(project.db.pragma('synchronous', { simple: true })).toBe(2);
     expect(project.explanations.get(row)?.map).toEqual(row.map);
     expect(project.explanations.get({ ...row, imageId: second! })).toBeUndefined(); // rolled back with its transaction
+  });
+
+  it('reads a model as registered each time, sharing one checked manifest that no caller can change', () => {
+    const project = track(Project.create(join(tempDir(), 'models.xaiws')));
+    const manifest = Manifest.parse(
+      JSON.parse(readFileSync('resources/models/fashion-mnist-cnn/classifier.manifest.json', 'utf8')),
+    );
+    const { id } = project.models.add('/models/a.onnx', 'a'.repeat(64), manifest);
+    const first = project.models.get(id)!;
+    expect(first.manifest).toEqual(manifest);
+    expect(() => {
+      (first.manifest.classes as string[])[0] = 'Changed';
+    }).toThrow(TypeError);
+    expect(() => {
+      first.manifest.input.width = 1;
+    }).toThrow(TypeError);
+    expect(project.models.get(id)!.manifest.classes[0]).toBe(manifest.classes[0]);
+    project.models.add('/models/b.onnx', 'a'.repeat(64), manifest); // the same file, moved
+    expect(project.models.get(id)!.path).toBe('/models/b.onnx');
+    // One statement per connection and text; another connection prepares its own.
+    expect(prepared(project.db, 'SELECT 1 FROM images WHERE id = ?')).toBe(
+      prepared(project.db, 'SELECT 1 FROM images WHERE id = ?'),
+    );
+    const other = track(Project.open(project.path));
+    expect(prepared(other.db, 'SELECT 1 FROM images WHERE id = ?')).not.toBe(
+      prepared(project.db, 'SELECT 1 FROM images WHERE id = ?'),
+    );
   });
 
   it('refuses to create over an existing file and to open a missing one', () => {
